@@ -1,0 +1,149 @@
+"""Frozen values shared by every layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class DateKind(StrEnum):
+    """Where a release's date came from."""
+
+    STATED = "stated"  # day, month and year printed in the dateline
+    YEAR_INFERRED = "year-inferred"  # day and month printed; year from neighbouring releases
+    FILE_TIME = "file-time"  # no date printed; the file's modification time
+
+
+@dataclass(frozen=True)
+class Dateline:
+    """The date and place at the start of a release's first paragraph."""
+
+    place: str | None
+    date: dt.date | None  # None for a place-only dateline ("Geneva – ...")
+    year_stated: bool  # False when the dateline gives day and month only
+    end: int  # offset in the paragraph where the story text begins
+
+
+@dataclass(frozen=True)
+class Release:
+    """One press release as extracted from a content file."""
+
+    id: str
+    title: str
+    title_derived: bool  # True when the page gave no headline
+    date: dt.date
+    date_kind: DateKind
+    place: str | None
+    paragraphs: tuple[str, ...]
+    contacts: tuple[str, ...]
+    source: str  # path relative to the content directory, with forward slashes
+    position: int  # index of the release within its file, from 0
+
+    @property
+    def date_inferred(self) -> bool:
+        """True when the text gave no date and the file time stands in."""
+        return self.date_kind is DateKind.FILE_TIME
+
+    @property
+    def year_inferred(self) -> bool:
+        return self.date_kind is DateKind.YEAR_INFERRED
+
+    @property
+    def stated_date(self) -> dt.date | None:
+        """The date the text gives (year possibly inferred), or None."""
+        return None if self.date_inferred else self.date
+
+    @property
+    def text_size(self) -> int:
+        return sum(len(p) for p in self.paragraphs)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A weighted word or phrase of a topic rule, as written in topics.toml."""
+
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic and the rules that decide which releases carry it."""
+
+    slug: str
+    title: str
+    description: str
+    terms: tuple[Term, ...]
+    exclude: tuple[str, ...] = ()
+    threshold: float = 4.0
+    headline_weight: float = 3.0
+    lead_weight: float = 2.0
+    length_norm: int = 200
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One term's contribution to a topic score."""
+
+    term: str
+    zone: str  # "headline", "lead" or "body"
+    found: tuple[str, ...]  # the words as they appear in the text
+    weight: float
+    factor: float  # zone weight, times the length factor in the body
+    points: float
+
+
+@dataclass(frozen=True)
+class TopicScore:
+    """A topic's verdict on one release, with the evidence behind it."""
+
+    slug: str
+    score: float
+    threshold: float
+    assigned: bool
+    evidence: tuple[Evidence, ...] = ()
+    excluded_by: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 25
+    starttls: bool = False
+    tls: bool = False
+    username: str = ""
+    password: str = ""
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    transport: str = "directory"  # "directory" or "smtp"
+    sender: str = "pressfeed <pressfeed@localhost>"
+    reply_to: str = ""
+    outbox_dir: Path = Path("outbox")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration."""
+
+    config_file: Path
+    content_dir: Path
+    output_dir: Path
+    database: str  # an SQLAlchemy URL
+    site_url: str
+    site_title: str
+    feed_length: int
+    language: str
+    max_file_bytes: int
+    fallback_encoding: str
+    topics_file: Path
+    topics: tuple[Topic, ...]
+    email: EmailSettings = field(default_factory=EmailSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+    def topic(self, slug: str) -> Topic | None:
+        return next((t for t in self.topics if t.slug == slug), None)
