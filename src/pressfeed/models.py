@@ -16,6 +16,16 @@ class DateKind(StrEnum):
     FILE_TIME = "file-time"  # no date printed; the file's modification time
 
 
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A paragraph of a content file, with where it sits in the source."""
+
+    text: str
+    line: int  # 1-based line of the source file where the block starts
+    gap: int  # blank lines (or block boundaries) before it
+    heading: bool = False  # marked as a heading by the markup (HTML h1-h3, Markdown #)
+
+
 @dataclass(frozen=True)
 class Dateline:
     """The date and place at the start of a release's first paragraph."""
@@ -147,3 +157,25 @@ class Settings:
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What the store remembers of a content file, to skip it when unchanged."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StoredRelease:
+    """A release as the store holds it: merged from its sources, with its history."""
+
+    release: Release
+    text_hash: str
+    first_seen: dt.datetime
+    updated: dt.datetime
+    withdrawn_at: dt.datetime | None
+    topics: tuple[str, ...]

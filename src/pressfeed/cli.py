@@ -1,0 +1,356 @@
+"""The `pressfeed` command: parse arguments, call one function per command, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from pressfeed import __version__, store
+from pressfeed.classify import Rules, classify, compile_rules
+from pressfeed.config import describe_options, env_name, load_settings
+from pressfeed.errors import PressfeedError, SourceError
+from pressfeed.evaluate import EvalReport, evaluate
+from pressfeed.extract import extract_text
+from pressfeed.models import Release, Settings, TopicScore
+from pressfeed.scan import ScanReport, file_date, scan_content
+from pressfeed.sources import SourceFile, discover, read_source
+
+log = logging.getLogger("pressfeed")
+
+EPILOG_SCAN = "example: pressfeed scan --content content/ --db var/pressfeed.db"
+EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-2019.txt"
+EPILOG_EVAL = "example: pressfeed eval ../shared/seeds-golden.json ../shared/seeds"
+EPILOG_DIFF = "example: pressfeed topics diff"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args))
+    except PressfeedError as error:
+        print(f"pressfeed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pressfeed: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pressfeed",
+        description="Per-topic news feeds and email digests from a folder of press releases.",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pressfeed {__version__}")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="settings file (default: $PRESSFEED_CONFIG, "
+        "else config/pressfeed.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_scan(commands)
+    _add_classify(commands)
+    _add_eval(commands)
+    _add_topics(commands)
+    return parser
+
+
+def _settings_help() -> str:
+    lines = ["settings (config file key, environment variable):"]
+    lines += [f"  {key:<20} {env_name(key)}" for key, *_ in describe_options()]
+    return "\n".join(lines)
+
+
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def _command(commands: Commands, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    return commands.add_parser(  # type: ignore[no-any-return]
+        name, help=help, description=help, epilog=epilog
+    )
+
+
+# --- scan ---------------------------------------------------------------------------------------
+
+
+def _add_scan(commands: Commands) -> None:
+    sub = _command(commands, "scan", "ingest, classify and store the content directory once", EPILOG_SCAN)
+    sub.add_argument("--content", type=Path, metavar="DIR", help="content directory")
+    sub.add_argument("--feeds", type=Path, metavar="DIR", help="output directory for feeds")
+    sub.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    sub.set_defaults(handler=run_scan)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    overrides = {"content_dir": args.content, "output_dir": args.feeds, "database": args.db}
+    settings = _settings(args, overrides)
+    if not settings.content_dir.is_dir():
+        raise SourceError(settings.content_dir, "content directory not found")
+    engine = store.open_store(settings.database)
+    try:
+        with _progress(enabled=not args.quiet and sys.stderr.isatty()) as tick:
+            report = scan_content(settings, engine, now=_now(), progress=tick)
+    finally:
+        engine.dispose()
+    _print_problems(report.problems)
+    if not args.quiet:
+        print(_scan_summary(report, settings))
+    return 0
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[SourceFile], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit=" files", desc="scanning", leave=False, file=sys.stderr) as bar:
+        yield lambda _file: bar.update()
+
+
+def _scan_summary(report: ScanReport, settings: Settings) -> str:
+    skipped = f"; {len(report.problems)} files skipped" if report.problems else ""
+    return (
+        f"scanned {report.files_seen} files in {settings.content_dir} "
+        f"({report.files_read} read, {report.files_removed} removed): "
+        f"{len(report.added)} releases added, {len(report.updated)} updated, "
+        f"{len(report.withdrawn)} withdrawn, {report.reclassified} reclassified{skipped}"
+    )
+
+
+def _print_problems(problems: Sequence[SourceError]) -> None:
+    for problem in problems:
+        print(f"pressfeed: {problem}", file=sys.stderr)
+
+
+# --- classify -----------------------------------------------------------------------------------
+
+
+def _add_classify(commands: Commands) -> None:
+    sub = _command(
+        commands, "classify", "extract and classify files without touching the store", EPILOG_CLASSIFY
+    )
+    sub.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
+    sub.add_argument("--json", action="store_true", help="one JSON object per line and release")
+    sub.add_argument("--explain", action="store_true", help="show each topic's evidence")
+    sub.set_defaults(handler=run_classify)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rules = compile_rules(settings.topics)
+    problems: list[SourceError] = []
+    for file in _files(args.paths, problems):
+        try:
+            releases = _read_releases(file, settings)
+        except SourceError as problem:
+            problems.append(problem)
+            continue
+        for release in releases:
+            _print_release(release, classify(release, rules), args, rules)
+    _print_problems(problems)
+    return 1 if problems and not args.json else 0
+
+
+def _files(paths: Sequence[Path], problems: list[SourceError]) -> Iterator[SourceFile]:
+    for path in paths:
+        if path.is_dir():
+            yield from discover(path)
+        elif path.is_file():
+            stat = path.stat()
+            yield SourceFile(path, str(path), stat.st_size, stat.st_mtime_ns)
+        else:
+            problems.append(SourceError(path, "no such file or directory"))
+
+
+def _read_releases(file: SourceFile, settings: Settings) -> list[Release]:
+    source = read_source(
+        file, max_bytes=settings.max_file_bytes, fallback_encoding=settings.fallback_encoding
+    )
+    return extract_text(
+        source.text, file.suffix, source=file.name, file_date=file_date(file), today=_now().date()
+    )
+
+
+def _print_release(
+    release: Release, scores: list[TopicScore], args: argparse.Namespace, rules: Sequence[Rules]
+) -> None:
+    topics = [s.slug for s in scores if s.assigned]
+    if args.json:
+        print(json.dumps(release_json(release, scores), ensure_ascii=False))
+        return
+    date = release.date.isoformat() + (" (file time)" if release.date_inferred else "")
+    print(f"{release.source}#{release.position}  {release.id}  {date}  {release.title}")
+    print(f"  topics: {', '.join(topics) or '(none)'}")
+    if args.explain:
+        for score in scores:
+            print(explain(score))
+
+
+def release_json(release: Release, scores: Sequence[TopicScore]) -> dict[str, Any]:
+    """The `classify --json` record of one release."""
+    return {
+        "file": release.source,
+        "index": release.position,
+        "id": release.id,
+        "title": release.title,
+        "title_derived": release.title_derived,
+        "date": release.stated_date.isoformat() if release.stated_date else None,
+        "date_inferred": release.date_inferred,
+        "year_inferred": release.year_inferred,
+        "file_date": release.date.isoformat() if release.date_inferred else None,
+        "place": release.place,
+        "topics": [s.slug for s in scores if s.assigned],
+        "scores": {s.slug: s.score for s in scores},
+        "paragraphs": len(release.paragraphs),
+        "contacts": list(release.contacts),
+    }
+
+
+def explain(score: TopicScore) -> str:
+    """A topic's verdict and the terms behind it, as text."""
+    verdict = "yes" if score.assigned else "no"
+    head = f"  {score.slug}: {verdict}, score {score.score:g} against threshold {score.threshold:g}"
+    if score.excluded_by:
+        head += f"; excluded by {score.excluded_by!r}"
+    lines = [head]
+    for e in score.evidence:
+        found = ", ".join(dict.fromkeys(e.found))
+        lines.append(
+            f"    {e.points:>6g}  {e.term!r} x{len(e.found)} in {e.zone} "
+            f"(weight {e.weight:g} x {e.factor:.3g}): {found}"
+        )
+    return "\n".join(lines)
+
+
+# --- eval ---------------------------------------------------------------------------------------
+
+
+def _add_eval(commands: Commands) -> None:
+    sub = _command(
+        commands, "eval", "score extraction and topics against a labels file", EPILOG_EVAL
+    )
+    sub.add_argument("labels", type=Path, metavar="LABELS.json", help="labels file")
+    sub.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or directories "
+                     "holding the labelled files (default: the content directory)")
+    sub.add_argument("--misses", action="store_true", help="list every error")
+    sub.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    paths = args.paths or [settings.content_dir]
+    rules = compile_rules(settings.topics)
+    report = evaluate(
+        args.labels, paths, rules, now=_now(), max_bytes=settings.max_file_bytes
+    )
+    _print_problems(report.problems)
+    print(format_eval(report, show_misses=args.misses))
+    return 0
+
+
+def format_eval(report: EvalReport, *, show_misses: bool = False) -> str:
+    """The evaluation as a table; the last four lines are the headline figures."""
+    lines = [f"{'topic':<14}{'precision':>10}{'recall':>8}{'F1':>7}{'tp':>5}{'fp':>4}{'fn':>4}"]
+    for t in report.topics:
+        lines.append(
+            f"{t.slug:<14}{t.precision:>10.3f}{t.recall:>8.3f}{t.f1:>7.3f}{t.tp:>5}{t.fp:>4}{t.fn:>4}"
+        )
+    if show_misses or report.misses:
+        lines += ["", "errors:" if report.misses else "errors: none"]
+        lines += [f"  {m}" for m in report.misses] if show_misses else [
+            f"  {len(report.misses)} (see --misses)"
+        ]
+    lines += [
+        "",
+        f"releases  {report.found_distinct}/{report.distinct} distinct found "
+        f"({report.found}/{report.labelled} labelled, {len(report.spurious)} spurious, "
+        f"{report.duplicates_merged}/{report.duplicates} duplicates merged)",
+        f"titles    {report.titles_right}/{report.labelled} right",
+        f"dates     {report.dates_right}/{report.labelled} right",
+        f"macro F1  {report.macro_f1:.3f}",
+    ]
+    return "\n".join(lines)
+
+
+# --- topics diff --------------------------------------------------------------------------------
+
+
+def _add_topics(commands: Commands) -> None:
+    sub = _command(commands, "topics", "inspect topics", EPILOG_DIFF)
+    actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    diff = actions.add_parser(
+        "diff",
+        help="which stored releases would gain or lose a topic under the current topics.toml",
+        description="Compare the stored topics of every release with the current topics.toml; "
+        "changes nothing.",
+        epilog=EPILOG_DIFF,
+    )
+    diff.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    diff.set_defaults(handler=run_topics_diff)
+
+
+def run_topics_diff(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    engine = store.open_store(settings.database)
+    rules = compile_rules(settings.topics)
+    gained: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    try:
+        with engine.connect() as connection:
+            for stored in store.live_releases(connection):
+                now = {s.slug for s in classify(stored.release, rules) if s.assigned}
+                _print_diff(stored.release, set(stored.topics), now, gained, lost)
+    finally:
+        engine.dispose()
+    slugs = sorted(set(gained) | set(lost))
+    summary = ", ".join(f"{s} +{gained.get(s, 0)} -{lost.get(s, 0)}" for s in slugs)
+    print(summary or "no release would change topics")
+    return 0
+
+
+def _print_diff(
+    release: Release, before: set[str], after: set[str], gained: dict[str, int], lost: dict[str, int]
+) -> None:
+    for slug in sorted(after - before):
+        gained[slug] = gained.get(slug, 0) + 1
+        print(f"+{slug:<12} {release.id}  {release.date}  {release.title}")
+    for slug in sorted(before - after):
+        lost[slug] = lost.get(slug, 0) + 1
+        print(f"-{slug:<12} {release.id}  {release.date}  {release.title}")
+
+
+# --- shared -------------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_settings(args.config, overrides=given)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _stdout() -> TextIO:
+    return sys.stdout
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,761 @@
+"""Loads and validates the settings file and the topics file against one declared schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import logging
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
+from typing import Any
+from urllib.parse import urlsplit
+
+from pressfeed.errors import ConfigError, ConfigProblem
+from pressfeed.models import EmailSettings, Settings, SmtpSettings, Term, Topic
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "PRESSFEED_"
+CONFIG_ENV = "PRESSFEED_CONFIG"
+DEFAULT_CONFIG = Path("config/pressfeed.toml")
+# Read by other parts of pressfeed, so they are neither settings nor typos.
+NON_SETTING_ENV = frozenset({CONFIG_ENV, "PRESSFEED_REQUIRE_SHARED"})
+RESERVED_SLUGS = frozenset({"all"})  # "all" names the feed of every release
+
+ENVIRONMENT = "environment"
+COMMAND_LINE = "command line"
+
+
+# --- kinds of value -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How an option's value is checked, converted and described."""
+
+    name: str  # short type name for --help and the README
+    expected: str  # completes "expected ...": "an integer >= 1"
+    # Returns the converted value; raises ValueError, with a reason or without one.
+    convert: Callable[[object, Path], object]
+    # Turns an environment string into the value a TOML file would hold.
+    parse_text: Callable[[str], object] = str
+
+
+def _text_as_int(text: str) -> object:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return text
+
+
+def _text_as_float(text: str) -> object:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return text
+
+
+_BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True} | {
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _text_as_bool(text: str) -> object:
+    return _BOOLEAN_WORDS.get(text.strip().lower(), text)
+
+
+def _string(value: object, base: Path) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _nonempty_string(value: object, base: Path) -> str:
+    text = _string(value, base)
+    if not text.strip():
+        raise ValueError
+    return text
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    return Path(os.path.normpath(base / path.expanduser()))
+
+
+def _path(value: object, base: Path) -> Path:
+    if not isinstance(value, str | PurePath) or not str(value):
+        raise ValueError
+    return _absolute(Path(value), base)
+
+
+def _database(value: object, base: Path) -> str:
+    if isinstance(value, str) and "://" in value:
+        return value
+    return f"sqlite:///{_path(value, base)}"
+
+
+def _site_url(value: object, base: Path) -> str:
+    url = _string(value, base)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError
+    return url if url.endswith("/") else url + "/"
+
+
+def _boolean(value: object, base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _text_encoding(value: object, base: Path) -> str:
+    name = _string(value, base)
+    try:
+        # Decoding a byte, not codecs.lookup alone, also rejects codecs like rot13 or base64.
+        b"a".decode(name or "utf-8", "ignore")
+    except (LookupError, UnicodeError):
+        raise ValueError from None
+    return name
+
+
+def _integer(low: int, high: int | None = None) -> Kind:
+    expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+
+    def convert(value: object, base: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError
+        if value < low or (high is not None and value > high):
+            raise ValueError
+        return value
+
+    return Kind("integer", expected, convert, _text_as_int)
+
+
+def _as_float(value: object) -> float:
+    """The value as a finite float; TOML integers count as numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError
+    if not math.isfinite(value):
+        raise ValueError
+    return float(value)
+
+
+def _number(low: float, *, inclusive: bool) -> Kind:
+    sign = ">=" if inclusive else ">"
+
+    def convert(value: object, base: Path) -> float:
+        number = _as_float(value)
+        if number < low or (number == low and not inclusive):
+            raise ValueError
+        return number
+
+    return Kind("number", f"a number {sign} {low:g}", convert, _text_as_float)
+
+
+def _choice(*names: str) -> Kind:
+    def convert(value: object, base: Path) -> str:
+        if value not in names:
+            raise ValueError
+        return str(value)
+
+    return Kind("|".join(names), " or ".join(repr(n) for n in names), convert)
+
+
+TEXT = Kind("string", "a string", _string)
+NAME = Kind("string", "a non-empty string", _nonempty_string)
+PATH = Kind("path", "a path (string)", _path)
+DATABASE = Kind("path or URL", "a file path or an SQLAlchemy URL (string)", _database)
+SITE_URL = Kind("URL", "an http:// or https:// URL", _site_url)
+BOOLEAN = Kind("boolean", "true or false", _boolean, _text_as_bool)
+ENCODING = Kind(
+    "string", "'' (none) or a text encoding known to Python, such as 'cp1252'", _text_encoding
+)
+
+
+# --- the schema ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration key: where it lives, its kind, its default and a line of help."""
+
+    section: str  # "" for top-level keys
+    key: str
+    kind: Kind
+    default: object  # None means the key is required
+    help: str
+    field: str = ""  # attribute name in the settings dataclass, when it differs from key
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}" if self.section else self.key
+
+    @property
+    def attribute(self) -> str:
+        return self.field or self.key
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("", "content_dir", PATH, "content", "directory of press release files to scan"),
+    Option("", "output_dir", PATH, "feeds", "directory the feeds and pages are written to"),
+    Option("", "database", DATABASE, "var/pressfeed.db", "SQLite file, or an SQLAlchemy URL"),
+    Option("", "site_url", SITE_URL, "http://127.0.0.1:8080/", "public URL of feeds and pages"),
+    Option("", "site_title", NAME, "pressfeed", "site name shown in feeds, pages and mails"),
+    Option("", "feed_length", _integer(1), 50, "number of newest releases in each feed"),
+    Option("", "language", NAME, "en", "language code of the feeds and pages"),
+    Option(
+        "", "max_file_bytes", _integer(1), 5_000_000, "content files above this size are skipped"
+    ),
+    Option("", "fallback_encoding", ENCODING, "", "encoding tried when a file is not UTF-8"),
+    Option("", "topics_file", PATH, "topics.toml", "TOML file of topic rules"),
+    Option(
+        "email",
+        "transport",
+        _choice("directory", "smtp"),
+        "directory",
+        "send by SMTP or write .eml files",
+    ),
+    Option(
+        "email",
+        "from",
+        NAME,
+        "pressfeed <pressfeed@localhost>",
+        "From address of digests and confirmation mails",
+        field="sender",
+    ),
+    Option("email", "reply_to", TEXT, "", "Reply-To address; empty for none"),
+    Option("email", "outbox_dir", PATH, "outbox", "directory of .eml files waiting to be sent"),
+    Option("smtp", "host", TEXT, "", "SMTP server host name"),
+    Option("smtp", "port", _integer(1, 65535), 25, "SMTP server port"),
+    Option("smtp", "starttls", BOOLEAN, False, "upgrade the connection with STARTTLS"),
+    Option("smtp", "tls", BOOLEAN, False, "connect with implicit TLS (usually port 465)"),
+    Option("smtp", "username", TEXT, "", "SMTP login name; empty for none"),
+    Option("smtp", "password", TEXT, "", "SMTP password"),
+    Option("smtp", "timeout", _number(0, inclusive=False), 60.0, "seconds to wait for the server"),
+)
+
+SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS if o.section))
+_BY_DOTTED = {o.dotted: o for o in OPTIONS}
+
+
+def _term_problem(text: str) -> str | None:
+    """Why text cannot be a topic term, or None when it can."""
+    if not text.strip():
+        return "a term must not be empty"
+    for index, char in enumerate(text):
+        if char == "*" and index < len(text) - 1:
+            return f"'*' may only end a term; {text!r} has one at character {index + 1}"
+        if not (char.isalnum() or char in " -'\u2019*"):
+            return (
+                f"{char!r} at character {index + 1} of {text!r} is not allowed: use letters, "
+                "digits, spaces, hyphens, apostrophes and a final '*'"
+            )
+    if not any(char.isalnum() for char in text):
+        return f"{text!r} has no letter or digit"
+    return None
+
+
+def _term_list(value: object, base: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError
+    reasons = [f"entry {i}: {r}" for i, text in enumerate(value, 1) if (r := _term_problem(text))]
+    if reasons:
+        raise ValueError("; ".join(reasons))
+    return tuple(value)
+
+
+def _term_table(value: object, base: Path) -> dict[str, object]:
+    if not isinstance(value, dict) or not value:
+        raise ValueError
+    return value
+
+
+TOPIC_SECTION = "topics.<slug>"
+TOPIC_OPTIONS: tuple[Option, ...] = (
+    Option(TOPIC_SECTION, "title", NAME, None, "title of the topic's feed"),
+    Option(TOPIC_SECTION, "description", NAME, None, "what the topic covers, shown in its feed"),
+    Option(
+        TOPIC_SECTION,
+        "terms",
+        Kind("table", "a non-empty table of term = weight", _term_table),
+        None,
+        "words or phrases and their weights; a final '*' matches any ending",
+    ),
+    Option(
+        TOPIC_SECTION,
+        "exclude",
+        Kind("array", "an array of terms (strings)", _term_list),
+        (),
+        "a release containing any of these terms never carries the topic",
+    ),
+    Option(TOPIC_SECTION, "threshold", _number(0, inclusive=False), 4.0, "score needed"),
+    Option(TOPIC_SECTION, "headline_weight", _number(0, inclusive=True), 3.0, "headline factor"),
+    Option(TOPIC_SECTION, "lead_weight", _number(0, inclusive=True), 2.0, "lead factor"),
+    Option(TOPIC_SECTION, "length_norm", _integer(1), 200, "body words before scores shrink"),
+)
+# Keys a [defaults] table in the topics file may set for every topic.
+TOPIC_DEFAULT_KEYS = ("threshold", "headline_weight", "lead_weight", "length_norm")
+_TOPIC_BY_KEY = {o.key: o for o in TOPIC_OPTIONS}
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def env_name(dotted_key: str) -> str:
+    """The environment variable that overrides a setting: smtp.host -> PRESSFEED_SMTP_HOST."""
+    return ENV_PREFIX + dotted_key.replace(".", "_").upper()
+
+
+_BY_ENV = {env_name(o.dotted): o for o in OPTIONS}
+
+
+def describe_options(options: Sequence[Option] = OPTIONS) -> list[tuple[str, str, str, str]]:
+    """Each option as (dotted key, type name, default as TOML text, help line)."""
+    return [(o.dotted, o.kind.name, _toml_text(o.default), o.help) for o in options]
+
+
+def _toml_text(value: object) -> str:
+    if value is None:
+        return "(required)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    if isinstance(value, int):
+        return f"{value:_}" if value >= 10_000 else str(value)
+    return str(value)
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+_TYPE_NAMES = {
+    int: "integer",
+    float: "float",
+    dt.datetime: "datetime",
+    dt.date: "date",
+    dt.time: "time",
+}
+
+
+def _describe(value: object) -> str:
+    """A value as quoted in a problem: 'fifty' (string), 0 (integer), a table."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (boolean)"
+    if isinstance(value, str):
+        return f"{value!r} (string)"
+    return f"{value} ({_TYPE_NAMES.get(type(value), type(value).__name__)})"
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint}"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _dotted(keys: Sequence[str]) -> str:
+    """Keys written as TOML would: topics.libya.terms."libya*"."""
+    return ".".join(k if _BARE_KEY.fullmatch(k) else _toml_text(k) for k in keys)
+
+
+# --- finding the line of a key ------------------------------------------------------------------
+
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_KEY_PATH = rf"{_KEY_PART}(?:[ \t]*\.[ \t]*{_KEY_PART})*"
+_HEADER = re.compile(rf"[ \t]*\[\[?[ \t]*({_KEY_PATH})[ \t]*\]")
+_ASSIGNMENT = re.compile(rf"[ \t]*({_KEY_PATH})[ \t]*=")
+_MULTILINE_QUOTES = ('"""', "'''")
+
+
+def _key_parts(path: str) -> tuple[str, ...]:
+    parts = re.findall(_KEY_PART, path)
+    return tuple(tomllib.loads(f"k = {p}")["k"] if p[0] in "\"'" else p for p in parts)
+
+
+def _scan_value(text: str, depth: int, quote: str) -> tuple[int, str]:
+    """Bracket depth and open multi-line quote after text, starting from the given state."""
+    index = 0
+    while index < len(text):
+        if quote:
+            if text[index] == "\\" and quote[0] == '"':
+                index += 2
+            elif text.startswith(quote, index):
+                index, quote = index + len(quote), ""
+            else:
+                index += 1
+            continue
+        char = text[index]
+        if char == "#":
+            break
+        if char in "\"'":
+            quote = next(q for q in (*_MULTILINE_QUOTES, char) if text.startswith(q, index))
+            index += len(quote)
+            continue
+        depth += 1 if char in "[{" else -1 if char in "]}" else 0
+        index += 1
+    return depth, quote if quote in _MULTILINE_QUOTES else ""
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each table and key path of a TOML text to the line that first names it."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    depth, quote = 0, ""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if depth or quote:  # inside a multi-line array or string
+            depth, quote = _scan_value(line, depth, quote)
+        elif header := _HEADER.match(line):
+            table = _key_parts(header[1])
+            _record(lines, table, number)
+        elif assignment := _ASSIGNMENT.match(line):
+            _record(lines, table + _key_parts(assignment[1]), number)
+            depth, quote = _scan_value(line[assignment.end() :], 0, "")
+    return lines
+
+
+def _record(lines: dict[tuple[str, ...], int], path: tuple[str, ...], number: int) -> None:
+    for end in range(1, len(path) + 1):
+        lines.setdefault(path[:end], number)
+
+
+# --- reading files ------------------------------------------------------------------------------
+
+_ERROR_AT = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A parsed TOML file with the line of every key."""
+
+    path: Path
+    data: dict[str, Any]
+    lines: Mapping[tuple[str, ...], int]
+
+    def line(self, keys: Sequence[str]) -> int | None:
+        """The line of keys, or of the nearest enclosing table written in the file."""
+        for end in range(len(keys), 0, -1):
+            if (found := self.lines.get(tuple(keys[:end]))) is not None:
+                return found
+        return None
+
+    def problem(self, keys: Sequence[str], reason: str) -> ConfigProblem:
+        return ConfigProblem(self.path, self.line(keys), _dotted(keys), reason)
+
+
+def _read_document(path: Path) -> _Document:
+    """Parse a TOML file; raises ConfigError naming the file and line when it cannot."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError([ConfigProblem(path, None, "", f"cannot read: {reason}")]) from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([_syntax_problem(path, text, str(error))]) from error
+    return _Document(path, data, key_lines(text))
+
+
+def _syntax_problem(path: Path, text: str, message: str) -> ConfigProblem:
+    if found := _ERROR_AT.search(message):
+        line: int | None = int(found[1])
+        message = message[: found.start()]
+    else:  # "(at end of document)"
+        line = text.count("\n") + 1
+        message = message.replace(" (at end of document)", " at end of file")
+    return ConfigProblem(path, line, "", f"invalid TOML: {message}")
+
+
+def _choose_file(path: Path | None, environ: Mapping[str, str], cwd: Path) -> Path:
+    if path is None and environ.get(CONFIG_ENV):
+        path = Path(environ[CONFIG_ENV])
+    if path is None and (cwd / DEFAULT_CONFIG).is_file():
+        path = DEFAULT_CONFIG
+    if path is None:
+        reason = f"no configuration file found; give one with --config FILE or {CONFIG_ENV}=FILE"
+        raise ConfigError([ConfigProblem(cwd / DEFAULT_CONFIG, None, "", reason)])
+    return _absolute(path, cwd)
+
+
+# --- collecting values from their sources -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Given:
+    """One value given for an option, and where it was given."""
+
+    option: Option
+    value: Any  # as given until _resolve converts it
+    base: Path  # relative paths are resolved against it
+    source: Path | str  # a file, ENVIRONMENT or COMMAND_LINE
+    line: int | None
+    name: str  # the key as the user wrote it: dotted key or variable name
+    text: bool = False  # a string from the environment or the command line, to be parsed
+
+    def problem(self, reason: str) -> ConfigProblem:
+        return ConfigProblem(self.source, self.line, self.name, reason)
+
+
+def _convert(option: Option, value: object, base: Path, *, text: bool = False) -> object:
+    """The option's value converted; raises ValueError carrying the full reason."""
+    try:
+        parsed = option.kind.parse_text(value) if text and isinstance(value, str) else value
+        return option.kind.convert(parsed, base)
+    except ValueError as error:
+        reason = str(error) or f"expected {option.kind.expected}, got {_describe(value)}"
+        raise ValueError(reason) from None
+
+
+def _defaults(config_file: Path) -> list[_Given]:
+    base = config_file.parent
+    return [_Given(o, o.default, base, config_file, None, o.dotted) for o in OPTIONS]
+
+
+def _file_values(doc: _Document, problems: list[ConfigProblem]) -> list[_Given]:
+    given: list[_Given] = []
+    for key, value in doc.data.items():
+        if key in _BY_DOTTED:
+            given.append(_from_file(doc, _BY_DOTTED[key], value))
+        elif key in SECTIONS and isinstance(value, dict):
+            given += _section_values(doc, key, value, problems)
+        elif key in SECTIONS:
+            problems.append(doc.problem([key], f"expected a table [{key}], got {_describe(value)}"))
+        else:
+            what = "section" if isinstance(value, dict) else "key"
+            known = SECTIONS if isinstance(value, dict) else [*_BY_DOTTED, *SECTIONS]
+            problems.append(doc.problem([key], _unknown(what, key, known)))
+    return given
+
+
+def _section_values(
+    doc: _Document, section: str, table: dict[str, Any], problems: list[ConfigProblem]
+) -> list[_Given]:
+    known = [o.key for o in OPTIONS if o.section == section]
+    given: list[_Given] = []
+    for key, value in table.items():
+        if key in known:
+            given.append(_from_file(doc, _BY_DOTTED[f"{section}.{key}"], value))
+        else:
+            problems.append(doc.problem([section, key], _unknown("key", key, known)))
+    return given
+
+
+def _from_file(doc: _Document, option: Option, value: object) -> _Given:
+    keys = [option.section, option.key] if option.section else [option.key]
+    return _Given(option, value, doc.path.parent, doc.path, doc.line(keys), option.dotted)
+
+
+def _env_values(environ: Mapping[str, str], cwd: Path) -> list[_Given]:
+    given: list[_Given] = []
+    for name, text in environ.items():
+        if option := _BY_ENV.get(name):
+            given.append(_Given(option, text, cwd, ENVIRONMENT, None, name, text=True))
+        elif name.startswith(ENV_PREFIX) and name not in NON_SETTING_ENV:
+            _warn_if_typo(name)
+    return given
+
+
+def _warn_if_typo(name: str) -> None:
+    # Unrelated PRESSFEED_* variables are allowed; only near misses are worth a word.
+    if close := difflib.get_close_matches(name, list(_BY_ENV), n=1, cutoff=0.85):
+        log.warning("ignored environment variable %s; did you mean %s?", name, close[0])
+
+
+def _override_values(
+    overrides: Mapping[str, object], cwd: Path, problems: list[ConfigProblem]
+) -> list[_Given]:
+    given: list[_Given] = []
+    for key, value in overrides.items():
+        if option := _BY_DOTTED.get(key):
+            given.append(_Given(option, value, cwd, COMMAND_LINE, None, key, text=True))
+        else:
+            problems.append(
+                ConfigProblem(COMMAND_LINE, None, key, _unknown("key", key, _BY_DOTTED))
+            )
+    return given
+
+
+def _resolve(given: Iterable[_Given], problems: list[ConfigProblem]) -> dict[str, _Given]:
+    """Convert every given value; the last one for each option wins, or none if it is invalid."""
+    winners: dict[str, _Given] = {}
+    for item in given:
+        try:
+            value = _convert(item.option, item.value, item.base, text=item.text)
+        except ValueError as error:
+            problems.append(item.problem(str(error)))
+            winners.pop(item.option.dotted, None)
+        else:
+            winners[item.option.dotted] = replace(item, value=value)
+    return winners
+
+
+def _check_together(winners: Mapping[str, _Given], problems: list[ConfigProblem]) -> None:
+    tls, starttls = winners.get("smtp.tls"), winners.get("smtp.starttls")
+    if tls and starttls and tls.value and starttls.value:
+        reason = f"cannot be true together with {starttls.name}; choose one"
+        problems.append(tls.problem(reason))
+    transport, host = winners.get("email.transport"), winners.get("smtp.host")
+    if transport and host and transport.value == "smtp" and not host.value:
+        problems.append(transport.problem("is 'smtp' but smtp.host is empty"))
+
+
+# --- topics -------------------------------------------------------------------------------------
+
+
+def _load_topics(doc: _Document, problems: list[ConfigProblem]) -> tuple[Topic, ...]:
+    for key in [k for k in doc.data if k not in ("defaults", "topics")]:
+        problems.append(doc.problem([key], _unknown("key", key, ["defaults", "topics"])))
+    shared = {o.key: o.default for o in TOPIC_OPTIONS if o.default is not None}
+    defaults = doc.data.get("defaults", {})
+    if isinstance(defaults, dict):
+        shared |= _topic_values(doc, ["defaults"], defaults, TOPIC_DEFAULT_KEYS, problems)
+    else:
+        problems.append(doc.problem(["defaults"], f"expected a table, got {_describe(defaults)}"))
+    table = doc.data.get("topics", {})
+    if not isinstance(table, dict):
+        problems.append(doc.problem(["topics"], f"expected a table, got {_describe(table)}"))
+        return ()
+    if not table:
+        problems.append(doc.problem(["topics"], "at least one [topics.<slug>] table is required"))
+    topics = [_topic(doc, slug, rules, shared, problems) for slug, rules in table.items()]
+    return tuple(t for t in topics if t is not None)
+
+
+def _topic_values(
+    doc: _Document,
+    where: list[str],
+    table: dict[str, Any],
+    known: Sequence[str],
+    problems: list[ConfigProblem],
+) -> dict[str, object]:
+    """The valid values of a topic or [defaults] table; a problem for each other key."""
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in known:
+            problems.append(doc.problem([*where, key], _unknown("key", key, known)))
+            continue
+        try:
+            values[key] = _convert(_TOPIC_BY_KEY[key], value, doc.path.parent)
+        except ValueError as error:
+            problems.append(doc.problem([*where, key], str(error)))
+    return values
+
+
+def _topic(
+    doc: _Document,
+    slug: str,
+    rules: object,
+    shared: Mapping[str, object],
+    problems: list[ConfigProblem],
+) -> Topic | None:
+    before = len(problems)
+    where = ["topics", slug]
+    if not _SLUG.fullmatch(slug):
+        reason = (
+            "a topic slug must be lower-case letters, digits and hyphens, not starting with '-'"
+        )
+        problems.append(doc.problem(where, reason))
+    elif slug in RESERVED_SLUGS:
+        problems.append(doc.problem(where, f"{slug!r} is reserved for the feed of every release"))
+    if not isinstance(rules, dict):
+        problems.append(doc.problem(where, f"expected a table, got {_describe(rules)}"))
+        return None
+    values: dict[str, Any] = {
+        **shared,
+        **_topic_values(doc, where, rules, [*_TOPIC_BY_KEY], problems),
+    }
+    for missing in [o.key for o in TOPIC_OPTIONS if o.default is None and o.key not in rules]:
+        problems.append(doc.problem(where, f"missing required key {missing!r}"))
+    if isinstance(values.get("terms"), dict):
+        values["terms"] = _terms(doc, [*where, "terms"], values["terms"], problems)
+    return Topic(slug=slug, **values) if len(problems) == before else None
+
+
+def _terms(
+    doc: _Document, where: list[str], table: dict[str, object], problems: list[ConfigProblem]
+) -> tuple[Term, ...]:
+    terms: list[Term] = []
+    for text, weight in table.items():
+        if reason := _term_problem(text):
+            problems.append(doc.problem([*where, text], reason))
+        elif isinstance(weight, bool) or not isinstance(weight, int | float) or weight == 0:
+            reason = f"expected a non-zero number, got {_describe(weight)}"
+            problems.append(doc.problem([*where, text], reason))
+        else:
+            terms.append(Term(text, float(weight)))
+    return tuple(terms)
+
+
+# --- putting it together ------------------------------------------------------------------------
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Read, check and merge defaults, the config file, PRESSFEED_* variables and overrides."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd()
+    config_file = _choose_file(path, environ, cwd)
+    doc = _read_document(config_file)
+    problems: list[ConfigProblem] = []
+    given = [
+        *_defaults(config_file),
+        *_file_values(doc, problems),
+        *_env_values(environ, cwd),
+        *_override_values(overrides or {}, cwd, problems),
+    ]
+    winners = _resolve(given, problems)
+    _check_together(winners, problems)
+    # Without a valid topics_file there is no knowing which topics file was meant.
+    topics = (
+        _read_topics(winners["topics_file"].value, problems) if "topics_file" in winners else ()
+    )
+    if problems:
+        raise ConfigError(_in_reading_order(problems))
+    log.debug("configuration loaded from %s", config_file)
+    return _settings(config_file, {key: g.value for key, g in winners.items()}, topics)
+
+
+def _read_topics(path: Path, problems: list[ConfigProblem]) -> tuple[Topic, ...]:
+    try:
+        doc = _read_document(path)
+    except ConfigError as error:
+        problems.extend(error.problems)
+        return ()
+    return _load_topics(doc, problems)
+
+
+def _settings(config_file: Path, values: Mapping[str, Any], topics: tuple[Topic, ...]) -> Settings:
+    def fields(section: str) -> dict[str, Any]:
+        return {o.attribute: values[o.dotted] for o in OPTIONS if o.section == section}
+
+    return Settings(
+        config_file=config_file,
+        topics=topics,
+        email=EmailSettings(**fields("email")),
+        smtp=SmtpSettings(**fields("smtp")),
+        **fields(""),
+    )
+
+
+def _in_reading_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Problems grouped by file in the order files were read, each file's by line."""
+    first: dict[str, int] = {}
+    for index, problem in enumerate(problems):
+        first.setdefault(str(problem.path), index)
+    return sorted(problems, key=lambda p: (first[str(p.path)], p.line or 0))

@@ -1,0 +1,253 @@
+"""Dateline parsing and year inference."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from pressfeed.models import Dateline
+
+_MONTH_NAMES: dict[int, tuple[str, ...]] = {
+    1: ("january", "jan", "janvier", "janv", "gennaio", "gen", "enero", "ene", "januar", "jänner",
+        "jän"),
+    2: ("february", "feb", "février", "févr", "fév", "febbraio", "febrero", "februar"),
+    3: ("march", "mar", "mars", "marzo", "märz", "maerz", "mär", "mrz"),
+    4: ("april", "apr", "avril", "avr", "aprile", "abril", "abr"),
+    5: ("may", "mai", "maggio", "mag", "mayo"),
+    6: ("june", "jun", "juin", "giugno", "giu", "junio", "juni"),
+    7: ("july", "jul", "juillet", "juil", "luglio", "lug", "julio", "juli"),
+    8: ("august", "aug", "août", "agosto", "ago"),
+    9: ("september", "sept", "sep", "septembre", "settembre", "set", "septiembre", "setiembre"),
+    10: ("october", "oct", "octobre", "ottobre", "ott", "octubre", "oktober", "okt"),
+    11: ("november", "nov", "novembre", "noviembre"),
+    12: ("december", "dec", "décembre", "déc", "dicembre", "dic", "diciembre", "dezember", "dez"),
+}  # fmt: skip
+
+_WEEKDAY_NAMES = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica",
+    "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
+    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag",
+)  # fmt: skip
+
+_LABELS = (
+    "published", "posted", "date", "updated", "press release", "news release",
+    "publié le", "pubblicato il", "publicado el", "veröffentlicht am",
+)  # fmt: skip
+
+# Words that open a label, so they must never be taken for a place.
+_NOT_PLACES = (
+    "published", "posted", "updated", "publié", "pubblicato", "publicado", "veröffentlicht",
+)  # fmt: skip
+
+_CONNECTORS = ("de", "del", "da", "di", "es", "el", "al", "la", "le", "of", "au", "sur")
+
+
+def _fold(word: str) -> str:
+    """Lower-case `word` and drop its accents and trailing dot."""
+    decomposed = unicodedata.normalize("NFD", word.casefold().rstrip("."))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regex alternation of `words` and their unaccented forms, longest first."""
+    variants = {form for word in words for form in (word, _fold(word))}
+    return "|".join(re.escape(w) for w in sorted(variants, key=lambda w: (-len(w), w)))
+
+
+def _uppercase_chars() -> str:
+    """The body of a regex character class of every upper- or title-case BMP letter."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        char = chr(code)
+        if not (char.isupper() or char.istitle()):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    parts = (re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
+    return "".join(parts)
+
+
+# Written as escapes: these look alike but are different characters.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"  # hyphen to minus sign
+_LONG_DASHES = "\u2013\u2014"  # en and em dash
+_APOSTROPHES = "'\u2019"
+_OPENING_QUOTES = "\"'\u201c\u2018\u00ab\u201e"
+_CLOSING_QUOTES = "\"'\u201d\u2019\u00bb"
+
+_MONTHS = {_fold(name): month for month, names in _MONTH_NAMES.items() for name in names}
+_MONTHS_WRITTEN = [name for names in _MONTH_NAMES.values() for name in names]
+_UPPER_CHARS = _uppercase_chars()
+_UPPER = f"[{_UPPER_CHARS}]"
+_LETTER = r"[^\W\d_]"
+_MONTH = rf"(?i:{_alternation(_MONTHS_WRITTEN)})\.?(?!{_LETTER})"
+_WEEKDAY = rf"(?i:{_alternation(_WEEKDAY_NAMES)})\.?,?\s+"
+_ARTICLE = r"(?:(?i:le|el|il|am|den)\s+)"
+_ORDINAL = r"(?:st|nd|rd|th|er|re|º|°|ª)?\.?"
+_DAY = r"(?<!\d)[0-3]?\d(?!\d)"
+_YEAR = r"\d{4}(?!\d)"
+_BLOCKED = _alternation([*_WEEKDAY_NAMES, *_NOT_PLACES])
+_INNER = rf"[{_APOSTROPHES}.\-](?={_LETTER})"  # Cox's, U.S, Port-au-Prince
+_WORD = rf"(?!(?i:{_BLOCKED})(?!{_LETTER})){_UPPER}(?:{_LETTER}|{_INNER})*+\.?"
+_GROUP = rf"{_WORD}(?:/{_WORD})*+"
+_LINK = rf"(?:,\s*|\s+)(?:(?:{'|'.join(_CONNECTORS)})\s+)*"
+
+_DATE = rf"""
+    (?P<iy>{_YEAR})-(?P<im>[01]?\d)-(?P<id>{_DAY})
+  | {_ARTICLE}?(?:{_WEEKDAY})?{_ARTICLE}?
+    (?:
+        (?P<dd>{_DAY}){_ORDINAL}\s*(?:(?i:de|of)\s+)?(?P<dm>{_MONTH})
+        (?:,?\s+(?:(?i:de|del)\s+)?(?P<dy>{_YEAR}))?
+      | (?P<mm>{_MONTH})\s*(?P<md>{_DAY}){_ORDINAL}(?:,?\s+(?P<my>{_YEAR}))?
+    )
+"""
+_DATED = re.compile(
+    rf"""
+    \s*
+    (?:(?P<label>(?i:{_alternation(_LABELS)}))(?:\s+(?i:on))?\s*:?\s*
+      | (?P<place>{_GROUP}(?:{_LINK}{_GROUP}){{0,4}}),?\s+
+    )?
+    (?:{_DATE})
+    (?:
+        (?P<sep>,?\s*(?:--|[\-{_DASHES}|:])\s*)
+      | (?P<close>\s*$)
+      | (?P<bare>\s+)(?=[{_UPPER_CHARS}\d{_OPENING_QUOTES}])
+    )
+    """,
+    re.VERBOSE,
+)
+_PLACE_ONLY = re.compile(
+    rf"\s*(?P<place>{_GROUP}(?:{_LINK}{_GROUP}){{0,2}})(?:\s*[{_LONG_DASHES}]\s*|\s+-\s+)(?=\S)"
+)
+_TWELVE_WORDS = re.compile(r"(?:\S+\s+){11}\S")
+_SENTENCE_END = re.compile(rf"[.!?][{_CLOSING_QUOTES})\]]*(?:\s|$)")
+# A dated dateline has a digit early on; a place-only one has a dash early on.
+_HINT = re.compile(rf"[0-9\-{_LONG_DASHES}]")
+_HINT_SPAN = 160
+
+
+def parse_dateline(paragraph: str, *, today: dt.date) -> Dateline | None:
+    """The dateline at the start of `paragraph`, or None when it has none."""
+    if not paragraph[:1].isalnum() and not paragraph[:1].isspace():
+        return None
+    if _HINT.search(paragraph, 0, _HINT_SPAN) is None:
+        return None
+    match = _DATED.match(paragraph)
+    if match is not None:
+        return _dated_dateline(match, today)
+    return _place_only_dateline(paragraph)
+
+
+def _dated_dateline(match: re.Match[str], today: dt.date) -> Dateline | None:
+    """The dateline a `_DATED` match describes, or None if the match is not one."""
+    parsed = _match_date(match, today)
+    if parsed is None:
+        return None
+    if match["bare"] is not None and not (match["my"] and match["mm"]):
+        return None  # without a separator only "April 25, 2016 Text" is safe
+    if match["label"] is not None and match["close"] is None:
+        return None
+    date, year_stated = parsed
+    end = len(match.string) if match["close"] is not None else match.end()
+    return Dateline(place=match["place"], date=date, year_stated=year_stated, end=end)
+
+
+def _match_date(match: re.Match[str], today: dt.date) -> tuple[dt.date, bool] | None:
+    """The date and whether its year is stated, or None for an impossible date."""
+    if match["iy"]:
+        year, month, day = match["iy"], int(match["im"]), match["id"]
+    elif match["dd"]:
+        year, month, day = match["dy"], _MONTHS[_fold(match["dm"])], match["dd"]
+    else:
+        year, month, day = match["my"], _MONTHS[_fold(match["mm"])], match["md"]
+    return _checked_date(int(year) if year else None, month, int(day), today)
+
+
+def _checked_date(
+    year: int | None, month: int, day: int, today: dt.date
+) -> tuple[dt.date, bool] | None:
+    """A valid, plausible date; a missing year becomes `today`'s as a placeholder."""
+    if year is not None and not 1900 <= year <= today.year + 1:
+        return None
+    if year is None:
+        # The caller replaces the year; 29 February needs a leap year to exist at all.
+        leap_day = (month, day) == (2, 29)
+        placeholder = _leap_year_on_or_before(today.year) if leap_day else today.year
+    try:
+        return dt.date(year or placeholder, month, day), year is not None
+    except ValueError:
+        return None
+
+
+def _place_only_dateline(paragraph: str) -> Dateline | None:
+    """A dateline of a place and a dash, told from a headline by the story after it."""
+    match = _PLACE_ONLY.match(paragraph)
+    if match is None:
+        return None
+    story = paragraph[match.end() :]
+    if _TWELVE_WORDS.match(story) is None or _SENTENCE_END.search(story) is None:
+        return None
+    return Dateline(place=match["place"], date=None, year_stated=False, end=match.end())
+
+
+def infer_years(
+    dates: Sequence[tuple[int, int] | dt.date | None], *, reference: dt.date
+) -> list[dt.date | None]:
+    """Give each (month, day) of a newest-first page the year its neighbours imply."""
+    stated = ((i, d) for i, d in enumerate(dates) if isinstance(d, dt.date))
+    first, anchor = next(stated, (0, reference))
+    return _fill_backward(dates[:first], anchor) + _fill_forward(dates[first:], anchor)
+
+
+def _fill_forward(
+    dates: Sequence[tuple[int, int] | dt.date | None], anchor: dt.date
+) -> list[dt.date | None]:
+    """Resolve each (month, day) against the nearest newer date before it."""
+    result: list[dt.date | None] = []
+    for item in dates:
+        resolved = _on_or_before(*item, anchor) if isinstance(item, tuple) else item
+        anchor = resolved or anchor
+        result.append(resolved)
+    return result
+
+
+def _fill_backward(
+    dates: Sequence[tuple[int, int] | dt.date | None], anchor: dt.date
+) -> list[dt.date | None]:
+    """Resolve each (month, day) against the nearest older date after it."""
+    result: list[dt.date | None] = []
+    for item in reversed(dates):
+        resolved = _on_or_after(*item, anchor) if isinstance(item, tuple) else item
+        anchor = resolved or anchor
+        result.append(resolved)
+    return result[::-1]
+
+
+def _on_or_before(month: int, day: int, limit: dt.date) -> dt.date:
+    """The latest date with this month and day that is not after `limit`."""
+    year = limit.year if (month, day) <= (limit.month, limit.day) else limit.year - 1
+    if (month, day) == (2, 29):
+        year = _leap_year_on_or_before(year)
+    return dt.date(year, month, day)
+
+
+def _on_or_after(month: int, day: int, limit: dt.date) -> dt.date:
+    """The earliest date with this month and day that is not before `limit`."""
+    year = limit.year if (month, day) >= (limit.month, limit.day) else limit.year + 1
+    while (month, day) == (2, 29) and not calendar.isleap(year):
+        year += 1
+    return dt.date(year, month, day)
+
+
+def _leap_year_on_or_before(year: int) -> int:
+    """The latest leap year that is not after `year`."""
+    while not calendar.isleap(year):
+        year -= 1
+    return year

@@ -1,0 +1,303 @@
+"""A content file's blocks -> its press releases: chrome, listings, headlines, datelines, contacts.
+
+The rules are general shapes of news pages, not strings of one site:
+- chrome: lone punctuation, breadcrumbs, a menu label repeated or glued to its blurb, photo
+  captions and copyright lines, runs of short menu lines at the top and bottom of the page;
+- a release starts at a dateline paragraph ("Rome, 30 July 2019 – ...", "Geneva – ..."); the
+  paragraph just before it is its headline when it reads like one;
+- a page without datelines is one release; its first block is the headline if it reads like one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from pressfeed.dates import infer_years, parse_dateline
+from pressfeed.identity import release_id
+from pressfeed.markup import blocks_for
+from pressfeed.models import Block, Dateline, DateKind, Release
+
+_PUNCT_ONLY = re.compile(r"^[\W_]+$")
+_BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")
+_BULLET = re.compile(r"^[-•*·–]\s+\S")
+_CAPTION = re.compile(
+    r"©|\(c\)\s*\d{4}|all rights reserved|^(?:photos?|image|picture|credits?|foto)\s*(?:credit)?\s*:"
+    r"|\b(?:photo|credit|foto)\s*:\s*[^.]{2,60}$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_READ_MORE = re.compile(
+    r"(?<=[.!?”\"'])\s+(?:read|continue reading|watch|see|learn|find out|lire|leggi|leer|weiterlesen)"
+    r"(?:\s+(?:more|here|the news|the (?:full )?(?:story|release|article|statement)|on))?"
+    r"[\s.…»›→>]*$",
+    re.IGNORECASE,
+)
+_CONTACT_INTRO = re.compile(
+    r"^(?:for (?:further|more) information\b.{0,60}\bcontact|(?:media|press) (?:contacts?|enquiries|"
+    r"inquiries)|contacts?\b\s*:?|please contact|pour (?:plus d.|de plus amples )informations|"
+    r"contacts? presse|per (?:ulteriori )?informazioni|contatti\b|para (?:más|mayor) información|"
+    r"contactos?\b|pressekontakt|kontakt\b)",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
+_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s+[A-Z“\"‘'(]|$)")
+
+_MENU_WORDS = 4
+_GLUED_LABEL_WORDS = 6
+_HEADLINE_WORDS = 35
+_PROSE_WORDS = 12
+_DERIVED_TITLE_WORDS = 12
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where one release begins: its dateline block and its headline block, if any."""
+
+    dateline_at: int
+    headline_at: int | None
+    dateline: Dateline
+
+
+def extract_text(
+    text: str, suffix: str, *, source: str, file_date: dt.date, today: dt.date
+) -> list[Release]:
+    """The releases in a file's decoded text; `suffix` names its kind (".txt", ".md", ".html")."""
+    blocks = blocks_for(text, suffix)
+    return extract_releases(blocks, source=source, file_date=file_date, today=today)
+
+
+def extract_releases(
+    blocks: Sequence[Block], *, source: str, file_date: dt.date, today: dt.date
+) -> list[Release]:
+    """The releases on one page, in page order; `file_date` stands in for missing dates."""
+    story = strip_chrome(blocks)
+    datelines = [parse_dateline(b.text, today=today) for b in story]
+    starts = find_starts(story, datelines)
+    if not starts:
+        return _single_release(story, datelines, source=source, file_date=file_date)
+    spans = _spans(starts, len(story))
+    dates = infer_years([_page_date(s.dateline) for s in starts], reference=file_date)
+    releases = []
+    for position, (start, (begin, end), date) in enumerate(zip(starts, spans, dates, strict=True)):
+        headline = story[start.headline_at].text if start.headline_at is not None else None
+        body = [b.text for b in story[begin:end]]
+        kind = _date_kind(start.dateline, date)
+        release = _build(headline, body, start.dateline, date or file_date, kind, source, position)
+        if release:
+            releases.append(release)
+    return _renumber(releases)
+
+
+# --- chrome -------------------------------------------------------------------------------------
+
+
+def strip_chrome(blocks: Sequence[Block]) -> list[Block]:
+    """The blocks that may belong to a story: site navigation and captions removed."""
+    kept = [b for b in _without_repeated_labels(blocks) if not _is_noise(b.text)]
+    begin = _menu_run_end(kept)
+    end = _footer_start(kept)
+    return kept[begin:end] if begin < end else []
+
+
+def _is_noise(text: str) -> bool:
+    return bool(_PUNCT_ONLY.match(text) or _BREADCRUMB.match(text) or _CAPTION.search(text))
+
+
+def _without_repeated_labels(blocks: Sequence[Block]) -> list[Block]:
+    """Drop menu labels shown twice, or glued to their blurb ("Our Work" / "Our WorkAs ...")."""
+    dropped: set[int] = set()
+    for i in range(len(blocks) - 1):
+        label, following = blocks[i].text, blocks[i + 1].text
+        if _is_label(label) and following.casefold().startswith(label.casefold()):
+            dropped.update((i, i + 1))
+    return [b for i, b in enumerate(blocks) if i not in dropped]
+
+
+def _is_label(text: str) -> bool:
+    return len(text.split()) <= _GLUED_LABEL_WORDS and not _SENTENCE_END.search(text)
+
+
+def _is_menu_item(block: Block) -> bool:
+    text = block.text
+    if _BULLET.match(text):
+        return len(text.split()) <= _GLUED_LABEL_WORDS + 1
+    short = len(text.split()) <= _MENU_WORDS and len(text) <= 40
+    return short and not block.heading and not re.search(r"[.!?]$|\d{4}", text)
+
+
+def _menu_run_end(blocks: Sequence[Block]) -> int:
+    """Index of the first block after the top menu; a last short line before prose is kept."""
+    end = 0
+    while end < len(blocks) and _is_menu_item(blocks[end]):
+        end += 1
+    if 0 < end < len(blocks) and not _BULLET.match(blocks[end - 1].text):
+        end -= 1  # may be a short headline: the headline rules decide later
+    return end
+
+
+def _footer_start(blocks: Sequence[Block]) -> int:
+    """Index where a closing run of two or more short menu lines begins."""
+    start = len(blocks)
+    while start > 0 and _is_footer_item(blocks[start - 1]):
+        start -= 1
+    return start if len(blocks) - start >= 2 else len(blocks)
+
+
+def _is_footer_item(block: Block) -> bool:
+    if _EMAIL.search(block.text) or _PHONE.search(block.text):
+        return False
+    short_label = len(block.text.split()) <= 3 and block.text.endswith(":")
+    return _is_menu_item(block) or short_label
+
+
+# --- releases on the page -----------------------------------------------------------------------
+
+
+def find_starts(story: Sequence[Block], datelines: Sequence[Dateline | None]) -> list[_Start]:
+    """The dateline blocks that begin a release, each with its headline block if any."""
+    starts: list[_Start] = []
+    for i, dateline in enumerate(datelines):
+        if dateline is None:
+            continue
+        floor = starts[-1].dateline_at if starts else -1
+        headline = i - 1 if i - 1 > floor and _is_headline(story, datelines, i - 1) else None
+        if dateline.date is not None or headline is not None or not starts:
+            starts.append(_Start(i, headline, dateline))
+    return starts
+
+
+def _is_headline(story: Sequence[Block], datelines: Sequence[Dateline | None], i: int) -> bool:
+    block = story[i]
+    if datelines[i] is not None or _is_contact(block.text):
+        return False
+    return block.heading or reads_as_headline(block.text)
+
+
+def reads_as_headline(text: str) -> bool:
+    """Short, no closing full stop or colon, starts like a title."""
+    words = len(text.split())
+    if not 2 <= words <= _HEADLINE_WORDS or len(text) > 300:
+        return False
+    if text[-1] in ".:;," or text.endswith("..."):
+        return False
+    return text[0].isupper() or text[0].isdigit() or text[0] in "“\"‘'«¿¡"
+
+
+def _spans(starts: Sequence[_Start], total: int) -> list[tuple[int, int]]:
+    """For each start, the block range of its body: up to the next headline or dateline."""
+    spans = []
+    for k, start in enumerate(starts):
+        if k + 1 < len(starts):
+            following = starts[k + 1]
+            end = following.headline_at if following.headline_at is not None else following.dateline_at
+        else:
+            end = total
+        spans.append((start.dateline_at, end))
+    return spans
+
+
+def _page_date(dateline: Dateline) -> dt.date | tuple[int, int] | None:
+    if dateline.date is None:
+        return None
+    if dateline.year_stated:
+        return dateline.date
+    return (dateline.date.month, dateline.date.day)
+
+
+def _date_kind(dateline: Dateline, date: dt.date | None) -> DateKind:
+    if date is None:
+        return DateKind.FILE_TIME
+    return DateKind.STATED if dateline.year_stated else DateKind.YEAR_INFERRED
+
+
+def _single_release(
+    story: Sequence[Block],
+    datelines: Sequence[Dateline | None],
+    *,
+    source: str,
+    file_date: dt.date,
+) -> list[Release]:
+    """A page without datelines: one release, headed by its first block if that is a headline."""
+    texts = [b.text for b in story]
+    headline = None
+    if len(story) > 1 and (story[0].heading or reads_as_headline(texts[0])):
+        headline, texts = texts[0], texts[1:]
+    empty = Dateline(place=None, date=None, year_stated=False, end=0)
+    release = _build(headline, texts, empty, file_date, DateKind.FILE_TIME, source, 0)
+    return [release] if release else []
+
+
+# --- one release --------------------------------------------------------------------------------
+
+
+def _build(
+    headline: str | None,
+    body: list[str],
+    dateline: Dateline,
+    date: dt.date,
+    kind: DateKind,
+    source: str,
+    position: int,
+) -> Release | None:
+    body = [_READ_MORE.sub("", text) for text in body]
+    if dateline.end >= len(body[0] if body else "") and body and headline is None:
+        # A date alone on its line, and the headline printed under it.
+        if len(body) > 2 and reads_as_headline(body[1]):
+            headline, body = body[1], [body[0], *body[2:]]
+    paragraphs, contacts = split_contacts(body)
+    if headline is None and not paragraphs:
+        return None
+    title = headline or derive_title(paragraphs, dateline)
+    if not title:
+        return None
+    stated = date if kind is not DateKind.FILE_TIME else None
+    return Release(
+        id=release_id(title, stated),
+        title=title,
+        title_derived=headline is None,
+        date=date,
+        date_kind=kind,
+        place=dateline.place,
+        paragraphs=tuple(p for p in paragraphs if p),
+        contacts=tuple(contacts),
+        source=source,
+        position=position,
+    )
+
+
+def split_contacts(body: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The body without its closing contact block, and that block."""
+    for i in range(1, len(body)):
+        if _CONTACT_INTRO.match(body[i]):
+            return list(body[:i]), list(body[i:])
+    i = len(body)
+    while i > 1 and _is_contact(body[i - 1]) and len(body[i - 1].split()) <= 30:
+        i -= 1
+    return list(body[:i]), list(body[i:])
+
+
+def _is_contact(text: str) -> bool:
+    return bool(_EMAIL.search(text) or (_PHONE.search(text) and "tel" in text.casefold()))
+
+
+def derive_title(paragraphs: Sequence[str], dateline: Dateline) -> str:
+    """A title for a release printed without one: its first sentence, cut to a dozen words."""
+    first = next((p for p in paragraphs if p), "")
+    text = first[dateline.end :].strip(" –—-:|") or first
+    if not text and len(paragraphs) > 1:
+        text = paragraphs[1]
+    match = _FIRST_SENTENCE.match(text)
+    sentence = (match.group(1) if match else text).rstrip(".")
+    words = sentence.split()
+    if len(words) > _DERIVED_TITLE_WORDS + 2:
+        sentence = " ".join(words[:_DERIVED_TITLE_WORDS]).rstrip(",;:") + "…"
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _renumber(releases: list[Release]) -> list[Release]:
+    """Positions count the releases kept, from 0."""
+    return [r if r.position == i else replace(r, position=i) for i, r in enumerate(releases)]

@@ -1,0 +1,211 @@
+"""A content file's text (plain, Markdown or HTML) as a list of paragraph blocks."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from html.parser import HTMLParser
+
+from pressfeed.models import Block
+
+# Characters XML 1.0 forbids, plus invisible ones that break words apart.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def clean_text(text: str) -> str:
+    """Normalise Unicode, line ends and spaces; drop characters XML forbids."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
+    return _FORBIDDEN.sub("", text)
+
+
+def clean_line(line: str) -> str:
+    """Collapse runs of spaces within one line."""
+    return _SPACES.sub(" ", line).strip()
+
+
+def blocks_for(text: str, suffix: str) -> list[Block]:
+    """Blocks of a file's decoded text, by its kind (".txt", ".md" or ".html")."""
+    text = clean_text(text)
+    if suffix in (".html", ".htm"):
+        return html_blocks(text)
+    if suffix in (".md", ".markdown"):
+        return markdown_blocks(text)
+    return text_blocks(text)
+
+
+# --- plain text ---------------------------------------------------------------------------------
+
+
+def text_blocks(text: str) -> list[Block]:
+    """One block per line; hard-wrapped text has its lines joined into paragraphs."""
+    lines = [clean_line(raw) for raw in text.split("\n")]
+    width = _wrap_width(lines)
+    blocks: list[Block] = []
+    gap = 0
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            gap += 1
+            continue
+        previous = blocks[-1] if blocks else None
+        if width and previous and gap == 0 and _continues(previous.text, width):
+            blocks[-1] = Block(f"{previous.text} {line}", previous.line, previous.gap)
+        else:
+            blocks.append(Block(line, number, gap))
+        gap = 0
+    return blocks
+
+
+def _wrap_width(lines: list[str]) -> int:
+    """The column a hard-wrapped file breaks at, or 0 when lines are whole paragraphs."""
+    followed = [len(a) for a, b in zip(lines, lines[1:], strict=False) if a and b]
+    if len(followed) < 4 or max(len(line) for line in lines) > 100:
+        return 0
+    return max(followed) if statistics.median(followed) >= 50 else 0
+
+
+def _continues(previous: str, width: int) -> bool:
+    return len(previous) >= 0.6 * width and not previous.endswith(":")
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+_MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*$")
+_MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+_MD_LIST = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(.+?)\1")
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    """Paragraphs of a Markdown file, inline markup reduced to its text."""
+    blocks: list[Block] = []
+    gap = 0
+    joinable = False
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = clean_line(raw.lstrip("> "))
+        if not line or _MD_RULE.match(line):
+            gap, joinable = gap + 1, False
+            continue
+        heading = _MD_HEADING.match(line)
+        item = _MD_LIST.match(line)
+        line = _md_inline(heading.group(1) if heading else line)
+        if not line:
+            continue
+        if joinable and not heading and not item:
+            last = blocks[-1]
+            blocks[-1] = Block(f"{last.text} {line}", last.line, last.gap)
+        else:
+            blocks.append(Block(line, number, gap, heading=bool(heading)))
+        gap, joinable = 0, not heading
+    return blocks
+
+
+def _md_inline(line: str) -> str:
+    line = _MD_IMAGE.sub("", line)
+    line = _MD_LINK.sub(r"\1", line)
+    return clean_line(_MD_EMPHASIS.sub(r"\2", line))
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+# Elements whose content is never part of a story: scripts, site chrome, forms, captions.
+_SKIPPED = frozenset(
+    "script style noscript template svg head nav header footer aside form button select "
+    "textarea iframe figcaption object canvas dialog".split()
+)
+# Inside these, a <header> holds the story's own headline and dateline.
+_STORY = frozenset({"article", "main"})
+_BLOCK = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote section article main br tr td th "
+    "table pre address figure hr body html".split()
+)
+_HEADINGS = frozenset({"h1", "h2", "h3"})
+_VOID = frozenset("br hr img input meta link area base col embed source track wbr".split())
+
+
+class _BlockParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[Block] = []
+        self._parts: list[str] = []
+        self._line = 0
+        self._skip: list[str] = []
+        self._heading = 0
+        self._story = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skip == ["head"] and tag == "body":
+            self._skip = []  # a page that never closed its <head>
+        if self._skip:
+            if tag in _SKIPPED and tag not in _VOID:
+                self._skip.append(tag)
+            return
+        if tag in _STORY:
+            self._story += 1
+        if tag in _SKIPPED and not (tag == "header" and self._story):
+            self._skip.append(tag)
+        elif tag in _BLOCK:
+            self._flush()
+            self._heading += tag in _HEADINGS
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip:
+            if tag in self._skip:
+                while self._skip.pop() != tag:
+                    pass
+            return
+        if tag in _STORY:
+            self._story = max(0, self._story - 1)
+        if tag in _BLOCK:
+            self._flush()
+            self._heading = max(0, self._heading - (tag in _HEADINGS))
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if not self._parts:
+            self._line = self.getpos()[0]
+        self._parts.append(data)
+
+    def _flush(self) -> None:
+        text = clean_line(" ".join("".join(self._parts).split("\n")))
+        self._parts = []
+        if text:
+            self.blocks.append(Block(text, self._line, 1, heading=self._heading > 0))
+
+
+def html_blocks(text: str) -> list[Block]:
+    """Paragraphs of an HTML page's visible story text, through a real HTML parser."""
+    parser = _BlockParser()
+    parser.feed(text)
+    parser.close()
+    parser._flush()
+    return parser.blocks
+
+
+class _CharsetParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.charset: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "meta" or self.charset:
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        if values.get("charset"):
+            self.charset = values["charset"].strip()
+        elif values.get("http-equiv", "").lower() == "content-type":
+            _, _, charset = values.get("content", "").partition("charset=")
+            self.charset = charset.strip(" ;\"'") or None
+
+
+def declared_charset(head: bytes) -> str | None:
+    """The charset an HTML page declares in a <meta> tag, if any."""
+    parser = _CharsetParser()
+    parser.feed(head.decode("latin-1"))
+    return parser.charset

@@ -1,0 +1,411 @@
+"""The database: tables, migrations and every query, through SQLAlchemy Core.
+
+SQLite by default (WAL, synchronous=FULL, BEGIN IMMEDIATE for every transaction); the SQL is
+portable so that a PostgreSQL URL can replace it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from pressfeed.errors import StoreError
+from pressfeed.models import DateKind, FileRecord, Release, StoredRelease
+
+log = logging.getLogger(__name__)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+metadata = MetaData()
+
+files = Table(
+    "files",
+    metadata,
+    Column("path", String, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("sha256", String, nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("path", String, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("release_id", String, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("title", String, nullable=False),
+    Column("title_derived", Boolean, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("date_kind", String, nullable=False),
+    Column("place", String),
+    Column("paragraphs", JSON, nullable=False),
+    Column("contacts", JSON, nullable=False),
+    Column("source", String, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("text_hash", String, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime),
+)
+
+release_topics = Table(
+    "release_topics",
+    metadata,
+    Column("release_id", String, primary_key=True),
+    Column("slug", String, primary_key=True),
+    Column("score", Float, nullable=False),
+)
+
+settings_table = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
+
+# Appended only: a database at version N runs migrations N+1.. in order, each in one transaction.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE files (
+            path TEXT PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
+            sha256 TEXT NOT NULL)""",
+        """CREATE TABLE sources (
+            path TEXT NOT NULL, position INTEGER NOT NULL, release_id TEXT NOT NULL,
+            data TEXT NOT NULL, PRIMARY KEY (path, position))""",
+        "CREATE INDEX sources_release ON sources (release_id)",
+        """CREATE TABLE releases (
+            id TEXT PRIMARY KEY, title TEXT NOT NULL, title_derived BOOLEAN NOT NULL,
+            date DATE NOT NULL, date_kind TEXT NOT NULL, place TEXT, paragraphs TEXT NOT NULL,
+            contacts TEXT NOT NULL, source TEXT NOT NULL, position INTEGER NOT NULL,
+            text_hash TEXT NOT NULL, first_seen TIMESTAMP NOT NULL, updated TIMESTAMP NOT NULL,
+            withdrawn_at TIMESTAMP)""",
+        "CREATE INDEX releases_date ON releases (date)",
+        """CREATE TABLE release_topics (
+            release_id TEXT NOT NULL, slug TEXT NOT NULL, score REAL NOT NULL,
+            PRIMARY KEY (release_id, slug))""",
+        "CREATE INDEX release_topics_slug ON release_topics (slug)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+
+
+# --- opening ------------------------------------------------------------------------------------
+
+
+def open_store(url: str) -> Engine:
+    """Connect to the database at `url`, creating and migrating it as needed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StoreError(url, f"not a database URL: {error}") from error
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed)
+        if engine.dialect.name == "sqlite":
+            _tune_sqlite(engine)
+        migrate(engine)
+    except SQLAlchemyError as error:
+        raise StoreError(url, str(error.orig if hasattr(error, "orig") else error)) from error
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: concurrent writers wait instead of failing.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def schema_version(connection: Connection) -> int:
+    """The number of migrations applied to the database."""
+    exists = connection.dialect.has_table(connection, "schema_version")
+    if not exists:
+        return 0
+    return int(connection.execute(text("SELECT version FROM schema_version")).scalar_one())
+
+
+def migrate(engine: Engine) -> None:
+    """Apply the migrations the database has not had yet."""
+    with engine.begin() as connection:
+        if not connection.dialect.has_table(connection, "schema_version"):
+            connection.execute(text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
+            connection.execute(text("INSERT INTO schema_version VALUES (0)"))
+    for version, statements in enumerate(MIGRATIONS, start=1):
+        with engine.begin() as connection:
+            if schema_version(connection) >= version:
+                continue
+            for statement in statements:
+                connection.execute(text(statement))
+            connection.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
+            log.info("database migrated to version %d", version)
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def file_records(connection: Connection) -> dict[str, FileRecord]:
+    """Every content file the store knows, by path."""
+    rows = connection.execute(select(files))
+    return {r.path: FileRecord(r.path, r.size, r.mtime_ns, r.sha256) for r in rows}
+
+
+def save_file(connection: Connection, record: FileRecord) -> None:
+    connection.execute(delete(files).where(files.c.path == record.path))
+    connection.execute(insert(files).values(**vars(record)))
+
+
+def delete_file(connection: Connection, path: str) -> None:
+    connection.execute(delete(files).where(files.c.path == path))
+
+
+# --- sources: each release as found in each file ------------------------------------------------
+
+
+def replace_sources(connection: Connection, path: str, found: Sequence[Release]) -> set[str]:
+    """Record what a file holds now; returns the ids of releases it held before or holds now."""
+    before = connection.execute(select(sources.c.release_id).where(sources.c.path == path))
+    affected = {row.release_id for row in before}
+    connection.execute(delete(sources).where(sources.c.path == path))
+    if found:
+        rows = [{"path": path, "position": r.position, "release_id": r.id, "data": _dump(r)} for r in found]
+        connection.execute(insert(sources), rows)
+    return affected | {r.id for r in found}
+
+
+def sources_of(connection: Connection, release_id: str) -> list[Release]:
+    """Every file's version of one release, by path and position."""
+    query = (
+        select(sources.c.data)
+        .where(sources.c.release_id == release_id)
+        .order_by(sources.c.path, sources.c.position)
+    )
+    return [_load(row.data) for row in connection.execute(query)]
+
+
+def _dump(release: Release) -> dict[str, Any]:
+    return {
+        "id": release.id,
+        "title": release.title,
+        "title_derived": release.title_derived,
+        "date": release.date.isoformat(),
+        "date_kind": release.date_kind.value,
+        "place": release.place,
+        "paragraphs": list(release.paragraphs),
+        "contacts": list(release.contacts),
+        "source": release.source,
+        "position": release.position,
+    }
+
+
+def _load(data: dict[str, Any] | str) -> Release:
+    values = json.loads(data) if isinstance(data, str) else data
+    return Release(
+        id=values["id"],
+        title=values["title"],
+        title_derived=values["title_derived"],
+        date=dt.date.fromisoformat(values["date"]),
+        date_kind=DateKind(values["date_kind"]),
+        place=values["place"],
+        paragraphs=tuple(values["paragraphs"]),
+        contacts=tuple(values["contacts"]),
+        source=values["source"],
+        position=values["position"],
+    )
+
+
+# --- releases -----------------------------------------------------------------------------------
+
+
+def release_by_id(connection: Connection, release_id: str) -> StoredRelease | None:
+    row = connection.execute(select(releases).where(releases.c.id == release_id)).first()
+    if row is None:
+        return None
+    return _stored(row, topics_of(connection, release_id))
+
+
+def save_release(
+    connection: Connection, release: Release, text_hash: str, now: dt.datetime
+) -> StoredRelease:
+    """Insert or refresh a release; `updated` moves only when its text hash changes."""
+    previous = release_by_id(connection, release.id)
+    values = _release_values(release, text_hash)
+    if previous is None:
+        values |= {"first_seen": now, "updated": now, "withdrawn_at": None}
+        connection.execute(insert(releases).values(**values))
+    else:
+        changed = previous.text_hash != text_hash
+        values |= {"updated": now if changed else previous.updated, "withdrawn_at": None}
+        connection.execute(update(releases).where(releases.c.id == release.id).values(**values))
+    stored = release_by_id(connection, release.id)
+    assert stored is not None
+    return stored
+
+
+def _release_values(release: Release, text_hash: str) -> dict[str, Any]:
+    return {
+        "id": release.id,
+        "title": release.title,
+        "title_derived": release.title_derived,
+        "date": release.date,
+        "date_kind": release.date_kind.value,
+        "place": release.place,
+        "paragraphs": list(release.paragraphs),
+        "contacts": list(release.contacts),
+        "source": release.source,
+        "position": release.position,
+        "text_hash": text_hash,
+    }
+
+
+def withdraw_release(connection: Connection, release_id: str, now: dt.datetime) -> bool:
+    """Mark a release withdrawn; False when it was already withdrawn or unknown."""
+    result = connection.execute(
+        update(releases)
+        .where(releases.c.id == release_id, releases.c.withdrawn_at.is_(None))
+        .values(withdrawn_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def live_releases(connection: Connection) -> Iterator[StoredRelease]:
+    """Releases not withdrawn, newest first, streamed."""
+    query = (
+        select(releases)
+        .where(releases.c.withdrawn_at.is_(None))
+        .order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
+    )
+    topics = _all_topics(connection)
+    for row in connection.execute(query):
+        yield _stored(row, topics.get(row.id, ()))
+
+
+def release_count(connection: Connection, *, withdrawn: bool = False) -> int:
+    column = releases.c.withdrawn_at
+    condition = column.is_not(None) if withdrawn else column.is_(None)
+    query = select(func.count()).select_from(releases).where(condition)
+    return int(connection.execute(query).scalar_one())
+
+
+def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
+    release = Release(
+        id=row.id,
+        title=row.title,
+        title_derived=row.title_derived,
+        date=row.date,
+        date_kind=DateKind(row.date_kind),
+        place=row.place,
+        paragraphs=tuple(row.paragraphs),
+        contacts=tuple(row.contacts),
+        source=row.source,
+        position=row.position,
+    )
+    return StoredRelease(
+        release, row.text_hash, row.first_seen, row.updated, row.withdrawn_at, tuple(topics)
+    )
+
+
+# --- topics -------------------------------------------------------------------------------------
+
+
+def set_topics(connection: Connection, release_id: str, scores: dict[str, float]) -> None:
+    """Replace a release's topics (slug -> score) with `scores`."""
+    connection.execute(delete(release_topics).where(release_topics.c.release_id == release_id))
+    if scores:
+        rows = [{"release_id": release_id, "slug": s, "score": v} for s, v in scores.items()]
+        connection.execute(insert(release_topics), rows)
+
+
+def topics_of(connection: Connection, release_id: str) -> tuple[str, ...]:
+    query = (
+        select(release_topics.c.slug)
+        .where(release_topics.c.release_id == release_id)
+        .order_by(release_topics.c.slug)
+    )
+    return tuple(connection.execute(query).scalars())
+
+
+def _all_topics(connection: Connection) -> dict[str, tuple[str, ...]]:
+    query = select(release_topics.c.release_id, release_topics.c.slug).order_by(
+        release_topics.c.release_id, release_topics.c.slug
+    )
+    grouped: dict[str, list[str]] = {}
+    for row in connection.execute(query):
+        grouped.setdefault(row.release_id, []).append(row.slug)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+# --- meta ---------------------------------------------------------------------------------------
+
+
+def meta_value(connection: Connection, key: str) -> str | None:
+    query = select(settings_table.c.value).where(settings_table.c.key == key)
+    return connection.execute(query).scalar_one_or_none()
+
+
+def set_meta_value(connection: Connection, key: str, value: str) -> None:
+    connection.execute(delete(settings_table).where(settings_table.c.key == key))
+    connection.execute(insert(settings_table).values(key=key, value=value))
+
