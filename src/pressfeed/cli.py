@@ -57,8 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pressfeed {__version__}")
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="settings file (default: $PRESSFEED_CONFIG, "
-        "else config/pressfeed.toml)"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (default: $PRESSFEED_CONFIG, else config/pressfeed.toml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,7 +90,9 @@ def _command(commands: Commands, name: str, help: str, epilog: str) -> argparse.
 
 
 def _add_scan(commands: Commands) -> None:
-    sub = _command(commands, "scan", "ingest, classify and store the content directory once", EPILOG_SCAN)
+    sub = _command(
+        commands, "scan", "ingest, classify and store the content directory once", EPILOG_SCAN
+    )
     sub.add_argument("--content", type=Path, metavar="DIR", help="content directory")
     sub.add_argument("--feeds", type=Path, metavar="DIR", help="output directory for feeds")
     sub.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
@@ -144,7 +148,10 @@ def _print_problems(problems: Sequence[SourceError]) -> None:
 
 def _add_classify(commands: Commands) -> None:
     sub = _command(
-        commands, "classify", "extract and classify files without touching the store", EPILOG_CLASSIFY
+        commands,
+        "classify",
+        "extract and classify files without touching the store",
+        EPILOG_CLASSIFY,
     )
     sub.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
     sub.add_argument("--json", action="store_true", help="one JSON object per line and release")
@@ -247,8 +254,13 @@ def _add_eval(commands: Commands) -> None:
         commands, "eval", "score extraction and topics against a labels file", EPILOG_EVAL
     )
     sub.add_argument("labels", type=Path, metavar="LABELS.json", help="labels file")
-    sub.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or directories "
-                     "holding the labelled files (default: the content directory)")
+    sub.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="files or directories holding the labelled files (default: the content directory)",
+    )
     sub.add_argument("--misses", action="store_true", help="list every error")
     sub.set_defaults(handler=run_eval)
 
@@ -257,9 +269,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     paths = args.paths or [settings.content_dir]
     rules = compile_rules(settings.topics)
-    report = evaluate(
-        args.labels, paths, rules, now=_now(), max_bytes=settings.max_file_bytes
-    )
+    report = evaluate(args.labels, paths, rules, now=_now(), max_bytes=settings.max_file_bytes)
     _print_problems(report.problems)
     print(format_eval(report, show_misses=args.misses))
     return 0
@@ -274,9 +284,11 @@ def format_eval(report: EvalReport, *, show_misses: bool = False) -> str:
         )
     if show_misses or report.misses:
         lines += ["", "errors:" if report.misses else "errors: none"]
-        lines += [f"  {m}" for m in report.misses] if show_misses else [
-            f"  {len(report.misses)} (see --misses)"
-        ]
+        lines += (
+            [f"  {m}" for m in report.misses]
+            if show_misses
+            else [f"  {len(report.misses)} (see --misses)"]
+        )
     lines += [
         "",
         f"releases  {report.found_distinct}/{report.distinct} distinct found "
@@ -326,7 +338,11 @@ def run_topics_diff(args: argparse.Namespace) -> int:
 
 
 def _print_diff(
-    release: Release, before: set[str], after: set[str], gained: dict[str, int], lost: dict[str, int]
+    release: Release,
+    before: set[str],
+    after: set[str],
+    gained: dict[str, int],
+    lost: dict[str, int],
 ) -> None:
     for slug in sorted(after - before):
         gained[slug] = gained.get(slug, 0) + 1

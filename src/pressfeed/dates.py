@@ -176,12 +176,12 @@ def _checked_date(
     """A valid, plausible date; a missing year becomes `today`'s as a placeholder."""
     if year is not None and not 1900 <= year <= today.year + 1:
         return None
+    stated = year is not None
     if year is None:
         # The caller replaces the year; 29 February needs a leap year to exist at all.
-        leap_day = (month, day) == (2, 29)
-        placeholder = _leap_year_on_or_before(today.year) if leap_day else today.year
+        year = _leap_year_on_or_before(today.year) if (month, day) == (2, 29) else today.year
     try:
-        return dt.date(year or placeholder, month, day), year is not None
+        return dt.date(year, month, day), stated
     except ValueError:
         return None
 

@@ -192,7 +192,9 @@ def _match(
         for label in (lb for lb in labels if lb.file == name):
             release = next((r for r in unused if _matches(label, r)), None)
             if release is None:
-                report.misses.append(f"{label.key}: not found ({label.title or label.body_starts!r})")
+                report.misses.append(
+                    f"{label.key}: not found ({label.title or label.body_starts!r})"
+                )
                 continue
             unused.remove(release)
             matches[label.key] = release

@@ -99,7 +99,7 @@ def _ingest_file(
             file, max_bytes=settings.max_file_bytes, fallback_encoding=settings.fallback_encoding
         )
     except SourceError as problem:
-        log.warning("%s", problem)
+        log.debug("%s", problem)  # reported once, by the caller
         report.problems.append(problem)
         return  # what the file held before stays in the store
     record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
@@ -188,6 +188,8 @@ def _reclassify_if_topics_changed(
     with engine.begin() as connection:
         if store.meta_value(connection, TOPICS_KEY) == fingerprint:
             return
-        for stored in list(store.live_releases(connection)):
+        for release_id in store.live_release_ids(connection):
+            stored = store.release_by_id(connection, release_id)
+            assert stored is not None
             report.reclassified += _classify(connection, stored.release, rules)
         store.set_meta_value(connection, TOPICS_KEY, fingerprint)

@@ -230,7 +230,10 @@ def replace_sources(connection: Connection, path: str, found: Sequence[Release])
     affected = {row.release_id for row in before}
     connection.execute(delete(sources).where(sources.c.path == path))
     if found:
-        rows = [{"path": path, "position": r.position, "release_id": r.id, "data": _dump(r)} for r in found]
+        rows = [
+            {"path": path, "position": r.position, "release_id": r.id, "data": _dump(r)}
+            for r in found
+        ]
         connection.execute(insert(sources), rows)
     return affected | {r.id for r in found}
 
@@ -342,6 +345,12 @@ def live_releases(connection: Connection) -> Iterator[StoredRelease]:
         yield _stored(row, topics.get(row.id, ()))
 
 
+def live_release_ids(connection: Connection) -> list[str]:
+    """The ids of the releases not withdrawn."""
+    query = select(releases.c.id).where(releases.c.withdrawn_at.is_(None)).order_by(releases.c.id)
+    return list(connection.execute(query).scalars())
+
+
 def release_count(connection: Connection, *, withdrawn: bool = False) -> int:
     column = releases.c.withdrawn_at
     condition = column.is_not(None) if withdrawn else column.is_(None)
@@ -408,4 +417,3 @@ def meta_value(connection: Connection, key: str) -> str | None:
 def set_meta_value(connection: Connection, key: str, value: str) -> None:
     connection.execute(delete(settings_table).where(settings_table.c.key == key))
     connection.execute(insert(settings_table).values(key=key, value=value))
-

@@ -1,0 +1,217 @@
+"""The command line, run in-process and once as the installed console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pressfeed.cli import main
+from tests.conftest import ROOT, write_settings
+from tests.test_scan import LISTING, TEASER
+
+Run = tuple[int, str, str]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = write_settings(tmp_path)
+    (tmp_path / "content" / "listing.txt").write_text(LISTING, encoding="utf-8")
+    return path
+
+
+def test_scan_prints_a_summary(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--config", str(config), "scan")
+    assert code == 0
+    assert "scanned 1 files" in out
+    assert "2 releases added" in out
+    assert err == ""
+
+
+def test_scan_options_override_the_settings(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "teaser.txt").write_text(TEASER, encoding="utf-8")
+    db = tmp_path / "other.db"
+    code, out, _ = run(
+        capsys, "--config", str(config), "scan", "--content", str(other), "--db", str(db)
+    )
+    assert code == 0
+    assert "1 releases added" in out
+    assert db.is_file()
+
+
+def test_scan_reports_bad_files_and_goes_on(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "content" / "bad.txt").write_bytes(b"ok\n\xff\xfe\n")
+    code, out, err = run(capsys, "--config", str(config), "scan")
+    assert code == 0
+    assert "bad.txt:2: skipped: not valid UTF-8" in err
+    assert "2 releases added" in out
+    assert "1 files skipped" in out
+
+
+def test_missing_content_directory_is_one_clear_error(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--config", str(config), "scan", "--content", str(tmp_path / "nope"))
+    assert code == 1
+    assert err.strip() == f"pressfeed: {tmp_path / 'nope'}: skipped: content directory not found"
+
+
+def test_bad_config_lists_every_problem_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_settings(tmp_path, 'feed_lenght = 5\n[smtp]\nport = "twenty-five"\n')
+    code, _, err = run(capsys, "--config", str(config), "scan")
+    assert code == 1
+    assert "2 problems" in err
+    assert f"{config}:5: feed_lenght: unknown key" in err
+    assert f"{config}:7: smtp.port:" in err
+
+
+def test_classify_json_has_one_object_per_release(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "content" / "listing.txt"
+    code, out, _ = run(capsys, "--config", str(config), "classify", "--json", str(page))
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [r["index"] for r in records] == [0, 1]
+    first = records[0]
+    assert first["file"] == str(page)
+    assert first["title"] == "Rescue ship waits for a safe port with 60 survivors on board"
+    assert first["date"] == "2024-03-12"
+    assert first["date_inferred"] is False
+    assert first["topics"] == ["sea-rescue"]
+    assert len(first["id"]) == 16
+
+
+def test_classify_json_gives_null_date_and_the_file_date_for_undated_pages(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "content" / "teaser.txt"
+    page.write_text(TEASER, encoding="utf-8")
+    _, out, _ = run(capsys, "--config", str(config), "classify", "--json", str(page))
+    record = json.loads(out)
+    assert record["date"] is None
+    assert record["date_inferred"] is True
+    assert record["file_date"] is not None
+
+
+def test_classify_explain_shows_terms_weights_and_threshold(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "content" / "listing.txt"
+    _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
+    assert "sea-rescue: yes, score" in out
+    assert "against threshold 4" in out
+    assert "'safe port*' x1 in headline (weight 3 x 3): safe port" in out
+    assert "libya: no, score 0 against threshold 4" in out
+
+
+def test_classify_walks_directories_and_reports_missing_paths(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "--config",
+        str(config),
+        "classify",
+        str(tmp_path / "content"),
+        str(tmp_path / "x.txt"),
+    )
+    assert code == 1
+    assert out.count("topics:") == 2
+    assert "x.txt: skipped: no such file or directory" in err
+
+
+def test_eval_scores_the_sample_content(capsys: pytest.CaptureFixture[str]) -> None:
+    labels = ROOT / "tests" / "golden" / "content-labels.json"
+    config = ROOT / "config" / "pressfeed.toml"
+    code, out, _ = run(capsys, "--config", str(config), "eval", str(labels), str(ROOT / "content"))
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[-1] == "macro F1  1.000"
+    assert lines[-4].startswith("releases  24/24 distinct found (25/25 labelled, 0 spurious")
+
+
+def test_eval_on_the_seeds_is_perfect(shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = ROOT / "config" / "pressfeed.toml"
+    labels, seeds = shared_dir / "seeds-golden.json", shared_dir / "seeds"
+    _, out, _ = run(capsys, "--config", str(config), "eval", str(labels), str(seeds))
+    assert out.splitlines()[-4:] == [
+        "releases  17/17 distinct found (18/18 labelled, 0 spurious, 1/1 duplicates merged)",
+        "titles    18/18 right",
+        "dates     18/18 right",
+        "macro F1  1.000",
+    ]
+
+
+def test_eval_reports_a_broken_labels_file(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / "labels.json"
+    labels.write_text('{"files": {}}', encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(config), "eval", str(labels))
+    assert code == 1
+    assert "labels.json: not a labels file" in err
+
+
+def test_topics_diff_shows_gains_and_losses_before_publishing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "--config", str(config), "scan")
+    _, out, _ = run(capsys, "--config", str(config), "topics", "diff")
+    assert out.strip() == "no release would change topics"
+    topics = tmp_path / "topics.toml"
+    original = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
+    topics.write_text(
+        original.replace('title = "Health"\n', 'title = "Health"\nthreshold = 1000.0\n'),
+        encoding="utf-8",
+    )
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            str(ROOT / "config" / "topics.toml"), str(topics)
+        ),
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "--config", str(config), "topics", "diff")
+    assert code == 0
+    assert "-health" in out
+    assert "Health workers screen new arrivals for tuberculosis" in out
+    assert out.splitlines()[-1] == "health +0 -1"
+    _, again, _ = run(capsys, "--config", str(config), "topics", "diff")
+    assert again == out  # diff changes nothing
+
+
+def test_console_script_runs(config: Path) -> None:
+    script = Path(sys.executable).parent / "pressfeed"
+    done = subprocess.run(
+        [str(script), "--config", str(config), "scan", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+
+
+def test_help_of_each_command_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan", "--help"])
+    assert exit_info.value.code == 0
+    assert "example: pressfeed scan" in capsys.readouterr().out

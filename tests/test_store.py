@@ -1,0 +1,145 @@
+"""The store on a real SQLite file: migrations, pragmas, releases and their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from pressfeed import store
+from pressfeed.errors import StoreError
+from pressfeed.models import DateKind, FileRecord, Release
+
+T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+T1 = T0 + dt.timedelta(hours=1)
+
+
+def make_release(rid: str = "r1", body: str = "Geneva – Text.", **changes: object) -> Release:
+    values: dict[str, object] = {
+        "id": rid,
+        "title": "A headline",
+        "title_derived": False,
+        "date": dt.date(2026, 1, 1),
+        "date_kind": DateKind.STATED,
+        "place": "Geneva",
+        "paragraphs": (body,),
+        "contacts": (),
+        "source": "a.txt",
+        "position": 0,
+    }
+    values.update(changes)
+    return Release(**values)  # type: ignore[arg-type]
+
+
+def test_fresh_database_is_migrated_to_the_latest_version(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert store.schema_version(connection) == len(store.MIGRATIONS)
+
+
+def test_reopening_does_not_migrate_again(engine: Engine, tmp_path: Path) -> None:
+    url = str(engine.url)
+    with engine.begin() as connection:
+        store.save_file(connection, FileRecord("a.txt", 1, 2, "x"))
+    engine.dispose()
+    again = store.open_store(url)
+    with again.connect() as connection:
+        assert store.file_records(connection) == {"a.txt": FileRecord("a.txt", 1, 2, "x")}
+        assert store.schema_version(connection) == len(store.MIGRATIONS)
+    again.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_database_directory_is_created(tmp_path: Path) -> None:
+    engine = store.open_store(f"sqlite:///{tmp_path / 'deep' / 'er' / 'db.sqlite'}")
+    engine.dispose()
+    assert (tmp_path / "deep" / "er" / "db.sqlite").is_file()
+
+
+def test_bad_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        store.open_store("::nonsense::")
+
+
+def test_new_release_gets_arrival_and_update_times(engine: Engine) -> None:
+    with engine.begin() as connection:
+        stored = store.save_release(connection, make_release(), "h1", T0)
+    assert stored.first_seen == T0
+    assert stored.updated == T0
+    assert stored.first_seen.tzinfo is not None
+    assert stored.withdrawn_at is None
+
+
+def test_updated_moves_only_when_the_text_changes(engine: Engine) -> None:
+    with engine.begin() as connection:
+        store.save_release(connection, make_release(), "h1", T0)
+        same = store.save_release(connection, make_release(), "h1", T1)
+        assert same.updated == T0
+        changed = store.save_release(connection, make_release(body="Longer."), "h2", T1)
+    assert changed.updated == T1
+    assert changed.first_seen == T0
+    assert changed.release.paragraphs == ("Longer.",)
+
+
+def test_naive_datetimes_are_refused(engine: Engine) -> None:
+    with pytest.raises(Exception, match="naive datetime"), engine.begin() as connection:
+        store.save_release(connection, make_release(), "h1", dt.datetime(2026, 1, 1))
+
+
+def test_withdrawal_is_recorded_once_and_undone_by_a_new_save(engine: Engine) -> None:
+    with engine.begin() as connection:
+        store.save_release(connection, make_release(), "h1", T0)
+        assert store.withdraw_release(connection, "r1", T1) is True
+        assert store.withdraw_release(connection, "r1", T1) is False
+        assert store.release_count(connection) == 0
+        assert store.release_count(connection, withdrawn=True) == 1
+        restored = store.save_release(connection, make_release(), "h1", T1)
+    assert restored.withdrawn_at is None
+
+
+def test_sources_are_replaced_per_file_and_report_affected_ids(engine: Engine) -> None:
+    with engine.begin() as connection:
+        first = store.replace_sources(
+            connection, "a.txt", [make_release("r1"), make_release("r2", position=1)]
+        )
+        assert first == {"r1", "r2"}
+        second = store.replace_sources(connection, "a.txt", [make_release("r3")])
+        assert second == {"r1", "r2", "r3"}
+        assert store.sources_of(connection, "r1") == []
+        assert store.sources_of(connection, "r3") == [make_release("r3")]
+
+
+def test_sources_round_trip_every_field(engine: Engine) -> None:
+    release = make_release(
+        date_kind=DateKind.YEAR_INFERRED, place=None, contacts=("Jo, +41 22 000 00 00",)
+    )
+    with engine.begin() as connection:
+        store.replace_sources(connection, "a.txt", [release])
+        assert store.sources_of(connection, "r1") == [release]
+
+
+def test_live_releases_are_newest_first_with_topics(engine: Engine) -> None:
+    older = make_release("old", date=dt.date(2020, 1, 1))
+    newer = make_release("new", date=dt.date(2024, 1, 1))
+    with engine.begin() as connection:
+        for release in (older, newer):
+            store.save_release(connection, release, "h", T0)
+        store.set_topics(connection, "old", {"libya": 6.0, "health": 4.5})
+    with engine.connect() as connection:
+        live = list(store.live_releases(connection))
+    assert [s.release.id for s in live] == ["new", "old"]
+    assert live[1].topics == ("health", "libya")
+
+
+def test_meta_values_are_replaced(engine: Engine) -> None:
+    with engine.begin() as connection:
+        assert store.meta_value(connection, "k") is None
+        store.set_meta_value(connection, "k", "1")
+        store.set_meta_value(connection, "k", "2")
+        assert store.meta_value(connection, "k") == "2"
