@@ -203,9 +203,8 @@ def test_fallback_encoding_reads_legacy_files(tmp_path: Path, engine: Engine) ->
     (settings.content_dir / "legacy.txt").write_bytes(legacy.encode("cp1252"))
     report = scan_content(settings, engine, now=NOW)
     assert not report.problems
-    assert "“all safe”" in "".join(
-        live(engine)["Rescue ship waits for a safe port with 60 survivors on board"].release.paragraphs
-    )
+    rescue = live(engine)["Rescue ship waits for a safe port with 60 survivors on board"]
+    assert "“all safe”" in "".join(rescue.release.paragraphs)
 
 
 def test_changed_topics_reclassify_the_stored_releases(

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from pressfeed import store
 from pressfeed.errors import StoreError
-from pressfeed.models import DateKind, FileRecord, Release
+from pressfeed.models import DateKind, FileRecord, Release, StoredRelease
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(hours=1)
@@ -41,7 +41,7 @@ def test_fresh_database_is_migrated_to_the_latest_version(engine: Engine) -> Non
 def test_reopening_does_not_migrate_again(engine: Engine, tmp_path: Path) -> None:
     url = str(engine.url)
     with engine.begin() as connection:
-        store.save_file(connection, FileRecord("a.txt", 1, 2, "x"))
+        store.save_files(connection, [FileRecord("a.txt", 1, 2, "x")])
     engine.dispose()
     again = store.open_store(url)
     with again.connect() as connection:
@@ -67,9 +67,17 @@ def test_bad_url_is_a_store_error() -> None:
         store.open_store("::nonsense::")
 
 
-def test_new_release_gets_arrival_and_update_times(engine: Engine) -> None:
+def save(engine: Engine, release: Release, hash_: str, now: dt.datetime) -> StoredRelease:
     with engine.begin() as connection:
-        stored = store.save_release(connection, make_release(), "h1", T0)
+        previous = store.releases_by_id(connection, [release.id])
+        store.save_releases(connection, [(release, hash_)], previous, now)
+        stored = store.release_by_id(connection, release.id)
+    assert stored is not None
+    return stored
+
+
+def test_new_release_gets_arrival_and_update_times(engine: Engine) -> None:
+    stored = save(engine, make_release(), "h1", T0)
     assert stored.first_seen == T0
     assert stored.updated == T0
     assert stored.first_seen.tzinfo is not None
@@ -77,42 +85,47 @@ def test_new_release_gets_arrival_and_update_times(engine: Engine) -> None:
 
 
 def test_updated_moves_only_when_the_text_changes(engine: Engine) -> None:
-    with engine.begin() as connection:
-        store.save_release(connection, make_release(), "h1", T0)
-        same = store.save_release(connection, make_release(), "h1", T1)
-        assert same.updated == T0
-        changed = store.save_release(connection, make_release(body="Longer."), "h2", T1)
+    save(engine, make_release(), "h1", T0)
+    assert save(engine, make_release(), "h1", T1).updated == T0
+    changed = save(engine, make_release(body="Longer."), "h2", T1)
     assert changed.updated == T1
     assert changed.first_seen == T0
     assert changed.release.paragraphs == ("Longer.",)
 
 
 def test_naive_datetimes_are_refused(engine: Engine) -> None:
-    with pytest.raises(Exception, match="naive datetime"), engine.begin() as connection:
-        store.save_release(connection, make_release(), "h1", dt.datetime(2026, 1, 1))
+    with pytest.raises(Exception, match="naive datetime"):
+        save(engine, make_release(), "h1", dt.datetime(2026, 1, 1))
 
 
-def test_withdrawal_is_recorded_once_and_undone_by_a_new_save(engine: Engine) -> None:
+def test_withdrawal_keeps_its_first_time_and_a_new_save_undoes_it(engine: Engine) -> None:
+    save(engine, make_release(), "h1", T0)
     with engine.begin() as connection:
-        store.save_release(connection, make_release(), "h1", T0)
-        assert store.withdraw_release(connection, "r1", T1) is True
-        assert store.withdraw_release(connection, "r1", T1) is False
+        store.withdraw_releases(connection, ["r1"], T0)
+        store.withdraw_releases(connection, ["r1"], T1)
         assert store.release_count(connection) == 0
         assert store.release_count(connection, withdrawn=True) == 1
-        restored = store.save_release(connection, make_release(), "h1", T1)
-    assert restored.withdrawn_at is None
+        withdrawn = store.release_by_id(connection, "r1")
+    assert withdrawn is not None
+    assert withdrawn.withdrawn_at == T0
+    assert save(engine, make_release(), "h1", T1).withdrawn_at is None
 
 
 def test_sources_are_replaced_per_file_and_report_affected_ids(engine: Engine) -> None:
     with engine.begin() as connection:
-        first = store.replace_sources(
-            connection, "a.txt", [make_release("r1"), make_release("r2", position=1)]
-        )
-        assert first == {"r1", "r2"}
-        second = store.replace_sources(connection, "a.txt", [make_release("r3")])
+        two = [make_release("r1"), make_release("r2", position=1)]
+        assert store.replace_sources(connection, {"a.txt": two}) == {"r1", "r2"}
+        second = store.replace_sources(connection, {"a.txt": [make_release("r3")]})
         assert second == {"r1", "r2", "r3"}
-        assert store.sources_of(connection, "r1") == []
-        assert store.sources_of(connection, "r3") == [make_release("r3")]
+        assert store.sources_of(connection, ["r1", "r3"]) == {"r3": [make_release("r3")]}
+
+
+def test_versions_of_a_release_come_in_path_order(engine: Engine) -> None:
+    teaser = make_release(source="b.txt")
+    full = make_release(source="a.txt", body="Full text.")
+    with engine.begin() as connection:
+        store.replace_sources(connection, {"b.txt": [teaser], "a.txt": [full]})
+        assert store.sources_of(connection, ["r1"]) == {"r1": [full, teaser]}
 
 
 def test_sources_round_trip_every_field(engine: Engine) -> None:
@@ -120,21 +133,20 @@ def test_sources_round_trip_every_field(engine: Engine) -> None:
         date_kind=DateKind.YEAR_INFERRED, place=None, contacts=("Jo, +41 22 000 00 00",)
     )
     with engine.begin() as connection:
-        store.replace_sources(connection, "a.txt", [release])
-        assert store.sources_of(connection, "r1") == [release]
+        store.replace_sources(connection, {"a.txt": [release]})
+        assert store.sources_of(connection, ["r1"]) == {"r1": [release]}
 
 
 def test_live_releases_are_newest_first_with_topics(engine: Engine) -> None:
-    older = make_release("old", date=dt.date(2020, 1, 1))
-    newer = make_release("new", date=dt.date(2024, 1, 1))
+    save(engine, make_release("old", date=dt.date(2020, 1, 1)), "h", T0)
+    save(engine, make_release("new", date=dt.date(2024, 1, 1)), "h", T0)
     with engine.begin() as connection:
-        for release in (older, newer):
-            store.save_release(connection, release, "h", T0)
-        store.set_topics(connection, "old", {"libya": 6.0, "health": 4.5})
+        store.set_topics(connection, {"old": {"libya": 6.0, "health": 4.5}, "new": {}})
     with engine.connect() as connection:
         live = list(store.live_releases(connection))
     assert [s.release.id for s in live] == ["new", "old"]
     assert live[1].topics == ("health", "libya")
+    assert live[0].topics == ()
 
 
 def test_meta_values_are_replaced(engine: Engine) -> None:

@@ -12,6 +12,7 @@ in a list of places is a passing mention. Any `exclude` term vetoes the topic.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,12 +22,17 @@ from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
 
 LIST_FACTOR = 0.25
 
-_NAME = r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}"
+_UPPER = "A-ZÀ-ÖØ-Þ"  # capitals of the Latin-1 languages whose datelines pressfeed reads
+# A listed name may follow an article or preposition: "le Niger, la Libye et l'Égypte".
+_NAME = (
+    r"(?<!\w)(?:[a-zà-ÿ]{1,3}\s+){0,2}(?:[a-zà-ÿ]{1,4}['’])?"
+    rf"[{_UPPER}][\w'’.-]*(?:\s+[{_UPPER}][\w'’.-]*){{0,2}}"
+)
 _ENUMERATION = re.compile(
     rf"{_NAME}(?:\s*,\s*{_NAME}){{2,}}(?:\s*,?\s+(?:and|or|et|ou|e|o|y|und|oder)\s+{_NAME})?"
     rf"|{_NAME}(?:\s*,\s*{_NAME})+\s*,?\s+(?:and|or|et|ou|e|o|y|und|oder)\s+{_NAME}"
 )
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[A-Z“\"‘'(])")
+_SENTENCE_BREAK = re.compile(rf"(?<=[.!?])[\"'”’)]*\s+(?=[{_UPPER}“\"‘'(])")
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,9 @@ def term_regex(term: str) -> str:
 
     A term in capitals ("TB", "HIV") matches only in capitals.
     """
-    words = term.split()
-    parts = [re.escape(w.rstrip("*")).replace("'", "['’]") for w in words]
+    term = unicodedata.normalize("NFC", term)  # release text is NFC (markup.clean_text)
+    words = [w for w in re.split(r"[\s-]+", term) if w]
+    parts = [re.sub("['’]", "['’]", re.escape(w.rstrip("*"))) for w in words]
     body = r"[\s-]+".join(parts)
     body += r"\w*" if term.endswith("*") else r"(?:s|es|['’]s)?"
     if term.isupper() and any(c.isalpha() for c in term):

@@ -4,7 +4,8 @@ The rules are general shapes of news pages, not strings of one site:
 - chrome: lone punctuation, breadcrumbs, a menu label repeated or glued to its blurb, photo
   captions and copyright lines, runs of short menu lines at the top and bottom of the page;
 - a release starts at a dateline paragraph ("Rome, 30 July 2019 – ...", "Geneva – ..."); the
-  paragraph just before it is its headline when it reads like one;
+  paragraph just before it is its headline when it reads like one, unless the dateline is a date
+  alone on its line with a headline under it;
 - a page without datelines is one release; its first block is the headline if it reads like one.
 """
 
@@ -31,15 +32,16 @@ _CAPTION = re.compile(
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _READ_MORE = re.compile(
     r"(?<=[.!?”\"'])\s+(?:read|continue reading|watch|see|learn|find out|lire|leggi|leer|weiterlesen)"
-    r"(?:\s+(?:more|here|the news|the (?:full )?(?:story|release|article|statement)|on))?"
+    r"(?:\s+(?:more|here|the news|the (?:full )?(?:story|release|article|statement)|on"
+    r"|la suite|plus|más|di più|tutto))?"
     r"[\s.…»›→>]*$",
     re.IGNORECASE,
 )
 _CONTACT_INTRO = re.compile(
     r"^(?:for (?:further|more) information\b.{0,60}\bcontact|(?:media|press) (?:contacts?|enquiries|"
-    r"inquiries)|contacts?\b\s*:?|please contact|pour (?:plus d.|de plus amples )informations|"
-    r"contacts? presse|per (?:ulteriori )?informazioni|contatti\b|para (?:más|mayor) información|"
-    r"contactos?\b|pressekontakt|kontakt\b)",
+    r"inquiries)|contacts?\s*(?::|$)|please contact|pour (?:plus d.|de plus amples )informations|"
+    r"contacts? presse|per (?:ulteriori )?informazioni|contatti\s*(?::|$)|"
+    r"para (?:más|mayor) información|contactos?\s*(?::|$)|pressekontakt|kontakt\s*(?::|$))",
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -112,9 +114,15 @@ def _without_repeated_labels(blocks: Sequence[Block]) -> list[Block]:
     dropped: set[int] = set()
     for i in range(len(blocks) - 1):
         label, following = blocks[i].text, blocks[i + 1].text
-        if _is_label(label) and following.casefold().startswith(label.casefold()):
+        if _is_label(label) and _repeats(label, following):
             dropped.update((i, i + 1))
     return [b for i, b in enumerate(blocks) if i not in dropped]
+
+
+def _repeats(label: str, following: str) -> bool:
+    """`following` is `label` again, or `label` glued to a blurb without a space."""
+    head, rest = following[: len(label)], following[len(label) :]
+    return head.casefold() == label.casefold() and not rest[:1].isspace()
 
 
 def _is_label(text: str) -> bool:
@@ -165,9 +173,20 @@ def find_starts(story: Sequence[Block], datelines: Sequence[Dateline | None]) ->
             continue
         floor = starts[-1].dateline_at if starts else -1
         headline = i - 1 if i - 1 > floor and _is_headline(story, datelines, i - 1) else None
+        if _headline_below(story, datelines, i):
+            headline = None  # a date printed above its headline: `_build` takes it from the body
         if dateline.date is not None or headline is not None or not starts:
             starts.append(_Start(i, headline, dateline))
     return starts
+
+
+def _headline_below(story: Sequence[Block], datelines: Sequence[Dateline | None], i: int) -> bool:
+    """A dateline alone on its line, then a line that reads as a headline, then story text."""
+    dateline = datelines[i]
+    alone = dateline is not None and dateline.end >= len(story[i].text)
+    if not alone or i + 2 >= len(story) or datelines[i + 2] is not None:
+        return False
+    return reads_as_headline(story[i + 1].text) and not _is_contact(story[i + 1].text)
 
 
 def _is_headline(story: Sequence[Block], datelines: Sequence[Dateline | None], i: int) -> bool:

@@ -126,6 +126,14 @@ _BLOCK = frozenset(
 )
 _HEADINGS = frozenset({"h1", "h2", "h3"})
 _VOID = frozenset("br hr img input meta link area base col embed source track wbr".split())
+# Elements whose end tag may be left out: one of these marked hidden could not be closed reliably.
+_OPTIONAL_END = frozenset("p li dt dd tr td th thead tbody tfoot option optgroup colgroup".split())
+
+
+def _is_hidden(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """An element the browser does not render (the `hidden` attribute), e.g. a cookie notice."""
+    closable = tag not in _VOID and tag not in _OPTIONAL_END
+    return closable and any(name == "hidden" for name, _ in attrs)
 
 
 class _BlockParser(HTMLParser):
@@ -142,8 +150,11 @@ class _BlockParser(HTMLParser):
         if self._skip == ["head"] and tag == "body":
             self._skip = []  # a page that never closed its <head>
         if self._skip:
-            if tag in _SKIPPED and tag not in _VOID:
-                self._skip.append(tag)
+            if tag not in _VOID and (tag in _SKIPPED or tag in self._skip):
+                self._skip.append(tag)  # nested: its end tag must not end the skipping
+            return
+        if _is_hidden(tag, attrs):
+            self._skip.append(tag)
             return
         if tag in _STORY:
             self._story += 1
@@ -173,7 +184,8 @@ class _BlockParser(HTMLParser):
         self._parts.append(data)
 
     def _flush(self) -> None:
-        text = clean_line(" ".join("".join(self._parts).split("\n")))
+        # Entities are decoded only now, so &shy; and &#8203; need cleaning here too.
+        text = clean_line(" ".join(clean_text("".join(self._parts)).split("\n")))
         self._parts = []
         if text:
             self.blocks.append(Block(text, self._line, 1, heading=self._heading > 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
@@ -15,12 +15,13 @@ from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
 from pressfeed.identity import merge_versions, text_hash
-from pressfeed.models import FileRecord, Release, Settings, Topic
+from pressfeed.models import FileRecord, Release, Settings, StoredRelease, Topic
 from pressfeed.sources import SourceFile, discover, read_source
 
 log = logging.getLogger(__name__)
 
 BATCH_FILES = 200
+RECLASSIFY_BATCH = 500
 TOPICS_KEY = "topics_fingerprint"
 
 
@@ -78,43 +79,35 @@ def _ingest(
     now: dt.datetime,
     report: ScanReport,
 ) -> None:
+    """Read and extract a batch of files, then store it in one transaction."""
     if not batch:
         return
-    with engine.begin() as connection:
-        for file, previous in batch:
-            _ingest_file(settings, connection, file, previous, rules, now, report)
-
-
-def _ingest_file(
-    settings: Settings,
-    connection: Connection,
-    file: SourceFile,
-    previous: FileRecord | None,
-    rules: Sequence[Rules],
-    now: dt.datetime,
-    report: ScanReport,
-) -> None:
-    try:
-        source = read_source(
-            file, max_bytes=settings.max_file_bytes, fallback_encoding=settings.fallback_encoding
+    found: dict[str, list[Release]] = {}
+    records: list[FileRecord] = []
+    for file, previous in batch:
+        try:
+            source = read_source(
+                file,
+                max_bytes=settings.max_file_bytes,
+                fallback_encoding=settings.fallback_encoding,
+            )
+        except SourceError as problem:
+            log.debug("%s", problem)  # reported once, by the caller
+            report.problems.append(problem)
+            continue  # what the file held before stays in the store
+        records.append(FileRecord(file.name, file.size, file.mtime_ns, source.sha256))
+        if previous and previous.sha256 == source.sha256:
+            continue
+        report.files_read += 1
+        found[file.name] = extract_text(
+            source.text, file.suffix, source=file.name, file_date=file_date(file), today=now.date()
         )
-    except SourceError as problem:
-        log.debug("%s", problem)  # reported once, by the caller
-        report.problems.append(problem)
-        return  # what the file held before stays in the store
-    record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
-    if previous and previous.sha256 == source.sha256:
-        store.save_file(connection, record)
-        return
-    report.files_read += 1
-    found = extract_text(
-        source.text, file.suffix, source=file.name, file_date=file_date(file), today=now.date()
-    )
-    if not found:
-        log.info("%s: no release found", file.name)
-    affected = store.replace_sources(connection, file.name, found)
-    store.save_file(connection, record)
-    _refresh(connection, affected, rules, now, report)
+        if not found[file.name]:
+            log.info("%s: no release found", file.name)
+    with engine.begin() as connection:
+        affected = store.replace_sources(connection, found)
+        store.save_files(connection, records)
+        _refresh(connection, affected, rules, now, report)
 
 
 def file_date(file: SourceFile) -> dt.date:
@@ -133,12 +126,12 @@ def _forget(
     if not paths:
         return
     with engine.begin() as connection:
+        affected = store.replace_sources(connection, {path: [] for path in paths})
+        store.delete_files(connection, paths)
+        report.files_removed += len(paths)
         for path in paths:
-            affected = store.replace_sources(connection, path, [])
-            store.delete_file(connection, path)
-            report.files_removed += 1
             log.info("%s: file removed", path)
-            _refresh(connection, affected, rules, now, report)
+        _refresh(connection, affected, rules, now, report)
 
 
 def _refresh(
@@ -149,31 +142,45 @@ def _refresh(
     report: ScanReport,
 ) -> None:
     """Recompute each release from the files that hold it; withdraw it when none does."""
-    for release_id in sorted(ids):
-        versions = store.sources_of(connection, release_id)
-        if not versions:
-            if store.withdraw_release(connection, release_id, now):
-                report.withdrawn.append(release_id)
-                log.info("release withdrawn: %s", release_id)
-            continue
-        merged = merge_versions(versions)
-        before = store.release_by_id(connection, release_id)
-        stored = store.save_release(connection, merged, text_hash(merged), now)
-        _classify(connection, merged, rules)
+    ids = sorted(ids)
+    versions = store.sources_of(connection, ids)
+    previous = store.releases_by_id(connection, ids)
+    gone = [i for i in ids if i not in versions and i in previous and not previous[i].withdrawn_at]
+    store.withdraw_releases(connection, gone, now)
+    merged = [merge_versions(versions[i]) for i in ids if i in versions]
+    hashed = [(release, text_hash(release)) for release in merged]
+    store.save_releases(connection, [h for h in hashed if _differs(h, previous)], previous, now)
+    store.set_topics(connection, {r.id: _scores(r, rules) for r in merged})
+    _report(report, gone, hashed, previous)
+
+
+def _differs(hashed: tuple[Release, str], previous: Mapping[str, StoredRelease]) -> bool:
+    release = hashed[0]
+    before = previous.get(release.id)
+    return before is None or before.withdrawn_at is not None or before.release != release
+
+
+def _scores(release: Release, rules: Sequence[Rules]) -> dict[str, float]:
+    return {s.slug: s.score for s in classify(release, rules) if s.assigned}
+
+
+def _report(
+    report: ScanReport,
+    gone: Sequence[str],
+    hashed: Sequence[tuple[Release, str]],
+    previous: Mapping[str, StoredRelease],
+) -> None:
+    for release_id in gone:
+        report.withdrawn.append(release_id)
+        log.info("release withdrawn: %s", release_id)
+    for release, hash_ in hashed:
+        before = previous.get(release.id)
         if before is None or before.withdrawn_at is not None:
-            report.added.append(release_id)
-            log.info("release added: %s (%s)", merged.title, release_id)
-        elif before.text_hash != stored.text_hash:
-            report.updated.append(release_id)
-            log.info("release updated: %s (%s)", merged.title, release_id)
-
-
-def _classify(connection: Connection, release: Release, rules: Sequence[Rules]) -> bool:
-    """Store a release's topics; True when they changed."""
-    scores = {s.slug: s.score for s in classify(release, rules) if s.assigned}
-    before = store.topics_of(connection, release.id)
-    store.set_topics(connection, release.id, scores)
-    return tuple(sorted(scores)) != before
+            report.added.append(release.id)
+            log.info("release added: %s (%s)", release.title, release.id)
+        elif before.text_hash != hash_:
+            report.updated.append(release.id)
+            log.info("release updated: %s (%s)", release.title, release.id)
 
 
 def topics_fingerprint(topics: Sequence[Topic]) -> str:
@@ -188,8 +195,11 @@ def _reclassify_if_topics_changed(
     with engine.begin() as connection:
         if store.meta_value(connection, TOPICS_KEY) == fingerprint:
             return
-        for release_id in store.live_release_ids(connection):
-            stored = store.release_by_id(connection, release_id)
-            assert stored is not None
-            report.reclassified += _classify(connection, stored.release, rules)
+        ids = store.live_release_ids(connection)
+        for start in range(0, len(ids), RECLASSIFY_BATCH):
+            stored = store.releases_by_id(connection, ids[start : start + RECLASSIFY_BATCH])
+            scores = {i: _scores(s.release, rules) for i, s in stored.items()}
+            changed = {i: v for i, v in scores.items() if tuple(sorted(v)) != stored[i].topics}
+            store.set_topics(connection, changed)
+            report.reclassified += len(changed)
         store.set_meta_value(connection, TOPICS_KEY, fingerprint)

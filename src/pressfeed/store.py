@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -212,40 +212,54 @@ def file_records(connection: Connection) -> dict[str, FileRecord]:
     return {r.path: FileRecord(r.path, r.size, r.mtime_ns, r.sha256) for r in rows}
 
 
-def save_file(connection: Connection, record: FileRecord) -> None:
-    connection.execute(delete(files).where(files.c.path == record.path))
-    connection.execute(insert(files).values(**vars(record)))
+def save_files(connection: Connection, records: Sequence[FileRecord]) -> None:
+    """Insert or replace the records of these files."""
+    if not records:
+        return
+    delete_files(connection, [r.path for r in records])
+    connection.execute(insert(files), [vars(r) for r in records])
 
 
-def delete_file(connection: Connection, path: str) -> None:
-    connection.execute(delete(files).where(files.c.path == path))
+def delete_files(connection: Connection, paths: Sequence[str]) -> None:
+    if paths:
+        connection.execute(delete(files).where(files.c.path.in_(paths)))
 
 
 # --- sources: each release as found in each file ------------------------------------------------
 
 
-def replace_sources(connection: Connection, path: str, found: Sequence[Release]) -> set[str]:
-    """Record what a file holds now; returns the ids of releases it held before or holds now."""
-    before = connection.execute(select(sources.c.release_id).where(sources.c.path == path))
-    affected = {row.release_id for row in before}
-    connection.execute(delete(sources).where(sources.c.path == path))
-    if found:
-        rows = [
-            {"path": path, "position": r.position, "release_id": r.id, "data": _dump(r)}
-            for r in found
-        ]
+def replace_sources(connection: Connection, found: Mapping[str, Sequence[Release]]) -> set[str]:
+    """Record what each file (path -> releases) holds now.
+
+    Returns the ids of the releases these files held before or hold now.
+    """
+    if not found:
+        return set()
+    paths = list(found)
+    before = connection.execute(select(sources.c.release_id).where(sources.c.path.in_(paths)))
+    affected = set(before.scalars())
+    connection.execute(delete(sources).where(sources.c.path.in_(paths)))
+    rows = [
+        {"path": path, "position": r.position, "release_id": r.id, "data": _dump(r)}
+        for path, releases_found in found.items()
+        for r in releases_found
+    ]
+    if rows:
         connection.execute(insert(sources), rows)
-    return affected | {r.id for r in found}
+    return affected | {r.id for releases_found in found.values() for r in releases_found}
 
 
-def sources_of(connection: Connection, release_id: str) -> list[Release]:
-    """Every file's version of one release, by path and position."""
+def sources_of(connection: Connection, release_ids: Iterable[str]) -> dict[str, list[Release]]:
+    """Every file's version of each release, in path and position order."""
     query = (
-        select(sources.c.data)
-        .where(sources.c.release_id == release_id)
+        select(sources.c.release_id, sources.c.data)
+        .where(sources.c.release_id.in_(list(release_ids)))
         .order_by(sources.c.path, sources.c.position)
     )
-    return [_load(row.data) for row in connection.execute(query)]
+    versions: dict[str, list[Release]] = {}
+    for row in connection.execute(query):
+        versions.setdefault(row.release_id, []).append(_load(row.data))
+    return versions
 
 
 def _dump(release: Release) -> dict[str, Any]:
@@ -282,32 +296,44 @@ def _load(data: dict[str, Any] | str) -> Release:
 # --- releases -----------------------------------------------------------------------------------
 
 
+def releases_by_id(connection: Connection, release_ids: Iterable[str]) -> dict[str, StoredRelease]:
+    """The stored releases with these ids, withdrawn or not."""
+    ids = list(release_ids)
+    query = select(releases).where(releases.c.id.in_(ids))
+    topics = topics_of(connection, ids)
+    return {row.id: _stored(row, topics.get(row.id, ())) for row in connection.execute(query)}
+
+
 def release_by_id(connection: Connection, release_id: str) -> StoredRelease | None:
-    row = connection.execute(select(releases).where(releases.c.id == release_id)).first()
-    if row is None:
-        return None
-    return _stored(row, topics_of(connection, release_id))
+    return releases_by_id(connection, [release_id]).get(release_id)
 
 
-def save_release(
-    connection: Connection, release: Release, text_hash: str, now: dt.datetime
-) -> StoredRelease:
-    """Insert or refresh a release; `updated` moves only when its text hash changes."""
-    previous = release_by_id(connection, release.id)
-    values = _release_values(release, text_hash)
-    if previous is None:
-        values |= {"first_seen": now, "updated": now, "withdrawn_at": None}
-        connection.execute(insert(releases).values(**values))
-    else:
-        changed = previous.text_hash != text_hash
-        values |= {"updated": now if changed else previous.updated, "withdrawn_at": None}
+def save_releases(
+    connection: Connection,
+    changed: Sequence[tuple[Release, str]],
+    previous: Mapping[str, StoredRelease],
+    now: dt.datetime,
+) -> None:
+    """Insert or refresh releases given with their text hashes.
+
+    `previous` holds what the store had for them; `updated` moves only when the hash changes,
+    and saving a withdrawn release brings it back.
+    """
+    new = [r for r in changed if r[0].id not in previous]
+    known = [r for r in changed if r[0].id in previous]
+    if new:
+        rows = [
+            _row(r, h) | {"first_seen": now, "updated": now, "withdrawn_at": None} for r, h in new
+        ]
+        connection.execute(insert(releases), rows)
+    for release, hash_ in known:
+        before = previous[release.id]
+        moved = now if before.text_hash != hash_ else before.updated
+        values = _row(release, hash_) | {"updated": moved, "withdrawn_at": None}
         connection.execute(update(releases).where(releases.c.id == release.id).values(**values))
-    stored = release_by_id(connection, release.id)
-    assert stored is not None
-    return stored
 
 
-def _release_values(release: Release, text_hash: str) -> dict[str, Any]:
+def _row(release: Release, text_hash: str) -> dict[str, Any]:
     return {
         "id": release.id,
         "title": release.title,
@@ -323,14 +349,14 @@ def _release_values(release: Release, text_hash: str) -> dict[str, Any]:
     }
 
 
-def withdraw_release(connection: Connection, release_id: str, now: dt.datetime) -> bool:
-    """Mark a release withdrawn; False when it was already withdrawn or unknown."""
-    result = connection.execute(
-        update(releases)
-        .where(releases.c.id == release_id, releases.c.withdrawn_at.is_(None))
-        .values(withdrawn_at=now)
-    )
-    return bool(result.rowcount)
+def withdraw_releases(connection: Connection, release_ids: Sequence[str], now: dt.datetime) -> None:
+    """Mark releases withdrawn (those already withdrawn keep their time)."""
+    if release_ids:
+        connection.execute(
+            update(releases)
+            .where(releases.c.id.in_(release_ids), releases.c.withdrawn_at.is_(None))
+            .values(withdrawn_at=now)
+        )
 
 
 def live_releases(connection: Connection) -> Iterator[StoredRelease]:
@@ -340,7 +366,7 @@ def live_releases(connection: Connection) -> Iterator[StoredRelease]:
         .where(releases.c.withdrawn_at.is_(None))
         .order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
     )
-    topics = _all_topics(connection)
+    topics = topics_of(connection)
     for row in connection.execute(query):
         yield _stored(row, topics.get(row.id, ()))
 
@@ -379,27 +405,29 @@ def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
 # --- topics -------------------------------------------------------------------------------------
 
 
-def set_topics(connection: Connection, release_id: str, scores: dict[str, float]) -> None:
-    """Replace a release's topics (slug -> score) with `scores`."""
-    connection.execute(delete(release_topics).where(release_topics.c.release_id == release_id))
-    if scores:
-        rows = [{"release_id": release_id, "slug": s, "score": v} for s, v in scores.items()]
+def set_topics(connection: Connection, scores: Mapping[str, Mapping[str, float]]) -> None:
+    """Replace the topics of each release (id -> slug -> score)."""
+    if not scores:
+        return
+    connection.execute(delete(release_topics).where(release_topics.c.release_id.in_(list(scores))))
+    rows = [
+        {"release_id": rid, "slug": slug, "score": value}
+        for rid, by_slug in scores.items()
+        for slug, value in by_slug.items()
+    ]
+    if rows:
         connection.execute(insert(release_topics), rows)
 
 
-def topics_of(connection: Connection, release_id: str) -> tuple[str, ...]:
-    query = (
-        select(release_topics.c.slug)
-        .where(release_topics.c.release_id == release_id)
-        .order_by(release_topics.c.slug)
-    )
-    return tuple(connection.execute(query).scalars())
-
-
-def _all_topics(connection: Connection) -> dict[str, tuple[str, ...]]:
+def topics_of(
+    connection: Connection, release_ids: Sequence[str] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The topic slugs of these releases (all when None), by release id."""
     query = select(release_topics.c.release_id, release_topics.c.slug).order_by(
         release_topics.c.release_id, release_topics.c.slug
     )
+    if release_ids is not None:
+        query = query.where(release_topics.c.release_id.in_(list(release_ids)))
     grouped: dict[str, list[str]] = {}
     for row in connection.execute(query):
         grouped.setdefault(row.release_id, []).append(row.slug)
