@@ -196,6 +196,7 @@ def test_empty_file_is_an_error(tmp_path: Path) -> None:
         codecs.BOM_UTF16_LE + " \n\n".encode("utf-16-le"),
         "\u00a0\u3000\n".encode(),  # no-break and ideographic spaces
     ],
+    ids=["ascii", "utf8-bom", "utf16", "unicode-spaces"],
 )
 def test_whitespace_only_file_is_an_error(tmp_path: Path, data: bytes) -> None:
     error = failure(source(tmp_path, "blank.txt", data))

@@ -196,7 +196,7 @@ def _read_releases(file: SourceFile, settings: Settings) -> list[Release]:
 
 
 def _print_release(
-    release: Release, scores: list[TopicScore], args: argparse.Namespace, rules: Sequence[Rules]
+    release: Release, scores: list[TopicScore], args: argparse.Namespace, rules: Rules
 ) -> None:
     topics = [s.slug for s in scores if s.assigned]
     if args.json:

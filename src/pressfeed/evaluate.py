@@ -129,7 +129,7 @@ def _single(path: Path) -> list[SourceFile]:
 def evaluate(
     labels_path: Path,
     paths: Sequence[Path],
-    rules: Sequence[Rules],
+    rules: Rules,
     *,
     now: dt.datetime,
     max_bytes: int,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.identity import release_id
 from pressfeed.markup import blocks_for
-from pressfeed.models import Block, Dateline, DateKind, Release
+from pressfeed.models import Block, DateKind, Dateline, Release
 
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")

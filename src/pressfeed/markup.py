@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import statistics
 import unicodedata
+from dataclasses import replace
 from html.parser import HTMLParser
 
 from pressfeed.models import Block
@@ -51,7 +52,8 @@ def text_blocks(text: str) -> list[Block]:
             gap += 1
             continue
         previous = blocks[-1] if blocks else None
-        if width and previous and gap == 0 and _continues(previous.text, width):
+        # The line above decides, not the paragraph so far: a short line ends a paragraph.
+        if width and previous and gap == 0 and _continues(lines[number - 2], width):
             blocks[-1] = Block(f"{previous.text} {line}", previous.line, previous.gap)
         else:
             blocks.append(Block(line, number, gap))
@@ -75,6 +77,7 @@ def _continues(previous: str, width: int) -> bool:
 
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*$")
 _MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+_MD_SETEXT = re.compile(r"^(?:=+|-+)$")  # underlines the line above as a heading
 _MD_LIST = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -88,6 +91,10 @@ def markdown_blocks(text: str) -> list[Block]:
     joinable = False
     for number, raw in enumerate(text.split("\n"), start=1):
         line = clean_line(raw.lstrip("> "))
+        if joinable and _MD_SETEXT.match(line) and blocks[-1].line == number - 1:
+            blocks[-1] = replace(blocks[-1], heading=True)
+            gap, joinable = 0, False
+            continue
         if not line or _MD_RULE.match(line):
             gap, joinable = gap + 1, False
             continue
@@ -115,19 +122,19 @@ def _md_inline(line: str) -> str:
 
 # Elements whose content is never part of a story: scripts, site chrome, forms, captions.
 _SKIPPED = frozenset(
-    "script style noscript template svg head nav header footer aside form button select "
-    "textarea iframe figcaption object canvas dialog".split()
+    ["script", "style", "noscript", "template", "svg", "head", "title", "nav", "header", "footer", "aside", "form", "button", "select", "textarea", "iframe", "figcaption", "object", "canvas", "dialog"]
 )
+# What a <head> may hold: any other start tag ends a <head> its page never closed.
+_HEAD_CONTENT = frozenset(["title", "meta", "link", "style", "script", "base", "noscript", "template"])
 # Inside these, a <header> holds the story's own headline and dateline.
 _STORY = frozenset({"article", "main"})
 _BLOCK = frozenset(
-    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote section article main br tr td th "
-    "table pre address figure hr body html".split()
+    ["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "section", "article", "main", "br", "tr", "td", "th", "table", "pre", "address", "figure", "hr", "body", "html"]
 )
 _HEADINGS = frozenset({"h1", "h2", "h3"})
-_VOID = frozenset("br hr img input meta link area base col embed source track wbr".split())
+_VOID = frozenset(["br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr"])
 # Elements whose end tag may be left out: one of these marked hidden could not be closed reliably.
-_OPTIONAL_END = frozenset("p li dt dd tr td th thead tbody tfoot option optgroup colgroup".split())
+_OPTIONAL_END = frozenset(["p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup", "colgroup"])
 
 
 def _is_hidden(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
@@ -147,7 +154,7 @@ class _BlockParser(HTMLParser):
         self._story = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._skip == ["head"] and tag == "body":
+        if self._skip == ["head"] and tag not in _HEAD_CONTENT:
             self._skip = []  # a page that never closed its <head>
         if self._skip:
             if tag not in _VOID and (tag in _SKIPPED or tag in self._skip):

@@ -75,7 +75,7 @@ def _ingest(
     settings: Settings,
     engine: Engine,
     batch: Sequence[tuple[SourceFile, FileRecord | None]],
-    rules: Sequence[Rules],
+    rules: Rules,
     now: dt.datetime,
     report: ScanReport,
 ) -> None:
@@ -118,7 +118,7 @@ def file_date(file: SourceFile) -> dt.date:
 def _forget(
     engine: Engine,
     paths: Sequence[str],
-    rules: Sequence[Rules],
+    rules: Rules,
     now: dt.datetime,
     report: ScanReport,
 ) -> None:
@@ -137,7 +137,7 @@ def _forget(
 def _refresh(
     connection: Connection,
     ids: Iterable[str],
-    rules: Sequence[Rules],
+    rules: Rules,
     now: dt.datetime,
     report: ScanReport,
 ) -> None:
@@ -160,7 +160,7 @@ def _differs(hashed: tuple[Release, str], previous: Mapping[str, StoredRelease])
     return before is None or before.withdrawn_at is not None or before.release != release
 
 
-def _scores(release: Release, rules: Sequence[Rules]) -> dict[str, float]:
+def _scores(release: Release, rules: Rules) -> dict[str, float]:
     return {s.slug: s.score for s in classify(release, rules) if s.assigned}
 
 
@@ -188,7 +188,7 @@ def topics_fingerprint(topics: Sequence[Topic]) -> str:
 
 
 def _reclassify_if_topics_changed(
-    engine: Engine, topics: Sequence[Topic], rules: Sequence[Rules], report: ScanReport
+    engine: Engine, topics: Sequence[Topic], rules: Rules, report: ScanReport
 ) -> None:
     """Topics changed since the last scan: the stored releases get the new verdicts."""
     fingerprint = topics_fingerprint(topics)

@@ -44,7 +44,7 @@ class SourceText:
 
 
 def discover(root: Path) -> Iterator[SourceFile]:
-    """Content files under `root`, recursively, in path order; hidden and temporary names skipped."""
+    """Content files under `root`, recursively, in path order; hidden and temp names skipped."""
     # os.walk gives a folder's files before its subfolders' ("z.txt" before "a/b.txt").
     yield from sorted(_walk(root), key=lambda f: f.name.split("/"))
 
@@ -78,7 +78,9 @@ def read_source(file: SourceFile, *, max_bytes: int, fallback_encoding: str = ""
         raise SourceError(file.name, f"cannot read: {error.strerror or error}") from error
     if len(data) > max_bytes:
         raise SourceError(file.name, f"{len(data)} bytes, over max_file_bytes ({max_bytes})")
-    text = decode(data, file.name, is_html=file.suffix in (".html", ".htm"), fallback=fallback_encoding)
+    text = decode(
+        data, file.name, is_html=file.suffix in (".html", ".htm"), fallback=fallback_encoding
+    )
     if not text.strip():  # after decoding: a BOM or UTF-16 spaces are whitespace too
         raise SourceError(file.name, "empty file")
     return SourceText(text, hashlib.sha256(data).hexdigest())
