@@ -15,20 +15,110 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-WORDS = (
-    "migrants refugees families children teams partners authorities communities support "
-    "assistance shelter water food schools programme regional national local province "
-    "district border office staff report data survey needs response recovery plan funding "
-    "donors appeal training workshop project services access protection return reintegration "
-    "displacement camps settlement livelihoods jobs skills women youth elders villages towns "
-    "roads rains drought floods season harvest market trade transport workers employers"
-).split()
-TOPIC_WORDS = (
-    "Libya Libyan Tripoli rescue rescued boat shipwreck Mediterranean disembarkation "
-    "health malaria tuberculosis vaccination clinic psychosocial Global Compact governance "
-    "Council member states agreement policy"
-).split()
-PLACES = "Geneva Rome Tripoli Valletta Dakar Niamey Amman Kabul Bogotá Nairobi Dhaka Manila".split()
+WORDS = [
+    "migrants",
+    "refugees",
+    "families",
+    "children",
+    "teams",
+    "partners",
+    "authorities",
+    "communities",
+    "support",
+    "assistance",
+    "shelter",
+    "water",
+    "food",
+    "schools",
+    "programme",
+    "regional",
+    "national",
+    "local",
+    "province",
+    "district",
+    "border",
+    "office",
+    "staff",
+    "report",
+    "data",
+    "survey",
+    "needs",
+    "response",
+    "recovery",
+    "plan",
+    "funding",
+    "donors",
+    "appeal",
+    "training",
+    "workshop",
+    "project",
+    "services",
+    "access",
+    "protection",
+    "return",
+    "reintegration",
+    "displacement",
+    "camps",
+    "settlement",
+    "livelihoods",
+    "jobs",
+    "skills",
+    "women",
+    "youth",
+    "elders",
+    "villages",
+    "towns",
+    "roads",
+    "rains",
+    "drought",
+    "floods",
+    "season",
+    "harvest",
+    "market",
+    "trade",
+    "transport",
+    "workers",
+    "employers",
+]
+TOPIC_WORDS = [
+    "Libya",
+    "Libyan",
+    "Tripoli",
+    "rescue",
+    "rescued",
+    "boat",
+    "shipwreck",
+    "Mediterranean",
+    "disembarkation",
+    "health",
+    "malaria",
+    "tuberculosis",
+    "vaccination",
+    "clinic",
+    "psychosocial",
+    "Global",
+    "Compact",
+    "governance",
+    "Council",
+    "member",
+    "states",
+    "agreement",
+    "policy",
+]
+PLACES = [
+    "Geneva",
+    "Rome",
+    "Tripoli",
+    "Valletta",
+    "Dakar",
+    "Niamey",
+    "Amman",
+    "Kabul",
+    "Bogotá",
+    "Nairobi",
+    "Dhaka",
+    "Manila",
+]
 MONTHS = "January February March April May June July August September October November December"
 NAV = "-\nWho we are\nWHO WE AREThe Organization works for humane migration.\nOur Work\nOur Work\n"
 NAV += "- Where we work\n- Take action\n"
@@ -74,8 +164,13 @@ def listing_page(writer: Writer) -> str:
     days = sorted((writer.date() for _ in range(writer.random.randint(3, 8))), reverse=True)
     parts = ["Home / News", ""]
     for i, day in enumerate(days):
-        yearless = 0 < i and days[i - 1].year == day.year and writer.random.random() < 0.3
-        parts += [writer.headline(), "", f"{dateline(writer, day, with_year=not yearless)} {writer.paragraph(2)}", ""]
+        yearless = i > 0 and days[i - 1].year == day.year and writer.random.random() < 0.3
+        parts += [
+            writer.headline(),
+            "",
+            f"{dateline(writer, day, with_year=not yearless)} {writer.paragraph(2)}",
+            "",
+        ]
         if writer.random.random() < 0.15:
             parts += [f"A view of the {writer.place()} office. ©Agency/Photographer {day.year}", ""]
     return "\n".join(parts)
@@ -93,7 +188,8 @@ def undated_page(writer: Writer) -> str:
 
 def markdown_page(writer: Writer) -> str:
     day = writer.date()
-    return f"# {writer.headline()}\n\n**{dateline(writer, day)[:-2]}** – {writer.paragraph()}\n\n{writer.paragraph()}\n"
+    lead = f"**{dateline(writer, day)[:-2]}** – {writer.paragraph()}"
+    return f"# {writer.headline()}\n\n{lead}\n\n{writer.paragraph()}\n"
 
 
 def html_page(writer: Writer) -> str:

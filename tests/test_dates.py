@@ -1,5 +1,4 @@
 # The cases are real text, typographic dashes and quotes included.
-# ruff: noqa: RUF001
 import datetime as dt
 
 import pytest

@@ -571,6 +571,7 @@ def test_first_paragraph_is_never_a_contact_block() -> None:
         " Lire la suite",
         " Leer más",
         " Leggi",
+        " Leggi tutto",
         " Weiterlesen",
     ],
 )

@@ -207,9 +207,7 @@ def test_fallback_encoding_reads_legacy_files(tmp_path: Path, engine: Engine) ->
     assert "“all safe”" in "".join(rescue.release.paragraphs)
 
 
-def test_changed_topics_reclassify_the_stored_releases(
-    settings: Settings, engine: Engine
-) -> None:
+def test_changed_topics_reclassify_the_stored_releases(settings: Settings, engine: Engine) -> None:
     write(settings, "listing.txt", LISTING)
     scan_content(settings, engine, now=NOW)
     health = settings.topic("health")

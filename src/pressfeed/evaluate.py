@@ -13,7 +13,7 @@ from typing import Any
 from pressfeed.classify import Rules, assigned_topics
 from pressfeed.errors import LabelsError, SourceError
 from pressfeed.extract import extract_text
-from pressfeed.identity import merge_versions
+from pressfeed.identity import Namesakes, adopt_ids, merge_versions
 from pressfeed.models import Release
 from pressfeed.sources import SourceFile, discover, read_source
 
@@ -151,16 +151,16 @@ def _extract(
     files: dict[str, SourceFile], now: dt.datetime, max_bytes: int, report: EvalReport
 ) -> dict[str, list[Release]]:
     extracted: dict[str, list[Release]] = {}
-    for name, file in sorted(files.items()):
+    namesakes: Namesakes = {}
+    for name, file in sorted(files.items(), key=lambda item: item[1].path):
         try:
             text = read_source(file, max_bytes=max_bytes).text
         except SourceError as problem:
             report.problems.append(problem)
             continue
         file_day = dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).date()
-        extracted[name] = extract_text(
-            text, file.suffix, source=name, file_date=file_day, today=now.date()
-        )
+        found = extract_text(text, file.suffix, source=name, file_date=file_day, today=now.date())
+        extracted[name] = adopt_ids(found, namesakes)
     return extracted
 
 

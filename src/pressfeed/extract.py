@@ -25,20 +25,23 @@ _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")
 _BULLET = re.compile(r"^[-•*·–]\s+\S")
 _CAPTION = re.compile(
-    r"©|\(c\)\s*\d{4}|all rights reserved|^(?:photos?|image|picture|credits?|foto)\s*(?:credit)?\s*:"
+    r"©|\(c\)\s*\d{4}|all rights reserved"
+    r"|^(?:photos?|image|picture|credits?|foto)\s*(?:credit)?\s*:"
     r"|\b(?:photo|credit|foto)\s*:\s*[^.]{2,60}$",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _READ_MORE = re.compile(
-    r"(?<=[.!?”\"'])\s+(?:read|continue reading|watch|see|learn|find out|lire|leggi|leer|weiterlesen)"
+    r"(?<=[.!?”\"'])\s+"
+    r"(?:read|continue reading|watch|see|learn|find out|lire|leggi|leer|weiterlesen)"
     r"(?:\s+(?:more|here|the news|the (?:full )?(?:story|release|article|statement)|on"
     r"|la suite|plus|más|di più|tutto))?"
     r"[\s.…»›→>]*$",
     re.IGNORECASE,
 )
 _CONTACT_INTRO = re.compile(
-    r"^(?:for (?:further|more) information\b.{0,60}\bcontact|(?:media|press) (?:contacts?|enquiries|"
+    r"^(?:for (?:further|more) information\b.{0,60}\bcontact"
+    r"|(?:media|press) (?:contacts?|enquiries|"
     r"inquiries)|contacts?\s*(?::|$)|please contact|pour (?:plus d.|de plus amples )informations|"
     r"contacts? presse|per (?:ulteriori )?informazioni|contatti\s*(?::|$)|"
     r"para (?:más|mayor) información|contactos?\s*(?::|$)|pressekontakt|kontakt\s*(?::|$))",
@@ -212,7 +215,11 @@ def _spans(starts: Sequence[_Start], total: int) -> list[tuple[int, int]]:
     for k, start in enumerate(starts):
         if k + 1 < len(starts):
             following = starts[k + 1]
-            end = following.headline_at if following.headline_at is not None else following.dateline_at
+            end = (
+                following.headline_at
+                if following.headline_at is not None
+                else following.dateline_at
+            )
         else:
             end = total
         spans.append((start.dateline_at, end))
@@ -263,10 +270,10 @@ def _build(
     position: int,
 ) -> Release | None:
     body = [_READ_MORE.sub("", text) for text in body]
-    if dateline.end >= len(body[0] if body else "") and body and headline is None:
-        # A date alone on its line, and the headline printed under it.
-        if len(body) > 2 and reads_as_headline(body[1]):
-            headline, body = body[1], [body[0], *body[2:]]
+    date_alone = bool(body) and dateline.end >= len(body[0])
+    # A date alone on its line, and the headline printed under it.
+    if date_alone and headline is None and len(body) > 2 and reads_as_headline(body[1]):
+        headline, body = body[1], [body[0], *body[2:]]
     paragraphs, contacts = split_contacts(body)
     if headline is None and not paragraphs:
         return None

@@ -43,3 +43,47 @@ def merge_versions(versions: Sequence[Release]) -> Release:
     return replace(
         fullest, date=best_date.date, date_kind=best_date.date_kind, place=place, contacts=contacts
     )
+
+
+def adopt_id(release: Release, namesakes: Sequence[tuple[str, dt.date | None]]) -> Release:
+    """The release as the same story already known under another id, if it is one.
+
+    A headline printed with a date on a listing page and without one on the full page is one
+    release, though its two ids differ. `namesakes` are the (id, printed date) of the releases
+    known with the same headline; the release joins the one whose date does not contradict its
+    own, when exactly one fits.
+    """
+    if release.title_derived or any(rid == release.id for rid, _ in namesakes):
+        return release
+    mine = release.stated_date
+    fitting = [rid for rid, date in namesakes if mine is None or date is None or date == mine]
+    return replace(release, id=fitting[0]) if len(fitting) == 1 else release
+
+
+Namesakes = dict[str, list[tuple[str, dt.date | None]]]
+
+
+def adopt_ids(found: Sequence[Release], namesakes: Namesakes) -> list[Release]:
+    """Each release under the id of the story it repeats, if any (see `adopt_id`).
+
+    `namesakes` (headline key -> [(id, printed date)]) is updated as releases are placed, so
+    that releases of one scan find each other too.
+    """
+    placed = []
+    for release in found:
+        if release.title_derived:
+            placed.append(release)
+            continue
+        known = namesakes.setdefault(title_key(release.title), [])
+        release = adopt_id(release, known)
+        _remember(known, release.id, release.stated_date)
+        placed.append(release)
+    return placed
+
+
+def _remember(known: list[tuple[str, dt.date | None]], rid: str, date: dt.date | None) -> None:
+    for i, (other, printed) in enumerate(known):
+        if other == rid:
+            known[i] = (rid, printed or date)
+            return
+    known.append((rid, date))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 import unicodedata
@@ -41,6 +42,9 @@ def blocks_for(text: str, suffix: str) -> list[Block]:
 # --- plain text ---------------------------------------------------------------------------------
 
 
+_PARAGRAPH_END = re.compile(r"[.!?:][\"'”’»)]*$")
+
+
 def text_blocks(text: str) -> list[Block]:
     """One block per line; hard-wrapped text has its lines joined into paragraphs."""
     lines = [clean_line(raw) for raw in text.split("\n")]
@@ -63,10 +67,15 @@ def text_blocks(text: str) -> list[Block]:
 
 def _wrap_width(lines: list[str]) -> int:
     """The column a hard-wrapped file breaks at, or 0 when lines are whole paragraphs."""
-    followed = [len(a) for a, b in zip(lines, lines[1:], strict=False) if a and b]
+    followed = [a for a, b in itertools.pairwise(lines) if a and b]
     if len(followed) < 4 or max(len(line) for line in lines) > 100:
         return 0
-    return max(followed) if statistics.median(followed) >= 50 else 0
+    # Wrapped lines mostly stop mid-sentence; whole paragraphs mostly end with a full stop.
+    ended = sum(bool(_PARAGRAPH_END.search(line)) for line in followed)
+    if ended > 0.4 * len(followed):
+        return 0
+    lengths = [len(line) for line in followed]
+    return max(lengths) if statistics.median(lengths) >= 50 else 0
 
 
 def _continues(previous: str, width: int) -> bool:
@@ -122,19 +131,104 @@ def _md_inline(line: str) -> str:
 
 # Elements whose content is never part of a story: scripts, site chrome, forms, captions.
 _SKIPPED = frozenset(
-    ["script", "style", "noscript", "template", "svg", "head", "title", "nav", "header", "footer", "aside", "form", "button", "select", "textarea", "iframe", "figcaption", "object", "canvas", "dialog"]
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "head",
+        "title",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "button",
+        "select",
+        "textarea",
+        "iframe",
+        "figcaption",
+        "object",
+        "canvas",
+        "dialog",
+    ]
 )
 # What a <head> may hold: any other start tag ends a <head> its page never closed.
-_HEAD_CONTENT = frozenset(["title", "meta", "link", "style", "script", "base", "noscript", "template"])
+_HEAD_CONTENT = frozenset(
+    ["title", "meta", "link", "style", "script", "base", "noscript", "template"]
+)
 # Inside these, a <header> holds the story's own headline and dateline.
 _STORY = frozenset({"article", "main"})
 _BLOCK = frozenset(
-    ["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "section", "article", "main", "br", "tr", "td", "th", "table", "pre", "address", "figure", "hr", "body", "html"]
+    [
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "blockquote",
+        "section",
+        "article",
+        "main",
+        "br",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "pre",
+        "address",
+        "figure",
+        "hr",
+        "body",
+        "html",
+    ]
 )
 _HEADINGS = frozenset({"h1", "h2", "h3"})
-_VOID = frozenset(["br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr"])
+_VOID = frozenset(
+    [
+        "br",
+        "hr",
+        "img",
+        "input",
+        "meta",
+        "link",
+        "area",
+        "base",
+        "col",
+        "embed",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 # Elements whose end tag may be left out: one of these marked hidden could not be closed reliably.
-_OPTIONAL_END = frozenset(["p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup", "colgroup"])
+_OPTIONAL_END = frozenset(
+    [
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "option",
+        "optgroup",
+        "colgroup",
+    ]
+)
 
 
 def _is_hidden(tag: str, attrs: list[tuple[str, str | None]]) -> bool:

@@ -14,7 +14,7 @@ from pressfeed import store
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
-from pressfeed.identity import merge_versions, text_hash
+from pressfeed.identity import adopt_ids, merge_versions, text_hash, title_key
 from pressfeed.models import FileRecord, Release, Settings, StoredRelease, Topic
 from pressfeed.sources import SourceFile, discover, read_source
 
@@ -105,9 +105,19 @@ def _ingest(
         if not found[file.name]:
             log.info("%s: no release found", file.name)
     with engine.begin() as connection:
+        found = _with_adopted_ids(connection, found)
         affected = store.replace_sources(connection, found)
         store.save_files(connection, records)
         _refresh(connection, affected, rules, now, report)
+
+
+def _with_adopted_ids(
+    connection: Connection, found: Mapping[str, list[Release]]
+) -> dict[str, list[Release]]:
+    """A headline printed with and without a date in two files is one release."""
+    keys = {title_key(r.title) for releases in found.values() for r in releases}
+    namesakes = store.namesakes(connection, keys)
+    return {path: adopt_ids(releases, namesakes) for path, releases in found.items()}
 
 
 def file_date(file: SourceFile) -> dt.date:

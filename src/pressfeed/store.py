@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pressfeed.errors import StoreError
+from pressfeed.identity import title_key
 from pressfeed.models import DateKind, FileRecord, Release, StoredRelease
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ releases = Table(
     Column("first_seen", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("withdrawn_at", UTCDateTime),
+    Column("title_key", String),
 )
 
 release_topics = Table(
@@ -117,8 +119,18 @@ settings_table = Table(
     Column("value", String, nullable=False),
 )
 
+Migration = Sequence[str] | Callable[[Connection], None]
+
+
+def _backfill_title_keys(connection: Connection) -> None:
+    rows = connection.execute(select(releases.c.id, releases.c.title)).all()
+    for row in rows:
+        key = title_key(row.title)
+        connection.execute(update(releases).where(releases.c.id == row.id).values(title_key=key))
+
+
 # Appended only: a database at version N runs migrations N+1.. in order, each in one transaction.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     (
         """CREATE TABLE files (
             path TEXT PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
@@ -140,6 +152,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX release_topics_slug ON release_topics (slug)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (
+        "ALTER TABLE releases ADD COLUMN title_key TEXT",
+        "CREATE INDEX releases_title_key ON releases (title_key)",
+    ),
+    _backfill_title_keys,
 )
 
 
@@ -197,8 +214,11 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             if schema_version(connection) >= version:
                 continue
-            for statement in statements:
-                connection.execute(text(statement))
+            if callable(statements):
+                statements(connection)
+            else:
+                for statement in statements:
+                    connection.execute(text(statement))
             connection.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
             log.info("database migrated to version %d", version)
 
@@ -346,6 +366,7 @@ def _row(release: Release, text_hash: str) -> dict[str, Any]:
         "source": release.source,
         "position": release.position,
         "text_hash": text_hash,
+        "title_key": title_key(release.title),
     }
 
 
@@ -357,6 +378,20 @@ def withdraw_releases(connection: Connection, release_ids: Sequence[str], now: d
             .where(releases.c.id.in_(release_ids), releases.c.withdrawn_at.is_(None))
             .values(withdrawn_at=now)
         )
+
+
+def namesakes(
+    connection: Connection, keys: Iterable[str]
+) -> dict[str, list[tuple[str, dt.date | None]]]:
+    """For each headline key, the (id, printed date) of the releases stored with it."""
+    query = select(
+        releases.c.title_key, releases.c.id, releases.c.date, releases.c.date_kind
+    ).where(releases.c.title_key.in_(list(keys)), releases.c.title_derived.is_(False))
+    found: dict[str, list[tuple[str, dt.date | None]]] = {}
+    for row in connection.execute(query.order_by(releases.c.id)):
+        printed = None if row.date_kind == DateKind.FILE_TIME.value else row.date
+        found.setdefault(row.title_key, []).append((row.id, printed))
+    return found
 
 
 def live_releases(connection: Connection) -> Iterator[StoredRelease]:
