@@ -7,7 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from pressfeed.identity import merge_versions, release_id, text_hash, title_key
+from pressfeed.identity import (
+    adopt_id,
+    adopt_ids,
+    merge_versions,
+    release_id,
+    text_hash,
+    title_key,
+)
 from pressfeed.models import DateKind, Release
 
 TITLE = "Shipwreck off Lampedusa: 40 people missing"
@@ -221,3 +228,44 @@ def test_merge_keeps_the_fullest_versions_own_place_and_contacts() -> None:
 def test_merge_of_one_version_is_that_version() -> None:
     only = version("Text.", place="Rome", contacts=("rome@example.org",))
     assert merge_versions([only]) == only
+
+
+# --- adopting the id of a namesake --------------------------------------------------------------
+
+
+def test_undated_full_text_joins_the_dated_teaser() -> None:
+    teaser = version()
+    full = version("Full text.", kind=DateKind.FILE_TIME, date=dt.date(2026, 1, 1))
+    assert full.id != teaser.id
+    assert adopt_id(full, [(teaser.id, DAY)]).id == teaser.id
+
+
+def test_dated_teaser_joins_the_undated_full_text_stored_first() -> None:
+    full = version("Full text.", kind=DateKind.FILE_TIME, date=dt.date(2026, 1, 1))
+    assert adopt_id(version(), [(full.id, None)]).id == full.id
+
+
+def test_namesake_with_another_date_is_another_release() -> None:
+    older = version(date=dt.date(2019, 1, 3))
+    assert adopt_id(version(), [(older.id, older.date)]).id == version().id
+
+
+def test_ambiguous_namesakes_leave_the_id_alone() -> None:
+    undated = version(kind=DateKind.FILE_TIME)
+    known = [("a" * 16, dt.date(2019, 1, 3)), ("b" * 16, dt.date(2020, 1, 3))]
+    assert adopt_id(undated, known) == undated
+
+
+def test_derived_titles_never_adopt() -> None:
+    derived = replace(version(kind=DateKind.FILE_TIME), title_derived=True)
+    assert adopt_id(derived, [("a" * 16, DAY)]) == derived
+
+
+def test_adopt_ids_lets_releases_of_one_scan_find_each_other() -> None:
+    full = version("Full text.", kind=DateKind.FILE_TIME, date=dt.date(2026, 1, 1))
+    other_year = version(date=dt.date(2019, 1, 3))
+    namesakes: dict[str, list[tuple[str, dt.date | None]]] = {}
+    placed = adopt_ids([full, version(), other_year], namesakes)
+    assert [r.id for r in placed] == [full.id, full.id, other_year.id]
+    # the undated story took the teaser's date, so another year's namesake stays apart
+    assert namesakes[title_key(TITLE)] == [(full.id, DAY), (other_year.id, other_year.date)]

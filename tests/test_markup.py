@@ -362,3 +362,14 @@ def test_blocks_for_cleans_text_before_splitting() -> None:
         "Headline",
         "Text here.",
     ]
+
+
+def test_short_whole_paragraph_lines_are_not_taken_for_hard_wrapping() -> None:
+    text = (
+        "Teams reached 4,000 families in the northern districts this week.\n"
+        "Water trucking resumed in two camps after the road reopened on Monday.\n"
+        "Clinics in the three camps saw 1,200 patients, most of them children.\n"
+        "Registration of new arrivals continues at the transit centre daily.\n"
+        "Partners plan a second distribution of shelter kits before the rains.\n"
+    )
+    assert texts(text_blocks(text)) == text.splitlines()

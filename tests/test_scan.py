@@ -237,3 +237,35 @@ def test_scan_of_the_seeds_stores_seventeen_releases(
     assert not report.problems
     with engine.connect() as connection:
         assert store.release_count(connection) == 17
+
+
+DATED_TEASER = """Council session ends with new members
+
+Geneva, 30 November 2018 – Member states closed the Council session by welcoming two new members.
+"""
+
+
+def test_dated_teaser_and_undated_full_text_are_one_release(
+    settings: Settings, engine: Engine
+) -> None:
+    write(settings, "a-listing.txt", DATED_TEASER)
+    write(settings, "b-full.txt", FULL)
+    report = scan_content(settings, engine, now=NOW)
+    council = live(engine)["Council session ends with new members"]
+    assert len(report.added) == 1
+    assert council.release.date == dt.date(2018, 11, 30)
+    assert council.release.source == "b-full.txt"
+
+
+def test_undated_full_text_scanned_first_then_dated_teaser_stay_one_release(
+    settings: Settings, engine: Engine
+) -> None:
+    write(settings, "b-full.txt", FULL)
+    scan_content(settings, engine, now=NOW)
+    first_id = live(engine)["Council session ends with new members"].release.id
+    write(settings, "a-listing.txt", DATED_TEASER)
+    report = later(engine, settings)
+    council = live(engine)["Council session ends with new members"]
+    assert council.release.id == first_id  # a published id never changes
+    assert council.release.date == dt.date(2018, 11, 30)
+    assert report.added == []  # type: ignore[attr-defined]

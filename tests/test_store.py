@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from pressfeed import store
 from pressfeed.errors import StoreError
@@ -155,3 +155,30 @@ def test_meta_values_are_replaced(engine: Engine) -> None:
         store.set_meta_value(connection, "k", "1")
         store.set_meta_value(connection, "k", "2")
         assert store.meta_value(connection, "k") == "2"
+
+
+def test_a_version_one_database_is_migrated_and_backfilled(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
+        connection.execute(text("INSERT INTO schema_version VALUES (1)"))
+        first = store.MIGRATIONS[0]
+        assert not callable(first)
+        for statement in first:
+            connection.execute(text(statement))
+        connection.execute(
+            text(
+                "INSERT INTO releases VALUES ('r1', 'Safe Harbour – Needed!', 0, '2026-01-01',"
+                " 'stated', NULL, '[]', '[]', 'a.txt', 0, 'h', '2026-01-01 00:00:00',"
+                " '2026-01-01 00:00:00', NULL)"
+            )
+        )
+    engine.dispose()
+    migrated = store.open_store(url)
+    with migrated.connect() as connection:
+        assert store.schema_version(connection) == len(store.MIGRATIONS)
+        assert store.namesakes(connection, ["safe harbour needed"]) == {
+            "safe harbour needed": [("r1", dt.date(2026, 1, 1))]
+        }
+    migrated.dispose()
