@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.models import Settings, StoredRelease
-from pressfeed.scan import scan_content
+from pressfeed.scan import ScanReport, scan_content
 from tests.conftest import NOW, write_settings
 
 LISTING = """Home / News
@@ -45,7 +45,7 @@ Ana Lopez, Tel: +41 22 717 9111, Email: alopez@example.org
 """
 
 
-def later(engine: Engine, settings: Settings, minutes: int = 10) -> object:
+def later(engine: Engine, settings: Settings, minutes: int = 10) -> ScanReport:
     return scan_content(settings, engine, now=NOW + dt.timedelta(minutes=minutes))
 
 
@@ -66,7 +66,7 @@ def test_cold_scan_stores_each_release_with_its_topics(settings: Settings, engin
     report = scan_content(settings, engine, now=NOW)
     releases = live(engine)
     assert report.files_seen == 1
-    assert len(report.added) == 2
+    assert report.added == 2
     rescue = releases["Rescue ship waits for a safe port with 60 survivors on board"]
     assert rescue.release.date == dt.date(2024, 3, 12)
     assert rescue.release.source == "news/listing.txt"
@@ -79,8 +79,8 @@ def test_rescan_of_unchanged_files_reads_nothing(settings: Settings, engine: Eng
     write(settings, "listing.txt", LISTING)
     scan_content(settings, engine, now=NOW)
     report = later(engine, settings)
-    assert (report.files_seen, report.files_read) == (1, 0)  # type: ignore[attr-defined]
-    assert not report.changed  # type: ignore[attr-defined]
+    assert (report.files_seen, report.files_read) == (1, 0)
+    assert not report.changed
 
 
 def test_touched_file_with_same_bytes_is_not_extracted_again(
@@ -90,8 +90,8 @@ def test_touched_file_with_same_bytes_is_not_extracted_again(
     scan_content(settings, engine, now=NOW)
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     report = later(engine, settings)
-    assert report.files_read == 0  # type: ignore[attr-defined]
-    assert not report.changed  # type: ignore[attr-defined]
+    assert report.files_read == 0
+    assert not report.changed
 
 
 def test_changed_file_updates_its_release_and_keeps_arrival(
@@ -103,7 +103,7 @@ def test_changed_file_updates_its_release_and_keeps_arrival(
     report = later(engine, settings, minutes=5)
     title = "Rescue ship waits for a safe port with 60 survivors on board"
     rescue = live(engine)[title]
-    assert len(report.updated) == 1  # type: ignore[attr-defined]
+    assert report.updated == 1
     assert rescue.first_seen == NOW
     assert rescue.updated == NOW + dt.timedelta(minutes=5)
     assert "Sixty-one people" in rescue.release.paragraphs[0]
@@ -116,7 +116,7 @@ def test_teaser_and_full_text_are_one_release_with_the_fuller_body(
     write(settings, "b-full.txt", FULL)
     report = scan_content(settings, engine, now=NOW)
     releases = live(engine)
-    assert len(report.added) == 1
+    assert report.added == 1
     council = releases["Council session ends with new members"]
     assert len(council.release.paragraphs) == 2
     assert council.release.source == "b-full.txt"
@@ -133,12 +133,12 @@ def test_release_falls_back_to_the_teaser_then_is_withdrawn_when_all_files_go(
     full.unlink()
     report = later(engine, settings)
     council = live(engine)["Council session ends with new members"]
-    assert len(report.updated) == 1  # type: ignore[attr-defined]
+    assert report.updated == 1
     assert council.release.source == "a-listing.txt"
     assert council.release.paragraphs[0].endswith("two new members.")  # "Read here" dropped
     teaser.unlink()
     report = later(engine, settings, minutes=20)
-    assert len(report.withdrawn) == 1  # type: ignore[attr-defined]
+    assert report.withdrawn == 1
     assert live(engine) == {}
 
 
@@ -149,7 +149,7 @@ def test_release_dropped_from_a_changed_listing_is_withdrawn(
     scan_content(settings, engine, now=NOW)
     path.write_text(LISTING.split("Health workers")[0], encoding="utf-8")
     report = later(engine, settings)
-    assert len(report.withdrawn) == 1  # type: ignore[attr-defined]
+    assert report.withdrawn == 1
     assert list(live(engine)) == ["Rescue ship waits for a safe port with 60 survivors on board"]
 
 
@@ -162,7 +162,7 @@ def test_withdrawn_release_comes_back_when_its_file_returns(
     later(engine, settings)
     write(settings, "listing.txt", LISTING)
     report = later(engine, settings, minutes=20)
-    assert len(report.added) == 2  # type: ignore[attr-defined]
+    assert report.added == 2
     assert len(live(engine)) == 2
 
 
@@ -181,7 +181,7 @@ def test_bad_files_are_reported_by_name_and_the_rest_is_scanned(
     assert "UTF-8" in problems["latin1.txt"]
     assert "empty" in problems["empty.md"]
     assert "max_file_bytes" in problems["huge.txt"]
-    assert len(report.added) == 2
+    assert report.added == 2
 
 
 def test_a_file_that_turns_unreadable_keeps_its_releases(
@@ -191,8 +191,8 @@ def test_a_file_that_turns_unreadable_keeps_its_releases(
     scan_content(settings, engine, now=NOW)
     path.write_bytes(LISTING.encode() + b"\xff\xfe broken")
     report = later(engine, settings)
-    assert len(report.problems) == 1  # type: ignore[attr-defined]
-    assert not report.withdrawn  # type: ignore[attr-defined]
+    assert len(report.problems) == 1
+    assert not report.withdrawn
     assert len(live(engine)) == 2
 
 
@@ -233,7 +233,7 @@ def test_scan_of_the_seeds_stores_seventeen_releases(
     settings = load_settings(write_settings(tmp_path), environ={})
     settings = dataclasses.replace(settings, content_dir=shared_dir / "seeds")
     report = scan_content(settings, engine, now=NOW)
-    assert len(report.added) == 17
+    assert report.added == 17
     assert not report.problems
     with engine.connect() as connection:
         assert store.release_count(connection) == 17
@@ -252,7 +252,7 @@ def test_dated_teaser_and_undated_full_text_are_one_release(
     write(settings, "b-full.txt", FULL)
     report = scan_content(settings, engine, now=NOW)
     council = live(engine)["Council session ends with new members"]
-    assert len(report.added) == 1
+    assert report.added == 1
     assert council.release.date == dt.date(2018, 11, 30)
     assert council.release.source == "b-full.txt"
 
@@ -268,4 +268,4 @@ def test_undated_full_text_scanned_first_then_dated_teaser_stay_one_release(
     council = live(engine)["Council session ends with new members"]
     assert council.release.id == first_id  # a published id never changes
     assert council.release.date == dt.date(2018, 11, 30)
-    assert report.added == []  # type: ignore[attr-defined]
+    assert report.added == 0

@@ -40,7 +40,7 @@ _WORD = re.compile(r"\w+")
 # What may stand between the words of a phrase: spaces, line breaks, hyphens, an apostrophe.
 _JOINER = re.compile(r"[\s\-‐‑]+|['’]")
 _PLURALS = ("", "s", "es")
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 20_000  # words; a scan must not grow with the corpus
 
 
 @dataclass(frozen=True, slots=True)

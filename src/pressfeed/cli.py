@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pressfeed import __version__, store
 from pressfeed.classify import Rules, classify, compile_rules
@@ -133,8 +133,8 @@ def _scan_summary(report: ScanReport, settings: Settings) -> str:
     return (
         f"scanned {report.files_seen} files in {settings.content_dir} "
         f"({report.files_read} read, {report.files_removed} removed): "
-        f"{len(report.added)} releases added, {len(report.updated)} updated, "
-        f"{len(report.withdrawn)} withdrawn, {report.reclassified} reclassified{skipped}"
+        f"{report.added} releases added, {report.updated} updated, "
+        f"{report.withdrawn} withdrawn, {report.reclassified} reclassified{skipped}"
     )
 
 
@@ -362,10 +362,6 @@ def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None)
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _stdout() -> TextIO:
-    return sys.stdout
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ class ScanReport:
     files_seen: int = 0
     files_read: int = 0
     files_removed: int = 0
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    withdrawn: list[str] = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    withdrawn: int = 0
     reclassified: int = 0
     problems: list[SourceError] = field(default_factory=list)
 
@@ -181,15 +181,15 @@ def _report(
     previous: Mapping[str, StoredRelease],
 ) -> None:
     for release_id in gone:
-        report.withdrawn.append(release_id)
+        report.withdrawn += 1
         log.info("release withdrawn: %s", release_id)
     for release, hash_ in hashed:
         before = previous.get(release.id)
         if before is None or before.withdrawn_at is not None:
-            report.added.append(release.id)
+            report.added += 1
             log.info("release added: %s (%s)", release.title, release.id)
         elif before.text_hash != hash_:
-            report.updated.append(release.id)
+            report.updated += 1
             log.info("release updated: %s (%s)", release.title, release.id)
 
 
