@@ -41,7 +41,7 @@ else:
     engine = store.open_store(settings.database)
     report = scan_content(settings, engine, now=dt.datetime.now(dt.UTC))
     engine.dispose()
-    releases = len(report.added)
+    releases = report.added
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "releases": releases}))

@@ -35,7 +35,8 @@ def write_settings(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "pressfeed.toml"
     config.write_text(
         f'content_dir = "content"\noutput_dir = "feeds"\ndatabase = "pressfeed.db"\n'
-        f'topics_file = "{TOPICS.as_posix()}"\n{extra}',
+        f'topics_file = "{TOPICS.as_posix()}"\n'
+        f'templates_dir = "{(ROOT / "templates").as_posix()}"\n{extra}',
         encoding="utf-8",
     )
     (tmp_path / "content").mkdir(exist_ok=True)

@@ -78,8 +78,8 @@ def test_bad_config_lists_every_problem_with_its_line(
     code, _, err = run(capsys, "--config", str(config), "scan")
     assert code == 1
     assert "2 problems" in err
-    assert f"{config}:5: feed_lenght: unknown key" in err
-    assert f"{config}:7: smtp.port:" in err
+    assert f"{config}:6: feed_lenght: unknown key" in err
+    assert f"{config}:8: smtp.port:" in err
 
 
 def test_classify_json_has_one_object_per_release(

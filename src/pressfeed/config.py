@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pressfeed.errors import ConfigError, ConfigProblem
-from pressfeed.models import EmailSettings, Settings, SmtpSettings, Term, Topic
+from pressfeed.models import ALL_FEED, EmailSettings, Settings, SmtpSettings, Term, Topic
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ CONFIG_ENV = "PRESSFEED_CONFIG"
 DEFAULT_CONFIG = Path("config/pressfeed.toml")
 # Read by other parts of pressfeed, so they are neither settings nor typos.
 NON_SETTING_ENV = frozenset({CONFIG_ENV, "PRESSFEED_REQUIRE_SHARED"})
-RESERVED_SLUGS = frozenset({"all"})  # "all" names the feed of every release
+RESERVED_SLUGS = frozenset({ALL_FEED})  # "all" names the feed of every release
 
 ENVIRONMENT = "environment"
 COMMAND_LINE = "command line"
@@ -215,6 +215,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("", "fallback_encoding", ENCODING, "", "encoding tried when a file is not UTF-8"),
     Option("", "topics_file", PATH, "topics.toml", "TOML file of topic rules"),
+    Option("", "templates_dir", PATH, "templates", "folder of page and mail templates (jinja2)"),
     Option(
         "email",
         "transport",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+ALL_FEED = "all"  # the slug of the feed of every release; no topic may take it
+
 
 class DateKind(StrEnum):
     """Where a release's date came from."""
@@ -151,6 +153,7 @@ class Settings:
     max_file_bytes: int
     fallback_encoding: str
     topics_file: Path
+    templates_dir: Path
     topics: tuple[Topic, ...]
     email: EmailSettings = field(default_factory=EmailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -179,3 +182,60 @@ class StoredRelease:
     updated: dt.datetime
     withdrawn_at: dt.datetime | None
     topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One release as a feed entry: plain text fields; each format escapes them itself."""
+
+    id: str  # a URI that never changes: urn:uuid:...
+    release_id: str
+    title: str
+    url: str  # absolute link to the release's own page
+    published: dt.datetime  # aware
+    updated: dt.datetime  # aware; moves only when the release's text changes
+    summary: str  # the first paragraph
+    paragraphs: tuple[str, ...]
+    contacts: tuple[str, ...]
+    place: str | None
+    categories: tuple[tuple[str, str], ...]  # (slug, title) of its topics
+
+
+@dataclass(frozen=True)
+class ArchiveLinks:
+    """RFC 5005 links of a feed document; URLs without the format's extension."""
+
+    current: str  # the subscription feed
+    prev: str | None = None  # the next older archive page
+    next: str | None = None  # the next newer archive page (archive pages only)
+    is_archive: bool = False  # True for an archive page (fh:archive)
+
+
+@dataclass(frozen=True)
+class FeedDoc:
+    """A feed document, whatever its format."""
+
+    id: str  # a URI that never changes
+    slug: str  # the topic's slug, or "all"
+    title: str
+    subtitle: str
+    language: str
+    updated: dt.datetime  # aware: the newest entry update, never "now"
+    base_url: str  # absolute URL of this document without extension (".atom", ".rss", ".json")
+    home_url: str  # absolute URL of the HTML page about this feed
+    author: str  # the site's title
+    entries: tuple[FeedEntry, ...]  # newest first
+    archive: ArchiveLinks | None = None
+
+
+@dataclass(frozen=True)
+class FeedLinks:
+    """Where to subscribe to one feed, in each format, and what it is."""
+
+    slug: str
+    title: str
+    description: str
+    atom: str
+    rss: str
+    json: str
+    html: str  # its section of the index page

@@ -15,7 +15,7 @@ from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
 from pressfeed.identity import adopt_ids, merge_versions, text_hash, title_key
-from pressfeed.models import FileRecord, Release, Settings, StoredRelease, Topic
+from pressfeed.models import ALL_FEED, FileRecord, Release, Settings, StoredRelease, Topic
 from pressfeed.sources import SourceFile, discover, read_source
 
 log = logging.getLogger(__name__)
@@ -159,9 +159,49 @@ def _refresh(
     store.withdraw_releases(connection, gone, now)
     merged = [merge_versions(versions[i]) for i in ids if i in versions]
     hashed = [(release, text_hash(release)) for release in merged]
-    store.save_releases(connection, [h for h in hashed if _differs(h, previous)], previous, now)
-    store.set_topics(connection, {r.id: _scores(r, rules) for r in merged})
+    changed = [h for h in hashed if _differs(h, previous)]
+    store.save_releases(connection, changed, previous, now)
+    scores = {r.id: _scores(r, rules) for r in merged}
+    store.set_topics(connection, scores)
+    moved = [r for r in merged if tuple(sorted(scores[r.id])) != _topics_before(previous, r.id)]
+    _mark_for_publishing(
+        connection,
+        [previous[i] for i in gone],
+        [(r, tuple(scores[r.id])) for r in {*[h[0] for h in changed], *moved}],
+        previous,
+    )
     _report(report, gone, hashed, previous)
+
+
+def _topics_before(previous: Mapping[str, StoredRelease], release_id: str) -> tuple[str, ...]:
+    before = previous.get(release_id)
+    return before.topics if before and before.withdrawn_at is None else ()
+
+
+def _mark_for_publishing(
+    connection: Connection,
+    withdrawn: Sequence[StoredRelease],
+    changed: Sequence[tuple[Release, tuple[str, ...]]],
+    previous: Mapping[str, StoredRelease],
+) -> None:
+    """Record which pages, feeds and archive months the next publish must rebuild."""
+    places: set[tuple[str, str]] = set()  # (feed slug, month)
+    for stored in withdrawn:
+        places |= _places(stored.release.date, stored.topics)
+    for release, topics in changed:
+        places |= _places(release.date, topics)
+        before = previous.get(release.id)
+        if before is not None:
+            places |= _places(before.release.date, before.topics)
+    releases = [s.release.id for s in withdrawn] + [r.id for r, _ in changed]
+    store.mark_pending(connection, "release", releases)
+    store.mark_pending(connection, "feed", {slug for slug, _ in places})
+    store.mark_pending(connection, "month", {f"{slug}/{month}" for slug, month in places})
+
+
+def _places(date: dt.date, topics: Iterable[str]) -> set[tuple[str, str]]:
+    month = f"{date:%Y-%m}"
+    return {(slug, month) for slug in (ALL_FEED, *topics)}
 
 
 def _differs(hashed: tuple[Release, str], previous: Mapping[str, StoredRelease]) -> bool:
@@ -211,5 +251,7 @@ def _reclassify_if_topics_changed(
             scores = {i: _scores(s.release, rules) for i, s in stored.items()}
             changed = {i: v for i, v in scores.items() if tuple(sorted(v)) != stored[i].topics}
             store.set_topics(connection, changed)
+            moved = [(stored[i].release, tuple(v)) for i, v in changed.items()]
+            _mark_for_publishing(connection, [], moved, stored)
             report.reclassified += len(changed)
         store.set_meta_value(connection, TOPICS_KEY, fingerprint)

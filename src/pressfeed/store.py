@@ -46,6 +46,8 @@ from pressfeed.models import DateKind, FileRecord, Release, StoredRelease
 
 log = logging.getLogger(__name__)
 
+_IN_BATCH = 500  # keys per IN (...) list: well under every backend's parameter limit
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
@@ -112,6 +114,13 @@ release_topics = Table(
     Column("score", Float, nullable=False),
 )
 
+pending = Table(
+    "pending",
+    metadata,
+    Column("kind", String, primary_key=True),
+    Column("key", String, primary_key=True),
+)
+
 settings_table = Table(
     "meta",
     metadata,
@@ -157,6 +166,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX releases_title_key ON releases (title_key)",
     ),
     _backfill_title_keys,
+    (
+        # What the next publish must rebuild: releases, feeds, archive months.
+        """CREATE TABLE pending (
+            kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key))""",
+        "INSERT INTO pending SELECT 'release', id FROM releases",
+        "INSERT INTO pending VALUES ('everything', '')",
+    ),
 )
 
 
@@ -318,10 +334,14 @@ def _load(data: dict[str, Any] | str) -> Release:
 
 def releases_by_id(connection: Connection, release_ids: Iterable[str]) -> dict[str, StoredRelease]:
     """The stored releases with these ids, withdrawn or not."""
-    ids = list(release_ids)
-    query = select(releases).where(releases.c.id.in_(ids))
-    topics = topics_of(connection, ids)
-    return {row.id: _stored(row, topics.get(row.id, ())) for row in connection.execute(query)}
+    ids = sorted(set(release_ids))
+    found: dict[str, StoredRelease] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        topics = topics_of(connection, chunk)
+        rows = connection.execute(select(releases).where(releases.c.id.in_(chunk)))
+        found |= {row.id: _stored(row, topics.get(row.id, ())) for row in rows}
+    return found
 
 
 def release_by_id(connection: Connection, release_id: str) -> StoredRelease | None:
@@ -467,6 +487,93 @@ def topics_of(
     for row in connection.execute(query):
         grouped.setdefault(row.release_id, []).append(row.slug)
     return {k: tuple(v) for k, v in grouped.items()}
+
+
+# --- what the next publish must rebuild --------------------------------------------------------
+
+
+def mark_pending(connection: Connection, kind: str, keys: Iterable[str]) -> None:
+    """Record that these keys of a kind ("release", "feed", "month") need publishing."""
+    keys = sorted(set(keys))
+    for start in range(0, len(keys), _IN_BATCH):
+        chunk = keys[start : start + _IN_BATCH]
+        connection.execute(delete(pending).where(pending.c.kind == kind, pending.c.key.in_(chunk)))
+        connection.execute(insert(pending), [{"kind": kind, "key": key} for key in chunk])
+
+
+def pending_keys(connection: Connection) -> dict[str, set[str]]:
+    """Everything waiting to be published, by kind."""
+    found: dict[str, set[str]] = {}
+    for row in connection.execute(select(pending)):
+        found.setdefault(row.kind, set()).add(row.key)
+    return found
+
+
+def clear_pending(connection: Connection, done: Mapping[str, Iterable[str]]) -> None:
+    """Forget what has been published (what was marked since stays)."""
+    for kind, keys in done.items():
+        listed = sorted(keys)
+        for start in range(0, len(listed), _IN_BATCH):
+            chunk = listed[start : start + _IN_BATCH]
+            connection.execute(
+                delete(pending).where(pending.c.kind == kind, pending.c.key.in_(chunk))
+            )
+
+
+# --- what feeds and pages show ------------------------------------------------------------------
+
+
+def _newest_first(query: Any) -> Any:
+    return query.order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
+
+
+def _in_feed(slug: str | None) -> Any:
+    query = select(releases).where(releases.c.withdrawn_at.is_(None))
+    if slug is not None:
+        topic = select(release_topics.c.release_id).where(release_topics.c.slug == slug)
+        query = query.where(releases.c.id.in_(topic))
+    return query
+
+
+def feed_releases(
+    connection: Connection,
+    slug: str | None,
+    *,
+    limit: int | None = None,
+    between: tuple[dt.date, dt.date] | None = None,
+) -> list[StoredRelease]:
+    """Live releases of a topic (all when `slug` is None), newest first.
+
+    `between` keeps the dates from the first, inclusive, to the second, exclusive.
+    """
+    query = _in_feed(slug)
+    if between:
+        query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
+    rows = connection.execute(_newest_first(query).limit(limit)).all()
+    topics = topics_of(connection, [row.id for row in rows]) if rows else {}
+    return [_stored(row, topics.get(row.id, ())) for row in rows]
+
+
+def feed_dates(connection: Connection, slug: str | None) -> list[dt.date]:
+    """The dates of a topic's live releases (all when None), oldest first."""
+    query = _in_feed(slug).with_only_columns(releases.c.date).order_by(releases.c.date)
+    return list(connection.execute(query).scalars())
+
+
+def topic_counts(connection: Connection) -> dict[str, int]:
+    """Live releases per topic slug."""
+    query = (
+        select(release_topics.c.slug, func.count())
+        .join(releases, releases.c.id == release_topics.c.release_id)
+        .where(releases.c.withdrawn_at.is_(None))
+        .group_by(release_topics.c.slug)
+    )
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+def all_release_ids(connection: Connection) -> list[str]:
+    """Every release id, live or withdrawn."""
+    return list(connection.execute(select(releases.c.id).order_by(releases.c.id)).scalars())
 
 
 # --- meta ---------------------------------------------------------------------------------------
