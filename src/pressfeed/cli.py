@@ -19,6 +19,7 @@ from pressfeed.errors import PressfeedError, SourceError
 from pressfeed.evaluate import EvalReport, evaluate
 from pressfeed.extract import extract_text
 from pressfeed.models import Release, Settings, TopicScore
+from pressfeed.publish import PublishReport, publish
 from pressfeed.scan import ScanReport, file_date, scan_content
 from pressfeed.sources import SourceFile, discover, read_source
 
@@ -28,6 +29,7 @@ EPILOG_SCAN = "example: pressfeed scan --content content/ --db var/pressfeed.db"
 EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-2019.txt"
 EPILOG_EVAL = "example: pressfeed eval ../shared/seeds-golden.json ../shared/seeds"
 EPILOG_DIFF = "example: pressfeed topics diff"
+EPILOG_PUBLISH = "example: pressfeed publish --full"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_scan(commands)
+    _add_publish(commands)
     _add_classify(commands)
     _add_eval(commands)
     _add_topics(commands)
@@ -109,12 +112,45 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         with _progress(enabled=not args.quiet and sys.stderr.isatty()) as tick:
             report = scan_content(settings, engine, now=_now(), progress=tick)
+        published = publish(settings, engine)
     finally:
         engine.dispose()
     _print_problems(report.problems)
     if not args.quiet:
         print(_scan_summary(report, settings))
+        print(_publish_summary(published, settings))
     return 0
+
+
+def _add_publish(commands: Commands) -> None:
+    sub = _command(
+        commands,
+        "publish",
+        "write the feeds and pages that changed since the last publish",
+        EPILOG_PUBLISH,
+    )
+    sub.add_argument("--full", action="store_true", help="rebuild every file (unchanged ones stay)")
+    sub.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    sub.add_argument("--feeds", type=Path, metavar="DIR", help="output directory for feeds")
+    sub.set_defaults(handler=run_publish)
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db, "output_dir": args.feeds})
+    engine = store.open_store(settings.database)
+    try:
+        report = publish(settings, engine, full=args.full)
+    finally:
+        engine.dispose()
+    print(_publish_summary(report, settings))
+    return 0
+
+
+def _publish_summary(report: PublishReport, settings: Settings) -> str:
+    return (
+        f"published to {settings.output_dir}: {report.written} files written, "
+        f"{report.unchanged} unchanged, {report.removed} removed"
+    )
 
 
 @contextmanager

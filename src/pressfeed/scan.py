@@ -133,15 +133,15 @@ def _forget(
     report: ScanReport,
 ) -> None:
     """Files gone from the content directory: their releases lose a source."""
-    if not paths:
-        return
-    with engine.begin() as connection:
-        affected = store.replace_sources(connection, {path: [] for path in paths})
-        store.delete_files(connection, paths)
-        report.files_removed += len(paths)
-        for path in paths:
+    for start in range(0, len(paths), BATCH_FILES):
+        batch = paths[start : start + BATCH_FILES]
+        with engine.begin() as connection:
+            affected = store.replace_sources(connection, {path: [] for path in batch})
+            store.delete_files(connection, batch)
+            _refresh(connection, affected, rules, now, report)
+        report.files_removed += len(batch)
+        for path in batch:
             log.info("%s: file removed", path)
-        _refresh(connection, affected, rules, now, report)
 
 
 def _refresh(

@@ -1,0 +1,260 @@
+"""Feed documents as bytes: Atom and RSS through feedgen, JSON Feed 1.1 and OPML 2.0 by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import fields, is_dataclass, replace
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+
+from pressfeed import __version__
+from pressfeed.models import ArchiveLinks, FeedDoc, FeedEntry, FeedLinks
+
+ATOM_TYPE = "application/atom+xml"
+RSS_TYPE = "application/rss+xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+RSS_DOCS = "https://www.rssboard.org/rss-specification"
+GENERATOR = "pressfeed"
+
+# What XML 1.0 forbids (feedgen raises on it rather than dropping it), plus the DEL and C1
+# controls it discourages: the W3C validator warns on those, and in a release they are mojibake.
+_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_T = TypeVar("_T")
+
+
+def atom_bytes(doc: FeedDoc) -> bytes:
+    """The document as an Atom 1.0 feed, with RFC 5005 links when it has any."""
+    doc = _xml_safe(doc)
+    fg = FeedGenerator()
+    history = partial(_AtomHistory, doc.archive)
+    fg.register_extension(GENERATOR, history, _AlternateLink, atom=True, rss=False)
+    fg.id(doc.id)
+    fg.title(_feed_title(doc))
+    fg.link(href=doc.base_url + ".atom", rel="self", type=ATOM_TYPE)
+    fg.link(href=doc.home_url, rel="alternate", type="text/html")
+    fg.subtitle(doc.subtitle)
+    fg.author(name=doc.author or _feed_title(doc))
+    fg.language(doc.language)
+    fg.updated(_utc(doc.updated))
+    fg.generator(GENERATOR, version=__version__)
+    for entry in doc.entries:
+        _add_atom_entry(fg, entry)
+    return _xml_bytes(fg.atom_str(pretty=True))
+
+
+def rss_bytes(doc: FeedDoc) -> bytes:
+    """The document as an RSS 2.0 channel."""
+    doc = _xml_safe(doc)
+    fg = FeedGenerator()
+    prev = doc.archive.prev if doc.archive else None
+    fg.register_extension(GENERATOR, partial(_RssPrevArchive, prev), None, atom=False, rss=True)
+    fg.title(_feed_title(doc))
+    # RSS keeps the first rel=self link and takes <link> from the last call.
+    fg.link(href=doc.base_url + ".rss", rel="self", type=RSS_TYPE)
+    fg.link(href=doc.home_url, rel="alternate", type="text/html")
+    fg.description(doc.subtitle or _feed_title(doc))
+    fg.language(doc.language)
+    fg.lastBuildDate(_utc(doc.updated))
+    fg.generator(f"{GENERATOR} {__version__}")
+    fg.docs(RSS_DOCS)
+    for entry in doc.entries:
+        _add_rss_item(fg, entry)
+    return _xml_bytes(fg.rss_str(pretty=True))
+
+
+def json_bytes(doc: FeedDoc) -> bytes:
+    """The document as a JSON Feed 1.1, UTF-8 with a trailing newline."""
+    doc = _xml_safe(doc)  # lone surrogates cannot be encoded as UTF-8 either
+    feed: dict[str, object] = {
+        "version": JSON_FEED_VERSION,
+        "title": _feed_title(doc),
+        "home_page_url": doc.home_url,
+        "feed_url": doc.base_url + ".json",
+        "description": doc.subtitle or _feed_title(doc),
+    }
+    if doc.archive and doc.archive.prev:
+        # JSON Feed's next_url leads to older items, as RFC 5005's prev-archive does.
+        feed["next_url"] = doc.archive.prev + ".json"
+    feed["authors"] = [{"name": doc.author or _feed_title(doc)}]
+    if doc.language:
+        feed["language"] = doc.language
+    feed["items"] = [_json_item(entry) for entry in doc.entries]
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def opml_bytes(title: str, feeds: Sequence[FeedLinks], created: dt.datetime) -> bytes:
+    """An OPML 2.0 subscription list of the feeds, each by its Atom URL."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = _xml_safe(title)
+    ET.SubElement(head, "dateCreated").text = email.utils.format_datetime(_utc(created))
+    body = ET.SubElement(root, "body")
+    for links in _xml_safe(tuple(feeds)):
+        ET.SubElement(body, "outline", _outline(links))
+    ET.indent(root)
+    return _xml_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
+
+
+def _content_html(entry: FeedEntry) -> str:
+    """A <p> per paragraph, one for the place, one for the contacts; every character escaped."""
+    blocks = [text for text in (*entry.paragraphs, entry.place or "") if text]
+    parts = [f"<p>{html.escape(text)}</p>" for text in blocks]
+    if entry.contacts:
+        parts.append("<p>" + "<br/>".join(html.escape(line) for line in entry.contacts) + "</p>")
+    return "\n".join(parts)
+
+
+def _add_atom_entry(fg: Any, entry: FeedEntry) -> None:
+    fe = fg.add_entry(order="append")  # feedgen prepends by default
+    fe.id(entry.id)
+    fe.title(_entry_title(entry))
+    fe.link(href=entry.url, rel="alternate", type="text/html")
+    fe.published(_utc(entry.published))
+    fe.updated(_utc(entry.updated))
+    if entry.summary:
+        fe.summary(entry.summary, type="text")
+    if body := _content_html(entry):
+        fe.content(body, type="html")
+    fe.category([{"term": slug, "label": title or slug} for slug, title in entry.categories])
+
+
+def _add_rss_item(fg: Any, entry: FeedEntry) -> None:
+    fe = fg.add_entry(order="append")  # feedgen prepends by default
+    fe.title(_entry_title(entry))
+    fe.link(href=entry.url)
+    fe.guid(entry.id, permalink=False)
+    fe.published(_utc(entry.published))
+    # RSS description is HTML by convention, so the plain summary cannot go there unescaped.
+    fe.description(_content_html(entry))
+    fe.category([{"term": slug, "label": title or slug} for slug, title in entry.categories])
+
+
+def _json_item(entry: FeedEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "url": entry.url,
+        "title": _entry_title(entry),
+        "content_html": _content_html(entry),
+        "content_text": "\n\n".join(entry.paragraphs),
+        "summary": entry.summary,
+        "date_published": _utc(entry.published).isoformat(),
+        "date_modified": _utc(entry.updated).isoformat(),
+        "tags": [title or slug for slug, title in entry.categories],
+        "_pressfeed": {
+            "release_id": entry.release_id,
+            "place": entry.place,
+            "contacts": list(entry.contacts),
+        },
+    }
+
+
+def _outline(links: FeedLinks) -> dict[str, str]:
+    return {
+        "type": "rss",
+        "text": links.title or links.slug,
+        "title": links.title or links.slug,
+        "description": links.description,
+        "xmlUrl": links.atom,
+        "htmlUrl": links.html,
+    }
+
+
+def _history_links(archive: ArchiveLinks) -> list[tuple[str, str]]:
+    """RFC 5005 relations and the URLs they point to, without extension."""
+    links = [("current", archive.current)]
+    if archive.prev:
+        links.append(("prev-archive", archive.prev))
+    if archive.next:
+        links.append(("next-archive", archive.next))
+    return links
+
+
+class _AtomHistory(BaseExtension):  # type: ignore[misc]
+    """RFC 5005 links of an Atom document, and fh:archive on archive pages."""
+
+    def __init__(self, archive: ArchiveLinks | None) -> None:
+        self.archive = archive
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self.archive and self.archive.is_archive else {}
+
+    def extend_atom(self, feed: Any) -> Any:
+        if self.archive is None:
+            return feed
+        for rel, url in _history_links(self.archive):
+            xml_elem("link", feed, href=url + ".atom", rel=rel, type=ATOM_TYPE)
+        if self.archive.is_archive:
+            xml_elem(f"{{{HISTORY_NS}}}archive", feed)
+        return feed
+
+
+class _AlternateLink(BaseEntryExtension):  # type: ignore[misc]
+    """Puts back the rel and type that feedgen 1.0 drops from entry links (its issue #135)."""
+
+    def extend_atom(self, entry: Any) -> Any:
+        for link in entry.findall("link"):
+            if link.get("rel") is None:
+                link.set("rel", "alternate")
+                link.set("type", "text/html")
+        return entry
+
+
+class _RssPrevArchive(BaseExtension):  # type: ignore[misc]
+    """An atom:link to the newest Atom archive page: RSS has no archives of its own."""
+
+    def __init__(self, prev: str | None) -> None:
+        self.prev = prev
+
+    def extend_rss(self, rss: Any) -> Any:
+        if self.prev:
+            channel = rss.find("channel")
+            href = self.prev + ".atom"
+            xml_elem(f"{{{ATOM_NS}}}link", channel, href=href, rel="prev-archive", type=ATOM_TYPE)
+        return rss
+
+
+def _feed_title(doc: FeedDoc) -> str:
+    return doc.title or doc.slug
+
+
+def _entry_title(entry: FeedEntry) -> str:
+    return entry.title or entry.release_id
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """The moment in UTC to the second, so every format spells it alike."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"feeds need aware times, got naive {moment.isoformat()}")
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def _xml_bytes(serialised: Any) -> bytes:
+    if not isinstance(serialised, bytes):
+        raise TypeError(f"XML serialiser returned {type(serialised).__name__}, not bytes")
+    return serialised
+
+
+def _xml_safe(value: _T) -> _T:
+    """The value with the characters `_NOT_XML` matches dropped from every string inside it."""
+    cleaned: Any = value
+    if isinstance(value, str):
+        cleaned = _NOT_XML.sub("", value)
+    elif isinstance(value, tuple):
+        cleaned = tuple(_xml_safe(item) for item in value)
+    elif is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _xml_safe(getattr(value, f.name)) for f in fields(value)}
+        cleaned = replace(value, **changes)
+    return cast(_T, cleaned)

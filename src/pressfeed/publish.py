@@ -1,0 +1,343 @@
+"""Orchestrates publishing: the store -> feeds, archives and pages -> files, only what changed.
+
+Output, under the output directory, with URLs under the configured site URL:
+  <slug>.atom, <slug>.rss, <slug>.json   the newest releases of a topic ("all": of everything)
+  archive/<slug>/<YYYY-MM>.atom, .json    RFC 5005 archive pages, one per month of release dates
+  releases/<id>.html                      one page per release
+  index.html, topics.opml                 the front page and a subscription list
+Scans record what changed (pending rows); a publish rebuilds just that and clears it, so a
+crash in between leaves the work for the next publish. Files are written atomically and only
+when their bytes change.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from pressfeed import __version__, store
+from pressfeed.feeds import atom_bytes, json_bytes, opml_bytes, rss_bytes
+from pressfeed.files import remove_file, write_if_changed
+from pressfeed.models import (
+    ALL_FEED,
+    ArchiveLinks,
+    FeedDoc,
+    FeedEntry,
+    FeedLinks,
+    Settings,
+    StoredRelease,
+)
+from pressfeed.pages import Site, TopicSummary, render_index, render_release, render_withdrawn
+from pressfeed.templating import environment
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT_KEY = "publish_fingerprint"
+LATEST_ON_INDEX = 5
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+PAGE_BATCH = 500
+
+
+@dataclass
+class PublishReport:
+    """Files a publish wrote, left alone because unchanged, or removed."""
+
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    def count(self, written: bool) -> None:
+        if written:
+            self.written += 1
+        else:
+            self.unchanged += 1
+
+
+def publish(settings: Settings, engine: Engine, *, full: bool = False) -> PublishReport:
+    """Write the feeds, archives and pages that the last scans changed (all when `full`)."""
+    report = PublishReport()
+    fingerprint = publish_fingerprint(settings)
+    with engine.connect() as connection:
+        todo = store.pending_keys(connection)
+        stale = store.meta_value(connection, FINGERPRINT_KEY) != fingerprint
+        if full or stale or "everything" in todo or not _index_path(settings).exists():
+            todo = _everything(connection, settings) | {"everything": {""}}
+        _write_release_pages(connection, settings, todo.get("release", set()), report)
+        _write_feeds(connection, settings, todo, report)
+        _write_front(connection, settings, report)
+    with engine.begin() as connection:
+        store.clear_pending(connection, todo)
+        store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
+    log.info(
+        "published: %d files written, %d unchanged, %d removed",
+        report.written,
+        report.unchanged,
+        report.removed,
+    )
+    return report
+
+
+def publish_fingerprint(settings: Settings) -> str:
+    """What every output depends on besides the releases: settings, topics and templates."""
+    parts = [
+        __version__,
+        settings.site_url,
+        settings.site_title,
+        settings.language,
+        str(settings.feed_length),
+        repr([(t.slug, t.title, t.description) for t in settings.topics]),
+    ]
+    for template in sorted(settings.templates_dir.glob("*.html")):
+        parts.append(template.name + template.read_text(encoding="utf-8"))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _everything(connection: Connection, settings: Settings) -> dict[str, set[str]]:
+    slugs = [ALL_FEED, *(t.slug for t in settings.topics)]
+    months = {f"{slug}/{month}" for slug in slugs for month in _months(connection, slug, settings)}
+    return {
+        "release": set(store.all_release_ids(connection)),
+        "feed": set(slugs),
+        "month": months,
+    }
+
+
+# --- URLs and names -----------------------------------------------------------------------------
+
+
+def feed_base(settings: Settings, slug: str) -> str:
+    return f"{settings.site_url}{slug}"
+
+
+def archive_base(settings: Settings, slug: str, month: str) -> str:
+    return f"{settings.site_url}archive/{slug}/{month}"
+
+
+def release_url(settings: Settings, release_id: str) -> str:
+    return f"{settings.site_url}releases/{release_id}.html"
+
+
+def feed_links(settings: Settings, slug: str) -> FeedLinks:
+    """The subscription URLs of one feed."""
+    base = feed_base(settings, slug)
+    topic = settings.topic(slug)
+    title = topic.title if topic else f"{settings.site_title}: all releases"
+    description = topic.description if topic else "Every release, whatever its topic."
+    home = f"{settings.site_url}#{slug}"
+    return FeedLinks(slug, title, description, f"{base}.atom", f"{base}.rss", f"{base}.json", home)
+
+
+def stable_id(kind: str, key: str) -> str:
+    """A URI derived from what it names only: the same on every machine and rebuild."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
+
+
+def _index_path(settings: Settings) -> Path:
+    return settings.output_dir / "index.html"
+
+
+# --- feeds --------------------------------------------------------------------------------------
+
+
+def feed_entry(settings: Settings, stored: StoredRelease) -> FeedEntry:
+    """A stored release as a feed entry."""
+    release = stored.release
+    titles = {t.slug: t.title for t in settings.topics}
+    published = dt.datetime.combine(release.date, dt.time(), dt.UTC)
+    return FeedEntry(
+        id=stable_id("release", release.id),
+        release_id=release.id,
+        title=release.title,
+        url=release_url(settings, release.id),
+        published=published,
+        updated=max(stored.updated, published),
+        summary=release.paragraphs[0] if release.paragraphs else release.title,
+        paragraphs=release.paragraphs,
+        contacts=release.contacts,
+        place=release.place,
+        categories=tuple((slug, titles[slug]) for slug in stored.topics if slug in titles),
+    )
+
+
+def _feed_doc(
+    settings: Settings,
+    slug: str,
+    releases: Sequence[StoredRelease],
+    archive: ArchiveLinks | None,
+    *,
+    month: str | None = None,
+) -> FeedDoc:
+    links = feed_links(settings, slug)
+    entries = tuple(feed_entry(settings, s) for s in releases)
+    title = f"{links.title} ({month})" if month else links.title
+    return FeedDoc(
+        id=stable_id("feed", f"{slug}/{month}" if month else slug),
+        slug=slug,
+        title=title,
+        subtitle=links.description,
+        language=settings.language,
+        updated=max((e.updated for e in entries), default=EPOCH),
+        base_url=archive_base(settings, slug, month) if month else feed_base(settings, slug),
+        home_url=links.html,
+        author=settings.site_title,
+        entries=entries,
+        archive=archive,
+    )
+
+
+def _months(connection: Connection, slug: str, settings: Settings) -> list[str]:
+    """The months holding releases of a feed, oldest first."""
+    topic = None if slug == ALL_FEED else slug
+    return sorted({f"{d:%Y-%m}" for d in store.feed_dates(connection, topic)})
+
+
+def _write_feeds(
+    connection: Connection,
+    settings: Settings,
+    todo: Mapping[str, set[str]],
+    report: PublishReport,
+) -> None:
+    known = {ALL_FEED, *(t.slug for t in settings.topics)}
+    dirty_months: dict[str, set[str]] = {}
+    for key in todo.get("month", set()):
+        slug, _, month = key.partition("/")
+        dirty_months.setdefault(slug, set()).add(month)
+    for slug in sorted(known & (todo.get("feed", set()) | set(dirty_months))):
+        months = _months(connection, slug, settings)
+        _write_current(connection, settings, slug, months, report)
+        _write_archives(connection, settings, slug, months, dirty_months.get(slug, set()), report)
+
+
+def _write_current(
+    connection: Connection,
+    settings: Settings,
+    slug: str,
+    months: Sequence[str],
+    report: PublishReport,
+) -> None:
+    topic = None if slug == ALL_FEED else slug
+    releases = store.feed_releases(connection, topic, limit=settings.feed_length)
+    base = feed_base(settings, slug)
+    archive = ArchiveLinks(
+        current=base, prev=archive_base(settings, slug, months[-1]) if months else None
+    )
+    doc = _feed_doc(settings, slug, releases, archive)
+    out = settings.output_dir
+    report.count(write_if_changed(out / f"{slug}.atom", atom_bytes(doc)))
+    report.count(write_if_changed(out / f"{slug}.rss", rss_bytes(doc)))
+    report.count(write_if_changed(out / f"{slug}.json", json_bytes(doc)))
+
+
+def _write_archives(
+    connection: Connection,
+    settings: Settings,
+    slug: str,
+    months: Sequence[str],
+    dirty: Iterable[str],
+    report: PublishReport,
+) -> None:
+    """Rebuild the dirty months of a feed and their neighbours, whose links may have moved."""
+    rebuild: set[str] = set()
+    for month in dirty:
+        at = bisect.bisect_left(months, month)
+        if at < len(months) and months[at] == month:
+            rebuild.update(months[max(0, at - 1) : at + 2])
+        else:
+            _remove_archive(settings, slug, month, report)
+            rebuild.update(months[max(0, at - 1) : at + 1])
+    for month in sorted(rebuild):
+        _write_archive(connection, settings, slug, months, month, report)
+
+
+def _write_archive(
+    connection: Connection,
+    settings: Settings,
+    slug: str,
+    months: Sequence[str],
+    month: str,
+    report: PublishReport,
+) -> None:
+    at = months.index(month)
+    first = dt.date.fromisoformat(f"{month}-01")
+    after = (first + dt.timedelta(days=32)).replace(day=1)
+    topic = None if slug == ALL_FEED else slug
+    releases = store.feed_releases(connection, topic, between=(first, after))
+    archive = ArchiveLinks(
+        current=feed_base(settings, slug),
+        prev=archive_base(settings, slug, months[at - 1]) if at > 0 else None,
+        next=archive_base(settings, slug, months[at + 1]) if at + 1 < len(months) else None,
+        is_archive=True,
+    )
+    doc = _feed_doc(settings, slug, releases, archive, month=month)
+    folder = settings.output_dir / "archive" / slug
+    report.count(write_if_changed(folder / f"{month}.atom", atom_bytes(doc)))
+    report.count(write_if_changed(folder / f"{month}.json", json_bytes(doc)))
+
+
+def _remove_archive(settings: Settings, slug: str, month: str, report: PublishReport) -> None:
+    folder = settings.output_dir / "archive" / slug
+    for suffix in (".atom", ".json"):
+        report.removed += remove_file(folder / f"{month}{suffix}")
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+def _site(settings: Settings) -> Site:
+    return Site(
+        title=settings.site_title,
+        url=settings.site_url,
+        language=settings.language,
+        opml_url=f"{settings.site_url}topics.opml",
+        all_links=feed_links(settings, ALL_FEED),
+    )
+
+
+def _write_release_pages(
+    connection: Connection, settings: Settings, ids: Iterable[str], report: PublishReport
+) -> None:
+    env = environment([settings.templates_dir])
+    site = _site(settings)
+    listed = sorted(ids)
+    for start in range(0, len(listed), PAGE_BATCH):
+        for release_id, stored in store.releases_by_id(
+            connection, listed[start : start + PAGE_BATCH]
+        ).items():
+            url = release_url(settings, release_id)
+            if stored.withdrawn_at is None:
+                topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
+                html = render_release(env, site, stored.release, topics, url, stored.updated)
+            else:
+                html = render_withdrawn(env, site, stored.release.title, url)
+            path = settings.output_dir / "releases" / f"{release_id}.html"
+            report.count(write_if_changed(path, html.encode()))
+
+
+def _write_front(connection: Connection, settings: Settings, report: PublishReport) -> None:
+    """index.html and topics.opml: small, rebuilt on every publish, written when changed."""
+    env = environment([settings.templates_dir])
+    counts = store.topic_counts(connection)
+    summaries = []
+    newest = EPOCH
+    for slug in [ALL_FEED, *(t.slug for t in settings.topics)]:
+        topic = None if slug == ALL_FEED else slug
+        latest = store.feed_releases(connection, topic, limit=LATEST_ON_INDEX)
+        newest = max([newest, *(s.updated for s in latest)])
+        count = store.release_count(connection) if topic is None else counts.get(slug, 0)
+        heads = tuple(
+            (s.release.title, release_url(settings, s.release.id), s.release.date) for s in latest
+        )
+        summaries.append(TopicSummary(feed_links(settings, slug), count, heads))
+    site = _site(settings)
+    html = render_index(env, site, summaries[1:], newest)
+    report.count(write_if_changed(_index_path(settings), html.encode()))
+    opml = opml_bytes(settings.site_title, [s.links for s in summaries[1:]], newest)
+    report.count(write_if_changed(settings.output_dir / "topics.opml", opml))

@@ -1,0 +1,58 @@
+"""jinja2's one home: template environments over folders that override one another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import jinja2
+
+Environment: TypeAlias = jinja2.Environment  # so other modules need not import jinja2
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def environment(template_dirs: Sequence[Path]) -> Environment:
+    """An environment looking for each template in `template_dirs`, earlier folders first."""
+    return _environment(tuple(Path(d).resolve() for d in template_dirs))
+
+
+def render(env: Environment, name: str, **values: Any) -> str:
+    """Render template `name` with `values`; a value it uses but is not given raises."""
+    return env.get_template(name).render(**values)
+
+
+def long_date(day: dt.date) -> str:
+    """A date as people write it, the same whatever the locale: "3 November 2026"."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(template_dirs: tuple[Path, ...]) -> Environment:
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(d) for d in template_dirs])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(("html", "xml")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["long_date"] = long_date
+    return env

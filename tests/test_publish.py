@@ -1,0 +1,303 @@
+"""Publishing over a real store and real files: what is written, when, and what readers see."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from sqlalchemy import Engine
+
+from pressfeed import publish as publishing
+from pressfeed import store
+from pressfeed.config import load_settings
+from pressfeed.evaluate import read_labels
+from pressfeed.models import Settings
+from pressfeed.publish import publish
+from pressfeed.scan import scan_content
+from tests.conftest import NOW, ROOT, write_settings
+from tests.feedcheck import atom_problems, rss_problems
+from tests.test_scan import LISTING
+
+HEALTH = """Clinic opens for new arrivals
+
+Athens, 2 April 2024 – A clinic for newly arrived migrants opened today, offering medical \
+screening, vaccination and mental health support to 200 people a day.
+"""
+
+HOSTILE = """Statement on <script>alert("x")</script> & other "tags"
+
+Geneva, 1 February 2024 – The text holds <b>markup</b> & ampersands \x07 and a bell, which \
+readers must see as text: <script>alert(1)</script>.
+"""
+
+
+def scan(settings: Settings, engine: Engine, minutes: int = 0) -> None:
+    scan_content(settings, engine, now=NOW + dt.timedelta(minutes=minutes))
+
+
+def outputs(settings: Settings) -> dict[str, int]:
+    """Every output file with its modification time."""
+    root = settings.output_dir
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()
+    }
+
+
+def parse(settings: Settings, name: str) -> feedparser.FeedParserDict:
+    parsed = feedparser.parse((settings.output_dir / name).read_bytes())
+    assert not parsed.bozo, (name, parsed.get("bozo_exception"))
+    return parsed
+
+
+def local(settings: Settings, url: str) -> Path:
+    assert url.startswith(settings.site_url)
+    return settings.output_dir / url.removeprefix(settings.site_url).split("#")[0]
+
+
+@pytest.fixture
+def published(settings: Settings, engine: Engine) -> Iterator[Settings]:
+    (settings.content_dir / "listing.txt").write_text(LISTING, encoding="utf-8")
+    (settings.content_dir / "health.txt").write_text(HEALTH, encoding="utf-8")
+    scan(settings, engine)
+    publish(settings, engine)
+    yield settings
+
+
+def test_every_output_is_written(published: Settings) -> None:
+    names = set(outputs(published))
+    for slug in ("all", "libya", "sea-rescue", "health", "governance"):
+        assert {f"{slug}.atom", f"{slug}.rss", f"{slug}.json"} <= names
+    assert {"index.html", "topics.opml"} <= names
+    assert len([n for n in names if n.startswith("releases/")]) == 3
+    assert "archive/all/2024-03.atom" in names
+    assert "archive/health/2024-04.json" in names
+
+
+def test_feeds_parse_as_a_reader_sees_them(published: Settings) -> None:
+    for slug in ("all", "sea-rescue", "health"):
+        for suffix in ("atom", "rss"):
+            feed = parse(published, f"{slug}.{suffix}")
+            assert feed.entries, slug
+            for entry in feed.entries:
+                assert entry.id.startswith("urn:uuid:")
+                assert local(published, entry.link).is_file()
+                assert entry.published_parsed is not None
+    health = parse(published, "health.atom")
+    assert len(health.entries) == 2
+    entry = health.entries[0]
+    assert entry.title == "Clinic opens for new arrivals"
+    assert [t.term for t in entry.tags] == ["health"]
+    assert entry.published.startswith("2024-04-02")
+    assert health.feed.title == "Health"
+
+
+def test_all_feed_is_newest_first(published: Settings) -> None:
+    titles = [e.title for e in parse(published, "all.atom").entries]
+    assert titles == [
+        "Clinic opens for new arrivals",
+        "Rescue ship waits for a safe port with 60 survivors on board",
+        "Health workers screen new arrivals for tuberculosis",
+    ]
+
+
+def test_feeds_follow_the_specifications(published: Settings) -> None:
+    for slug in ("all", "libya", "sea-rescue", "health", "governance"):
+        assert atom_problems((published.output_dir / f"{slug}.atom").read_bytes()) == []
+        assert rss_problems((published.output_dir / f"{slug}.rss").read_bytes()) == []
+    for archive in (published.output_dir / "archive").rglob("*.atom"):
+        assert atom_problems(archive.read_bytes()) == [], archive
+
+
+def test_json_feed_has_the_required_fields(published: Settings) -> None:
+    feed = json.loads((published.output_dir / "health.json").read_text(encoding="utf-8"))
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["feed_url"] == f"{published.site_url}health.json"
+    item = feed["items"][0]
+    assert item["id"].startswith("urn:uuid:")
+    assert item["url"].startswith(published.site_url)
+    assert dt.datetime.fromisoformat(item["date_published"]).tzinfo is not None
+
+
+def test_index_links_every_feed_and_release_page(published: Settings) -> None:
+    html = (published.output_dir / "index.html").read_text(encoding="utf-8")
+    for slug in ("libya", "sea-rescue", "health", "governance"):
+        assert f'href="{published.site_url}{slug}.atom"' in html
+    assert f"{published.site_url}topics.opml" in html
+    assert "Clinic opens for new arrivals" in html
+
+
+def test_a_publish_with_no_change_rewrites_no_file(published: Settings, engine: Engine) -> None:
+    before = outputs(published)
+    scan(published, engine, minutes=5)
+    report = publish(published, engine)
+    assert report.written == 0
+    assert publish(published, engine, full=True).written == 0
+    assert outputs(published) == before
+
+
+def test_a_change_in_one_topic_rewrites_that_topic_and_all(
+    published: Settings, engine: Engine
+) -> None:
+    before = outputs(published)
+    more = HEALTH.replace("Clinic opens", "Second clinic opens").replace("2 April", "3 April")
+    (published.content_dir / "health-2.txt").write_text(more, encoding="utf-8")
+    scan(published, engine, minutes=5)
+    publish(published, engine)
+    after = outputs(published)
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert {"health.atom", "health.rss", "health.json", "all.atom", "index.html"} <= changed
+    untouched = {
+        f"{slug}.{s}"
+        for slug in ("libya", "sea-rescue", "governance")
+        for s in ("atom", "rss", "json")
+    }
+    assert not changed & untouched
+    assert not {n for n in changed if n.startswith("releases/")} - {
+        n for n in after if n not in before
+    }
+
+
+def test_ids_are_the_same_across_clean_rebuilds(published: Settings, tmp_path: Path) -> None:
+    first = [e.id for e in parse(published, "all.atom").entries]
+    (tmp_path / "again").mkdir()
+    other = load_settings(write_settings(tmp_path / "again"), environ={})
+    shutil.copytree(published.content_dir, other.content_dir, dirs_exist_ok=True)
+    engine = store.open_store(other.database)
+    scan_content(other, engine, now=NOW + dt.timedelta(days=3))
+    publish(other, engine)
+    engine.dispose()
+    assert [e.id for e in parse(other, "all.atom").entries] == first
+
+
+def test_markup_and_control_characters_are_shown_as_text(
+    settings: Settings, engine: Engine
+) -> None:
+    (settings.content_dir / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
+    scan(settings, engine)
+    publish(settings, engine)
+    for suffix in ("atom", "rss"):
+        (entry,) = parse(settings, f"all.{suffix}").entries
+        assert entry.title == 'Statement on <script>alert("x")</script> & other "tags"'
+        content = entry.get("content", [{"value": entry.get("description", "")}])[0]["value"]
+        assert "&lt;script&gt;" in content
+        assert "<script>" not in content
+        assert "\x07" not in content
+    page = next((settings.output_dir / "releases").glob("*.html")).read_text(encoding="utf-8")
+    assert "<script>" not in page
+    assert "&lt;b&gt;markup&lt;/b&gt;" in page
+
+
+def test_archive_chain_reaches_the_oldest_release(tmp_path: Path) -> None:
+    config = write_settings(tmp_path, "feed_length = 2\n")
+    settings = load_settings(config, environ={})
+    for month in range(1, 7):
+        page = (
+            LISTING.replace("12 March 2024", f"12 {month_name(month)} 2024")
+            .replace("2 March 2024", f"2 {month_name(month)} 2024")
+            .replace("60 survivors", f"{60 + month} survivors")
+            .replace("for tuberculosis", f"for tuberculosis, round {month}")
+        )
+        (settings.content_dir / f"listing-{month}.txt").write_text(page, encoding="utf-8")
+    engine = store.open_store(settings.database)
+    scan_content(settings, engine, now=NOW)
+    publish(settings, engine)
+    engine.dispose()
+    seen: set[str] = set()
+    feed = parse(settings, "all.atom")
+    assert len(feed.entries) == 2
+    pages = 0
+    while True:
+        seen |= {e.id for e in feed.entries}
+        older = [link.href for link in feed.feed.links if link.rel == "prev-archive"]
+        if not older:
+            break
+        name = older[0].removeprefix(settings.site_url)
+        feed = parse(settings, name)
+        pages += 1
+        assert any(link.rel == "current" for link in feed.feed.links)
+    assert pages == 6
+    assert len(seen) == 12
+    oldest = parse(settings, "archive/all/2024-01.atom").entries
+    assert {e.title for e in oldest} >= {
+        "Health workers screen new arrivals for tuberculosis, round 1"
+    }
+
+
+def month_name(month: int) -> str:
+    return dt.date(2024, month, 1).strftime("%B")
+
+
+def test_withdrawn_release_leaves_the_feeds_and_its_page_says_so(
+    published: Settings, engine: Engine
+) -> None:
+    (published.content_dir / "health.txt").unlink()
+    scan(published, engine, minutes=5)
+    publish(published, engine)
+    assert [e.title for e in parse(published, "health.atom").entries] == [
+        "Health workers screen new arrivals for tuberculosis"
+    ]
+    titles = [e.title for e in parse(published, "all.atom").entries]
+    assert "Clinic opens for new arrivals" not in titles
+    pages = [p.read_text(encoding="utf-8") for p in (published.output_dir / "releases").glob("*")]
+    assert sum("withdrawn" in page.lower() for page in pages) == 1
+
+
+def test_a_failed_publish_is_finished_by_the_next(
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (settings.content_dir / "listing.txt").write_text(LISTING, encoding="utf-8")
+    scan(settings, engine)
+    real = publishing.write_if_changed
+    calls = {"n": 0}
+
+    def failing(path: Path, data: bytes) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(publishing, "write_if_changed", failing)
+    with pytest.raises(OSError, match="No space left"):
+        publish(settings, engine)
+    monkeypatch.setattr(publishing, "write_if_changed", real)
+    with engine.connect() as connection:
+        assert store.pending_keys(connection)  # nothing was lost
+    publish(settings, engine)
+    with engine.connect() as connection:
+        assert store.pending_keys(connection) == {}
+    assert len(parse(settings, "all.atom").entries) == 2
+    assert len(list((settings.output_dir / "releases").glob("*.html"))) == 2
+
+
+def test_seed_feeds_hold_what_the_labels_require(shared_dir: Path, tmp_path: Path) -> None:
+    settings = load_settings(write_settings(tmp_path), environ={})
+    settings = dataclasses.replace(settings, content_dir=shared_dir / "seeds")
+    engine = store.open_store(settings.database)
+    scan_content(settings, engine, now=NOW)
+    publish(settings, engine)
+    engine.dispose()
+    slugs, labels = read_labels(shared_dir / "seeds-golden.json")
+    titled = [label for label in labels if label.title]
+    all_titles = [e.title for e in parse(settings, "all.atom").entries]
+    assert len(all_titles) == 17
+    assert len(set(parse(settings, "all.atom").entries[i].id for i in range(17))) == 17
+    for slug in slugs:
+        feed_titles = {e.title for e in parse(settings, f"{slug}.atom").entries}
+        required = {lb.title for lb in titled if slug in lb.topics}
+        allowed = {lb.title for lb in titled if slug in lb.topics | lb.optional}
+        assert required <= feed_titles, slug
+        untitled = [lb for lb in labels if not lb.title and slug in lb.topics | lb.optional]
+        untitled_required = [lb for lb in untitled if slug in lb.topics]
+        others = feed_titles - allowed  # releases printed without a headline: derived titles
+        assert len(untitled_required) <= len(others) <= len(untitled), slug
+
+
+def test_project_config_points_at_the_project_templates() -> None:
+    settings = load_settings(ROOT / "config" / "pressfeed.toml", environ={})
+    assert (settings.templates_dir / "index.html").is_file()
