@@ -3,7 +3,8 @@
 The W3C validator (https://validator.w3.org/feed/, source in w3c/feedvalidator) has no package
 and needs the network, so the tests apply its main rules with lxml instead. `atom_problems` and
 `rss_problems` take a document's bytes (and, to check its self link, its file name) and return
-one line per problem found: an empty list means the document passes. Warnings of the W3C service count as problems here.
+one line per problem found: an empty list means the document passes. What the W3C service calls a
+warning counts as a problem here.
 
 Atom (RFC 4287, with RFC 5005 feed history), implemented:
 - well-formed XML; the root is atom:feed; no feed metadata after the first entry;
@@ -27,7 +28,7 @@ RSS 2.0, implemented:
 - well-formed XML; the root is rss with version="2.0"; exactly one channel;
 - the channel has exactly one non-empty title, link and description, and at most one of each
   other core element (language, lastBuildDate, pubDate, generator, docs...);
-- an atom:link rel="self" (W3C warns without it), whose href ends with the document's name;
+- an atom:link rel="self" (W3C warns without it) ending with the document's name, when given;
 - lastBuildDate and pubDate are RFC 822 dates with a four-digit year and a correct weekday, which
   `email.utils.parsedate_to_datetime` reads;
 - the language is a well-formed language tag;
@@ -63,16 +64,21 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # W3C's validRelations (src/feedvalidator/link.py).
-LINK_RELATIONS = frozenset(
+LINK_RELATIONS = _words(
     "alternate current describedby edit edit-media enclosure first hub last license next "
-    "next-archive payment prev-archive previous related replies search self service up via".split()
+    "next-archive payment prev-archive previous related replies search self service up via"
 )
-HISTORY_RELATIONS = frozenset("current first last next next-archive prev-archive previous".split())
+HISTORY_RELATIONS = _words("current first last next next-archive prev-archive previous")
 # Elements the W3C's HTML check knows but does not accept (SecurityRisk).
-RISKY_TAGS = frozenset(
+RISKY_TAGS = _words(
     "applet base basefont body embed frame frameset head html iframe isindex link meta noframes "
-    "object param plaintext script style title xmp".split()
+    "object param plaintext script style title xmp"
 )
 URL_ATTRIBUTES = frozenset(("href", "src", "action", "poster", "background", "longdesc", "cite"))
 
@@ -89,9 +95,9 @@ ATOM_REQUIRED = ("id", "title", "updated")
 ATOM_FEED_OPTIONAL = ("subtitle", "rights", "generator", "icon", "logo")
 ATOM_ENTRY_OPTIONAL = ("published", "summary", "content", "rights", "source")
 ATOM_TEXT_CONSTRUCTS = ("title", "subtitle", "summary", "rights", "content")
-RSS_CHANNEL_OPTIONAL = (
+RSS_CHANNEL_OPTIONAL = _words(
     "language copyright managingEditor webMaster pubDate lastBuildDate generator docs "
-    "cloud ttl image rating textInput skipHours skipDays".split()
+    "cloud ttl image rating textInput skipHours skipDays"
 )
 RSS_ITEM_SINGLETONS = ("title", "link", "description", "guid", "pubDate", "comments", "source")
 

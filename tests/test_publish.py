@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
@@ -61,12 +60,12 @@ def local(settings: Settings, url: str) -> Path:
 
 
 @pytest.fixture
-def published(settings: Settings, engine: Engine) -> Iterator[Settings]:
+def published(settings: Settings, engine: Engine) -> Settings:
     (settings.content_dir / "listing.txt").write_text(LISTING, encoding="utf-8")
     (settings.content_dir / "health.txt").write_text(HEALTH, encoding="utf-8")
     scan(settings, engine)
     publish(settings, engine)
-    yield settings
+    return settings
 
 
 def test_every_output_is_written(published: Settings) -> None:
@@ -286,7 +285,7 @@ def test_seed_feeds_hold_what_the_labels_require(shared_dir: Path, tmp_path: Pat
     titled = [label for label in labels if label.title]
     all_titles = [e.title for e in parse(settings, "all.atom").entries]
     assert len(all_titles) == 17
-    assert len(set(parse(settings, "all.atom").entries[i].id for i in range(17))) == 17
+    assert len({e.id for e in parse(settings, "all.atom").entries}) == 17
     for slug in slugs:
         feed_titles = {e.title for e in parse(settings, f"{slug}.atom").entries}
         required = {lb.title for lb in titled if slug in lb.topics}
