@@ -300,3 +300,16 @@ def test_seed_feeds_hold_what_the_labels_require(shared_dir: Path, tmp_path: Pat
 def test_project_config_points_at_the_project_templates() -> None:
     settings = load_settings(ROOT / "config" / "pressfeed.toml", environ={})
     assert (settings.templates_dir / "index.html").is_file()
+
+
+def test_a_topic_dropped_from_the_config_takes_its_feeds_along(
+    published: Settings, engine: Engine
+) -> None:
+    kept = tuple(t for t in published.topics if t.slug != "governance")
+    settings = dataclasses.replace(published, topics=kept)
+    scan_content(settings, engine, now=NOW)
+    report = publish(settings, engine)
+    names = set(outputs(settings))
+    assert report.removed >= 3
+    assert not {n for n in names if n.startswith("governance.") or "/governance/" in n}
+    assert "health.atom" in names

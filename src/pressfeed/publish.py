@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ from pressfeed.templating import environment
 log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "publish_fingerprint"
+SLUGS_KEY = "published_slugs"
 LATEST_ON_INDEX = 5
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PAGE_BATCH = 500
@@ -70,12 +72,14 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
         stale = store.meta_value(connection, FINGERPRINT_KEY) != fingerprint
         if full or stale or "everything" in todo or not _index_path(settings).exists():
             todo = _everything(connection, settings) | {"everything": {""}}
+            _remove_dropped_topics(connection, settings, report)
         _write_release_pages(connection, settings, todo.get("release", set()), report)
         _write_feeds(connection, settings, todo, report)
         _write_front(connection, settings, report)
     with engine.begin() as connection:
         store.clear_pending(connection, todo)
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
+        store.set_meta_value(connection, SLUGS_KEY, json.dumps(_slugs(settings)))
     log.info(
         "published: %d files written, %d unchanged, %d removed",
         report.written,
@@ -100,8 +104,26 @@ def publish_fingerprint(settings: Settings) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _slugs(settings: Settings) -> list[str]:
+    return [ALL_FEED, *(t.slug for t in settings.topics)]
+
+
+def _remove_dropped_topics(
+    connection: Connection, settings: Settings, report: PublishReport
+) -> None:
+    """A topic taken out of topics.toml takes its feeds and archives with it."""
+    before = json.loads(store.meta_value(connection, SLUGS_KEY) or "[]")
+    for slug in set(before) - set(_slugs(settings)):
+        for suffix in (".atom", ".rss", ".json"):
+            report.removed += remove_file(settings.output_dir / f"{slug}{suffix}")
+        folder = settings.output_dir / "archive" / slug
+        for page in sorted(folder.glob("*")) if folder.is_dir() else []:
+            report.removed += remove_file(page)
+        log.info("feeds of dropped topic %s removed", slug)
+
+
 def _everything(connection: Connection, settings: Settings) -> dict[str, set[str]]:
-    slugs = [ALL_FEED, *(t.slug for t in settings.topics)]
+    slugs = _slugs(settings)
     months = {f"{slug}/{month}" for slug in slugs for month in _months(connection, slug, settings)}
     return {
         "release": set(store.all_release_ids(connection)),
