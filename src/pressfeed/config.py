@@ -9,6 +9,7 @@ import math
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
@@ -16,7 +17,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pressfeed.errors import ConfigError, ConfigProblem
-from pressfeed.models import ALL_FEED, EmailSettings, Settings, SmtpSettings, Term, Topic
+from pressfeed.models import (
+    ALL_FEED,
+    DigestSettings,
+    EmailSettings,
+    Settings,
+    SmtpSettings,
+    Term,
+    Topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +183,19 @@ PATH = Kind("path", "a path (string)", _path)
 DATABASE = Kind("path or URL", "a file path or an SQLAlchemy URL (string)", _database)
 SITE_URL = Kind("URL", "an http:// or https:// URL", _site_url)
 BOOLEAN = Kind("boolean", "true or false", _boolean, _text_as_bool)
+
+
+def _timezone(value: object, base: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {value!r}") from error
+    return value
+
+
+TIMEZONE = Kind("time zone", "an IANA time zone name such as 'Europe/Rome'", _timezone)
 ENCODING = Kind(
     "string", "'' (none) or a text encoding known to Python, such as 'cp1252'", _text_encoding
 )
@@ -240,6 +262,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("smtp", "username", TEXT, "", "SMTP login name; empty for none"),
     Option("smtp", "password", TEXT, "", "SMTP password"),
     Option("smtp", "timeout", _number(0, inclusive=False), 60.0, "seconds to wait for the server"),
+    Option("", "secret", TEXT, "", "key that signs tokens and message ids; empty: one is made"),
+    Option("digest", "connections", _integer(1, 64), 4, "SMTP connections used at once"),
+    Option("digest", "max_age_days", _integer(0), 0, "skip releases dated older; 0: no limit"),
+    Option("digest", "timezone", TIMEZONE, "UTC", "time zone of new subscribers"),
+    Option("digest", "hour", _integer(0, 23), 8, "local hour of daily and weekly digests"),
 )
 
 SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS if o.section))
@@ -750,6 +777,7 @@ def _settings(config_file: Path, values: Mapping[str, Any], topics: tuple[Topic,
         topics=topics,
         email=EmailSettings(**fields("email")),
         smtp=SmtpSettings(**fields("smtp")),
+        digest=DigestSettings(**fields("digest")),
         **fields(""),
     )
 

@@ -139,6 +139,14 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    connections: int = 4  # SMTP connections used at once
+    max_age_days: int = 0  # skip releases dated older than this; 0 for no limit
+    timezone: str = "UTC"  # of subscribers added without one
+    hour: int = 8  # local hour of daily and weekly digests, for subscribers added without one
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -157,6 +165,8 @@ class Settings:
     topics: tuple[Topic, ...]
     email: EmailSettings = field(default_factory=EmailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    secret: str = ""
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
@@ -239,3 +249,81 @@ class FeedLinks:
     rss: str
     json: str
     html: str  # its section of the index page
+
+
+class Frequency(StrEnum):
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """Someone who receives digests, with their own topics and rhythm."""
+
+    id: str
+    address: str
+    topics: tuple[str, ...]  # slugs in the order chosen; empty means every topic
+    frequency: Frequency
+    hour: int  # local hour of the day the digest goes out (daily and weekly)
+    weekday: int  # 0 = Monday ... 6 = Sunday (weekly only)
+    timezone: str  # an IANA zone name, e.g. "Europe/Rome"
+    confirmed: bool
+    token: str  # secret that lets its holder manage or end the subscription
+    created: dt.datetime
+    covered_until: dt.datetime | None = None  # end of the last period a digest was made for
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """A release as a digest lists it."""
+
+    release_id: str
+    title: str
+    url: str  # absolute link to the release page
+    date: dt.date
+    place: str | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    slug: str
+    title: str
+    items: tuple[DigestItem, ...]  # newest first
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What one subscriber gets for one period."""
+
+    subscriber: Subscriber
+    period_start: dt.datetime
+    period_end: dt.datetime
+    sections: tuple[DigestSection, ...]
+
+    @property
+    def count(self) -> int:
+        return sum(len(s.items) for s in self.sections)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """What every message needs besides its content."""
+
+    sender: str  # From, e.g. "pressfeed <news@example.org>"
+    reply_to: str  # "" for none
+    site_title: str
+    site_url: str  # ends with "/"
+    secret: bytes  # key for Message-ID HMACs
+    template_dirs: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready to go: its final bytes, sent unchanged on every attempt."""
+
+    key: str  # the outbox row
+    sender: str  # envelope sender (bare address)
+    recipient: str  # one envelope recipient
+    data: bytes
