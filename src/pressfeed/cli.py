@@ -12,16 +12,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from pressfeed import __version__, store
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.config import describe_options, env_name, load_settings
+from pressfeed.digest import dry_run, preview_digests, send_due_digests
 from pressfeed.errors import PressfeedError, SourceError
 from pressfeed.evaluate import EvalReport, evaluate
 from pressfeed.extract import extract_text
-from pressfeed.models import Release, Settings, TopicScore
+from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
 from pressfeed.scan import ScanReport, file_date, scan_content
 from pressfeed.sources import SourceFile, discover, read_source
+from pressfeed.subscriptions import (
+    Choice,
+    SubscriptionError,
+    add_subscriber,
+    describe,
+    import_subscribers,
+    remove_subscriber,
+    subscriber_from,
+)
 
 log = logging.getLogger("pressfeed")
 
@@ -30,6 +42,8 @@ EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-201
 EPILOG_EVAL = "example: pressfeed eval ../shared/seeds-golden.json ../shared/seeds"
 EPILOG_DIFF = "example: pressfeed topics diff"
 EPILOG_PUBLISH = "example: pressfeed publish --full"
+EPILOG_SUBSCRIBERS = "example: pressfeed subscribers add ana@example.org --topics libya,health"
+EPILOG_DIGEST = "example: pressfeed digest --dry-run"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify(commands)
     _add_eval(commands)
     _add_topics(commands)
+    _add_subscribers(commands)
+    _add_digest(commands)
     return parser
 
 
@@ -386,6 +402,175 @@ def _print_diff(
     for slug in sorted(before - after):
         lost[slug] = lost.get(slug, 0) + 1
         print(f"-{slug:<12} {release.id}  {release.date}  {release.title}")
+
+
+# --- subscribers --------------------------------------------------------------------------------
+
+
+def _add_subscribers(commands: Commands) -> None:
+    sub = _command(commands, "subscribers", "manage digest subscribers", EPILOG_SUBSCRIBERS)
+    actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="add a subscriber, confirmed at once (or change one)",
+        description="Add a subscriber, confirmed at once; an address already subscribed gets "
+        "the new choices.",
+        epilog=EPILOG_SUBSCRIBERS,
+    )
+    add.add_argument("address")
+    _choice_options(add)
+    add.set_defaults(handler=run_subscribers_add)
+    listing = actions.add_parser(
+        "list", help="list subscribers", epilog="example: pressfeed subscribers list"
+    )
+    listing.set_defaults(handler=run_subscribers_list)
+    remove = actions.add_parser(
+        "remove",
+        help="remove a subscriber",
+        epilog="example: pressfeed subscribers remove ana@example.org",
+    )
+    remove.add_argument("address")
+    remove.set_defaults(handler=run_subscribers_remove)
+    load = actions.add_parser(
+        "import",
+        help="add subscribers from a CSV file; bad rows are reported by line",
+        description="Add subscribers from a CSV file with a header row of columns among: "
+        "address (required), topics, frequency, hour, weekday, timezone.",
+        epilog="example: pressfeed subscribers import subscribers.csv",
+    )
+    load.add_argument("file", type=Path, metavar="FILE.csv")
+    load.set_defaults(handler=run_subscribers_import)
+    for action in (add, listing, remove, load):
+        action.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+
+
+def _choice_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topics", default="all", help="topic slugs, comma-separated, or all")
+    parser.add_argument(
+        "--frequency", default="daily", choices=[f.value for f in Frequency], help="how often"
+    )
+    parser.add_argument("--hour", default="", help="local hour of the digest (default: setting)")
+    parser.add_argument("--weekday", default="monday", help="day of weekly digests")
+    parser.add_argument("--timezone", default="", help="IANA time zone (default: setting)")
+
+
+def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
+    return store.open_store(settings.database)
+
+
+def run_subscribers_add(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    choice = Choice(
+        args.address, args.topics, args.frequency, args.hour, args.weekday, args.timezone
+    )
+    try:
+        subscriber = subscriber_from(choice, settings, now=_now(), confirmed=True)
+    except SubscriptionError as error:
+        print(f"pressfeed: {error}", file=sys.stderr)
+        return 1
+    engine = _engine(args, settings)
+    try:
+        saved, new = add_subscriber(engine, subscriber)
+    finally:
+        engine.dispose()
+    print(f"{'added' if new else 'updated'}: {'  '.join(describe(saved))}")
+    return 0
+
+
+def run_subscribers_list(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    engine = _engine(args, settings)
+    try:
+        with engine.connect() as connection:
+            rows = [describe(s) for s in store.all_subscribers(connection)]
+    finally:
+        engine.dispose()
+    header = ("address", "topics", "schedule", "state", "covered until")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def run_subscribers_remove(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    engine = _engine(args, settings)
+    try:
+        removed = remove_subscriber(engine, args.address)
+    except SubscriptionError as error:
+        print(f"pressfeed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"removed {args.address}" if removed else f"pressfeed: {args.address} is not subscribed")
+    return 0 if removed else 1
+
+
+def run_subscribers_import(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    engine = _engine(args, settings)
+    try:
+        report = import_subscribers(engine, args.file, settings, now=_now())
+    except OSError as error:
+        print(f"pressfeed: {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    for problem in report.problems:
+        print(f"pressfeed: {problem}", file=sys.stderr)
+    print(
+        f"imported {args.file}: {report.added} added, {report.updated} updated, "
+        f"{len(report.problems)} rows skipped"
+    )
+    return 0
+
+
+# --- digest -------------------------------------------------------------------------------------
+
+
+def _add_digest(commands: Commands) -> None:
+    sub = _command(commands, "digest", "send the digests that are due", EPILOG_DIGEST)
+    sub.add_argument(
+        "--frequency", choices=[f.value for f in Frequency], help="only subscribers of this rhythm"
+    )
+    sub.add_argument("--now", action="store_true", help="as if every period ended now")
+    sub.add_argument("--dry-run", action="store_true", help="list who would get what; send nothing")
+    sub.add_argument(
+        "--preview", type=Path, metavar="DIR", help="write the messages as .eml and .html files"
+    )
+    sub.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    sub.set_defaults(handler=run_digest)
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    frequency = Frequency(args.frequency) if args.frequency else None
+    engine = store.open_store(settings.database)
+    options: dict[str, Any] = {"now": _now(), "frequency": frequency, "end_now": args.now}
+    try:
+        if args.dry_run:
+            for digest in dry_run(settings, engine, **options):
+                print(_digest_line(digest))
+            return 0
+        if args.preview:
+            report = preview_digests(settings, engine, args.preview, **options)
+            print(f"wrote {len(report.previews)} digests to {args.preview}")
+            return 0
+        report = send_due_digests(settings, engine, **options)
+    finally:
+        engine.dispose()
+    print(
+        f"digests: {report.planned} recorded, {report.empty} with nothing new; messages: "
+        f"{report.sent} sent, {report.deferred} deferred, {report.failed} failed"
+    )
+    return 0
+
+
+def _digest_line(digest: Digest) -> str:
+    if not digest.count:
+        return f"{digest.subscriber.address}: nothing new"
+    sections = ", ".join(f"{s.title} {len(s.items)}" for s in digest.sections)
+    return f"{digest.subscriber.address}: {digest.count} releases ({sections})"
 
 
 # --- shared -------------------------------------------------------------------------------------

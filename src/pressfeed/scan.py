@@ -68,6 +68,9 @@ def scan_content(
             batch = []
     _ingest(settings, engine, batch, rules, now, report)
     _forget(engine, sorted(known), rules, now, report)
+    with engine.begin() as connection:
+        if store.news_since(connection) is None:
+            store.set_news_since(connection, now)  # the first scan is a backfill: mailed to nobody
     return report
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -42,7 +44,15 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pressfeed.errors import StoreError
 from pressfeed.identity import title_key
-from pressfeed.models import DateKind, FileRecord, Release, StoredRelease
+from pressfeed.models import (
+    DateKind,
+    FileRecord,
+    Frequency,
+    Outgoing,
+    Release,
+    StoredRelease,
+    Subscriber,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +131,40 @@ pending = Table(
     Column("key", String, primary_key=True),
 )
 
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("address", String, nullable=False, unique=True),
+    Column("topics", JSON, nullable=False),
+    Column("frequency", String, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("weekday", Integer, nullable=False),
+    Column("timezone", String, nullable=False),
+    Column("confirmed", Boolean, nullable=False),
+    Column("token", String, nullable=False, unique=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("covered_until", UTCDateTime),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("subscriber_id", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("sender", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("message_id", String, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("last_error", String),
+    Column("created", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+)
+
 settings_table = Table(
     "meta",
     metadata,
@@ -172,6 +216,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key))""",
         "INSERT INTO pending SELECT 'release', id FROM releases",
         "INSERT INTO pending VALUES ('everything', '')",
+    ),
+    (
+        """CREATE TABLE subscribers (
+            id TEXT PRIMARY KEY, address TEXT NOT NULL UNIQUE, topics TEXT NOT NULL,
+            frequency TEXT NOT NULL, hour INTEGER NOT NULL, weekday INTEGER NOT NULL,
+            timezone TEXT NOT NULL, confirmed BOOLEAN NOT NULL, token TEXT NOT NULL UNIQUE,
+            created TIMESTAMP NOT NULL, covered_until TIMESTAMP)""",
+        # Every message is recorded here before it is sent, and marked sent after the server
+        # accepts it; its bytes are final, so a resend is the same message.
+        """CREATE TABLE outbox (
+            key TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL,
+            sender TEXT NOT NULL, recipient TEXT NOT NULL, message_id TEXT NOT NULL,
+            data BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+            next_attempt TIMESTAMP NOT NULL, last_error TEXT, created TIMESTAMP NOT NULL,
+            sent_at TIMESTAMP)""",
+        "CREATE INDEX outbox_due ON outbox (status, next_attempt)",
     ),
 )
 
@@ -576,7 +636,191 @@ def all_release_ids(connection: Connection) -> list[str]:
     return list(connection.execute(select(releases.c.id).order_by(releases.c.id)).scalars())
 
 
+# --- subscribers ------------------------------------------------------------------------------
+
+
+def _subscriber(row: Any) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        address=row.address,
+        topics=tuple(row.topics),
+        frequency=Frequency(row.frequency),
+        hour=row.hour,
+        weekday=row.weekday,
+        timezone=row.timezone,
+        confirmed=row.confirmed,
+        token=row.token,
+        created=row.created,
+        covered_until=row.covered_until,
+    )
+
+
+def save_subscriber(connection: Connection, subscriber: Subscriber) -> None:
+    """Insert a subscriber, or replace the one with the same id."""
+    values = vars(subscriber) | {
+        "topics": list(subscriber.topics),
+        "frequency": subscriber.frequency.value,
+    }
+    connection.execute(delete(subscribers).where(subscribers.c.id == subscriber.id))
+    connection.execute(insert(subscribers).values(**values))
+
+
+def subscriber_by_address(connection: Connection, address: str) -> Subscriber | None:
+    row = connection.execute(select(subscribers).where(subscribers.c.address == address)).first()
+    return _subscriber(row) if row else None
+
+
+def subscriber_by_token(connection: Connection, token: str) -> Subscriber | None:
+    row = connection.execute(select(subscribers).where(subscribers.c.token == token)).first()
+    return _subscriber(row) if row else None
+
+
+def all_subscribers(connection: Connection) -> list[Subscriber]:
+    rows = connection.execute(select(subscribers).order_by(subscribers.c.address))
+    return [_subscriber(row) for row in rows]
+
+
+def delete_subscriber(connection: Connection, subscriber_id: str) -> None:
+    """Remove a subscriber and the messages still waiting for them."""
+    connection.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+    connection.execute(
+        delete(outbox).where(outbox.c.subscriber_id == subscriber_id, outbox.c.status == "pending")
+    )
+
+
+def set_covered_until(connection: Connection, subscriber_id: str, until: dt.datetime) -> None:
+    connection.execute(
+        update(subscribers).where(subscribers.c.id == subscriber_id).values(covered_until=until)
+    )
+
+
+def arrivals(connection: Connection, after: dt.datetime, until: dt.datetime) -> list[StoredRelease]:
+    """Live releases that first arrived in (after, until], newest first."""
+    query = _newest_first(
+        select(releases).where(
+            releases.c.withdrawn_at.is_(None),
+            releases.c.first_seen > after,
+            releases.c.first_seen <= until,
+        )
+    )
+    rows = connection.execute(query).all()
+    topics = topics_of(connection, [row.id for row in rows]) if rows else {}
+    return [_stored(row, topics.get(row.id, ())) for row in rows]
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    key: str
+    subscriber_id: str
+    kind: str
+    message: Outgoing
+    message_id: str
+    status: str
+    attempts: int
+    next_attempt: dt.datetime
+    last_error: str | None
+
+
+def add_to_outbox(
+    connection: Connection,
+    message: Outgoing,
+    *,
+    subscriber_id: str,
+    kind: str,
+    message_id: str,
+    now: dt.datetime,
+) -> bool:
+    """Record a message to send; False when one with its key is already there."""
+    exists = connection.execute(select(outbox.c.key).where(outbox.c.key == message.key)).first()
+    if exists:
+        return False
+    connection.execute(
+        insert(outbox).values(
+            key=message.key,
+            subscriber_id=subscriber_id,
+            kind=kind,
+            sender=message.sender,
+            recipient=message.recipient,
+            message_id=message_id,
+            data=message.data,
+            status="pending",
+            attempts=0,
+            next_attempt=now,
+            created=now,
+        )
+    )
+    return True
+
+
+def due_messages(connection: Connection, now: dt.datetime) -> list[OutboxRow]:
+    """Messages waiting to be sent whose next attempt is due, oldest first."""
+    query = (
+        select(outbox)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt <= now)
+        .order_by(outbox.c.created, outbox.c.key)
+    )
+    return [_outbox_row(row) for row in connection.execute(query)]
+
+
+def outbox_rows(connection: Connection) -> list[OutboxRow]:
+    return [_outbox_row(r) for r in connection.execute(select(outbox).order_by(outbox.c.created))]
+
+
+def _outbox_row(row: Any) -> OutboxRow:
+    message = Outgoing(row.key, row.sender, row.recipient, bytes(row.data))
+    return OutboxRow(
+        row.key,
+        row.subscriber_id,
+        row.kind,
+        message,
+        row.message_id,
+        row.status,
+        row.attempts,
+        row.next_attempt,
+        row.last_error,
+    )
+
+
+def mark_sent(connection: Connection, key: str, now: dt.datetime, reply: str) -> None:
+    connection.execute(
+        update(outbox)
+        .where(outbox.c.key == key)
+        .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=reply)
+    )
+
+
+def mark_deferred(
+    connection: Connection, key: str, next_attempt: dt.datetime, error: str, *, failed: bool
+) -> None:
+    connection.execute(
+        update(outbox)
+        .where(outbox.c.key == key)
+        .values(
+            status="failed" if failed else "pending",
+            attempts=outbox.c.attempts + 1,
+            next_attempt=next_attempt,
+            last_error=error,
+        )
+    )
+
+
 # --- meta ---------------------------------------------------------------------------------------
+
+
+NEWS_SINCE_KEY = "news_since"
+
+
+def news_since(connection: Connection) -> dt.datetime | None:
+    """Releases that arrived after this time are news; the first scan's are the archive."""
+    value = meta_value(connection, NEWS_SINCE_KEY)
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def set_news_since(connection: Connection, when: dt.datetime) -> None:
+    set_meta_value(connection, NEWS_SINCE_KEY, when.isoformat())
 
 
 def meta_value(connection: Connection, key: str) -> str | None:

@@ -1,0 +1,209 @@
+"""Subscribers: validated, added, changed, removed and imported from CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import secrets
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from pressfeed import store
+from pressfeed.models import Frequency, Settings, Subscriber
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_ADDRESS = re.compile(
+    r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_ALL = ("", "all", "*")
+
+
+class SubscriptionError(ValueError):
+    """A subscriber's details are not acceptable; the message says why."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What someone asks to receive, as typed; checked by `subscriber_from`."""
+
+    address: str
+    topics: str = ""  # slugs separated by commas or spaces; empty or "all" for every topic
+    frequency: str = "daily"
+    hour: str = ""
+    weekday: str = "monday"
+    timezone: str = ""
+
+
+def normal_address(text: str) -> str:
+    """An e-mail address checked and with its domain in lower case."""
+    address = text.strip()
+    if not _ADDRESS.match(address) or len(address) > 254:
+        raise SubscriptionError(f"not an e-mail address: {text!r}")
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def subscriber_from(
+    choice: Choice, settings: Settings, *, now: dt.datetime, confirmed: bool
+) -> Subscriber:
+    """A new subscriber from what was asked, every field checked."""
+    return Subscriber(
+        id=secrets.token_hex(8),
+        address=normal_address(choice.address),
+        topics=topics_from(choice.topics, settings),
+        frequency=_frequency(choice.frequency),
+        hour=_hour(choice.hour, settings.digest.hour),
+        weekday=_weekday(choice.weekday),
+        timezone=_timezone(choice.timezone or settings.digest.timezone),
+        confirmed=confirmed,
+        token=secrets.token_urlsafe(24),
+        created=now,
+    )
+
+
+def topics_from(text: str, settings: Settings) -> tuple[str, ...]:
+    """Topic slugs from a list typed by a person; every one must be configured."""
+    slugs = [s for s in re.split(r"[,;\s]+", text.strip().lower()) if s]
+    if not slugs or slugs == ["all"] or slugs == ["*"]:
+        return ()
+    known = [t.slug for t in settings.topics]
+    unknown = [s for s in slugs if s not in known]
+    if unknown:
+        raise SubscriptionError(f"unknown topic {unknown[0]!r}; topics are: {', '.join(known)}")
+    return tuple(dict.fromkeys(slugs))
+
+
+def _frequency(text: str) -> Frequency:
+    try:
+        return Frequency(text.strip().lower() or "daily")
+    except ValueError:
+        raise SubscriptionError(
+            f"unknown frequency {text!r}; use immediate, daily or weekly"
+        ) from None
+
+
+def _hour(text: str, default: int) -> int:
+    if not text.strip():
+        return default
+    if not text.strip().isdigit() or not 0 <= int(text) <= 23:
+        raise SubscriptionError(f"hour must be 0 to 23, got {text!r}")
+    return int(text)
+
+
+def _weekday(text: str) -> int:
+    name = text.strip().lower() or "monday"
+    matches = [i for i, day in enumerate(WEEKDAYS) if day.startswith(name[:3]) and len(name) >= 3]
+    if len(matches) != 1:
+        raise SubscriptionError(f"unknown weekday {text!r}")
+    return matches[0]
+
+
+def _timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SubscriptionError(f"unknown time zone {name!r}") from None
+    return name
+
+
+def add_subscriber(engine: Engine, subscriber: Subscriber) -> tuple[Subscriber, bool]:
+    """Store a subscriber; one with the same address gets the new choices. True when new."""
+    with engine.begin() as connection:
+        existing = store.subscriber_by_address(connection, subscriber.address)
+        if existing is None:
+            store.save_subscriber(connection, subscriber)
+            return subscriber, True
+        changed = replace(
+            existing,
+            topics=subscriber.topics,
+            frequency=subscriber.frequency,
+            hour=subscriber.hour,
+            weekday=subscriber.weekday,
+            timezone=subscriber.timezone,
+            confirmed=existing.confirmed or subscriber.confirmed,
+        )
+        store.save_subscriber(connection, changed)
+        return changed, False
+
+
+def remove_subscriber(engine: Engine, address: str) -> bool:
+    """Remove a subscriber by address; False when there was none."""
+    with engine.begin() as connection:
+        found = store.subscriber_by_address(connection, normal_address(address))
+        if found is None:
+            return False
+        store.delete_subscriber(connection, found.id)
+        return True
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    problems: list[str] = field(default_factory=list)  # "FILE:LINE: reason"
+
+
+COLUMNS = ("address", "topics", "frequency", "hour", "weekday", "timezone")
+
+
+def import_subscribers(
+    engine: Engine, path: Path, settings: Settings, *, now: dt.datetime
+) -> ImportReport:
+    """Add the good rows of a CSV file (a header row names the columns); report the others."""
+    report = ImportReport()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = "address" not in (reader.fieldnames or [])
+        if missing:
+            report.problems.append(f"{path}:1: no 'address' column in the header")
+            return report
+        unknown = [c for c in reader.fieldnames or [] if c not in COLUMNS]
+        if unknown:
+            report.problems.append(
+                f"{path}:1: unknown column {unknown[0]!r}; columns: {', '.join(COLUMNS)}"
+            )
+            return report
+        for row in reader:
+            _import_row(engine, path, reader.line_num, row, settings, now, report)
+    return report
+
+
+def _import_row(
+    engine: Engine,
+    path: Path,
+    line: int,
+    row: dict[str, str],
+    settings: Settings,
+    now: dt.datetime,
+    report: ImportReport,
+) -> None:
+    values = {k: (v or "") for k, v in row.items() if k in COLUMNS}
+    try:
+        subscriber = subscriber_from(Choice(**values), settings, now=now, confirmed=True)
+    except SubscriptionError as error:
+        report.problems.append(f"{path}:{line}: {error}")
+        return
+    _, new = add_subscriber(engine, subscriber)
+    if new:
+        report.added += 1
+    else:
+        report.updated += 1
+
+
+def describe(subscriber: Subscriber) -> Sequence[str]:
+    """A subscriber as table cells: address, topics, rhythm, state, last period."""
+    topics = ",".join(subscriber.topics) or "all"
+    rhythm = subscriber.frequency.value
+    if subscriber.frequency is not Frequency.IMMEDIATE:
+        rhythm += f" at {subscriber.hour:02d}:00"
+    if subscriber.frequency is Frequency.WEEKLY:
+        rhythm += f" on {WEEKDAYS[subscriber.weekday]}"
+    rhythm += f" {subscriber.timezone}"
+    state = "confirmed" if subscriber.confirmed else "unconfirmed"
+    until = f"{subscriber.covered_until:%Y-%m-%d %H:%M}" if subscriber.covered_until else "-"
+    return (subscriber.address, topics, rhythm, state, until)

@@ -1,0 +1,265 @@
+"""Digests: when they are due, what they hold, and delivery through the outbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email.policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from pressfeed import store
+from pressfeed.digest import (
+    backoff,
+    build_digest,
+    dry_run,
+    period_end,
+    preview_digests,
+    send_due_digests,
+)
+from pressfeed.models import DateKind, Frequency, Release, Settings, StoredRelease, Subscriber
+from pressfeed.scan import scan_content
+from pressfeed.send import DirectoryTransport
+from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
+from tests.conftest import NOW
+from tests.test_publish import HEALTH
+from tests.test_scan import LISTING
+
+UTC = dt.UTC
+
+
+def subscriber(**changes: object) -> Subscriber:
+    values: dict[str, object] = {
+        "id": "s1",
+        "address": "ana@example.org",
+        "topics": (),
+        "frequency": Frequency.DAILY,
+        "hour": 8,
+        "weekday": 0,
+        "timezone": "UTC",
+        "confirmed": True,
+        "token": "t" * 32,
+        "created": dt.datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    values.update(changes)
+    return Subscriber(**values)  # type: ignore[arg-type]
+
+
+# --- when ---------------------------------------------------------------------------------------
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-23T09:30:00+00:00", "2026-11-23T08:00:00+00:00"),
+        ("2026-11-23T08:00:00+00:00", "2026-11-23T08:00:00+00:00"),
+        ("2026-11-23T07:59:59+00:00", "2026-11-22T08:00:00+00:00"),
+    ],
+)
+def test_daily_period_ends_at_the_last_local_hour(now: str, expected: str) -> None:
+    assert period_end(subscriber(), at(now)) == at(expected)
+
+
+def test_daily_period_follows_the_subscribers_time_zone() -> None:
+    rome = subscriber(timezone="Europe/Rome", hour=8)
+    assert period_end(rome, at("2026-11-23T09:30:00+00:00")) == at("2026-11-23T07:00:00+00:00")
+    summer = period_end(rome, at("2026-07-01T09:30:00+00:00"))
+    assert summer == at("2026-07-01T06:00:00+00:00")
+
+
+def test_daily_period_keeps_the_local_hour_across_a_clock_change() -> None:
+    rome = subscriber(timezone="Europe/Rome", hour=8)
+    # 29 March 2026: clocks go forward at 02:00 local; a run just before 08:00 local on 29 March
+    assert period_end(rome, at("2026-03-29T05:30:00+00:00")) == at("2026-03-28T07:00:00+00:00")
+
+
+def test_weekly_period_ends_on_the_weekday() -> None:
+    friday = subscriber(frequency=Frequency.WEEKLY, weekday=4, hour=17)
+    # Monday 23 November 2026 -> the previous Friday, 20 November, 17:00
+    assert period_end(friday, at("2026-11-23T09:00:00+00:00")) == at("2026-11-20T17:00:00+00:00")
+    assert period_end(friday, at("2026-11-27T17:00:00+00:00")) == at("2026-11-27T17:00:00+00:00")
+
+
+def test_immediate_period_ends_now() -> None:
+    now = at("2026-11-23T09:17:03+00:00")
+    assert period_end(subscriber(frequency=Frequency.IMMEDIATE), now) == now
+
+
+def test_backoff_grows_to_an_hour() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 7, 30)] == [60, 120, 240, 3600, 3600]
+
+
+# --- what ---------------------------------------------------------------------------------------
+
+
+def stored(
+    rid: str, topics: tuple[str, ...], date: dt.date = dt.date(2026, 11, 20)
+) -> StoredRelease:
+    release = Release(
+        id=rid,
+        title=f"Release {rid}",
+        title_derived=False,
+        date=date,
+        date_kind=DateKind.STATED,
+        place="Geneva",
+        paragraphs=(f"Text of {rid}.",),
+        contacts=(),
+        source="a.txt",
+        position=0,
+    )
+    arrived = dt.datetime(2026, 11, 22, tzinfo=UTC)
+    return StoredRelease(release, "h", arrived, arrived, None, topics)
+
+
+def test_digest_groups_by_the_subscribers_first_topic(settings: Settings) -> None:
+    arrived = [stored("a", ("libya", "sea-rescue")), stored("b", ("health",)), stored("c", ())]
+    ana = subscriber(topics=("sea-rescue", "libya"))
+    digest = build_digest(settings, ana, arrived, NOW, NOW, today=NOW.date())
+    assert [(s.slug, [i.release_id for i in s.items]) for s in digest.sections] == [
+        ("sea-rescue", ["a"])
+    ]
+    assert digest.count == 1
+
+
+def test_digest_of_everything_keeps_releases_without_a_topic(settings: Settings) -> None:
+    arrived = [stored("a", ("libya", "health")), stored("b", ("health",)), stored("c", ())]
+    digest = build_digest(settings, subscriber(), arrived, NOW, NOW, today=NOW.date())
+    assert [(s.title, [i.release_id for i in s.items]) for s in digest.sections] == [
+        ("Libya", ["a"]),
+        ("Health", ["b"]),
+        ("Other releases", ["c"]),
+    ]
+    assert digest.sections[0].items[0].url == f"{settings.site_url}releases/a.html"
+
+
+def test_maximum_age_skips_old_datelines(settings: Settings) -> None:
+    limited = dataclasses.replace(
+        settings, digest=dataclasses.replace(settings.digest, max_age_days=30)
+    )
+    arrived = [stored("new", ("libya",)), stored("old", ("libya",), dt.date(2019, 1, 1))]
+    digest = build_digest(limited, subscriber(), arrived, NOW, NOW, today=NOW.date())
+    assert [i.release_id for s in digest.sections for i in s.items] == ["new"]
+    unlimited = build_digest(settings, subscriber(), arrived, NOW, NOW, today=NOW.date())
+    assert unlimited.count == 2
+
+
+# --- the whole run, written to a directory of .eml files ------------------------------------------
+
+
+def add(settings: Settings, engine: Engine, address: str, **choice: str) -> Subscriber:
+    """A subscriber who signed up three days ago, before any of the news."""
+    since = NOW - dt.timedelta(days=3)
+    made = subscriber_from(Choice(address, **choice), settings, now=since, confirmed=True)
+    return add_subscriber(engine, made)[0]
+
+
+def run(settings: Settings, engine: Engine, now: dt.datetime, outbox: Path) -> object:
+    return send_due_digests(settings, engine, now=now, transport=DirectoryTransport(outbox))
+
+
+def messages(outbox: Path) -> dict[str, email.message.EmailMessage]:
+    parser = BytesParser(policy=email.policy.default)
+    return {p.name: parser.parsebytes(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))}
+
+
+@pytest.fixture
+def news(settings: Settings, engine: Engine, tmp_path: Path) -> Path:
+    """A first scan (the archive), then two releases that arrive the next day."""
+    (settings.content_dir / "old.txt").write_text(LISTING, encoding="utf-8")
+    scan_content(settings, engine, now=NOW - dt.timedelta(days=2))
+    (settings.content_dir / "health.txt").write_text(HEALTH, encoding="utf-8")
+    scan_content(settings, engine, now=NOW - dt.timedelta(hours=12))
+    return tmp_path / "outbox"
+
+
+def test_first_scan_is_mailed_to_nobody(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+    add(settings, engine, "ana@example.org")
+    (settings.content_dir / "old.txt").write_text(LISTING, encoding="utf-8")
+    scan_content(settings, engine, now=NOW - dt.timedelta(days=2))
+    report = run(settings, engine, NOW, tmp_path / "outbox")
+    assert report.planned == 0  # type: ignore[attr-defined]
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_due_digest_is_recorded_sent_once_and_holds_only_news(
+    settings: Settings, engine: Engine, news: Path
+) -> None:
+    add(settings, engine, "ana@example.org", topics="health")
+    add(settings, engine, "bo@example.org", topics="libya")
+    report = run(settings, engine, NOW, news)
+    assert (report.planned, report.empty, report.sent) == (1, 1, 1)  # type: ignore[attr-defined]
+    (message,) = messages(news).values()
+    assert message["To"] == "ana@example.org"
+    assert message["Subject"] == "1 new release on Health"
+    assert "Clinic opens for new arrivals" in message.get_body(("plain",)).get_content()
+    assert "tuberculosis" not in message.get_body(("plain",)).get_content()  # the archive
+    again = run(settings, engine, NOW + dt.timedelta(hours=1), news)
+    assert (again.planned, again.sent) == (0, 0)  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        (row,) = store.outbox_rows(connection)
+    assert row.status == "sent"
+    assert row.message_id == message["Message-ID"]
+
+
+def test_nothing_new_means_no_mail(settings: Settings, engine: Engine, news: Path) -> None:
+    add(settings, engine, "bo@example.org", topics="governance")
+    report = run(settings, engine, NOW, news)
+    assert (report.planned, report.empty) == (0, 1)  # type: ignore[attr-defined]
+    assert messages(news) == {} if news.exists() else True
+
+
+def test_release_withdrawn_before_the_digest_is_left_out(
+    settings: Settings, engine: Engine, news: Path
+) -> None:
+    add(settings, engine, "ana@example.org", topics="health")
+    (settings.content_dir / "health.txt").unlink()
+    scan_content(settings, engine, now=NOW - dt.timedelta(hours=1))
+    report = run(settings, engine, NOW, news)
+    assert report.planned == 0  # type: ignore[attr-defined]
+
+
+def test_digest_due_while_down_is_sent_once_after(
+    settings: Settings, engine: Engine, news: Path
+) -> None:
+    add(settings, engine, "ana@example.org", topics="health")
+    three_days_later = NOW + dt.timedelta(days=3)
+    first = run(settings, engine, three_days_later, news)
+    second = run(settings, engine, three_days_later + dt.timedelta(minutes=1), news)
+    assert (first.planned, second.planned) == (1, 0)  # type: ignore[attr-defined]
+    assert len(messages(news)) == 1
+
+
+def test_unconfirmed_subscribers_get_nothing(
+    settings: Settings, engine: Engine, news: Path
+) -> None:
+    pending = subscriber_from(Choice("cy@example.org"), settings, now=NOW, confirmed=False)
+    add_subscriber(engine, dataclasses.replace(pending, created=NOW - dt.timedelta(days=3)))
+    assert run(settings, engine, NOW, news).planned == 0  # type: ignore[attr-defined]
+
+
+def test_dry_run_and_preview_record_nothing(
+    settings: Settings, engine: Engine, news: Path, tmp_path: Path
+) -> None:
+    add(settings, engine, "ana@example.org", topics="health")
+    digests = dry_run(settings, engine, now=NOW)
+    assert [(d.subscriber.address, d.count) for d in digests] == [("ana@example.org", 1)]
+    report = preview_digests(settings, engine, tmp_path / "preview", now=NOW)
+    assert len(report.previews) == 1
+    assert len(list((tmp_path / "preview").glob("*.html"))) == 1
+    assert run(settings, engine, NOW, news).planned == 1  # type: ignore[attr-defined]
+
+
+def test_now_option_ends_every_period_now(settings: Settings, engine: Engine, news: Path) -> None:
+    add(settings, engine, "ana@example.org", topics="health", frequency="weekly", weekday="sunday")
+    assert run(settings, engine, NOW, news).planned == 0  # type: ignore[attr-defined]
+    report = send_due_digests(
+        settings, engine, now=NOW, end_now=True, transport=DirectoryTransport(news)
+    )
+    assert report.planned == 1

@@ -1,0 +1,154 @@
+"""Subscribers: checked, stored, changed, removed and imported from CSV, on a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from pressfeed import store
+from pressfeed.models import Frequency, Settings
+from pressfeed.subscriptions import (
+    Choice,
+    SubscriptionError,
+    add_subscriber,
+    import_subscribers,
+    normal_address,
+    remove_subscriber,
+    subscriber_from,
+)
+from tests.conftest import NOW
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ana",
+        "ana@",
+        "@example.org",
+        "ana@example",
+        "a b@example.org",
+        "ana@ex..org",
+        "ana@example.org\r\nBcc: x@example.org",
+        "<ana@example.org>",
+    ],
+)
+def test_bad_addresses_are_refused(text: str) -> None:
+    with pytest.raises(SubscriptionError, match="not an e-mail address"):
+        normal_address(text)
+
+
+def test_address_domain_is_lower_cased_not_the_local_part() -> None:
+    assert normal_address(" Ana.Ruiz@Example.ORG ") == "Ana.Ruiz@example.org"
+
+
+def test_defaults_come_from_the_settings(settings: Settings) -> None:
+    subscriber = subscriber_from(Choice("ana@example.org"), settings, now=NOW, confirmed=False)
+    assert subscriber.topics == ()
+    assert subscriber.frequency is Frequency.DAILY
+    assert (subscriber.hour, subscriber.timezone) == (8, "UTC")
+    assert subscriber.confirmed is False
+    assert len(subscriber.token) >= 32
+
+
+def test_topics_are_checked_against_the_configured_ones(settings: Settings) -> None:
+    subscriber = subscriber_from(
+        Choice("ana@example.org", topics="health, libya libya"), settings, now=NOW, confirmed=True
+    )
+    assert subscriber.topics == ("health", "libya")
+    with pytest.raises(SubscriptionError, match="unknown topic 'sport'; topics are: libya"):
+        subscriber_from(
+            Choice("ana@example.org", topics="sport"), settings, now=NOW, confirmed=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("frequency", "hourly", "unknown frequency"),
+        ("hour", "24", "hour must be 0 to 23"),
+        ("weekday", "someday", "unknown weekday"),
+        ("timezone", "Mars/Olympus", "unknown time zone"),
+    ],
+)
+def test_bad_choices_say_what_is_wrong(
+    settings: Settings, field: str, value: str, message: str
+) -> None:
+    with pytest.raises(SubscriptionError, match=message):
+        subscriber_from(
+            Choice("ana@example.org", **{field: value}), settings, now=NOW, confirmed=True
+        )
+
+
+def test_weekly_on_a_named_day(settings: Settings) -> None:
+    subscriber = subscriber_from(
+        Choice(
+            "ana@example.org", frequency="weekly", weekday="Fri", hour="17", timezone="Europe/Rome"
+        ),
+        settings,
+        now=NOW,
+        confirmed=True,
+    )
+    assert (subscriber.frequency, subscriber.weekday, subscriber.hour) == (Frequency.WEEKLY, 4, 17)
+
+
+def test_adding_an_address_twice_updates_its_choices(settings: Settings, engine: Engine) -> None:
+    first = subscriber_from(Choice("ana@example.org"), settings, now=NOW, confirmed=True)
+    again = subscriber_from(
+        Choice("ana@example.org", topics="libya"), settings, now=NOW, confirmed=True
+    )
+    assert add_subscriber(engine, first)[1] is True
+    saved, new = add_subscriber(engine, again)
+    assert new is False
+    assert saved.id == first.id
+    assert saved.token == first.token
+    assert saved.topics == ("libya",)
+    with engine.connect() as connection:
+        assert len(store.all_subscribers(connection)) == 1
+
+
+def test_remove(settings: Settings, engine: Engine) -> None:
+    add_subscriber(
+        engine, subscriber_from(Choice("ana@example.org"), settings, now=NOW, confirmed=True)
+    )
+    assert remove_subscriber(engine, "ana@EXAMPLE.org") is True
+    assert remove_subscriber(engine, "ana@example.org") is False
+
+
+def test_import_adds_good_rows_and_reports_bad_ones_by_line(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "address,topics,frequency,hour\n"
+        "ana@example.org,libya;health,weekly,9\n"
+        "not-an-address,libya,daily,8\n"
+        "bo@example.org,,immediate,\n"
+        "cy@example.org,sport,daily,8\n"
+        "ana@example.org,health,daily,7\n",
+        encoding="utf-8",
+    )
+    report = import_subscribers(engine, csv_file, settings, now=NOW)
+    assert (report.added, report.updated) == (2, 1)
+    assert report.problems == [
+        f"{csv_file}:3: not an e-mail address: 'not-an-address'",
+        f"{csv_file}:5: unknown topic 'sport'; topics are: libya, sea-rescue, health, governance",
+    ]
+    with engine.connect() as connection:
+        ana = store.subscriber_by_address(connection, "ana@example.org")
+        bo = store.subscriber_by_address(connection, "bo@example.org")
+    assert ana is not None
+    assert bo is not None
+    assert (ana.topics, ana.frequency, ana.hour) == (("health",), Frequency.DAILY, 7)
+    assert (bo.topics, bo.frequency) == ((), Frequency.IMMEDIATE)
+
+
+def test_import_without_an_address_column_says_so(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("email,topics\nana@example.org,libya\n", encoding="utf-8")
+    report = import_subscribers(engine, csv_file, settings, now=NOW)
+    assert report.problems == [f"{csv_file}:1: no 'address' column in the header"]
+    assert report.added == 0
