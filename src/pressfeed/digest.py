@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.policy
 import logging
 import secrets
 import zoneinfo
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from pressfeed import store
 from pressfeed.files import write_if_changed
-from pressfeed.mail import digest_message
+from pressfeed.mail import digest_message, message_bytes
 from pressfeed.models import (
     ALL_FEED,
     Digest,
@@ -220,9 +219,13 @@ def plan_digests(
             due_digests(settings, connection, now=now, frequency=frequency, end_now=end_now)
         )
     for digest in digests:
+        try:
+            message = digest_message(digest, mail, now=now) if digest.count else None
+        except ValueError as error:  # an address the mail cannot carry: the others go on
+            log.error("digest for %s not made: %s", digest.subscriber.address, error)
+            continue
         with engine.begin() as connection:
-            if digest.count:
-                message = digest_message(digest, mail, now=now)
+            if message is not None:
                 store.add_to_outbox(
                     connection,
                     outgoing(message, digest_key(digest)),
@@ -245,7 +248,7 @@ def outgoing(message: EmailMessage, key: str) -> Outgoing:
     """A built message as final bytes with its envelope."""
     sender = parseaddr(str(message["From"]))[1]
     recipient = parseaddr(str(message["To"]))[1]
-    return Outgoing(key, sender, recipient, message.as_bytes(policy=email.policy.SMTP))
+    return Outgoing(key, sender, recipient, message_bytes(message))
 
 
 def deliver_outbox(
@@ -311,7 +314,7 @@ def preview_digests(
     for digest in (d for d in digests if d.count):
         message = digest_message(digest, mail, now=now)
         name = directory / digest_key(digest)
-        write_if_changed(name.with_suffix(".eml"), message.as_bytes(policy=email.policy.SMTP))
+        write_if_changed(name.with_suffix(".eml"), message_bytes(message))
         html = message.get_body(("html",))
         if html is not None:
             write_if_changed(name.with_suffix(".html"), html.get_content().encode())
