@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/pressfeed --config config/pressfeed.toml scan
+	$(BIN)/pressfeed --config config/pressfeed.toml subscribers import config/subscribers.csv
+	$(BIN)/pressfeed --config config/pressfeed.toml digest
 
 test: $(STAMP)
 	$(BIN)/ruff check .
