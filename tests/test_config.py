@@ -673,7 +673,7 @@ def test_describe_options_and_env_name() -> None:
     assert options["email.from"][2] == '"pressfeed <pressfeed@localhost>"'
     assert options["smtp.starttls"][1:3] == ("boolean", "false")
     assert options["max_file_bytes"][2] == "5_000_000"
-    assert len(options) == 27
+    assert len(options) == 31
     assert env_name("smtp.host") == "PRESSFEED_SMTP_HOST"
     assert env_name("feed_length") == "PRESSFEED_FEED_LENGTH"
     assert env_name("email.from") == "PRESSFEED_EMAIL_FROM"
@@ -681,11 +681,11 @@ def test_describe_options_and_env_name() -> None:
 
 def test_every_option_is_overridable_from_the_environment(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    environ = {env_name(key): "9" for key, kind, _, _ in describe_options() if kind == "integer"}
+    environ = {env_name(key): "19" for key, kind, _, _ in describe_options() if kind == "integer"}
 
     settings = load_settings(config, environ=environ)
 
-    assert (settings.feed_length, settings.max_file_bytes, settings.smtp.port) == (9, 9, 9)
+    assert (settings.feed_length, settings.max_file_bytes, settings.smtp.port) == (19, 19, 19)
 
 
 def test_repository_config_loads(tmp_path: Path) -> None:

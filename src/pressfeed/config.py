@@ -21,6 +21,7 @@ from pressfeed.models import (
     ALL_FEED,
     DigestSettings,
     EmailSettings,
+    ServiceSettings,
     Settings,
     SmtpSettings,
     Term,
@@ -267,6 +268,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("digest", "max_age_days", _integer(0), 0, "skip releases dated older; 0: no limit"),
     Option("digest", "timezone", TIMEZONE, "UTC", "time zone of new subscribers"),
     Option("digest", "hour", _integer(0, 23), 8, "local hour of daily and weekly digests"),
+    Option("service", "host", NAME, "127.0.0.1", "address the web server listens on"),
+    Option("service", "port", _integer(1, 65535), 8080, "port the web server listens on"),
+    Option("service", "scan_interval", _integer(10), 300, "seconds between full scans"),
+    Option("service", "poll", BOOLEAN, False, "watch by polling (for network file systems)"),
 )
 
 SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS if o.section))
@@ -778,6 +783,7 @@ def _settings(config_file: Path, values: Mapping[str, Any], topics: tuple[Topic,
         email=EmailSettings(**fields("email")),
         smtp=SmtpSettings(**fields("smtp")),
         digest=DigestSettings(**fields("digest")),
+        service=ServiceSettings(**fields("service")),
         **fields(""),
     )
 

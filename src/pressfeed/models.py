@@ -147,6 +147,14 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    scan_interval: int = 300  # seconds between full scans, besides the watcher's
+    poll: bool = False  # watch by polling, for network file systems
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -166,6 +174,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     secret: str = ""
 
     def topic(self, slug: str) -> Topic | None:

@@ -784,6 +784,16 @@ def _outbox_row(row: Any) -> OutboxRow:
     )
 
 
+def messages_since(
+    connection: Connection, subscriber_id: str, kind: str, since: dt.datetime
+) -> int:
+    """How many messages of a kind were recorded for a subscriber since a time."""
+    query = select(func.count()).select_from(outbox).where(
+        outbox.c.subscriber_id == subscriber_id, outbox.c.kind == kind, outbox.c.created > since
+    )
+    return int(connection.execute(query).scalar_one())
+
+
 def mark_sent(connection: Connection, key: str, now: dt.datetime, reply: str) -> None:
     connection.execute(
         update(outbox)
