@@ -12,9 +12,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/pressfeed --config config/pressfeed.toml scan
 	$(BIN)/pressfeed --config config/pressfeed.toml subscribers import config/subscribers.csv
-	$(BIN)/pressfeed --config config/pressfeed.toml digest
+	$(BIN)/pressfeed --config config/pressfeed.toml run
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,6 +24,7 @@ from pressfeed.extract import extract_text
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
 from pressfeed.scan import ScanReport, file_date, scan_content
+from pressfeed.service import run_service
 from pressfeed.sources import SourceFile, discover, read_source
 from pressfeed.subscriptions import (
     Choice,
@@ -44,6 +45,7 @@ EPILOG_DIFF = "example: pressfeed topics diff"
 EPILOG_PUBLISH = "example: pressfeed publish --full"
 EPILOG_SUBSCRIBERS = "example: pressfeed subscribers add ana@example.org --topics libya,health"
 EPILOG_DIGEST = "example: pressfeed digest --dry-run"
+EPILOG_RUN = "example: pressfeed run --port 8080"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(commands)
     _add_scan(commands)
     _add_publish(commands)
     _add_classify(commands)
@@ -103,6 +106,44 @@ def _command(commands: Commands, name: str, help: str, epilog: str) -> argparse.
     return commands.add_parser(  # type: ignore[no-any-return]
         name, help=help, description=help, epilog=epilog
     )
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def _add_run(commands: Commands) -> None:
+    sub = _command(
+        commands,
+        "run",
+        "run the service: watch the content, publish, send digests and serve the site",
+        EPILOG_RUN,
+    )
+    sub.add_argument("--host", help="address to listen on (default: service.host)")
+    sub.add_argument("--port", type=int, help="port to listen on (default: service.port)")
+    sub.add_argument("--content", type=Path, metavar="DIR", help="content directory")
+    sub.add_argument("--feeds", type=Path, metavar="DIR", help="output directory for feeds")
+    sub.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    sub.set_defaults(handler=run_service_command)
+
+
+def run_service_command(args: argparse.Namespace) -> int:
+    overrides = {"content_dir": args.content, "output_dir": args.feeds, "database": args.db}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = _settings(args, given)  # a bad config stops here, before anything starts
+    logging.getLogger("pressfeed").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    host = args.host or settings.service.host
+    port = args.port if args.port is not None else settings.service.port
+    email = settings.email
+    mail = email.outbox_dir if email.transport == "directory" else settings.smtp.host
+    print(
+        f"pressfeed: serving http://{host}:{port}/ from {settings.output_dir}; "
+        f"content {settings.content_dir}; mail to {mail}",
+        flush=True,
+    )
+    run_service(args.config, given, host=host, port=port)
+    return 0
 
 
 # --- scan ---------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class ScanReport:
     updated: int = 0
     withdrawn: int = 0
     reclassified: int = 0
+    stopped: bool = False  # asked to stop before the end
     problems: list[SourceError] = field(default_factory=list)
 
     @property
@@ -47,9 +48,18 @@ Progress = Callable[[SourceFile], None]
 
 
 def scan_content(
-    settings: Settings, engine: Engine, *, now: dt.datetime, progress: Progress | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> ScanReport:
-    """Bring the store in line with the content directory; one bad file never stops the scan."""
+    """Bring the store in line with the content directory; one bad file never stops the scan.
+
+    `should_stop` is asked between batches: a scan stopped early has stored whole batches
+    only, and the next scan goes on from there.
+    """
     report = ScanReport()
     rules = compile_rules(settings.topics)
     _reclassify_if_topics_changed(engine, settings.topics, rules, report)
@@ -66,6 +76,9 @@ def scan_content(
         if len(batch) >= BATCH_FILES:
             _ingest(settings, engine, batch, rules, now, report)
             batch = []
+            if should_stop():
+                report.stopped = True
+                return report  # files not seen yet are not gone: nothing is withdrawn
     _ingest(settings, engine, batch, rules, now, report)
     _forget(engine, sorted(known), rules, now, report)
     with engine.begin() as connection:

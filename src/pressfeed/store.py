@@ -788,8 +788,12 @@ def messages_since(
     connection: Connection, subscriber_id: str, kind: str, since: dt.datetime
 ) -> int:
     """How many messages of a kind were recorded for a subscriber since a time."""
-    query = select(func.count()).select_from(outbox).where(
-        outbox.c.subscriber_id == subscriber_id, outbox.c.kind == kind, outbox.c.created > since
+    query = (
+        select(func.count())
+        .select_from(outbox)
+        .where(
+            outbox.c.subscriber_id == subscriber_id, outbox.c.kind == kind, outbox.c.created > since
+        )
     )
     return int(connection.execute(query).scalar_one())
 

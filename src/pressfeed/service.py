@@ -1,0 +1,278 @@
+"""`pressfeed run`: one asyncio process with a scheduler, a file watcher and a web server.
+
+The scheduler only ticks: what is due is always a question to the store, so a restart picks
+up where the last run stopped. Scans and digest runs happen one at a time, in a worker thread,
+so the web server keeps answering while they work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+from watchfiles import Change, awatch
+
+from pressfeed import store
+from pressfeed.config import load_settings
+from pressfeed.digest import DigestReport, deliver_outbox, send_due_digests
+from pressfeed.errors import ConfigError
+from pressfeed.models import Settings
+from pressfeed.publish import publish
+from pressfeed.scan import scan_content
+from pressfeed.send import transport_for
+from pressfeed.sources import SUFFIXES
+from pressfeed.web import create_app
+
+log = logging.getLogger(__name__)
+
+DIGEST_TICK = 60  # seconds between looks at what digests are due
+CONFIG_LOOK = 1.0  # seconds between looks at the config files
+RESCAN_AFTER_START = 2.0  # a second scan soon after start catches files the watcher missed
+SETTLE_STEP = 0.2  # seconds between two looks at a file being written
+SETTLE_LIMIT = 10.0  # seconds a file may keep growing before it is scanned anyway
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the service decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Service:
+    """The long-running process: watch, scan, publish, mail and serve."""
+
+    def __init__(self, config: Path | None, overrides: dict[str, Any]) -> None:
+        self.config = config
+        self.overrides = overrides
+        self.settings = load_settings(config, overrides=overrides)
+        self.config_stamp = _config_stamp(self.settings)
+        self.engine: Engine = store.open_store(self.settings.database)
+        self.stop = asyncio.Event()
+        self.work = asyncio.Lock()  # one scan or digest run at a time
+        self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
+        self.background: set[asyncio.Task[None]] = set()
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    async def scan(self, reason: str) -> None:
+        """Scan the content directory and publish what changed."""
+        async with self.work:
+            settings = self.settings
+            report = await asyncio.to_thread(self._scan, settings)
+        for problem in report.problems:
+            log.warning("%s", problem)
+        log.info(
+            "scan done (%s): %d added, %d updated, %d withdrawn",
+            reason,
+            report.added,
+            report.updated,
+            report.withdrawn,
+        )
+
+    def _scan(self, settings: Settings) -> Any:
+        report = scan_content(settings, self.engine, now=_now(), should_stop=self.stop.is_set)
+        publish(settings, self.engine)
+        return report
+
+    async def digests(self) -> None:
+        """Record and send the digests that are due, and retry what waits in the outbox."""
+        async with self.work:
+            settings = self.settings
+            report = await asyncio.to_thread(send_due_digests, settings, self.engine, now=_now())
+        if report.planned or report.sent or report.deferred or report.failed:
+            log.info(
+                "digests: %d recorded, %d sent, %d deferred, %d failed",
+                report.planned,
+                report.sent,
+                report.deferred,
+                report.failed,
+            )
+
+    async def deliver(self) -> None:
+        """Send what waits in the outbox now (a confirmation mail, say)."""
+        async with self.work:
+            settings = self.settings
+            transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
+            await asyncio.to_thread(_deliver_in_thread, self.engine, transport, _now())
+
+    def deliver_soon(self) -> None:
+        """Called by the web app after recording a message."""
+        self._spawn(self.deliver())
+
+    def _spawn(self, job: Any) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    # --- watching ----------------------------------------------------------------------------
+
+    async def watch_content(self) -> None:
+        """Scan soon after files change; the periodic scan catches what events miss."""
+        settings = self.settings
+        async for changes in awatch(
+            settings.content_dir,
+            stop_event=self.stop,
+            debounce=200,
+            step=20,
+            force_polling=settings.service.poll,
+            watch_filter=_content_filter,
+            recursive=True,
+        ):
+            await _settled({Path(p) for change, p in changes if change is not Change.deleted})
+            if not self.stop.is_set():
+                await self.scan("files changed")
+
+    async def watch_config(self) -> None:
+        """Reload the settings when their files change; a bad config keeps the running one.
+
+        Two files are cheap to look at every second, and looking works on any file system.
+        """
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), CONFIG_LOOK)
+            stamp = _config_stamp(self.settings)
+            if stamp != self.config_stamp and not self.stop.is_set():
+                self.config_stamp = stamp
+                await self.reload()
+
+    async def reload(self) -> None:
+        try:
+            fresh = load_settings(self.config, overrides=self.overrides)
+        except ConfigError as error:
+            log.error("config not reloaded, the running one stays: %s", error)
+            return
+        if fresh.service != self.settings.service or fresh.database != self.settings.database:
+            log.warning("service and database settings take effect at the next start")
+        self.settings = fresh
+        log.info("config reloaded")
+        await self.scan("config changed")
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(self, *, host: str | None = None, port: int | None = None) -> None:
+        """Serve until SIGTERM or SIGINT, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop, sig)
+        settings = self.settings
+        app = create_app(lambda: self.settings, self.engine, on_mail=self.deliver_soon)
+        server = _QuietServer(
+            uvicorn.Config(
+                app,
+                host=host or settings.service.host,
+                port=port if port is not None else settings.service.port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        serving = loop.create_task(server.serve())
+        log.info("first scan of %s", settings.content_dir)
+        await self.scan("start")
+        watchers: list[asyncio.Task[None]] = []
+        if not self.stop.is_set():
+            self._schedule()
+            watchers = [
+                loop.create_task(self.watch_content()),
+                loop.create_task(self.watch_config()),
+            ]
+            url = f"http://{server.config.host}:{server.config.port}/"
+            log.info("serving %s (content %s)", url, settings.content_dir)
+            await self.stop.wait()
+        await self._shut_down(server, serving, watchers)
+
+    def _schedule(self) -> None:
+        interval = self.settings.service.scan_interval
+        soon = _now() + dt.timedelta(seconds=RESCAN_AFTER_START)
+        self.scheduler.add_job(
+            self.scan, "interval", seconds=interval, args=["periodic"], next_run_time=soon
+        )
+        self.scheduler.add_job(self.digests, "interval", seconds=DIGEST_TICK, next_run_time=_now())
+        self.scheduler.start()
+
+    def _stop(self, sig: int) -> None:
+        log.info("stopping (%s)", signal.Signals(sig).name)
+        self.stop.set()
+
+    async def _shut_down(
+        self,
+        server: uvicorn.Server,
+        serving: asyncio.Task[None],
+        watchers: list[asyncio.Task[None]],
+    ) -> None:
+        # The scheduler's shutdown does not wait for coroutine jobs: pause it, then wait for
+        # the job in progress to finish by taking the work lock ourselves.
+        if self.scheduler.running:
+            self.scheduler.pause()
+        async with self.work:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+        await asyncio.gather(*watchers, *self.background, return_exceptions=True)
+        server.should_exit = True
+        await serving
+        self.engine.dispose()
+        log.info("stopped")
+
+
+def _deliver_in_thread(engine: Engine, transport: Any, now: dt.datetime) -> None:
+    deliver_outbox(engine, transport, now=now, report=DigestReport())
+
+
+def _content_filter(change: Change, path: str) -> bool:
+    name = Path(path).name
+    hidden = name.startswith((".", "~", "#")) or name.endswith(("~", ".tmp", ".part", ".swp"))
+    return not hidden and (Path(path).suffix.lower() in SUFFIXES or "." not in name)
+
+
+async def _settled(paths: set[Path]) -> None:
+    """Wait until the changed files stop growing: watchers report files still being written."""
+    waited = 0.0
+    before = _sizes(paths)
+    while waited < SETTLE_LIMIT:
+        await asyncio.sleep(SETTLE_STEP)
+        waited += SETTLE_STEP
+        after = _sizes(paths)
+        if after == before:
+            return
+        before = after
+
+
+def _config_stamp(settings: Settings) -> dict[Path, tuple[int, int]]:
+    """Sizes and times of the config files, to tell when they change."""
+    return _sizes({settings.config_file, settings.topics_file})
+
+
+def _sizes(paths: set[Path]) -> dict[Path, tuple[int, int]]:
+    found = {}
+    for path in paths:
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def run_service(
+    config: Path | None, overrides: dict[str, Any], *, host: str | None, port: int | None
+) -> None:
+    """Run the service until it is told to stop."""
+
+    async def main() -> None:
+        service = Service(config, overrides)
+        await service.run(host=host, port=port)
+
+    asyncio.run(main())

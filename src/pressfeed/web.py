@@ -1,0 +1,575 @@
+"""HTTP: the output directory, feeds of topic combinations, and the subscription pages.
+
+Static files come from the output directory as `publish` wrote them; everything else is built
+per request from the store. Settings are asked for on every request, so a config reload takes
+effect at once. Subscription pages never tell whether an address is subscribed: a sign-up gets
+the same page whatever the address's state, and mail goes only to the address itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from email.message import EmailMessage
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy import Connection, Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import FormData, Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from pressfeed import store, tokens
+from pressfeed.digest import mail_settings, outgoing
+from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
+from pressfeed.mail import confirmation_message, manage_url
+from pressfeed.models import ALL_FEED, FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
+from pressfeed.pages import Site
+from pressfeed.publish import EPOCH, feed_base, feed_entry, feed_links, stable_id
+from pressfeed.subscriptions import WEEKDAYS, Choice, SubscriptionError, subscriber_from
+from pressfeed.templating import environment, render
+
+log = logging.getLogger(__name__)
+
+FEED_TYPES = {
+    "atom": "application/atom+xml; charset=utf-8",
+    "rss": "application/rss+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+STATIC_TYPES = {
+    ".atom": FEED_TYPES["atom"],
+    ".rss": FEED_TYPES["rss"],
+    ".json": FEED_TYPES["json"],  # every .json the publisher writes is a JSON Feed
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
+FEED_CACHE = "public, max-age=60"
+CACHED_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
+# Pages answering a person: never cached (they hold per-subscriber state), never framed (a
+# framed form invites clickjacking), and their token-bearing URL never sent to another site.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+CONFIRM = "confirm"  # token purpose and outbox kind of confirmation mails
+CONFIRMATIONS_PER_DAY = 3  # per address
+SIGN_UPS_PER_HOUR = 20  # per client IP
+FORM_FIELDS = 200  # more than any of our forms can send
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _nothing() -> None:
+    return None
+
+
+def create_app(
+    get_settings: Callable[[], Settings],
+    engine: Engine,
+    *,
+    now: Callable[[], dt.datetime] = _utc_now,
+    on_mail: Callable[[], None] = _nothing,
+) -> Starlette:
+    """The web app: dynamic routes first, then the output directory at "/".
+
+    `get_settings` is called on every request. `on_mail` is called on the server's event loop
+    after a confirmation mail is recorded in the outbox: it should start delivery, not wait for it.
+    """
+    web = _Web(get_settings, engine, now, on_mail)
+    routes = [
+        Route("/healthz", web.health, methods=["GET"]),
+        Route("/{slugs:pressfeed_topics}.{kind:pressfeed_feed}", web.combination, methods=["GET"]),
+        Route("/subscribe", web.subscribe, methods=["POST"]),
+        Route("/confirm", web.confirm, methods=["GET"]),
+        Route("/subscription", web.manage, methods=["GET"]),
+        Route("/subscription", web.change, methods=["POST"]),
+        Route("/unsubscribe", web.unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe", web.unsubscribe, methods=["POST"]),
+        Mount("/", app=_Output(get_settings)),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=500)])
+
+
+# --- static files -------------------------------------------------------------------------------
+
+
+class _OutputFiles(StaticFiles):
+    """StaticFiles with our content types and feed caching; a missing directory serves 404s."""
+
+    async def check_config(self) -> None:
+        return None  # the output directory appears with the first publish
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        suffix = Path(full_path).suffix.lower()
+        headers = {"Cache-Control": FEED_CACHE} if suffix in CACHED_SUFFIXES else None
+        response = FileResponse(
+            full_path,
+            status_code=status_code,
+            stat_result=stat_result,
+            media_type=STATIC_TYPES.get(suffix),
+            headers=headers,
+        )
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+class _Output:
+    """The output directory of the current settings; a reload may move it."""
+
+    def __init__(self, get_settings: Callable[[], Settings]) -> None:
+        self.get_settings = get_settings
+        self.served: tuple[Path, _OutputFiles] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        directory = self.get_settings().output_dir
+        if self.served is None or self.served[0] != directory:
+            self.served = (directory, _OutputFiles(directory=directory, html=True, check_dir=False))
+        await self.served[1](scope, receive, send)
+
+
+# --- feeds of topic combinations ----------------------------------------------------------------
+
+
+class _TopicList(Convertor[tuple[str, ...]]):
+    """Two or more topic slugs joined by "+": one slug alone is a static file."""
+
+    regex = r"[a-z0-9][a-z0-9-]*(?:\+[a-z0-9][a-z0-9-]*)+"
+
+    def convert(self, value: str) -> tuple[str, ...]:
+        return tuple(value.split("+"))
+
+    def to_string(self, value: tuple[str, ...]) -> str:
+        return "+".join(value)
+
+
+class _FeedKind(Convertor[str]):
+    regex = "atom|rss|json"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("pressfeed_topics", _TopicList())
+register_url_convertor("pressfeed_feed", _FeedKind())
+
+_FEED_BYTES: dict[str, Callable[[FeedDoc], bytes]] = {
+    "atom": atom_bytes,
+    "rss": rss_bytes,
+    "json": json_bytes,
+}
+
+
+def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[str]) -> FeedDoc:
+    """The releases carrying any of `slugs`, newest first; the id ignores the slugs' order."""
+    releases = _newest_first(
+        {
+            stored.release.id: stored
+            for slug in slugs
+            for stored in store.feed_releases(connection, slug, limit=settings.feed_length)
+        }.values()
+    )[: settings.feed_length]
+    entries = tuple(feed_entry(settings, stored) for stored in releases)
+    titles = [feed_links(settings, slug).title for slug in slugs]
+    return FeedDoc(
+        id=stable_id("feed", "+".join(sorted(slugs))),
+        slug="+".join(slugs),
+        title=" + ".join(titles),
+        subtitle=f"Releases on {' or '.join(titles)}.",
+        language=settings.language,
+        updated=max((e.updated for e in entries), default=EPOCH),
+        base_url=feed_base(settings, "+".join(slugs)),
+        home_url=settings.site_url,
+        author=settings.site_title,
+        entries=entries,
+    )
+
+
+def _newest_first(releases: Iterable[StoredRelease]) -> list[StoredRelease]:
+    """The store's feed order: date, then arrival, newest first; ties by id."""
+    ordered = sorted(releases, key=lambda s: s.release.id)
+    ordered.sort(key=lambda s: (s.release.date, s.first_seen), reverse=True)  # stable: ids stay
+    return ordered
+
+
+def _not_modified(request: Request, etag: str, updated: dt.datetime) -> bool:
+    """RFC 9110 13.1: If-None-Match decides when sent, else If-Modified-Since."""
+    if tags := request.headers.get("if-none-match"):
+        listed = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
+        return "*" in listed or etag in listed
+    try:
+        since = parsedate_to_datetime(request.headers.get("if-modified-since", ""))
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)  # "-0000" parses naive; HTTP dates are GMT
+    return updated.replace(microsecond=0) <= since
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+def _site(settings: Settings) -> Site:
+    return Site(
+        title=settings.site_title,
+        url=settings.site_url,
+        language=settings.language,
+        opml_url=f"{settings.site_url}topics.opml",
+        all_links=feed_links(settings, ALL_FEED),
+    )
+
+
+def _page(settings: Settings, name: str, path: str, status: int = 200, **values: Any) -> Response:
+    """Template `name` as the page at `path` (its canonical URL leaves out the token)."""
+    site = _site(settings)
+    env = environment([settings.templates_dir])
+    html = render(
+        env, name, site=site, feeds=(site.all_links,), canonical=settings.site_url + path, **values
+    )
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def _invalid_link(settings: Settings, path: str, status: int) -> Response:
+    return _page(settings, "link_invalid.html", path, status)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    scheme: str
+    host: str
+    port: int | None
+
+    @classmethod
+    def of(cls, url: str) -> _Origin:
+        parts = urlsplit(url.strip())
+        try:
+            port = parts.port
+        except ValueError:
+            return cls("", "", None)
+        scheme = parts.scheme.lower()
+        return cls(scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _from_our_site(request: Request, settings: Settings) -> bool:
+    """False when the browser says the form was posted from another origin.
+
+    Browsers send Origin with every cross-site POST ("null" from opaque origins, which fails);
+    with neither Origin nor Referer the request is not a browser's cross-site form.
+    """
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    return claimed is None or _Origin.of(claimed) == _Origin.of(settings.site_url)
+
+
+def _form_values(form: FormData, name: str) -> list[str]:
+    return [value for value in form.getlist(name) if isinstance(value, str)]
+
+
+def _form_text(form: FormData, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return value if isinstance(value, str) else default
+
+
+def _choice(form: FormData, address: str) -> Choice:
+    """What a subscription form asks for; unchecked topic boxes mean every topic."""
+    return Choice(
+        address=address,
+        topics=",".join(_form_values(form, "topics")),
+        frequency=_form_text(form, "frequency", "daily"),
+        hour=_form_text(form, "hour"),
+        weekday=_form_text(form, "weekday", "monday"),
+        timezone=_form_text(form, "timezone"),
+    )
+
+
+def _with_choices(subscriber: Subscriber, wanted: Subscriber) -> Subscriber:
+    return replace(
+        subscriber,
+        topics=wanted.topics,
+        frequency=wanted.frequency,
+        hour=wanted.hour,
+        weekday=wanted.weekday,
+        timezone=wanted.timezone,
+    )
+
+
+# --- sign-ups -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    """Events per key within a sliding span, in memory (touched only on the event loop)."""
+
+    limit: int
+    span: dt.timedelta
+    seen: dict[str, list[dt.datetime]] = field(default_factory=dict)
+
+    def allow(self, key: str, now: dt.datetime) -> bool:
+        """Count one event for `key`; False, and not counted, when the limit is reached."""
+        if len(self.seen) > 10_000:  # forget keys that went quiet, so memory stays bounded
+            self.seen = {k: v for k, v in self.seen.items() if v[-1] > now - self.span}
+        recent = [t for t in self.seen.get(key, []) if t > now - self.span]
+        allowed = len(recent) < self.limit
+        self.seen[key] = [*recent, now] if allowed else recent
+        return allowed
+
+
+def record_sign_up(
+    engine: Engine, mail: MailSettings, wanted: Subscriber, *, now: dt.datetime
+) -> bool:
+    """Store a sign-up and record its confirmation mail; True when a mail was recorded.
+
+    A new address is stored unconfirmed. An unconfirmed one takes the new choices and gets a
+    new mail, at most `CONFIRMATIONS_PER_DAY` a day. A confirmed one is left as it is and gets
+    nothing: its digests carry its manage and unsubscribe links, and the confirmation text
+    ("nothing will be sent until you confirm") would be wrong for it.
+    """
+    with engine.begin() as connection:
+        existing = store.subscriber_by_address(connection, wanted.address)
+        if existing is not None and existing.confirmed:
+            log.info("sign-up of confirmed subscriber %s ignored", existing.id)
+            return False
+        subscriber = wanted if existing is None else _with_choices(existing, wanted)
+        today = store.messages_since(connection, subscriber.id, CONFIRM, now - dt.timedelta(1))
+        # Made before anything is stored: it raises ValueError for an address mail cannot carry.
+        message = _confirmation(mail, subscriber, now) if today < CONFIRMATIONS_PER_DAY else None
+        store.save_subscriber(connection, subscriber)
+        if message is None:
+            log.warning(
+                "confirmation not recorded: subscriber %s at the daily limit", subscriber.id
+            )
+            return False
+        count = store.messages_since(connection, subscriber.id, CONFIRM, EPOCH) + 1
+        store.add_to_outbox(
+            connection,
+            outgoing(message, f"{subscriber.id}-{CONFIRM}-{count}"),
+            subscriber_id=subscriber.id,
+            kind=CONFIRM,
+            message_id=str(message["Message-ID"]),
+            now=now,
+        )
+    if existing is None:
+        log.info("subscriber added: %s", subscriber.id)
+    log.info("confirmation recorded: subscriber %s", subscriber.id)
+    return True
+
+
+def _confirmation(mail: MailSettings, subscriber: Subscriber, now: dt.datetime) -> EmailMessage:
+    token = tokens.sign(mail.secret, CONFIRM, subscriber.id)
+    url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
+    # The Message-ID is made from the subscriber's creation time: giving each mail its own
+    # time gives each its own id, so a second request is not dropped as a duplicate.
+    return confirmation_message(replace(subscriber, created=now), mail, confirm_url=url, now=now)
+
+
+def _subscriber_with_id(connection: Connection, subscriber_id: str) -> Subscriber | None:
+    # The store looks subscribers up by address and token only; a scan is fine at our sizes.
+    return next((s for s in store.all_subscribers(connection) if s.id == subscriber_id), None)
+
+
+# --- the application ----------------------------------------------------------------------------
+
+
+class _Web:
+    """The endpoints, sharing the settings source, the store, the clock and the rate limit."""
+
+    def __init__(
+        self,
+        get_settings: Callable[[], Settings],
+        engine: Engine,
+        now: Callable[[], dt.datetime],
+        on_mail: Callable[[], None],
+    ) -> None:
+        self.get_settings = get_settings
+        self.engine = engine
+        self.now = now
+        self.on_mail = on_mail
+        self.sign_ups = _Window(SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
+
+    def health(self, request: Request) -> Response:
+        with self.engine.connect() as connection:
+            count = store.release_count(connection)
+        return JSONResponse({"status": "ok", "releases": count})
+
+    def combination(self, request: Request) -> Response:
+        settings = self.get_settings()
+        slugs: tuple[str, ...] = request.path_params["slugs"]
+        known = {t.slug for t in settings.topics}
+        if len(set(slugs)) != len(slugs) or not known.issuperset(slugs):
+            raise HTTPException(404)
+        with self.engine.connect() as connection:
+            doc = combination_doc(settings, connection, slugs)
+        body = _FEED_BYTES[request.path_params["kind"]](doc)
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        headers = {
+            "ETag": etag,
+            "Last-Modified": format_datetime(doc.updated.astimezone(dt.UTC), usegmt=True),
+            "Cache-Control": FEED_CACHE,
+        }
+        response = Response(
+            body, media_type=FEED_TYPES[request.path_params["kind"]], headers=headers
+        )
+        if _not_modified(request, etag, doc.updated):
+            return NotModifiedResponse(response.headers)
+        return response
+
+    async def subscribe(self, request: Request) -> Response:
+        settings = self.get_settings()
+        if not _from_our_site(request, settings):
+            problem = "The form was sent from another site. Please use the form on our index page."
+            return _page(settings, "subscribed.html", "subscribe", 403, problem=problem)
+        form = await request.form(max_files=0, max_fields=FORM_FIELDS)
+        now = self.now()
+        try:
+            wanted = subscriber_from(
+                _choice(form, _form_text(form, "address")), settings, now=now, confirmed=False
+            )
+        except SubscriptionError as error:
+            return _page(settings, "subscribed.html", "subscribe", 400, problem=str(error))
+        client = request.client.host if request.client else "unknown"
+        if not self.sign_ups.allow(client, now):
+            log.warning("sign-up refused: client %s over %d an hour", client, SIGN_UPS_PER_HOUR)
+        else:
+            mail = await run_in_threadpool(mail_settings, settings, self.engine)
+            try:
+                recorded = await run_in_threadpool(
+                    record_sign_up, self.engine, mail, wanted, now=now
+                )
+            except ValueError:  # passed our checks, but the mail cannot carry it
+                problem = f"We cannot send mail to {wanted.address!r}."
+                return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
+            if recorded:
+                self.on_mail()
+        return _page(settings, "subscribed.html", "subscribe", problem=None)
+
+    def confirm(self, request: Request) -> Response:
+        settings = self.get_settings()
+        mail = mail_settings(settings, self.engine)
+        subscriber_id = tokens.verify(mail.secret, CONFIRM, request.query_params.get("token", ""))
+        if subscriber_id is None:
+            return _invalid_link(settings, "confirm", 400)
+        with self.engine.begin() as connection:
+            subscriber = _subscriber_with_id(connection, subscriber_id)
+            if subscriber is None:
+                return _invalid_link(settings, "confirm", 404)
+            if not subscriber.confirmed:
+                # covered_until stays empty: the first digest covers everything since sign-up.
+                store.save_subscriber(connection, replace(subscriber, confirmed=True))
+                log.info("subscriber confirmed: %s", subscriber.id)
+        return _page(settings, "confirmed.html", "confirm", manage_url=manage_url(mail, subscriber))
+
+    def manage(self, request: Request) -> Response:
+        settings = self.get_settings()
+        with self.engine.connect() as connection:
+            subscriber = store.subscriber_by_token(
+                connection, request.query_params.get("token", "")
+            )
+        if subscriber is None:
+            return _invalid_link(settings, "subscription", 404)
+        return self._manage_page(settings, subscriber)
+
+    async def change(self, request: Request) -> Response:
+        settings = self.get_settings()
+        form = await request.form(max_files=0, max_fields=FORM_FIELDS)
+        token = _form_text(form, "token")
+        return await run_in_threadpool(self._change, settings, request, form, token)
+
+    def _change(self, settings: Settings, request: Request, form: FormData, token: str) -> Response:
+        with self.engine.begin() as connection:
+            subscriber = store.subscriber_by_token(connection, token) if token else None
+            if subscriber is None:
+                return _invalid_link(settings, "subscription", 404)
+            if not _from_our_site(request, settings):
+                problem = "The form was sent from another site; nothing was changed."
+                return self._manage_page(settings, subscriber, 403, problem=problem)
+            choice = _choice(form, subscriber.address)
+            try:
+                wanted = subscriber_from(choice, settings, now=self.now(), confirmed=True)
+            except SubscriptionError as error:
+                return self._manage_page(settings, subscriber, 400, problem=str(error))
+            changed = _with_choices(subscriber, wanted)
+            store.save_subscriber(connection, changed)
+        log.info("subscription changed: subscriber %s", subscriber.id)
+        return self._manage_page(settings, changed, saved=True)
+
+    def _manage_page(
+        self,
+        settings: Settings,
+        subscriber: Subscriber,
+        status: int = 200,
+        *,
+        saved: bool = False,
+        problem: str | None = None,
+    ) -> Response:
+        token = quote(subscriber.token, safe="")
+        return _page(
+            settings,
+            "manage.html",
+            "subscription",
+            status,
+            subscriber=subscriber,
+            topics=settings.topics,
+            weekdays=WEEKDAYS,
+            action=f"{settings.site_url}subscription",
+            unsubscribe_url=f"{settings.site_url}unsubscribe?token={token}",
+            saved=saved,
+            problem=problem,
+        )
+
+    def unsubscribe_page(self, request: Request) -> Response:
+        """A button to press: link scanners fetch URLs in mail, and must not end subscriptions."""
+        settings = self.get_settings()
+        token = request.query_params.get("token", "")
+        with self.engine.connect() as connection:
+            subscriber = store.subscriber_by_token(connection, token) if token else None
+        if subscriber is None:
+            return _invalid_link(settings, "unsubscribe", 404)
+        action = f"{settings.site_url}unsubscribe?token={quote(token, safe='')}"
+        return _page(settings, "unsubscribe.html", "unsubscribe", action=action)
+
+    async def unsubscribe(self, request: Request) -> Response:
+        """RFC 8058 one-click, or the button of our page; an unknown token is already gone."""
+        settings = self.get_settings()
+        form = await request.form(max_files=0, max_fields=FORM_FIELDS)
+        token = request.query_params.get("token") or _form_text(form, "token")
+        await run_in_threadpool(self._unsubscribe, token)
+        return _page(settings, "unsubscribed.html", "unsubscribe")
+
+    def _unsubscribe(self, token: str) -> None:
+        with self.engine.begin() as connection:
+            subscriber = store.subscriber_by_token(connection, token) if token else None
+            if subscriber is not None:
+                store.delete_subscriber(connection, subscriber.id)
+        if subscriber is not None:
+            log.info("unsubscribed: subscriber %s", subscriber.id)

@@ -1,0 +1,150 @@
+"""A visitor in headless Chromium: the index, signing up, confirming, managing, unsubscribing.
+
+Screenshots of the index page and of a digest are saved under build/screenshots/ for a person
+to look at.
+"""
+
+# The SMTP fixtures are imported by name, and pytest passes them back as same-named arguments.
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pressfeed import store
+from pressfeed.config import load_settings
+from tests.conftest import ROOT
+from tests.smtp_servers import SmtpServer, free_port, smtp_sink
+from tests.test_service import Running, news_and_subscribers, service_config
+
+__all__ = ["service_config", "smtp_sink"]
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "build" / "screenshots"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("PRESSFEED_REQUIRE_BROWSER") == "1":
+            pytest.fail("PRESSFEED_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def service(service_config: Path) -> Iterator[Running]:
+    running = Running(service_config, free_port())
+    try:
+        running.wait_for_log(r"service: serving http://")
+        yield running
+    finally:
+        running.stop()
+
+
+def link_in(text: str, path: str) -> str:
+    match = re.search(rf"https?://\S+/{path}\?token=[\w\-.%=]+", text)
+    assert match, text
+    return match.group()
+
+
+def test_index_lists_topics_and_subscribe_links(page: object, service: Running) -> None:
+    page.goto(service.url)  # type: ignore[attr-defined]
+    headings = page.locator("section h2").all_inner_texts()  # type: ignore[attr-defined]
+    for title in ("Libya", "Sea rescue", "Health", "Governance"):
+        assert title in headings
+    atom = page.locator("section#health a[href$='health.atom']")  # type: ignore[attr-defined]
+    assert atom.count() >= 1
+    alternates = page.locator("head link[rel=alternate]").count()  # type: ignore[attr-defined]
+    assert alternates >= 5
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "index.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_a_visitor_subscribes_confirms_manages_and_unsubscribes(
+    page: object, service: Running, service_config: Path, smtp_sink: SmtpServer
+) -> None:
+    p = page
+    p.goto(service.url)  # type: ignore[attr-defined]
+    p.fill("#digest-address", "visitor@example.org")  # type: ignore[attr-defined]
+    p.check("#digest-topic-health")  # type: ignore[attr-defined]
+    p.check("#digest-frequency-weekly")  # type: ignore[attr-defined]
+    p.click("form button[type=submit]")  # type: ignore[attr-defined]
+    assert p.locator("h1").inner_text() == "Check your inbox"  # type: ignore[attr-defined]
+
+    (mail,) = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ["visitor@example.org"]
+    text = mail.message.get_body(("plain",)).get_content()
+    p.goto(link_in(text, "confirm"))  # type: ignore[attr-defined]
+    assert p.locator("h1").inner_text() == "Your subscription is confirmed"  # type: ignore[attr-defined]
+
+    p.click("text=Change your topics")  # type: ignore[attr-defined]
+    assert p.locator("h1").inner_text() == "Your subscription"  # type: ignore[attr-defined]
+    assert p.is_checked("#topic-health")  # type: ignore[attr-defined]
+    p.check("#topic-libya")  # type: ignore[attr-defined]
+    p.check("#frequency-daily")  # type: ignore[attr-defined]
+    p.click("form button[type=submit]")  # type: ignore[attr-defined]
+
+    settings = load_settings(service_config, environ={})
+    engine = store.open_store(settings.database)
+    with engine.connect() as connection:
+        visitor = store.subscriber_by_address(connection, "visitor@example.org")
+    assert visitor is not None
+    assert visitor.confirmed
+    assert set(visitor.topics) == {"libya", "health"}
+    assert visitor.frequency.value == "daily"
+
+    p.goto(f"{service.url}unsubscribe?token={visitor.token}")  # type: ignore[attr-defined]
+    with engine.connect() as connection:  # looking at the page unsubscribes nobody
+        assert store.subscriber_by_address(connection, "visitor@example.org") is not None
+    p.click("form button[type=submit]")  # type: ignore[attr-defined]
+    assert p.locator("h1").inner_text() == "You are unsubscribed"  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        assert store.subscriber_by_address(connection, "visitor@example.org") is None
+    engine.dispose()
+
+
+def test_a_digest_looks_right_in_the_browser(
+    page: object, service_config: Path, smtp_sink: SmtpServer, tmp_path: Path
+) -> None:
+    news_and_subscribers(service_config, 1)
+    running = Running(service_config, free_port())
+    try:
+        (mail,) = smtp_sink.wait_for(1, timeout=30)
+    finally:
+        running.stop()
+    html = mail.message.get_body(("html",)).get_content()
+    assert "Clinic opens for new arrivals" in html
+    digest = tmp_path / "digest.html"
+    digest.write_text(html, encoding="utf-8")
+    page.goto(digest.as_uri())  # type: ignore[attr-defined]
+    assert page.locator("text=Clinic opens for new arrivals").count() >= 1  # type: ignore[attr-defined]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "digest.png"), full_page=True)  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 380, "height": 800})  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / "digest-narrow.png"), full_page=True)  # type: ignore[attr-defined]
