@@ -20,9 +20,9 @@ from pressfeed import store
 from pressfeed.config import load_settings
 from tests.conftest import ROOT
 from tests.smtp_servers import SmtpServer, free_port, smtp_sink
-from tests.test_service import Running, news_and_subscribers, service_config
+from tests.test_service import Running, news_and_subscribers, service_config, service_port
 
-__all__ = ["service_config", "smtp_sink"]
+__all__ = ["service_config", "service_port", "smtp_sink"]
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"
@@ -58,8 +58,8 @@ def page(browser: object) -> Iterator[object]:
 
 
 @pytest.fixture
-def service(service_config: Path) -> Iterator[Running]:
-    running = Running(service_config, free_port())
+def service(service_config: Path, service_port: int) -> Iterator[Running]:
+    running = Running(service_config, service_port)
     try:
         running.wait_for_log(r"service: serving http://")
         yield running
@@ -98,7 +98,7 @@ def test_a_visitor_subscribes_confirms_manages_and_unsubscribes(
     assert p.locator("h1").inner_text() == "Check your inbox"  # type: ignore[attr-defined]
 
     (mail,) = smtp_sink.wait_for(1)
-    assert mail.rcpt_tos == ["visitor@example.org"]
+    assert list(mail.rcpt_tos) == ["visitor@example.org"]
     text = mail.message.get_body(("plain",)).get_content()
     p.goto(link_in(text, "confirm"))  # type: ignore[attr-defined]
     assert p.locator("h1").inner_text() == "Your subscription is confirmed"  # type: ignore[attr-defined]

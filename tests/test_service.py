@@ -108,9 +108,16 @@ class Running:
 
 
 @pytest.fixture
-def service_config(tmp_path: Path, smtp_sink: SmtpServer) -> Path:
+def service_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def service_config(tmp_path: Path, smtp_sink: SmtpServer, service_port: int) -> Path:
+    """Settings for a service whose pages link to where it really listens."""
     config = write_settings(
         tmp_path,
+        f'site_url = "http://127.0.0.1:{service_port}/"\n'
         f'[email]\ntransport = "smtp"\n[smtp]\nhost = "{smtp_sink.host}"\nport = {smtp_sink.port}\n'
         "[service]\nscan_interval = 3600\n",
     )
@@ -119,8 +126,8 @@ def service_config(tmp_path: Path, smtp_sink: SmtpServer) -> Path:
 
 
 @pytest.fixture
-def running(service_config: Path) -> Iterator[Running]:
-    service = Running(service_config, free_port())
+def running(service_config: Path, service_port: int) -> Iterator[Running]:
+    service = Running(service_config, service_port)
     try:
         service.wait_for_log(r"service: serving http://")
         yield service
