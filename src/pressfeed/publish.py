@@ -313,7 +313,8 @@ def _remove_archive(settings: Settings, slug: str, month: str, report: PublishRe
 # --- pages --------------------------------------------------------------------------------------
 
 
-def _site(settings: Settings) -> Site:
+def site_for(settings: Settings) -> Site:
+    """What every page says about the site."""
     return Site(
         title=settings.site_title,
         url=settings.site_url,
@@ -327,7 +328,7 @@ def _write_release_pages(
     connection: Connection, settings: Settings, ids: Iterable[str], report: PublishReport
 ) -> None:
     env = environment([settings.templates_dir])
-    site = _site(settings)
+    site = site_for(settings)
     listed = sorted(ids)
     for start in range(0, len(listed), PAGE_BATCH):
         for release_id, stored in store.releases_by_id(
@@ -358,7 +359,7 @@ def _write_front(connection: Connection, settings: Settings, report: PublishRepo
             (s.release.title, release_url(settings, s.release.id), s.release.date) for s in latest
         )
         summaries.append(TopicSummary(feed_links(settings, slug), count, heads))
-    site = _site(settings)
+    site = site_for(settings)
     html = render_index(env, site, summaries[1:], newest)
     report.count(write_if_changed(_index_path(settings), html.encode()))
     opml = opml_bytes(settings.site_title, [s.links for s in summaries[1:]], newest)

@@ -670,6 +670,11 @@ def subscriber_by_address(connection: Connection, address: str) -> Subscriber | 
     return _subscriber(row) if row else None
 
 
+def subscriber_by_id(connection: Connection, subscriber_id: str) -> Subscriber | None:
+    row = connection.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+    return _subscriber(row) if row else None
+
+
 def subscriber_by_token(connection: Connection, token: str) -> Subscriber | None:
     row = connection.execute(select(subscribers).where(subscribers.c.token == token)).first()
     return _subscriber(row) if row else None

@@ -38,9 +38,8 @@ from pressfeed import store, tokens
 from pressfeed.digest import mail_settings, outgoing
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
 from pressfeed.mail import confirmation_message, manage_url
-from pressfeed.models import ALL_FEED, FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
-from pressfeed.pages import Site
-from pressfeed.publish import EPOCH, feed_base, feed_entry, feed_links, stable_id
+from pressfeed.models import FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
+from pressfeed.publish import EPOCH, feed_base, feed_entry, feed_links, site_for, stable_id
 from pressfeed.subscriptions import WEEKDAYS, Choice, SubscriptionError, subscriber_from
 from pressfeed.templating import environment, render
 
@@ -238,19 +237,9 @@ def _not_modified(request: Request, etag: str, updated: dt.datetime) -> bool:
 # --- pages --------------------------------------------------------------------------------------
 
 
-def _site(settings: Settings) -> Site:
-    return Site(
-        title=settings.site_title,
-        url=settings.site_url,
-        language=settings.language,
-        opml_url=f"{settings.site_url}topics.opml",
-        all_links=feed_links(settings, ALL_FEED),
-    )
-
-
 def _page(settings: Settings, name: str, path: str, status: int = 200, **values: Any) -> Response:
     """Template `name` as the page at `path` (its canonical URL leaves out the token)."""
-    site = _site(settings)
+    site = site_for(settings)
     env = environment([settings.templates_dir])
     html = render(
         env, name, site=site, feeds=(site.all_links,), canonical=settings.site_url + path, **values
@@ -393,11 +382,6 @@ def _confirmation(mail: MailSettings, subscriber: Subscriber, now: dt.datetime) 
     return confirmation_message(replace(subscriber, created=now), mail, confirm_url=url, now=now)
 
 
-def _subscriber_with_id(connection: Connection, subscriber_id: str) -> Subscriber | None:
-    # The store looks subscribers up by address and token only; a scan is fine at our sizes.
-    return next((s for s in store.all_subscribers(connection) if s.id == subscriber_id), None)
-
-
 # --- the application ----------------------------------------------------------------------------
 
 
@@ -480,7 +464,7 @@ class _Web:
         if subscriber_id is None:
             return _invalid_link(settings, "confirm", 400)
         with self.engine.begin() as connection:
-            subscriber = _subscriber_with_id(connection, subscriber_id)
+            subscriber = store.subscriber_by_id(connection, subscriber_id)
             if subscriber is None:
                 return _invalid_link(settings, "confirm", 404)
             if not subscriber.confirmed:
