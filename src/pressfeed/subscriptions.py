@@ -119,16 +119,23 @@ def add_subscriber(engine: Engine, subscriber: Subscriber) -> tuple[Subscriber, 
             store.save_subscriber(connection, subscriber)
             return subscriber, True
         changed = replace(
-            existing,
-            topics=subscriber.topics,
-            frequency=subscriber.frequency,
-            hour=subscriber.hour,
-            weekday=subscriber.weekday,
-            timezone=subscriber.timezone,
+            with_choices(existing, subscriber),
             confirmed=existing.confirmed or subscriber.confirmed,
         )
         store.save_subscriber(connection, changed)
         return changed, False
+
+
+def with_choices(subscriber: Subscriber, wanted: Subscriber) -> Subscriber:
+    """A subscriber with another's topics and schedule; identity and state unchanged."""
+    return replace(
+        subscriber,
+        topics=wanted.topics,
+        frequency=wanted.frequency,
+        hour=wanted.hour,
+        weekday=wanted.weekday,
+        timezone=wanted.timezone,
+    )
 
 
 def remove_subscriber(engine: Engine, address: str) -> bool:

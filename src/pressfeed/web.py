@@ -40,7 +40,13 @@ from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
 from pressfeed.mail import confirmation_message, manage_url
 from pressfeed.models import FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
 from pressfeed.publish import EPOCH, feed_base, feed_entry, feed_links, site_for, stable_id
-from pressfeed.subscriptions import WEEKDAYS, Choice, SubscriptionError, subscriber_from
+from pressfeed.subscriptions import (
+    WEEKDAYS,
+    Choice,
+    SubscriptionError,
+    subscriber_from,
+    with_choices,
+)
 from pressfeed.templating import environment, render
 
 log = logging.getLogger(__name__)
@@ -302,17 +308,6 @@ def _choice(form: FormData, address: str) -> Choice:
     )
 
 
-def _with_choices(subscriber: Subscriber, wanted: Subscriber) -> Subscriber:
-    return replace(
-        subscriber,
-        topics=wanted.topics,
-        frequency=wanted.frequency,
-        hour=wanted.hour,
-        weekday=wanted.weekday,
-        timezone=wanted.timezone,
-    )
-
-
 # --- sign-ups -----------------------------------------------------------------------------------
 
 
@@ -349,7 +344,7 @@ def record_sign_up(
         if existing is not None and existing.confirmed:
             log.info("sign-up of confirmed subscriber %s ignored", existing.id)
             return False
-        subscriber = wanted if existing is None else _with_choices(existing, wanted)
+        subscriber = wanted if existing is None else with_choices(existing, wanted)
         today = store.messages_since(connection, subscriber.id, CONFIRM, now - dt.timedelta(1))
         # Made before anything is stored: it raises ValueError for an address mail cannot carry.
         message = _confirmation(mail, subscriber, now) if today < CONFIRMATIONS_PER_DAY else None
@@ -502,7 +497,7 @@ class _Web:
                 wanted = subscriber_from(choice, settings, now=self.now(), confirmed=True)
             except SubscriptionError as error:
                 return self._manage_page(settings, subscriber, 400, problem=str(error))
-            changed = _with_choices(subscriber, wanted)
+            changed = with_choices(subscriber, wanted)
             store.save_subscriber(connection, changed)
         log.info("subscription changed: subscriber %s", subscriber.id)
         return self._manage_page(settings, changed, saved=True)
