@@ -483,3 +483,12 @@ def test_pages_render_the_same_bytes_twice(env: jinja2.Environment, tmp_path: Pa
         assert write_if_changed(path, page().encode())
     for path, page in pages.items():
         assert not write_if_changed(path, page().encode())
+
+
+def test_a_configured_folder_needs_only_the_templates_it_changes(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "withdrawn.html").write_text("gone: {{ title }}\n", encoding="utf-8")
+    env = environment([mine])
+    assert env.get_template("withdrawn.html").render(title="T") == "gone: T\n"
+    assert env.get_template("index.html").filename == str(ROOT / "templates" / "index.html")

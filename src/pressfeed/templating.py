@@ -28,9 +28,16 @@ MONTHS = (
 )
 
 
+# The project's own templates: a configured folder needs to hold only the ones it changes.
+BUILT_IN = Path(__file__).resolve().parents[2] / "templates"
+
+
 def environment(template_dirs: Sequence[Path]) -> Environment:
-    """An environment looking for each template in `template_dirs`, earlier folders first."""
-    return _environment(tuple(Path(d).resolve() for d in template_dirs))
+    """An environment looking for each template in `template_dirs`, then the project's own."""
+    folders = [Path(d).resolve() for d in template_dirs]
+    if BUILT_IN.is_dir() and BUILT_IN not in folders:
+        folders.append(BUILT_IN)
+    return _environment(tuple(folders))
 
 
 def render(env: Environment, name: str, **values: Any) -> str:
