@@ -358,12 +358,13 @@ def sources_of(connection: Connection, release_ids: Iterable[str]) -> dict[str, 
     return versions
 
 
-def _dump(release: Release) -> dict[str, Any]:
+def _fields(release: Release) -> dict[str, Any]:
+    """A release's own fields, as plain values."""
     return {
         "id": release.id,
         "title": release.title,
         "title_derived": release.title_derived,
-        "date": release.date.isoformat(),
+        "date": release.date,
         "date_kind": release.date_kind.value,
         "place": release.place,
         "paragraphs": list(release.paragraphs),
@@ -373,13 +374,14 @@ def _dump(release: Release) -> dict[str, Any]:
     }
 
 
-def _load(data: dict[str, Any] | str) -> Release:
-    values = json.loads(data) if isinstance(data, str) else data
+def _release(values: Mapping[str, Any]) -> Release:
+    """A release from its fields, as `_fields` gives them or a row holds them."""
+    date = values["date"]
     return Release(
         id=values["id"],
         title=values["title"],
         title_derived=values["title_derived"],
-        date=dt.date.fromisoformat(values["date"]),
+        date=dt.date.fromisoformat(date) if isinstance(date, str) else date,
         date_kind=DateKind(values["date_kind"]),
         place=values["place"],
         paragraphs=tuple(values["paragraphs"]),
@@ -387,6 +389,14 @@ def _load(data: dict[str, Any] | str) -> Release:
         source=values["source"],
         position=values["position"],
     )
+
+
+def _dump(release: Release) -> dict[str, Any]:
+    return _fields(release) | {"date": release.date.isoformat()}
+
+
+def _load(data: dict[str, Any] | str) -> Release:
+    return _release(json.loads(data) if isinstance(data, str) else data)
 
 
 # --- releases -----------------------------------------------------------------------------------
@@ -434,20 +444,7 @@ def save_releases(
 
 
 def _row(release: Release, text_hash: str) -> dict[str, Any]:
-    return {
-        "id": release.id,
-        "title": release.title,
-        "title_derived": release.title_derived,
-        "date": release.date,
-        "date_kind": release.date_kind.value,
-        "place": release.place,
-        "paragraphs": list(release.paragraphs),
-        "contacts": list(release.contacts),
-        "source": release.source,
-        "position": release.position,
-        "text_hash": text_hash,
-        "title_key": title_key(release.title),
-    }
+    return _fields(release) | {"text_hash": text_hash, "title_key": title_key(release.title)}
 
 
 def withdraw_releases(connection: Connection, release_ids: Sequence[str], now: dt.datetime) -> None:
@@ -500,20 +497,13 @@ def release_count(connection: Connection, *, withdrawn: bool = False) -> int:
 
 
 def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
-    release = Release(
-        id=row.id,
-        title=row.title,
-        title_derived=row.title_derived,
-        date=row.date,
-        date_kind=DateKind(row.date_kind),
-        place=row.place,
-        paragraphs=tuple(row.paragraphs),
-        contacts=tuple(row.contacts),
-        source=row.source,
-        position=row.position,
-    )
     return StoredRelease(
-        release, row.text_hash, row.first_seen, row.updated, row.withdrawn_at, tuple(topics)
+        _release(row._mapping),
+        row.text_hash,
+        row.first_seen,
+        row.updated,
+        row.withdrawn_at,
+        tuple(topics),
     )
 
 
