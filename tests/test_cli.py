@@ -215,3 +215,64 @@ def test_help_of_each_command_has_an_example(capsys: pytest.CaptureFixture[str])
         main(["scan", "--help"])
     assert exit_info.value.code == 0
     assert "example: pressfeed scan" in capsys.readouterr().out
+
+
+def test_subscribers_commands(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--config", str(config), "subscribers"]
+    code, out, _ = run(
+        capsys,
+        *base,
+        "add",
+        "ana@example.org",
+        "--topics",
+        "libya,health",
+        "--frequency",
+        "weekly",
+        "--weekday",
+        "fri",
+        "--hour",
+        "17",
+    )
+    assert code == 0
+    assert out.startswith("added: ana@example.org  libya,health  weekly at 17:00 on friday UTC")
+    code, _, err = run(capsys, *base, "add", "bo@example.org", "--topics", "sport")
+    assert code == 1
+    assert "unknown topic 'sport'" in err
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("address,topics\nbo@example.org,health\nnope,health\n", encoding="utf-8")
+    code, out, err = run(capsys, *base, "import", str(csv_file))
+    assert code == 0
+    assert "1 added, 0 updated, 1 rows skipped" in out
+    assert f"{csv_file}:3: not an e-mail address: 'nope'" in err
+    _, out, _ = run(capsys, *base, "list")
+    assert [line.split()[0] for line in out.splitlines()] == [
+        "address",
+        "ana@example.org",
+        "bo@example.org",
+    ]
+    assert run(capsys, *base, "remove", "ana@example.org")[0] == 0
+    code, _, err = run(capsys, *base, "remove", "ana@example.org")
+    assert code == 1
+    assert "is not subscribed" in err
+
+
+def test_digest_dry_run_and_preview(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "--config", str(config), "scan")  # the archive: no news
+    run(capsys, "--config", str(config), "subscribers", "add", "ana@example.org")
+    (tmp_path / "content" / "teaser.txt").write_text(TEASER, encoding="utf-8")
+    run(capsys, "--config", str(config), "scan")
+    code, out, _ = run(capsys, "--config", str(config), "digest", "--dry-run", "--now")
+    assert code == 0
+    assert out.strip() == "ana@example.org: 1 releases (Governance 1)"
+    code, out, _ = run(
+        capsys, "--config", str(config), "digest", "--now", "--preview", str(tmp_path / "preview")
+    )
+    assert out.strip() == f"wrote 1 digests to {tmp_path / 'preview'}"
+    assert len(list((tmp_path / "preview").glob("*.eml"))) == 1
+    code, out, _ = run(capsys, "--config", str(config), "digest", "--now")
+    assert "1 recorded" in out
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

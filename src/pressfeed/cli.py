@@ -28,7 +28,6 @@ from pressfeed.service import run_service
 from pressfeed.sources import SourceFile, discover, read_source
 from pressfeed.subscriptions import (
     Choice,
-    SubscriptionError,
     add_subscriber,
     describe,
     import_subscribers,
@@ -165,13 +164,10 @@ def run_scan(args: argparse.Namespace) -> int:
     settings = _settings(args, overrides)
     if not settings.content_dir.is_dir():
         raise SourceError(settings.content_dir, "content directory not found")
-    engine = store.open_store(settings.database)
-    try:
+    with _opened(settings) as engine:
         with _progress(enabled=not args.quiet and sys.stderr.isatty()) as tick:
             report = scan_content(settings, engine, now=_now(), progress=tick)
         published = publish(settings, engine)
-    finally:
-        engine.dispose()
     _print_problems(report.problems)
     if not args.quiet:
         print(_scan_summary(report, settings))
@@ -194,11 +190,8 @@ def _add_publish(commands: Commands) -> None:
 
 def run_publish(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db, "output_dir": args.feeds})
-    engine = store.open_store(settings.database)
-    try:
+    with _opened(settings) as engine:
         report = publish(settings, engine, full=args.full)
-    finally:
-        engine.dispose()
     print(_publish_summary(report, settings))
     return 0
 
@@ -413,17 +406,13 @@ def _add_topics(commands: Commands) -> None:
 
 def run_topics_diff(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
-    engine = store.open_store(settings.database)
     rules = compile_rules(settings.topics)
     gained: dict[str, int] = {}
     lost: dict[str, int] = {}
-    try:
-        with engine.connect() as connection:
-            for stored in store.live_releases(connection):
-                now = {s.slug for s in classify(stored.release, rules) if s.assigned}
-                _print_diff(stored.release, set(stored.topics), now, gained, lost)
-    finally:
-        engine.dispose()
+    with _opened(settings) as engine, engine.connect() as connection:
+        for stored in store.live_releases(connection):
+            now = {s.slug for s in classify(stored.release, rules) if s.assigned}
+            _print_diff(stored.release, set(stored.topics), now, gained, lost)
     slugs = sorted(set(gained) | set(lost))
     summary = ", ".join(f"{s} +{gained.get(s, 0)} -{lost.get(s, 0)}" for s in slugs)
     print(summary or "no release would change topics")
@@ -495,8 +484,14 @@ def _choice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timezone", default="", help="IANA time zone (default: setting)")
 
 
-def _engine(args: argparse.Namespace, settings: Settings) -> Engine:
-    return store.open_store(settings.database)
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Engine]:
+    """The store, closed again when the command is done."""
+    engine = store.open_store(settings.database)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def run_subscribers_add(args: argparse.Namespace) -> int:
@@ -504,28 +499,17 @@ def run_subscribers_add(args: argparse.Namespace) -> int:
     choice = Choice(
         args.address, args.topics, args.frequency, args.hour, args.weekday, args.timezone
     )
-    try:
-        subscriber = subscriber_from(choice, settings, now=_now(), confirmed=True)
-    except SubscriptionError as error:
-        print(f"pressfeed: {error}", file=sys.stderr)
-        return 1
-    engine = _engine(args, settings)
-    try:
+    subscriber = subscriber_from(choice, settings, now=_now(), confirmed=True)
+    with _opened(settings) as engine:
         saved, new = add_subscriber(engine, subscriber)
-    finally:
-        engine.dispose()
     print(f"{'added' if new else 'updated'}: {'  '.join(describe(saved))}")
     return 0
 
 
 def run_subscribers_list(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
-    engine = _engine(args, settings)
-    try:
-        with engine.connect() as connection:
-            rows = [describe(s) for s in store.all_subscribers(connection)]
-    finally:
-        engine.dispose()
+    with _opened(settings) as engine, engine.connect() as connection:
+        rows = [describe(s) for s in store.all_subscribers(connection)]
     header = ("address", "topics", "schedule", "state", "covered until")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -535,28 +519,21 @@ def run_subscribers_list(args: argparse.Namespace) -> int:
 
 def run_subscribers_remove(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
-    engine = _engine(args, settings)
-    try:
+    with _opened(settings) as engine:
         removed = remove_subscriber(engine, args.address)
-    except SubscriptionError as error:
-        print(f"pressfeed: {error}", file=sys.stderr)
+    if not removed:
+        print(f"pressfeed: {args.address} is not subscribed", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
-    print(f"removed {args.address}" if removed else f"pressfeed: {args.address} is not subscribed")
-    return 0 if removed else 1
+    print(f"removed {args.address}")
+    return 0
 
 
 def run_subscribers_import(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
-    engine = _engine(args, settings)
-    try:
+    if not args.file.is_file():
+        raise SourceError(args.file, "no such file")
+    with _opened(settings) as engine:
         report = import_subscribers(engine, args.file, settings, now=_now())
-    except OSError as error:
-        print(f"pressfeed: {args.file}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
     for problem in report.problems:
         print(f"pressfeed: {problem}", file=sys.stderr)
     print(
@@ -586,9 +563,8 @@ def _add_digest(commands: Commands) -> None:
 def run_digest(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
     frequency = Frequency(args.frequency) if args.frequency else None
-    engine = store.open_store(settings.database)
     options: dict[str, Any] = {"now": _now(), "frequency": frequency, "end_now": args.now}
-    try:
+    with _opened(settings) as engine:
         if args.dry_run:
             for digest in dry_run(settings, engine, **options):
                 print(_digest_line(digest))
@@ -598,8 +574,6 @@ def run_digest(args: argparse.Namespace) -> int:
             print(f"wrote {len(report.previews)} digests to {args.preview}")
             return 0
         report = send_due_digests(settings, engine, **options)
-    finally:
-        engine.dispose()
     print(
         f"digests: {report.planned} recorded, {report.empty} with nothing new; messages: "
         f"{report.sent} sent, {report.deferred} deferred, {report.failed} failed"

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from pressfeed import store
+from pressfeed.errors import PressfeedError
 from pressfeed.models import Frequency, Settings, Subscriber
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -23,7 +24,7 @@ _ADDRESS = re.compile(
 _ALL = ("", "all", "*")
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(PressfeedError, ValueError):
     """A subscriber's details are not acceptable; the message says why."""
 
 
