@@ -102,7 +102,8 @@ def main() -> None:
         note = (
             "# Scan benchmark\n\nMedian (min-max) of "
             f"{args.runs} runs, each in a fresh process; `make bench` writes this file.\n"
-            "The floor reads every file and runs one keyword regex over it.\n\n"
+            "A cold scan extracts, classifies and stores (publishing is not included); a rescan\n"
+            "finds nothing changed. The floor reads every file and runs one keyword regex.\n\n"
         )
         args.out.write_text(note + table + "\n", encoding="utf-8")
 
