@@ -9,6 +9,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -275,3 +276,12 @@ def test_sigterm_mid_scan_leaves_a_store_the_next_scan_completes(tmp_path: Path)
     assert stored == uninterrupted.added
     feed = feedparser.parse((settings.output_dir / "all.atom").read_bytes())
     assert not feed.bozo
+
+
+def test_a_busy_port_is_one_clear_error(service_config: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        service = Running(service_config, port)
+        assert service.process.wait(timeout=START) == 1
+        service.stop()
+    assert any(f"cannot listen on 127.0.0.1:{port}" in line for line in service.log)

@@ -137,7 +137,7 @@ def run_service_command(args: argparse.Namespace) -> int:
     email = settings.email
     mail = email.outbox_dir if email.transport == "directory" else settings.smtp.host
     print(
-        f"pressfeed: serving http://{host}:{port}/ from {settings.output_dir}; "
+        f"pressfeed: starting on http://{host}:{port}/ with {settings.output_dir}; "
         f"content {settings.content_dir}; mail to {mail}",
         flush=True,
     )

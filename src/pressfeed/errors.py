@@ -63,3 +63,13 @@ class LabelsError(PressfeedError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class ServiceError(PressfeedError):
+    """The service cannot start, for instance because its port is taken."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")

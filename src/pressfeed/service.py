@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from watchfiles import Change, awatch
 from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.digest import DigestReport, deliver_outbox, send_due_digests
-from pressfeed.errors import ConfigError
+from pressfeed.errors import ConfigError, ServiceError
 from pressfeed.models import Settings
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
@@ -171,17 +172,13 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, sig)
         settings = self.settings
+        host = host or settings.service.host
+        port = port if port is not None else settings.service.port
+        listening = _listen(host, port)  # before anything else: a busy port is one clear error
         app = create_app(lambda: self.settings, self.engine, on_mail=self.deliver_soon)
-        server = _QuietServer(
-            uvicorn.Config(
-                app,
-                host=host or settings.service.host,
-                port=port if port is not None else settings.service.port,
-                log_level="warning",
-                lifespan="off",
-            )
-        )
-        serving = loop.create_task(server.serve())
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        server = _QuietServer(config)
+        serving = loop.create_task(server.serve(sockets=[listening]))
         log.info("first scan of %s", settings.content_dir)
         await self.scan("start")
         watchers: list[asyncio.Task[None]] = []
@@ -227,6 +224,16 @@ class Service:
         await serving
         self.engine.dispose()
         log.info("stopped")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket for the web server, or a ServiceError saying why there is none."""
+    try:
+        listening = socket.create_server((host, port), reuse_port=False)
+    except OSError as error:
+        raise ServiceError(host, port, error.strerror or str(error)) from error
+    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return listening
 
 
 def _deliver_in_thread(engine: Engine, transport: Any, now: dt.datetime) -> None:
