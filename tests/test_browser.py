@@ -20,9 +20,15 @@ from pressfeed import store
 from pressfeed.config import load_settings
 from tests.conftest import ROOT
 from tests.smtp_servers import SmtpServer, free_port, smtp_sink
-from tests.test_service import Running, news_and_subscribers, service_config, service_port
+from tests.test_service import (
+    Running,
+    news_and_subscribers,
+    running,
+    service_config,
+    service_port,
+)
 
-__all__ = ["service_config", "service_port", "smtp_sink"]
+__all__ = ["running", "service_config", "service_port", "smtp_sink"]
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"
@@ -57,24 +63,14 @@ def page(browser: object) -> Iterator[object]:
     context.close()
 
 
-@pytest.fixture
-def service(service_config: Path, service_port: int) -> Iterator[Running]:
-    running = Running(service_config, service_port)
-    try:
-        running.wait_for_log(r"service: serving http://")
-        yield running
-    finally:
-        running.stop()
-
-
 def link_in(text: str, path: str) -> str:
     match = re.search(rf"https?://\S+/{path}\?token=[\w\-.%=]+", text)
     assert match, text
     return match.group()
 
 
-def test_index_lists_topics_and_subscribe_links(page: object, service: Running) -> None:
-    page.goto(service.url)  # type: ignore[attr-defined]
+def test_index_lists_topics_and_subscribe_links(page: object, running: Running) -> None:
+    page.goto(running.url)  # type: ignore[attr-defined]
     headings = page.locator("section h2").all_inner_texts()  # type: ignore[attr-defined]
     for title in ("Libya", "Sea rescue", "Health", "Governance"):
         assert title in headings
@@ -87,10 +83,10 @@ def test_index_lists_topics_and_subscribe_links(page: object, service: Running) 
 
 
 def test_a_visitor_subscribes_confirms_manages_and_unsubscribes(
-    page: object, service: Running, service_config: Path, smtp_sink: SmtpServer
+    page: object, running: Running, service_config: Path, smtp_sink: SmtpServer
 ) -> None:
     p = page
-    p.goto(service.url)  # type: ignore[attr-defined]
+    p.goto(running.url)  # type: ignore[attr-defined]
     p.fill("#digest-address", "visitor@example.org")  # type: ignore[attr-defined]
     p.check("#digest-topic-health")  # type: ignore[attr-defined]
     p.check("#digest-frequency-weekly")  # type: ignore[attr-defined]
@@ -119,7 +115,7 @@ def test_a_visitor_subscribes_confirms_manages_and_unsubscribes(
     assert set(visitor.topics) == {"libya", "health"}
     assert visitor.frequency.value == "daily"
 
-    p.goto(f"{service.url}unsubscribe?token={visitor.token}")  # type: ignore[attr-defined]
+    p.goto(f"{running.url}unsubscribe?token={visitor.token}")  # type: ignore[attr-defined]
     with engine.connect() as connection:  # looking at the page unsubscribes nobody
         assert store.subscriber_by_address(connection, "visitor@example.org") is not None
     p.click("form button[type=submit]")  # type: ignore[attr-defined]
