@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The long checks: every kill point, every fault at full length, 10,000 examples per property.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/test_properties.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

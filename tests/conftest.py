@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as settings_profiles
 from sqlalchemy import Engine
 
 from pressfeed import store
@@ -55,3 +57,11 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = store.open_store(settings.database)
     yield engine
     engine.dispose()
+
+
+# Property tests: a quick profile for `make test`, 10,000 examples each for `make test-slow`.
+settings_profiles.register_profile("default", max_examples=100, deadline=None)
+settings_profiles.register_profile(
+    "long", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings_profiles.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
