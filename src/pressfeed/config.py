@@ -229,6 +229,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("", "content_dir", PATH, "content", "directory of press release files to scan"),
     Option("", "output_dir", PATH, "feeds", "directory the feeds and pages are written to"),
     Option("", "database", DATABASE, "var/pressfeed.db", "SQLite file, or an SQLAlchemy URL"),
+    Option(
+        "",
+        "database_timeout",
+        _number(0, inclusive=True),
+        10.0,
+        "seconds a write waits for another writer's lock on the database",
+    ),
     Option("", "site_url", SITE_URL, "http://127.0.0.1:8080/", "public URL of feeds and pages"),
     Option("", "site_title", NAME, "pressfeed", "site name shown in feeds, pages and mails"),
     Option("", "feed_length", _integer(1), 50, "number of newest releases in each feed"),
@@ -237,6 +244,13 @@ OPTIONS: tuple[Option, ...] = (
         "", "max_file_bytes", _integer(1), 5_000_000, "content files above this size are skipped"
     ),
     Option("", "fallback_encoding", ENCODING, "", "encoding tried when a file is not UTF-8"),
+    Option(
+        "",
+        "workers",
+        _integer(0, 256),
+        0,
+        "processes that read files and write pages in large scans; 0: one per core",
+    ),
     Option("", "topics_file", PATH, "topics.toml", "TOML file of topic rules"),
     Option("", "templates_dir", PATH, "templates", "folder of page and mail templates (jinja2)"),
     Option(

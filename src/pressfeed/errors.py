@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -46,9 +47,13 @@ class SourceError(PressfeedError):
         where = f"{path}:{line}" if line else str(path)
         super().__init__(f"{where}: skipped: {reason}")
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[Path, str, int | None]]:
+        # Scans read files in worker processes, which send their problems back pickled.
+        return (SourceError, (self.path, self.reason, self.line))
+
 
 class StoreError(PressfeedError):
-    """The database cannot be opened or migrated."""
+    """The database cannot be opened, migrated or written (locked by another writer, say)."""
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
@@ -73,3 +78,41 @@ class ServiceError(PressfeedError):
         self.port = port
         self.reason = reason
         super().__init__(f"cannot listen on {host}:{port}: {reason}")
+
+
+class WriteError(PressfeedError, OSError):
+    """A file cannot be written; the file already there, if any, is left whole.
+
+    Also an OSError with the cause's errno, for callers that handle any failed write.
+    """
+
+    def __init__(self, path: Path | str, error: OSError) -> None:
+        self.path = Path(path)
+        self.reason = _write_reason(error, self.path)
+        super().__init__(error.errno, error.strerror, str(path))
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.reason}"
+
+    def __reduce__(self) -> tuple[type[WriteError], tuple[Path, OSError]]:
+        # Publishing writes in worker processes, which send their failures back pickled.
+        return (WriteError, (self.path, OSError(self.errno, self.strerror)))
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Raised in a worker process, it must arrive whole in the parent.
+        return (_restored_write_error, (self.path, self.reason, self.errno, self.strerror))
+
+
+def _restored_write_error(path: Path, reason: str, number: int, text: str) -> WriteError:
+    error = WriteError(path, OSError(number, text))
+    error.reason = reason
+    return error
+
+
+def _write_reason(error: OSError, path: Path) -> str:
+    text = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({text})"
+    if error.filename and str(error.filename) != str(path):
+        return f"{error.filename}: {text}"
+    return text

@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import fields, is_dataclass, replace
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar, cast
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -92,7 +92,7 @@ def json_bytes(doc: FeedDoc) -> bytes:
     if doc.language:
         feed["language"] = doc.language
     feed["items"] = [_json_item(entry) for entry in doc.entries]
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (json.dumps(feed, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def opml_bytes(title: str, feeds: Sequence[FeedLinks], created: dt.datetime) -> bytes:
@@ -248,13 +248,29 @@ def _xml_bytes(serialised: Any) -> bytes:
 
 
 def _xml_safe(value: _T) -> _T:
-    """The value with the characters `_NOT_XML` matches dropped from every string inside it."""
+    """The value with the characters `_NOT_XML` matches dropped from every string inside it.
+
+    Clean values come back as they are, so the common case allocates nothing."""
     cleaned: Any = value
     if isinstance(value, str):
-        cleaned = _NOT_XML.sub("", value)
+        if _NOT_XML.search(value):
+            cleaned = _NOT_XML.sub("", value)
     elif isinstance(value, tuple):
-        cleaned = tuple(_xml_safe(item) for item in value)
+        items = tuple(_xml_safe(item) for item in value)
+        if any(new is not old for new, old in zip(items, value, strict=True)):
+            cleaned = items
     elif is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _xml_safe(getattr(value, f.name)) for f in fields(value)}
-        cleaned = replace(value, **changes)
+        changes = {}
+        for name in _field_names(type(value)):
+            old = getattr(value, name)
+            new = _xml_safe(old)
+            if new is not old:
+                changes[name] = new
+        if changes:
+            cleaned = replace(value, **changes)
     return cast(_T, cleaned)
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))

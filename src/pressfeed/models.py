@@ -176,6 +176,8 @@ class Settings:
     digest: DigestSettings = field(default_factory=DigestSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     secret: str = ""
+    database_timeout: float = 10.0  # seconds a write waits for another writer's lock
+    workers: int = 0  # processes for large scans and publishes; 0: one per core
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)

@@ -13,12 +13,15 @@ when their bytes change.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
+import multiprocessing
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from sqlalchemy import Connection, Engine
 
 from pressfeed import __version__, store
 from pressfeed.feeds import atom_bytes, json_bytes, opml_bytes, rss_bytes
-from pressfeed.files import remove_file, write_if_changed
+from pressfeed.files import deferred_sync, one_sync, remove_file, write_if_changed
 from pressfeed.models import (
     ALL_FEED,
     ArchiveLinks,
@@ -37,6 +40,8 @@ from pressfeed.models import (
     StoredRelease,
 )
 from pressfeed.pages import Site, TopicSummary, render_index, render_release, render_withdrawn
+from pressfeed.processes import end_with_parent
+from pressfeed.scan import worker_count
 from pressfeed.templating import environment
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,9 @@ SLUGS_KEY = "published_slugs"
 LATEST_ON_INDEX = 5
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PAGE_BATCH = 500
+ARCHIVE_BATCH = 24  # months
+BULK_FILES = 100
+PARALLEL_RELEASES = 1000
 
 
 @dataclass
@@ -73,9 +81,17 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
         if full or stale or "everything" in todo or not _index_path(settings).exists():
             todo = _everything(connection, settings) | {"everything": {""}}
             _remove_dropped_topics(connection, settings, report)
-        _write_release_pages(connection, settings, todo.get("release", set()), report)
-        _write_feeds(connection, settings, todo, report)
-        _write_front(connection, settings, report)
+        # Many files: one sync for all beats two fsyncs each; the pending rows outlive it.
+        bulk = len(todo.get("release", ())) > BULK_FILES or "everything" in todo
+        parallel = len(todo.get("release", ())) >= PARALLEL_RELEASES  # worth starting workers
+        with (
+            one_sync() if bulk else contextlib.nullcontext(),
+            _Writers(settings, parallel, connection) as writers,
+        ):
+            _write_release_pages(settings, todo.get("release", set()), writers)
+            _write_feeds(connection, settings, todo, report, writers)
+            _write_front(connection, settings, report)
+            writers.wait(report)
     with engine.begin() as connection:
         store.clear_pending(connection, todo)
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
@@ -226,6 +242,7 @@ def _write_feeds(
     settings: Settings,
     todo: Mapping[str, set[str]],
     report: PublishReport,
+    writers: _Writers,
 ) -> None:
     known = {ALL_FEED, *(t.slug for t in settings.topics)}
     dirty_months: dict[str, set[str]] = {}
@@ -235,7 +252,7 @@ def _write_feeds(
     for slug in sorted(known & (todo.get("feed", set()) | set(dirty_months))):
         months = _months(connection, slug, settings)
         _write_current(connection, settings, slug, months, report)
-        _write_archives(connection, settings, slug, months, dirty_months.get(slug, set()), report)
+        _write_archives(settings, slug, months, dirty_months.get(slug, set()), report, writers)
 
 
 def _write_current(
@@ -259,12 +276,12 @@ def _write_current(
 
 
 def _write_archives(
-    connection: Connection,
     settings: Settings,
     slug: str,
     months: Sequence[str],
     dirty: Iterable[str],
     report: PublishReport,
+    writers: _Writers,
 ) -> None:
     """Rebuild the dirty months of a feed and their neighbours, whose links may have moved."""
     rebuild: set[str] = set()
@@ -275,8 +292,9 @@ def _write_archives(
         else:
             _remove_archive(settings, slug, month, report)
             rebuild.update(months[max(0, at - 1) : at + 1])
-    for month in sorted(rebuild):
-        _write_archive(connection, settings, slug, months, month, report)
+    ordered = sorted(rebuild)
+    for start in range(0, len(ordered), ARCHIVE_BATCH):
+        writers.run(_Archives(slug, tuple(months), tuple(ordered[start : start + ARCHIVE_BATCH])))
 
 
 def _write_archive(
@@ -324,24 +342,26 @@ def site_for(settings: Settings) -> Site:
     )
 
 
-def _write_release_pages(
-    connection: Connection, settings: Settings, ids: Iterable[str], report: PublishReport
+def _write_release_pages(settings: Settings, ids: Iterable[str], writers: _Writers) -> None:
+    listed = sorted(ids)
+    for start in range(0, len(listed), PAGE_BATCH):
+        writers.run(_Pages(tuple(listed[start : start + PAGE_BATCH])))
+
+
+def _write_pages(
+    connection: Connection, settings: Settings, ids: Sequence[str], report: PublishReport
 ) -> None:
     env = environment([settings.templates_dir])
     site = site_for(settings)
-    listed = sorted(ids)
-    for start in range(0, len(listed), PAGE_BATCH):
-        for release_id, stored in store.releases_by_id(
-            connection, listed[start : start + PAGE_BATCH]
-        ).items():
-            url = release_url(settings, release_id)
-            if stored.withdrawn_at is None:
-                topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
-                html = render_release(env, site, stored.release, topics, url, stored.updated)
-            else:
-                html = render_withdrawn(env, site, stored.release.title, url)
-            path = settings.output_dir / "releases" / f"{release_id}.html"
-            report.count(write_if_changed(path, html.encode()))
+    for release_id, stored in store.releases_by_id(connection, ids).items():
+        url = release_url(settings, release_id)
+        if stored.withdrawn_at is None:
+            topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
+            html = render_release(env, site, stored.release, topics, url, stored.updated)
+        else:
+            html = render_withdrawn(env, site, stored.release.title, url)
+        path = settings.output_dir / "releases" / f"{release_id}.html"
+        report.count(write_if_changed(path, html.encode()))
 
 
 def _write_front(connection: Connection, settings: Settings, report: PublishReport) -> None:
@@ -364,3 +384,96 @@ def _write_front(connection: Connection, settings: Settings, report: PublishRepo
     report.count(write_if_changed(_index_path(settings), html.encode()))
     opml = opml_bytes(settings.site_title, [s.links for s in summaries[1:]], newest)
     report.count(write_if_changed(settings.output_dir / "topics.opml", opml))
+
+
+# --- worker processes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pages:
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Archives:
+    slug: str
+    months: tuple[str, ...]  # every month of the feed, for the links between archives
+    rebuild: tuple[str, ...]
+
+
+_Task = _Pages | _Archives
+
+
+def _do(connection: Connection, settings: Settings, task: _Task, report: PublishReport) -> None:
+    if isinstance(task, _Pages):
+        _write_pages(connection, settings, task.ids, report)
+    else:
+        for month in task.rebuild:
+            _write_archive(connection, settings, task.slug, task.months, month, report)
+
+
+class _Writers:
+    """Renders and writes release pages and archive months, in worker processes when many.
+
+    Each task reads the store on its own connection; a task's exception comes back out of
+    `wait`, so a failed publish keeps its pending rows as when writing here.
+    """
+
+    def __init__(self, settings: Settings, parallel: bool, connection: Connection) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.pool: ProcessPoolExecutor | None = None
+        if parallel and worker_count(settings) > 1:
+            self.pool = ProcessPoolExecutor(
+                worker_count(settings),
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(settings,),
+            )
+        self.futures: list[Future[PublishReport]] = []
+
+    def __enter__(self) -> _Writers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def run(self, task: _Task) -> None:
+        if self.pool is not None:
+            self.futures.append(self.pool.submit(_run_in_worker, task))
+            return
+        report = PublishReport()
+        _do(self.connection, self.settings, task, report)
+        self.futures.append(_done(report))
+
+    def wait(self, report: PublishReport) -> None:
+        for future in self.futures:
+            part = future.result()
+            report.written += part.written
+            report.unchanged += part.unchanged
+            report.removed += part.removed
+
+
+def _done(report: PublishReport) -> Future[PublishReport]:
+    future: Future[PublishReport] = Future()
+    future.set_result(report)
+    return future
+
+
+_worker: tuple[Settings, Engine] | None = None
+
+
+def _start_worker(settings: Settings) -> None:
+    global _worker
+    end_with_parent()
+    _worker = (settings, store.open_reader(settings.database))
+
+
+def _run_in_worker(task: _Task) -> PublishReport:
+    assert _worker is not None, "worker process not started"
+    settings, engine = _worker
+    report = PublishReport()
+    with deferred_sync(), engine.connect() as connection:
+        _do(connection, settings, task, report)
+    return report

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
@@ -16,6 +19,7 @@ from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
 from pressfeed.identity import adopt_ids, merge_versions, text_hash, title_key
 from pressfeed.models import ALL_FEED, FileRecord, Release, Settings, StoredRelease, Topic
+from pressfeed.processes import end_with_parent
 from pressfeed.sources import SourceFile, discover, read_source
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ class ScanReport:
 
 
 Progress = Callable[[SourceFile], None]
+_Batch = tuple[list[tuple[SourceFile, FileRecord | None]], Iterable["_Read | SourceError"]]
 
 
 def scan_content(
@@ -65,21 +70,36 @@ def scan_content(
     _reclassify_if_topics_changed(engine, settings.topics, rules, report)
     with engine.connect() as connection:
         known = store.file_records(connection)
-    batch: list[tuple[SourceFile, FileRecord | None]] = []
-    for file in discover(settings.content_dir):
-        report.files_seen += 1
-        previous = known.pop(file.name, None)
-        if previous is None or (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns):
-            batch.append((file, previous))
-        if progress:
-            progress(file)
-        if len(batch) >= BATCH_FILES:
-            _ingest(settings, engine, batch, rules, now, report)
-            batch = []
-            if should_stop():
-                report.stopped = True
-                return report  # files not seen yet are not gone: nothing is withdrawn
-    _ingest(settings, engine, batch, rules, now, report)
+    reader = Reader(settings, rules, now)
+    try:
+        # While one batch is stored, worker processes already read the next.
+        batch: list[tuple[SourceFile, FileRecord | None]] = []
+        waiting: _Batch | None = None
+        for file in discover(settings.content_dir):
+            report.files_seen += 1
+            previous = known.pop(file.name, None)
+            if previous is None or (previous.size, previous.mtime_ns) != (
+                file.size,
+                file.mtime_ns,
+            ):
+                batch.append((file, previous))
+            if progress:
+                progress(file)
+            if len(batch) >= BATCH_FILES:
+                started = (batch, reader.read_all(batch))
+                batch = []
+                if waiting:
+                    _ingest(engine, *waiting, reader, now, report)
+                waiting = started
+                if should_stop():
+                    _ingest(engine, *waiting, reader, now, report)
+                    report.stopped = True
+                    return report  # files not seen yet are not gone: nothing is withdrawn
+        if waiting:
+            _ingest(engine, *waiting, reader, now, report)
+        _ingest(engine, batch, reader.read_all(batch), reader, now, report)
+    finally:
+        reader.close()
     _forget(engine, sorted(known), rules, now, report)
     with engine.begin() as connection:
         if store.news_since(connection) is None:
@@ -88,43 +108,122 @@ def scan_content(
 
 
 def _ingest(
-    settings: Settings,
     engine: Engine,
     batch: Sequence[tuple[SourceFile, FileRecord | None]],
-    rules: Rules,
+    reads: Iterable[_Read | SourceError],
+    reader: Reader,
     now: dt.datetime,
     report: ScanReport,
 ) -> None:
-    """Read and extract a batch of files, then store it in one transaction."""
+    """Store a batch of files, read and extracted by `reader`, in one transaction."""
     if not batch:
         return
     found: dict[str, list[Release]] = {}
     records: list[FileRecord] = []
-    for file, previous in batch:
-        try:
-            source = read_source(
-                file,
-                max_bytes=settings.max_file_bytes,
-                fallback_encoding=settings.fallback_encoding,
-            )
-        except SourceError as problem:
-            log.debug("%s", problem)  # reported once, by the caller
-            report.problems.append(problem)
+    classified: dict[Release, dict[str, float]] = {}
+    for file, read in zip((f for f, _ in batch), reads, strict=True):
+        if isinstance(read, SourceError):
+            log.debug("%s", read)  # reported once, by the caller
+            report.problems.append(read)
             continue  # what the file held before stays in the store
-        records.append(FileRecord(file.name, file.size, file.mtime_ns, source.sha256))
-        if previous and previous.sha256 == source.sha256:
-            continue
+        records.append(read.record)
+        if read.releases is None:
+            continue  # touched, but the same bytes
         report.files_read += 1
-        found[file.name] = extract_text(
-            source.text, file.suffix, source=file.name, file_date=file_date(file), today=now.date()
-        )
-        if not found[file.name]:
+        found[file.name] = read.releases
+        classified.update(zip(read.releases, read.scores, strict=True))
+        if not read.releases:
             log.info("%s: no release found", file.name)
     with engine.begin() as connection:
         found = _with_adopted_ids(connection, found)
         affected = store.replace_sources(connection, found)
         store.save_files(connection, records)
-        _refresh(connection, affected, rules, now, report)
+        _refresh(connection, affected, reader.rules, now, report, classified)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One file read and extracted: `releases` is None when its bytes had not changed."""
+
+    record: FileRecord
+    releases: list[Release] | None
+    scores: list[dict[str, float]]
+
+
+class Reader:
+    """Reads, extracts and classifies content files, in worker processes once there are many.
+
+    Extraction and classification are pure, CPU-bound work on one file, so a large scan runs
+    them on every core; the store is written by the scanning process alone.
+    """
+
+    def __init__(self, settings: Settings, rules: Rules, now: dt.datetime) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.now = now
+        self.pool: ProcessPoolExecutor | None = None
+
+    def read_all(
+        self, batch: Sequence[tuple[SourceFile, FileRecord | None]]
+    ) -> Iterable[_Read | SourceError]:
+        jobs = [(file, previous.sha256 if previous else None) for file, previous in batch]
+        if self.pool is None and len(jobs) >= BATCH_FILES and worker_count(self.settings) > 1:
+            self.pool = ProcessPoolExecutor(
+                worker_count(self.settings),
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(self.settings, self.now),
+            )
+        if self.pool is None:
+            return [self.read(*job) for job in jobs]
+        return self.pool.map(_read_in_worker, jobs, chunksize=8)
+
+    def read(self, file: SourceFile, known_sha256: str | None) -> _Read | SourceError:
+        try:
+            source = read_source(
+                file,
+                max_bytes=self.settings.max_file_bytes,
+                fallback_encoding=self.settings.fallback_encoding,
+            )
+        except SourceError as problem:
+            return problem
+        record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
+        if known_sha256 == source.sha256:
+            return _Read(record, None, [])
+        releases = extract_text(
+            source.text,
+            file.suffix,
+            source=file.name,
+            file_date=file_date(file),
+            today=self.now.date(),
+        )
+        return _Read(record, releases, [_scores(r, self.rules) for r in releases])
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+def worker_count(settings: Settings) -> int:
+    """The processes a large scan or publish uses: `workers`, or one per core when it is 0."""
+    if settings.workers:
+        return settings.workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_worker: Reader | None = None
+
+
+def _start_worker(settings: Settings, now: dt.datetime) -> None:
+    global _worker
+    end_with_parent()
+    _worker = Reader(settings, compile_rules(settings.topics), now)
+
+
+def _read_in_worker(job: tuple[SourceFile, str | None]) -> _Read | SourceError:
+    assert _worker is not None, "worker process not started"
+    return _worker.read(*job)
 
 
 def _with_adopted_ids(
@@ -166,8 +265,12 @@ def _refresh(
     rules: Rules,
     now: dt.datetime,
     report: ScanReport,
+    classified: Mapping[Release, Mapping[str, float]] | None = None,
 ) -> None:
-    """Recompute each release from the files that hold it; withdraw it when none does."""
+    """Recompute each release from the files that hold it; withdraw it when none does.
+
+    `classified` holds scores already computed for extracted versions; a merged release equal
+    to one of them is not classified again."""
     ids = sorted(ids)
     versions = store.sources_of(connection, ids)
     previous = store.releases_by_id(connection, ids)
@@ -177,7 +280,8 @@ def _refresh(
     hashed = [(release, text_hash(release)) for release in merged]
     changed = [h for h in hashed if _differs(h, previous)]
     store.save_releases(connection, changed, previous, now)
-    scores = {r.id: _scores(r, rules) for r in merged}
+    known = classified or {}
+    scores = {r.id: dict(known[r]) if r in known else _scores(r, rules) for r in merged}
     store.set_topics(connection, scores)
     moved = [r for r in merged if tuple(sorted(scores[r.id])) != _topics_before(previous, r.id)]
     _mark_for_publishing(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pressfeed.errors import StoreError
@@ -57,6 +58,7 @@ from pressfeed.models import (
 log = logging.getLogger(__name__)
 
 _IN_BATCH = 500  # keys per IN (...) list: well under every backend's parameter limit
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another writer's lock
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -239,8 +241,11 @@ MIGRATIONS: tuple[Migration, ...] = (
 # --- opening ------------------------------------------------------------------------------------
 
 
-def open_store(url: str) -> Engine:
-    """Connect to the database at `url`, creating and migrating it as needed."""
+def open_store(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
+    """Connect to the database at `url`, creating and migrating it as needed.
+
+    A write waits up to `busy_timeout` seconds for another writer's lock, then raises StoreError.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -250,26 +255,59 @@ def open_store(url: str) -> Engine:
     try:
         engine = create_engine(parsed)
         if engine.dialect.name == "sqlite":
-            _tune_sqlite(engine)
+            _tune_sqlite(engine, url, busy_timeout)
         migrate(engine)
     except SQLAlchemyError as error:
         raise StoreError(url, str(error.orig if hasattr(error, "orig") else error)) from error
     return engine
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def open_reader(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
+    """Connect to an existing, migrated database for reading only.
+
+    Its transactions take no write lock, so it can read beside a writer: a publish's worker
+    processes read while the publishing process holds the lock.
+    """
+    try:
+        engine = create_engine(make_url(url))
+    except (ArgumentError, SQLAlchemyError) as error:
+        raise StoreError(url, str(error)) from error
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine, url, busy_timeout, begin="BEGIN")
+    return engine
+
+
+def _tune_sqlite(
+    engine: Engine, url: str, busy_timeout: float, *, begin: str = "BEGIN IMMEDIATE"
+) -> None:
+    wait_ms = round(busy_timeout * 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000"):
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={wait_ms}"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # SQLite has waited out the busy timeout: say which database and how long, once.
+        if _is_busy(context.original_exception):
+            reason = f"locked by another writer; gave up after waiting {busy_timeout:g} s"
+            raise StoreError(url, reason) from context.original_exception
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front: concurrent writers wait instead of failing.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
+
+
+def _is_busy(error: BaseException) -> bool:
+    name = getattr(error, "sqlite_errorname", "")
+    return isinstance(error, sqlite3.OperationalError) and name.startswith(
+        ("SQLITE_BUSY", "SQLITE_LOCKED")
+    )
 
 
 def schema_version(connection: Connection) -> int:
@@ -577,12 +615,17 @@ def _newest_first(query: Any) -> Any:
     return query.order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
 
 
-def _in_feed(slug: str | None) -> Any:
+def _in_feed(slug: str | None, *, by_date: bool = False) -> Any:
+    """Live releases of a topic. `by_date` suits a narrow date range: SQLite then walks the
+    date index and looks each release's topic up, instead of reading the whole topic."""
     query = select(releases).where(releases.c.withdrawn_at.is_(None))
-    if slug is not None:
-        topic = select(release_topics.c.release_id).where(release_topics.c.slug == slug)
-        query = query.where(releases.c.id.in_(topic))
-    return query
+    if slug is None:
+        return query
+    if by_date:
+        tagged = (release_topics.c.release_id == releases.c.id) & (release_topics.c.slug == slug)
+        return query.where(select(release_topics.c.slug).where(tagged).exists())
+    topic = select(release_topics.c.release_id).where(release_topics.c.slug == slug)
+    return query.where(releases.c.id.in_(topic))
 
 
 def feed_releases(
@@ -596,7 +639,7 @@ def feed_releases(
 
     `between` keeps the dates from the first, inclusive, to the second, exclusive.
     """
-    query = _in_feed(slug)
+    query = _in_feed(slug, by_date=between is not None)
     if between:
         query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
     rows = connection.execute(_newest_first(query).limit(limit)).all()
