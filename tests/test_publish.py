@@ -228,6 +228,41 @@ def test_archive_chain_reaches_the_oldest_release(tmp_path: Path) -> None:
     }
 
 
+def test_a_new_release_in_a_known_month_rebuilds_that_archive_month_only(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(write_settings(tmp_path), environ={})
+    for month in (1, 3, 5):
+        page = HEALTH.replace("2 April", f"2 {month_name(month)}").replace(
+            "Clinic opens", f"Clinic {month} opens"
+        )
+        (settings.content_dir / f"health-{month}.txt").write_text(page, encoding="utf-8")
+    engine = store.open_store(settings.database)
+    scan(settings, engine)
+    publish(settings, engine)
+
+    def archives_changed_by(name: str, day: str) -> set[str]:
+        before = outputs(settings)
+        page = HEALTH.replace("2 April", day).replace("Clinic opens", f"Clinic {name} opens")
+        (settings.content_dir / f"{name}.txt").write_text(page, encoding="utf-8")
+        scan(settings, engine, minutes=len(before))
+        publish(settings, engine)
+        after = outputs(settings)
+        changed = {n for n in after if before.get(n) != after[n]}
+        return {n.removeprefix("archive/health/") for n in changed if "archive/health/" in n}
+
+    assert archives_changed_by("march-again", "9 March") == {"2024-03.atom", "2024-03.json"}
+    # A new month moves the archive links of the months on each side; JSON links older only.
+    assert archives_changed_by("april", "9 April") == {
+        "2024-03.atom",
+        "2024-04.atom",
+        "2024-04.json",
+        "2024-05.atom",
+        "2024-05.json",
+    }
+    engine.dispose()
+
+
 def month_name(month: int) -> str:
     return dt.date(2024, month, 1).strftime("%B")
 

@@ -94,10 +94,6 @@ class WriteError(PressfeedError, OSError):
     def __str__(self) -> str:
         return f"cannot write {self.path}: {self.reason}"
 
-    def __reduce__(self) -> tuple[type[WriteError], tuple[Path, OSError]]:
-        # Publishing writes in worker processes, which send their failures back pickled.
-        return (WriteError, (self.path, OSError(self.errno, self.strerror)))
-
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Raised in a worker process, it must arrive whole in the parent.
         return (_restored_write_error, (self.path, self.reason, self.errno, self.strerror))

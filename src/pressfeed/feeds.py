@@ -37,7 +37,7 @@ _T = TypeVar("_T")
 
 def atom_bytes(doc: FeedDoc) -> bytes:
     """The document as an Atom 1.0 feed, with RFC 5005 links when it has any."""
-    doc = _xml_safe(doc)
+    doc = _xml_safe_doc(doc)
     fg = FeedGenerator()
     history = partial(_AtomHistory, doc.archive)
     fg.register_extension(GENERATOR, history, _AlternateLink, atom=True, rss=False)
@@ -57,7 +57,7 @@ def atom_bytes(doc: FeedDoc) -> bytes:
 
 def rss_bytes(doc: FeedDoc) -> bytes:
     """The document as an RSS 2.0 channel."""
-    doc = _xml_safe(doc)
+    doc = _xml_safe_doc(doc)
     fg = FeedGenerator()
     prev = doc.archive.prev if doc.archive else None
     fg.register_extension(GENERATOR, partial(_RssPrevArchive, prev), None, atom=False, rss=True)
@@ -77,7 +77,7 @@ def rss_bytes(doc: FeedDoc) -> bytes:
 
 def json_bytes(doc: FeedDoc) -> bytes:
     """The document as a JSON Feed 1.1, UTF-8 with a trailing newline."""
-    doc = _xml_safe(doc)  # lone surrogates cannot be encoded as UTF-8 either
+    doc = _xml_safe_doc(doc)  # lone surrogates cannot be encoded as UTF-8 either
     feed: dict[str, object] = {
         "version": JSON_FEED_VERSION,
         "title": _feed_title(doc),
@@ -245,6 +245,20 @@ def _xml_bytes(serialised: Any) -> bytes:
     if not isinstance(serialised, bytes):
         raise TypeError(f"XML serialiser returned {type(serialised).__name__}, not bytes")
     return serialised
+
+
+def _xml_safe_doc(doc: FeedDoc) -> FeedDoc:
+    """`_xml_safe` of a feed document, quick for entries that hold nothing to drop."""
+    entries = tuple(e if _is_xml_safe(e) else _xml_safe(e) for e in doc.entries)
+    return replace(_xml_safe(replace(doc, entries=())), entries=entries)
+
+
+def _is_xml_safe(entry: FeedEntry) -> bool:
+    texts = [entry.id, entry.release_id, entry.title, entry.url, entry.summary, entry.place or ""]
+    texts += entry.paragraphs
+    texts += entry.contacts
+    texts += [text for pair in entry.categories for text in pair]
+    return not _NOT_XML.search("\n".join(texts))
 
 
 def _xml_safe(value: _T) -> _T:

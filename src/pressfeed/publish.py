@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "publish_fingerprint"
 SLUGS_KEY = "published_slugs"
+MONTHS_KEY = "archive_months"  # per feed: the months as last published
 LATEST_ON_INDEX = 5
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PAGE_BATCH = 500
@@ -89,11 +90,13 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
             _Writers(settings, parallel, connection) as writers,
         ):
             _write_release_pages(settings, todo.get("release", set()), writers)
-            _write_feeds(connection, settings, todo, report, writers)
+            months = _write_feeds(connection, settings, todo, report, writers)
             _write_front(connection, settings, report)
             writers.wait(report)
     with engine.begin() as connection:
         store.clear_pending(connection, todo)
+        for slug, listed in months.items():
+            store.set_meta_value(connection, f"{MONTHS_KEY}/{slug}", json.dumps(listed))
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
         store.set_meta_value(connection, SLUGS_KEY, json.dumps(_slugs(settings)))
     log.info(
@@ -243,16 +246,50 @@ def _write_feeds(
     todo: Mapping[str, set[str]],
     report: PublishReport,
     writers: _Writers,
-) -> None:
+) -> dict[str, list[str]]:
+    """Write the current feeds and archive months in `todo`; the months of each feed written."""
     known = {ALL_FEED, *(t.slug for t in settings.topics)}
     dirty_months: dict[str, set[str]] = {}
     for key in todo.get("month", set()):
         slug, _, month = key.partition("/")
         dirty_months.setdefault(slug, set()).add(month)
+    written: dict[str, list[str]] = {}
     for slug in sorted(known & (todo.get("feed", set()) | set(dirty_months))):
         months = _months(connection, slug, settings)
+        before = store.meta_value(connection, f"{MONTHS_KEY}/{slug}")
         _write_current(connection, settings, slug, months, report)
-        _write_archives(settings, slug, months, dirty_months.get(slug, set()), report, writers)
+        rebuild = _archives_to_rebuild(
+            months, json.loads(before) if before else None, dirty_months.get(slug, set())
+        )
+        for month in dirty_months.get(slug, set()) - set(months):
+            _remove_archive(settings, slug, month, report)
+        _write_archives(slug, months, rebuild, writers)
+        written[slug] = months
+    return written
+
+
+def _archives_to_rebuild(
+    months: Sequence[str], before: Sequence[str] | None, dirty: set[str]
+) -> list[str]:
+    """The dirty months, and the months whose prev/next archive links moved.
+
+    Links move when a month appears or empties beside them. Without the list of months as
+    last published, every neighbour of a dirty month is rebuilt."""
+    rebuild = dirty & set(months)
+    if before is None:
+        for month in dirty:
+            at = bisect.bisect_left(months, month)
+            rebuild.update(months[max(0, at - 1) : at + 1 + (month in rebuild)])
+    else:
+        rebuild.update(m for m in months if _neighbours(months, m) != _neighbours(before, m))
+    return sorted(rebuild)
+
+
+def _neighbours(months: Sequence[str], month: str) -> tuple[str | None, str | None]:
+    at = bisect.bisect_left(months, month)
+    if at == len(months) or months[at] != month:
+        return (None, None)
+    return (months[at - 1] if at else None, months[at + 1] if at + 1 < len(months) else None)
 
 
 def _write_current(
@@ -276,25 +313,10 @@ def _write_current(
 
 
 def _write_archives(
-    settings: Settings,
-    slug: str,
-    months: Sequence[str],
-    dirty: Iterable[str],
-    report: PublishReport,
-    writers: _Writers,
+    slug: str, months: Sequence[str], rebuild: Sequence[str], writers: _Writers
 ) -> None:
-    """Rebuild the dirty months of a feed and their neighbours, whose links may have moved."""
-    rebuild: set[str] = set()
-    for month in dirty:
-        at = bisect.bisect_left(months, month)
-        if at < len(months) and months[at] == month:
-            rebuild.update(months[max(0, at - 1) : at + 2])
-        else:
-            _remove_archive(settings, slug, month, report)
-            rebuild.update(months[max(0, at - 1) : at + 1])
-    ordered = sorted(rebuild)
-    for start in range(0, len(ordered), ARCHIVE_BATCH):
-        writers.run(_Archives(slug, tuple(months), tuple(ordered[start : start + ARCHIVE_BATCH])))
+    for start in range(0, len(rebuild), ARCHIVE_BATCH):
+        writers.run(_Archives(slug, tuple(months), tuple(rebuild[start : start + ARCHIVE_BATCH])))
 
 
 def _write_archive(
