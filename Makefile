@@ -31,8 +31,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The benchmarks need nginx and wrk beside Python; on Debian they are installed when missing.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_scan.py --sizes 2000 20000 --runs 3 --out docs/benchmarks.md
+	@command -v nginx >/dev/null && command -v wrk >/dev/null || \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null)
+	mkdir -p build/bench
+	$(BIN)/python benchmarks/bench_scan.py --out build/bench/scan.md
+	$(BIN)/python benchmarks/bench_latency.py --out build/bench/latency.md
+	$(BIN)/python benchmarks/bench_digest.py --out build/bench/digest.md
+	$(BIN)/python benchmarks/bench_http.py --out build/bench/http.md
+	$(BIN)/python benchmarks/report.py build/bench docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) feeds/*.atom feeds/*.rss feeds/*.json var
