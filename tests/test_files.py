@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pressfeed.files import remove_file, write_if_changed
+from pressfeed.files import one_sync, remove_file, write_if_changed
 
 OLD_NS = 1_000_000_000_000_000_000  # 2001-09-09: far from "now", so a rewrite would show
 
@@ -154,3 +154,25 @@ def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
     assert seen == []
     assert path.read_bytes() == first
     assert _names(tmp_path) == ["big.atom"]
+
+
+def test_writes_inside_one_sync_skip_their_own_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    with one_sync(tmp_path):
+        for n in range(5):
+            assert write_if_changed(tmp_path / "pages" / f"{n}.html", f"<p>{n}</p>".encode())
+    assert synced == []
+    assert [(tmp_path / "pages" / f"{n}.html").read_text() for n in range(5)] == [
+        f"<p>{n}</p>" for n in range(5)
+    ]
+    assert write_if_changed(tmp_path / "alone.html", b"<p>alone</p>")
+    assert len(synced) == 2  # outside: the file, then its folder

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,16 +20,40 @@ _deferred: ContextVar[bool] = ContextVar("deferred_sync", default=False)
 
 
 @contextlib.contextmanager
-def one_sync() -> Iterator[None]:
+def one_sync(directory: Path) -> Iterator[None]:
     """Make every write inside durable with one sync at the end instead of two fsyncs each.
 
     Each write is still atomic for readers (a temporary file renamed over the old one). Only a
     power loss before the closing sync can lose a write, so callers must keep a record of the
-    work (the store's pending rows) until this block has returned.
+    work (the store's pending rows) until this block has returned. The sync covers the file
+    system holding `directory`.
     """
     with deferred_sync():
         yield
-    os.sync()
+    _sync_file_system(directory)
+
+
+def _sync_file_system(directory: Path) -> None:
+    syncfs = getattr(_libc(), "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if syncfs(fd) != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number), str(directory))
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    # syncfs(2) flushes one file system, where os.sync() flushes every one on the machine.
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager

@@ -86,7 +86,7 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
         bulk = len(todo.get("release", ())) > BULK_FILES or "everything" in todo
         parallel = len(todo.get("release", ())) >= PARALLEL_RELEASES  # worth starting workers
         with (
-            one_sync() if bulk else contextlib.nullcontext(),
+            one_sync(_output(settings)) if bulk else contextlib.nullcontext(),
             _Writers(settings, parallel, connection) as writers,
         ):
             _write_release_pages(settings, todo.get("release", set()), writers)
@@ -181,6 +181,11 @@ def stable_id(kind: str, key: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
 
 
+def _output(settings: Settings) -> Path:
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    return settings.output_dir
+
+
 def _index_path(settings: Settings) -> Path:
     return settings.output_dir / "index.html"
 
@@ -237,7 +242,7 @@ def _feed_doc(
 def _months(connection: Connection, slug: str, settings: Settings) -> list[str]:
     """The months holding releases of a feed, oldest first."""
     topic = None if slug == ALL_FEED else slug
-    return sorted({f"{d:%Y-%m}" for d in store.feed_dates(connection, topic)})
+    return store.feed_months(connection, topic)
 
 
 def _write_feeds(

@@ -647,9 +647,10 @@ def feed_releases(
     return [_stored(row, topics.get(row.id, ())) for row in rows]
 
 
-def feed_dates(connection: Connection, slug: str | None) -> list[dt.date]:
-    """The dates of a topic's live releases (all when None), oldest first."""
-    query = _in_feed(slug).with_only_columns(releases.c.date).order_by(releases.c.date)
+def feed_months(connection: Connection, slug: str | None) -> list[str]:
+    """The months ("2024-03") of a topic's live releases (all when None), oldest first."""
+    month = func.substr(releases.c.date, 1, 7)  # dates are stored as ISO text
+    query = _in_feed(slug).with_only_columns(month).distinct().order_by(month)
     return list(connection.execute(query).scalars())
 
 
