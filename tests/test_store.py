@@ -182,3 +182,28 @@ def test_a_version_one_database_is_migrated_and_backfilled(tmp_path: Path) -> No
             "safe harbour needed": [("r1", dt.date(2026, 1, 1))]
         }
     migrated.dispose()
+
+
+def test_a_snapshot_reads_without_holding_writers_up(engine: Engine, tmp_path: Path) -> None:
+    with engine.begin() as connection:
+        store.mark_pending(connection, "feed", {"libya"})
+    writer = store.open_store(str(engine.url), busy_timeout=0.2)
+    with store.snapshot(engine) as reading:
+        assert store.pending_keys(reading)["feed"] == {"libya"}
+        with writer.begin() as connection:  # would wait, then fail, behind a write lock
+            store.mark_pending(connection, "feed", {"health"})
+        assert store.pending_keys(reading)["feed"] == {"libya"}  # one consistent state
+    writer.dispose()
+    with engine.connect() as connection:
+        assert store.pending_keys(connection)["feed"] == {"libya", "health"}
+
+
+def test_keys_marked_again_after_a_mark_stay_pending(engine: Engine) -> None:
+    with engine.begin() as connection:
+        store.mark_pending(connection, "feed", {"libya", "health"})
+        mark = store.pending_mark(connection)
+        store.mark_pending(connection, "feed", {"libya"})  # changed again meanwhile
+        store.clear_pending(connection, {"feed": {"libya", "health"}}, up_to=mark)
+        assert store.pending_keys(connection)["feed"] == {"libya"}
+        store.clear_pending(connection, {"feed": {"libya"}})
+        assert "feed" not in store.pending_keys(connection)

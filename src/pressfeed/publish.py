@@ -76,8 +76,11 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
     """Write the feeds, archives and pages that the last scans changed (all when `full`)."""
     report = PublishReport()
     fingerprint = publish_fingerprint(settings)
-    with engine.connect() as connection:
+    # A snapshot: scans, sign-ups and digests go on writing while the files are written, and
+    # what they mark meanwhile stays pending for the next publish.
+    with store.snapshot(engine) as connection:
         todo = store.pending_keys(connection)
+        mark = store.pending_mark(connection)
         stale = store.meta_value(connection, FINGERPRINT_KEY) != fingerprint
         if full or stale or "everything" in todo or not _index_path(settings).exists():
             todo = _everything(connection, settings) | {"everything": {""}}
@@ -94,7 +97,7 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
             _write_front(connection, settings, report)
             writers.wait(report)
     with engine.begin() as connection:
-        store.clear_pending(connection, todo)
+        store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
             store.set_meta_value(connection, f"{MONTHS_KEY}/{slug}", json.dumps(listed))
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)

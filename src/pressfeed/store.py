@@ -6,6 +6,7 @@ portable so that a PostgreSQL URL can replace it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -129,8 +130,9 @@ release_topics = Table(
 pending = Table(
     "pending",
     metadata,
-    Column("kind", String, primary_key=True),
-    Column("key", String, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("key", String, nullable=False),
 )
 
 subscribers = Table(
@@ -235,6 +237,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             sent_at TIMESTAMP)""",
         "CREATE INDEX outbox_due ON outbox (status, next_attempt)",
     ),
+    (
+        # Each marking gets a number never used before, so a publish that read the pending
+        # rows clears only those: a key marked again while it wrote stays for the next one.
+        """CREATE TABLE pending_marks (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
+            UNIQUE (kind, key))""",
+        "INSERT INTO pending_marks (kind, key) SELECT kind, key FROM pending",
+        "DROP TABLE pending",
+        "ALTER TABLE pending_marks RENAME TO pending",
+    ),
 )
 
 
@@ -300,7 +312,9 @@ def _tune_sqlite(
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front: concurrent writers wait instead of failing.
-        connection.exec_driver_sql(begin)
+        # A snapshot only reads, and must not hold writers up.
+        reading = connection.get_execution_options().get("pressfeed_snapshot", False)
+        connection.exec_driver_sql("BEGIN" if reading else begin)
 
 
 def _is_busy(error: BaseException) -> bool:
@@ -597,15 +611,36 @@ def pending_keys(connection: Connection) -> dict[str, set[str]]:
     return found
 
 
-def clear_pending(connection: Connection, done: Mapping[str, Iterable[str]]) -> None:
-    """Forget what has been published (what was marked since stays)."""
+def pending_mark(connection: Connection) -> int:
+    """Where the pending rows end now: rows marked later have higher numbers."""
+    newest = connection.execute(select(func.max(pending.c.seq))).scalar_one()
+    return int(newest or 0)
+
+
+def clear_pending(
+    connection: Connection, done: Mapping[str, Iterable[str]], *, up_to: int | None = None
+) -> None:
+    """Forget what has been published. With `up_to` (a `pending_mark`), keys marked again
+    since stay: `mark_pending` gives every marking a new number."""
     for kind, keys in done.items():
         listed = sorted(keys)
         for start in range(0, len(listed), _IN_BATCH):
             chunk = listed[start : start + _IN_BATCH]
-            connection.execute(
-                delete(pending).where(pending.c.kind == kind, pending.c.key.in_(chunk))
-            )
+            query = delete(pending).where(pending.c.kind == kind, pending.c.key.in_(chunk))
+            if up_to is not None:
+                query = query.where(pending.c.seq <= up_to)
+            connection.execute(query)
+
+
+@contextlib.contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection that reads one consistent state of the store and takes no write lock.
+
+    Writers go on beside it (SQLite's WAL), so a long publish does not hold up scans, sign-ups
+    or digests."""
+    with engine.connect() as connection:
+        connection.execution_options(pressfeed_snapshot=True)
+        yield connection
 
 
 # --- what feeds and pages show ------------------------------------------------------------------
