@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +25,7 @@ import feedparser
 import httpx
 import pytest
 
-from pressfeed import store
+from pressfeed import service, store
 from pressfeed.config import load_settings
 from pressfeed.scan import scan_content
 from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
@@ -164,6 +166,27 @@ def test_a_dropped_file_reaches_its_topic_feed_over_http(
     running.wait_for_log(r"release added: Clinic opens for new arrivals")
 
 
+def test_a_publish_that_cannot_write_is_one_line_and_the_service_goes_on(
+    running: Running, service_config: Path
+) -> None:
+    running.wait_until(lambda: len(titles(running, "all.atom")) == 2)
+    pages = service_config.parent / "feeds" / "releases"
+    shutil.rmtree(pages)
+    pages.write_text("a file where the release pages go", encoding="utf-8")
+    (service_config.parent / "content" / "health.txt").write_text(HEALTH, encoding="utf-8")
+    line = running.wait_for_log(r"scan \(.*\) stopped: cannot write")
+    assert "releases" in line
+    assert get(running, "healthz").status_code == 200
+    pages.unlink()
+    (service_config.parent / "content" / "health-2.txt").write_text(
+        HEALTH.replace("Clinic opens", "Second clinic opens"), encoding="utf-8"
+    )
+    # The next scan publishes what the failed one left pending, and the new file.
+    running.wait_until(lambda: "Clinic opens for new arrivals" in titles(running, "health.atom"))
+    assert "Second clinic opens for new arrivals" in titles(running, "health.atom")
+    assert not any("Traceback" in line for line in running.drain())
+
+
 def test_sigterm_stops_cleanly(running: Running) -> None:
     assert running.stop(signal.SIGTERM) == 0
     assert any("stopped" in line for line in running.log)
@@ -285,3 +308,55 @@ def test_a_busy_port_is_one_clear_error(service_config: Path) -> None:
         assert service.process.wait(timeout=START) == 1
         service.stop()
     assert any(f"cannot listen on 127.0.0.1:{port}" in line for line in service.log)
+
+
+def settle_time(paths: set[Path]) -> float:
+    """Seconds `_settled` took on `paths`."""
+    start = time.monotonic()
+    asyncio.run(service._settled(paths))
+    return time.monotonic() - start
+
+
+def test_a_file_written_in_parts_settles_only_when_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "SETTLE_QUIET", 0.5)  # far above the writer's pauses
+    path = tmp_path / "slow.txt"
+    path.write_text("part 0\n", encoding="utf-8")
+
+    async def write_parts() -> None:
+        with path.open("a", encoding="utf-8") as stream:
+            for n in range(1, 6):
+                await asyncio.sleep(0.05)
+                stream.write(f"part {n}\n")
+                stream.flush()
+
+    async def settle_while_writing() -> int:
+        writing = asyncio.create_task(write_parts())
+        await service._settled({path})
+        size = path.stat().st_size
+        await writing
+        return size
+
+    assert asyncio.run(settle_while_writing()) == len("part 0\n") * 6
+
+
+def test_a_fresh_file_settles_when_its_last_write_is_quiet_long_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "SETTLE_QUIET", 0.3)
+    path = tmp_path / "new.txt"
+    path.write_text(HEALTH, encoding="utf-8")
+    settle_time({path})
+    assert time.time() - path.stat().st_mtime >= 0.3 - service.CLOCK_SLACK
+
+
+def test_a_file_that_lands_with_an_old_time_settles_at_the_second_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "SETTLE_QUIET", 30.0)
+    path = tmp_path / "copied.txt"
+    path.write_text(HEALTH, encoding="utf-8")
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))  # as rsync, cp -p and tar leave it
+    assert settle_time({path}) < 10.0  # not the quiet time

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,21 +26,24 @@ from watchfiles import Change, awatch
 from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.digest import DigestReport, deliver_outbox, send_due_digests
-from pressfeed.errors import ConfigError, ServiceError
+from pressfeed.errors import ConfigError, PressfeedError, ServiceError
 from pressfeed.models import Settings
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import transport_for
 from pressfeed.sources import SUFFIXES
-from pressfeed.web import create_app
+from pressfeed.web import MAX_HEAD_BYTES, create_app
 
 log = logging.getLogger(__name__)
 
 DIGEST_TICK = 60  # seconds between looks at what digests are due
 CONFIG_LOOK = 1.0  # seconds between looks at the config files
 RESCAN_AFTER_START = 2.0  # a second scan soon after start catches files the watcher missed
-SETTLE_STEP = 0.2  # seconds between two looks at a file being written
+SETTLE_QUIET = 0.2  # seconds a changed file must go unwritten before it is scanned
+SETTLE_LOOK = 0.05  # seconds at least between two looks that must find a file unchanged
 SETTLE_LIMIT = 10.0  # seconds a file may keep growing before it is scanned anyway
+# File times come from a coarse kernel clock and timers may fire a little early.
+CLOCK_SLACK = 0.005
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -63,9 +67,13 @@ class Service:
         self.overrides = overrides
         self.settings = load_settings(config, overrides=overrides)
         self.config_stamp = _config_stamp(self.settings)
-        self.engine: Engine = store.open_store(self.settings.database)
+        self.engine: Engine = store.open_store(
+            self.settings.database, busy_timeout=self.settings.database_timeout
+        )
         self.stop = asyncio.Event()
-        self.work = asyncio.Lock()  # one scan or digest run at a time
+        # One scan at a time and one mail run at a time; a slow mail server holds up no scan.
+        self.scanning = asyncio.Lock()
+        self.mailing = asyncio.Lock()
         self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
         self.background: set[asyncio.Task[None]] = set()
 
@@ -73,9 +81,13 @@ class Service:
 
     async def scan(self, reason: str) -> None:
         """Scan the content directory and publish what changed."""
-        async with self.work:
+        async with self.scanning:
             settings = self.settings
-            report = await asyncio.to_thread(self._scan, settings)
+            try:
+                report = await asyncio.to_thread(self._scan, settings)
+            except PressfeedError as error:
+                log.error("scan (%s) stopped: %s; the next scan tries again", reason, error)
+                return
         for problem in report.problems:
             log.warning("%s", problem)
         log.info(
@@ -93,9 +105,15 @@ class Service:
 
     async def digests(self) -> None:
         """Record and send the digests that are due, and retry what waits in the outbox."""
-        async with self.work:
+        async with self.mailing:
             settings = self.settings
-            report = await asyncio.to_thread(send_due_digests, settings, self.engine, now=_now())
+            try:
+                report = await asyncio.to_thread(
+                    send_due_digests, settings, self.engine, now=_now()
+                )
+            except PressfeedError as error:
+                log.error("digest run stopped: %s; the next run tries again", error)
+                return
         if report.planned or report.sent or report.deferred or report.failed:
             log.info(
                 "digests: %d recorded, %d sent, %d deferred, %d failed",
@@ -107,10 +125,13 @@ class Service:
 
     async def deliver(self) -> None:
         """Send what waits in the outbox now (a confirmation mail, say)."""
-        async with self.work:
+        async with self.mailing:
             settings = self.settings
             transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
-            await asyncio.to_thread(_deliver_in_thread, self.engine, transport, _now())
+            try:
+                await asyncio.to_thread(_deliver_in_thread, self.engine, transport, _now())
+            except PressfeedError as error:
+                log.error("delivery stopped: %s; the next run tries again", error)
 
     def deliver_soon(self) -> None:
         """Called by the web app after recording a message."""
@@ -176,7 +197,16 @@ class Service:
         port = port if port is not None else settings.service.port
         listening = _listen(host, port)  # before anything else: a busy port is one clear error
         app = create_app(lambda: self.settings, self.engine, on_mail=self.deliver_soon)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        # h11, whose head limit holds: httptools, if installed, would keep any head whole.
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            http="h11",
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        )
         server = _QuietServer(config)
         serving = loop.create_task(server.serve(sockets=[listening]))
         log.info("first scan of %s", settings.content_dir)
@@ -213,10 +243,10 @@ class Service:
         watchers: list[asyncio.Task[None]],
     ) -> None:
         # The scheduler's shutdown does not wait for coroutine jobs: pause it, then wait for
-        # the job in progress to finish by taking the work lock ourselves.
+        # the jobs in progress to finish by taking their locks ourselves.
         if self.scheduler.running:
             self.scheduler.pause()
-        async with self.work:
+        async with self.scanning, self.mailing:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
         await asyncio.gather(*watchers, *self.background, return_exceptions=True)
@@ -247,16 +277,29 @@ def _content_filter(change: Change, path: str) -> bool:
 
 
 async def _settled(paths: set[Path]) -> None:
-    """Wait until the changed files stop growing: watchers report files still being written."""
+    """Wait until the changed files stop growing: watchers report files still being written.
+
+    A file is settled when two looks find it unchanged and its modification time is
+    SETTLE_QUIET old. Counting from that time rather than from the event does not add the
+    watcher's delay to the wait, and a file that lands whole with an old time (renamed in by
+    rsync, cp -p or tar) waits only for the second look.
+    """
     waited = 0.0
     before = _sizes(paths)
     while waited < SETTLE_LIMIT:
-        await asyncio.sleep(SETTLE_STEP)
-        waited += SETTLE_STEP
+        pause = min(max(SETTLE_LOOK, _quiet_left(before)), SETTLE_LIMIT - waited)
+        await asyncio.sleep(pause)
+        waited += pause
         after = _sizes(paths)
-        if after == before:
+        if after == before and _quiet_left(after) <= CLOCK_SLACK:
             return
         before = after
+
+
+def _quiet_left(found: dict[Path, tuple[int, int]]) -> float:
+    """Seconds until the last written of these files has gone SETTLE_QUIET unwritten."""
+    newest = max((mtime_ns for _, mtime_ns in found.values()), default=0)
+    return newest / 1e9 + SETTLE_QUIET - time.time()
 
 
 def _config_stamp(settings: Settings) -> dict[Path, tuple[int, int]]:
