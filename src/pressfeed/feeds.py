@@ -92,7 +92,15 @@ def json_bytes(doc: FeedDoc) -> bytes:
     if doc.language:
         feed["language"] = doc.language
     feed["items"] = [_json_item(entry) for entry in doc.entries]
-    return (json.dumps(feed, ensure_ascii=False) + "\n").encode("utf-8")
+    # JSON holds "<", ">" and "&" only inside strings: escaped, a feed shown as HTML by mistake
+    # (or pasted into a <script>) runs no markup a release carried.
+    text = json.dumps(feed, ensure_ascii=False)
+    for character, escaped in _JSON_HTML_ESCAPES:
+        text = text.replace(character, escaped)  # far quicker than str.translate on long text
+    return (text + "\n").encode("utf-8")
+
+
+_JSON_HTML_ESCAPES = tuple((c, f"\\u{ord(c):04x}") for c in "<>&")
 
 
 def opml_bytes(title: str, feeds: Sequence[FeedLinks], created: dt.datetime) -> bytes:

@@ -13,13 +13,24 @@ from pressfeed.models import Block
 
 # Characters XML 1.0 forbids, plus invisible ones that break words apart.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+# Bidi embeddings, overrides and isolates can reverse the text shown after them, in a feed
+# reader's list or a mail's subject; the direction marks (LRM, RLM, ALM) are harmless and kept.
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u00ad\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e"
+        "\u2066\u2067\u2068\u2069",
+    ),
+    None,
+)
+_INVISIBLE_RE = re.compile("[" + "".join(map(chr, _INVISIBLE)) + "]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 
 def clean_text(text: str) -> str:
     """Normalise Unicode, line ends and spaces; drop characters XML forbids."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    # A regex, not str.translate: translate copies long non-ASCII text character by character.
+    text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
     return _FORBIDDEN.sub("", text)
 
@@ -84,12 +95,15 @@ def _continues(previous: str, width: int) -> bool:
 
 # --- Markdown -----------------------------------------------------------------------------------
 
-_MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
 _MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
 _MD_SETEXT = re.compile(r"^(?:=+|-+)$")  # underlines the line above as a heading
 _MD_LIST = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# Bracket text stops at the next bracket, a target at a space or an unpaired parenthesis: a long
+# line of "[" or "(" with no closing mark is then scanned once, not once per opening mark.
+_MD_TARGET = r"\((?:[^()\s]|\([^()\s]*\))*\)"
+_MD_IMAGE = re.compile(rf"!\[[^\[\]]*\]{_MD_TARGET}")
+_MD_LINK = re.compile(rf"\[([^\[\]]+)\]{_MD_TARGET}")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(.+?)\1")
 
 
@@ -109,7 +123,7 @@ def markdown_blocks(text: str) -> list[Block]:
             continue
         heading = _MD_HEADING.match(line)
         item = _MD_LIST.match(line)
-        line = _md_inline(heading.group(1) if heading else line)
+        line = _md_inline(_heading_text(line, heading.end()) if heading else line)
         if not line:
             continue
         if joinable and not heading and not item:
@@ -119,6 +133,11 @@ def markdown_blocks(text: str) -> list[Block]:
             blocks.append(Block(line, number, gap, heading=bool(heading)))
         gap, joinable = 0, not heading
     return blocks
+
+
+def _heading_text(line: str, start: int) -> str:
+    """An ATX heading's text without its closing hashes ("## Title ##")."""
+    return line[start:].rstrip().rstrip("#").rstrip()
 
 
 def _md_inline(line: str) -> str:
@@ -292,10 +311,72 @@ class _BlockParser(HTMLParser):
             self.blocks.append(Block(text, self._line, 1, heading=self._heading > 0))
 
 
+# Markup, matched left to right without backtracking: a tag or comment left open at the end of
+# the page runs to the end, as in HTML5, instead of being looked for again at every "<".
+_ATTRS = r"""(?:=\s*"[^"]*(?:"|\Z)|=\s*'[^']*(?:'|\Z)|[^>])*"""
+_MARKUP = re.compile(
+    rf"""<(?P<raw>script|style|textarea|title|iframe|noembed|noframes)(?=[\t\n\f\r />])
+      (?P<rattrs>{_ATTRS})(?P<rclose>>|\Z)
+      (?P<content>.*?)(?:</(?P=raw)(?=[\t\n\f\r />])[^>]*(?:>|\Z)|\Z)
+    |<(?P<end>/)?(?P<name>[a-zA-Z][^\t\n\f\r />\x00]*)(?P<attrs>{_ATTRS})(?P<close>>|\Z)
+    |<!--.*?(?:--!?>|\Z)
+    |<[!?/][^>]*(?:>|\Z)
+    |<""",
+    re.DOTALL | re.VERBOSE | re.IGNORECASE,
+)
+_ATTR_VALUE = re.compile(r"""=\s*(?:"[^"]*"?|'[^']*'?|[^\s>]*)""")
+_HIDDEN_ATTR = re.compile(r"(?:^|[\s/])hidden(?![^\s/])", re.IGNORECASE)
+_TAG_NAME_JUNK = re.compile(r"[^a-zA-Z0-9:_.-]")
+
+
+def simplify_html(text: str, *, keep_meta: bool = False) -> str:
+    """The page with plain tags only: the shape Python's HTML parser reads in linear time.
+
+    Python 3.11's parser looks for the end of an unclosed tag again at every "<" and can
+    backtrack without end on odd attributes, so a hostile page could hold a scan for hours.
+    Each tag keeps its name and the one attribute pressfeed reads (`hidden`; with `keep_meta`,
+    a `<meta>` keeps all of them, for a page head of bounded size); comments, declarations and
+    the content of scripts and styles go; a "<" that opens nothing becomes "&lt;"; line breaks
+    stay where they were, so blocks keep their line numbers.
+    """
+    return _MARKUP.sub(lambda token: _simplified(token, keep_meta), text)
+
+
+def _simplified(token: re.Match[str], keep_meta: bool) -> str:
+    name, attrs = token.group("name", "attrs")
+    if name is not None and token.group("close"):
+        if not attrs and name.isalnum():
+            return token.group()  # "<p>", "</p>": already plain
+        return _plain_tag(name, token.group("end"), attrs, keep_meta)
+    raw = token.group("raw")
+    if raw is not None and token.group("rclose"):
+        breaks = "\n" * (token.group("rattrs").count("\n") + token.group("content").count("\n"))
+        return f"<{raw.lower()}>{breaks}</{raw.lower()}>"
+    whole = token.group()
+    return "&lt;" if whole == "<" else _breaks_as_comment(whole)  # left open at the end: dropped
+
+
+def _plain_tag(name: str, end: str | None, attrs: str, keep_meta: bool) -> str:
+    name = _TAG_NAME_JUNK.sub("", name).lower() or "x"
+    breaks = "\n" * attrs.count("\n")
+    if end:
+        return f"</{name}{breaks}>"
+    if keep_meta and name == "meta":
+        return f"<meta {attrs.rstrip('/')}>"
+    hidden = " hidden" if _HIDDEN_ATTR.search(_ATTR_VALUE.sub(" ", attrs)) else ""
+    closed = "/" if attrs.rstrip().endswith("/") else ""
+    return f"<{name}{hidden}{breaks}{closed}>"
+
+
+def _breaks_as_comment(raw: str) -> str:
+    breaks = "\n" * raw.count("\n")
+    return f"<!--{breaks}-->" if breaks else ""
+
+
 def html_blocks(text: str) -> list[Block]:
     """Paragraphs of an HTML page's visible story text, through a real HTML parser."""
     parser = _BlockParser()
-    parser.feed(text)
+    parser.feed(simplify_html(text))
     parser.close()
     parser._flush()
     return parser.blocks
@@ -320,5 +401,5 @@ class _CharsetParser(HTMLParser):
 def declared_charset(head: bytes) -> str | None:
     """The charset an HTML page declares in a <meta> tag, if any."""
     parser = _CharsetParser()
-    parser.feed(head.decode("latin-1"))
+    parser.feed(simplify_html(head.decode("latin-1"), keep_meta=True))
     return parser.charset
