@@ -1,7 +1,8 @@
 """Scan benchmark: cold scan and publish as N grows, rescans, one new file, against a floor.
 
-Every measurement runs in a fresh process. Peak memory is the largest total resident size of
-that process and all its descendants (the worker processes included), sampled every 20 ms.
+Every measurement runs in a fresh process. Peak memory is the largest total proportional set
+size (PSS: shared pages counted once) of that process and all its descendants, the worker
+processes included, sampled every 20 ms.
 The floor, measured in the same command, reads every file and runs one keyword regex over it:
 the least any scan must do. A profile of one cold scan in a single process shows where the
 time goes.
@@ -26,7 +27,7 @@ ROOT = HERE.parent
 LARGE = 50_000  # pages from which one run is enough: it takes minutes and varies little
 
 CHILD = """
-import datetime as dt, json, re, sys, time
+import datetime as dt, json, re, resource, sys, time
 from pathlib import Path
 
 def main():
@@ -68,6 +69,7 @@ def main():
     print(json.dumps({
         "scan": middle - start, "publish": end - middle, "seconds": end - start,
         "releases": scanned.added, "read": scanned.files_read, "written": published.written,
+        "own_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 if __name__ == "__main__":
@@ -117,12 +119,14 @@ def _tree(pid: int) -> list[int]:
 
 
 def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
+    """The process's proportional set size: shared pages counted once across the tree."""
+    for name, field in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            for line in Path(name).read_text().splitlines():
+                if line.startswith(field):
+                    return int(line.split()[1])
+        except OSError:
+            continue
     return 0
 
 
@@ -163,7 +167,7 @@ def bench_size(size: int, runs: int, tmp: Path) -> dict[str, list[float]]:
         keep("floor", measure("floor", content, work)["seconds"])
         cold = measure("cold", content, work)
         keep("releases", cold["releases"])
-        for name in ("seconds", "scan", "publish", "peak_mb", "written"):
+        for name in ("seconds", "scan", "publish", "peak_mb", "own_mb", "written"):
             keep(f"cold_{name}", cold[name])
         keep("rate", cold["releases"] / cold["seconds"])
         again = measure("rescan", content, work)
@@ -253,7 +257,8 @@ def _part(path: str, name: str) -> str:
 def table(sizes: dict[int, dict[str, list[float]]]) -> str:
     lines = [
         "| pages | releases | cold scan + publish s | of which publish s | releases/s "
-        "| floor s | scan / floor | peak MB | rescan s | one new file: scan s, publish s "
+        "| floor s | scan / floor | peak MB, all processes (main) | rescan s "
+        "| one new file: scan s, publish s "
         "(files written) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -263,6 +268,7 @@ def table(sizes: dict[int, dict[str, list[float]]]) -> str:
             f"| {size:,} | {int(found['releases'][0]):,} | {spread(found['cold_seconds'])} "
             f"| {spread(found['cold_publish'])} | {spread(found['rate'], 0)} "
             f"| {spread(found['floor'])} | {ratio:.0f}x | {spread(found['cold_peak_mb'], 0)} "
+            f"({statistics.median(found['cold_own_mb']):.0f}) "
             f"| {spread(found['rescan'])} | {spread(found['new_scan'])}, "
             f"{spread(found['new_publish'], 3)} ({int(statistics.median(found['new_written']))}) |"
         )
