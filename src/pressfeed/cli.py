@@ -264,7 +264,7 @@ def run_classify(args: argparse.Namespace) -> int:
 def _files(paths: Sequence[Path], problems: list[SourceError]) -> Iterator[SourceFile]:
     for path in paths:
         if path.is_dir():
-            yield from discover(path)
+            yield from discover(path, problems.append)
         elif path.is_file():
             stat = path.stat()
             yield SourceFile(path, str(path), stat.st_size, stat.st_mtime_ns)
@@ -274,7 +274,10 @@ def _files(paths: Sequence[Path], problems: list[SourceError]) -> Iterator[Sourc
 
 def _read_releases(file: SourceFile, settings: Settings) -> list[Release]:
     source = read_source(
-        file, max_bytes=settings.max_file_bytes, fallback_encoding=settings.fallback_encoding
+        file,
+        max_bytes=settings.max_file_bytes,
+        fallback_encoding=settings.fallback_encoding,
+        max_lines=settings.max_file_lines,
     )
     return extract_text(
         source.text, file.suffix, source=file.name, file_date=file_date(file), today=_now().date()
@@ -487,7 +490,7 @@ def _choice_options(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def _opened(settings: Settings) -> Iterator[Engine]:
     """The store, closed again when the command is done."""
-    engine = store.open_store(settings.database)
+    engine = store.open_store(settings.database, busy_timeout=settings.database_timeout)
     try:
         yield engine
     finally:

@@ -102,6 +102,8 @@ def _absolute(path: Path, base: Path) -> Path:
 def _path(value: object, base: Path) -> Path:
     if not isinstance(value, str | PurePath) or not str(value):
         raise ValueError
+    if "\x00" in str(value):
+        raise ValueError("a path cannot hold a NUL character")
     return _absolute(Path(value), base)
 
 
@@ -191,7 +193,8 @@ def _timezone(value: object, base: Path) -> str:
         raise ValueError
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as error:
+        # OSError: a folder of zones ("Europe") or a name too long for a file name.
         raise ValueError(f"unknown time zone {value!r}") from error
     return value
 
@@ -242,6 +245,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("", "language", NAME, "en", "language code of the feeds and pages"),
     Option(
         "", "max_file_bytes", _integer(1), 5_000_000, "content files above this size are skipped"
+    ),
+    Option(
+        "", "max_file_lines", _integer(1), 100_000, "content files with more lines are skipped"
     ),
     Option("", "fallback_encoding", ENCODING, "", "encoding tried when a file is not UTF-8"),
     Option(
@@ -513,6 +519,9 @@ def _read_document(path: Path) -> _Document:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([_syntax_problem(path, text, str(error))]) from error
+    except RecursionError as error:  # tomllib recurses into nested arrays and inline tables
+        reason = "invalid TOML: arrays or tables nested too deeply"
+        raise ConfigError([ConfigProblem(path, None, "", reason)]) from error
     return _Document(path, data, key_lines(text))
 
 

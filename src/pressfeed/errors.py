@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 
@@ -37,6 +38,17 @@ class ConfigError(PressfeedError):
         super().__init__(f"invalid configuration ({len(problems)} {noun}):\n{lines}")
 
 
+def printable_path(path: Path | str) -> str:
+    """A file name on one printable line, its control characters and non-UTF-8 bytes escaped."""
+    # os.fsdecode keeps a byte that is not UTF-8 as a lone surrogate, which no terminal prints.
+    name = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in name)
+
+
+def _escape(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii")
+
+
 class SourceError(PressfeedError):
     """A content file cannot be read as text; it is skipped."""
 
@@ -44,7 +56,8 @@ class SourceError(PressfeedError):
         self.path = Path(path)
         self.reason = reason
         self.line = line
-        where = f"{path}:{line}" if line else str(path)
+        shown = printable_path(path)
+        where = f"{shown}:{line}" if line else shown
         super().__init__(f"{where}: skipped: {reason}")
 
     def __reduce__(self) -> tuple[type[SourceError], tuple[Path, str, int | None]]:

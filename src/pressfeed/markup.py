@@ -11,8 +11,9 @@ from html.parser import HTMLParser
 
 from pressfeed.models import Block
 
-# Characters XML 1.0 forbids, plus invisible ones that break words apart.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+# Characters XML 1.0 forbids or discourages (C1 controls, which feeds drop too), plus invisible
+# ones that break words apart.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 # Bidi embeddings, overrides and isolates can reverse the text shown after them, in a feed
 # reader's list or a mail's subject; the direction marks (LRM, RLM, ALM) are harmless and kept.
 _INVISIBLE = dict.fromkeys(
