@@ -2,7 +2,8 @@
 
 Shapes: listing pages (several releases, newest first, some datelines without a year, a photo
 caption), single releases under site navigation with a contact block, undated country pages,
-Markdown and HTML releases. Every release has its own text.
+Markdown and HTML releases. Every release has its own text, and every file a time of its own
+within the ten years the datelines cover.
 
     python benchmarks/generate.py 20000 /tmp/content --seed 1
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -221,6 +223,10 @@ def generate(count: int, root: Path, seed: int = 1) -> None:
         path = root / f"d{n // 500:03d}" / f"page{n:06d}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(shape(writer), encoding="utf-8")
+        # A folder filled over years holds old file times, and undated pages take their date
+        # from the file: left at today, they would all crowd into the current month.
+        saved = dt.datetime.combine(writer.date(), dt.time(12), dt.UTC).timestamp()
+        os.utime(path, (saved, saved))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Joins the sections the benchmarks wrote into docs/benchmarks.md, under the machine they ran on.
 
-    python benchmarks/report.py build/bench docs/benchmarks.md
+python benchmarks/report.py build/bench docs/benchmarks.md
 """
 
 from __future__ import annotations

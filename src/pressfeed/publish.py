@@ -94,8 +94,9 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
         ):
             _write_release_pages(settings, todo.get("release", set()), writers)
             months = _write_feeds(connection, settings, todo, report, writers)
-            _write_front(connection, settings, report)
             writers.wait(report)
+            # Last: a missing index.html is what tells the next publish to write everything.
+            _write_front(connection, settings, report)
     with engine.begin() as connection:
         store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
@@ -261,18 +262,19 @@ def _write_feeds(
     for key in todo.get("month", set()):
         slug, _, month = key.partition("/")
         dirty_months.setdefault(slug, set()).add(month)
-    written: dict[str, list[str]] = {}
-    for slug in sorted(known & (todo.get("feed", set()) | set(dirty_months))):
-        months = _months(connection, slug, settings)
-        before = store.meta_value(connection, f"{MONTHS_KEY}/{slug}")
+    slugs = sorted(known & (todo.get("feed", set()) | set(dirty_months)))
+    written = {slug: _months(connection, slug, settings) for slug in slugs}
+    # Every current feed first: what subscribers poll is out before the archive pages.
+    for slug, months in written.items():
         _write_current(connection, settings, slug, months, report)
+    for slug, months in written.items():
+        before = store.meta_value(connection, f"{MONTHS_KEY}/{slug}")
         rebuild = _archives_to_rebuild(
             months, json.loads(before) if before else None, dirty_months.get(slug, set())
         )
         for month in dirty_months.get(slug, set()) - set(months):
             _remove_archive(settings, slug, month, report)
         _write_archives(slug, months, rebuild, writers)
-        written[slug] = months
     return written
 
 

@@ -3,7 +3,8 @@
 Static files come from the output directory as `publish` wrote them; everything else is built
 per request from the store. Settings are asked for on every request, so a config reload takes
 effect at once. Subscription pages never tell whether an address is subscribed: a sign-up gets
-the same page whatever the address's state, and mail goes only to the address itself.
+the same page whatever the address's state, and mail goes only to the address itself. Every
+request is bounded before it is read: its head, its URL and its body.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -22,23 +22,37 @@ from urllib.parse import quote, urlsplit
 
 from sqlalchemy import Connection, Engine
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import FormData, Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressfeed import store, tokens
 from pressfeed.digest import mail_settings, outgoing
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
 from pressfeed.mail import confirmation_message, manage_url
-from pressfeed.models import FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
+from pressfeed.models import (
+    FeedDoc,
+    MailSettings,
+    Outgoing,
+    Settings,
+    StoredRelease,
+    Subscriber,
+)
 from pressfeed.publish import EPOCH, feed_base, feed_entry, feed_links, site_for, stable_id
 from pressfeed.subscriptions import (
     WEEKDAYS,
@@ -65,6 +79,7 @@ STATIC_TYPES = {
 }
 FEED_CACHE = "public, max-age=60"
 CACHED_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
+SMALL_FILE = 1024 * 1024  # bytes; a smaller output file is sent from one read
 # Pages answering a person: never cached (they hold per-subscriber state), never framed (a
 # framed form invites clickjacking), and their token-bearing URL never sent to another site.
 PAGE_HEADERS = {
@@ -75,9 +90,19 @@ PAGE_HEADERS = {
     ),
 }
 CONFIRM = "confirm"  # token purpose and outbox kind of confirmation mails
-CONFIRMATIONS_PER_DAY = 3  # per address
+CONFIRM_VALID = dt.timedelta(days=7)  # how long a confirmation link works
+CONFIRMATIONS_PER_DAY = 3  # mails per address
+CONFIRMATION_GAP = dt.timedelta(minutes=10)  # between two mails to one address
 SIGN_UPS_PER_HOUR = 20  # per client IP
+ADDRESS_SIGN_UPS_PER_HOUR = 5  # per address, from any client
+RETRY_SIGN_UP = 3600  # seconds, the Retry-After of a refused sign-up: the window's span
 FORM_FIELDS = 200  # more than any of our forms can send
+# What one request may hold. The server (h11) refuses a head over MAX_HEAD_BYTES that arrives in
+# pieces; _Limits checks the head that arrived whole, the URL and the body.
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADERS = 100
+MAX_TARGET_BYTES = 4 * 1024  # path and query; a token link is about 100 bytes
+MAX_BODY_BYTES = 64 * 1024  # our largest form, every topic ticked, is under 4 KB
 
 
 def _utc_now() -> dt.datetime:
@@ -98,24 +123,138 @@ def create_app(
     """The web app: dynamic routes first, then the output directory at "/".
 
     `get_settings` is called on every request. `on_mail` is called on the server's event loop
-    after a confirmation mail is recorded in the outbox: it should start delivery, not wait for it.
+    after a confirmation mail is recorded in the outbox, once the page answering the sign-up has
+    gone out: it should start delivery, not wait for it.
     """
     web = _Web(get_settings, engine, now, on_mail)
     routes = [
         Route("/healthz", web.health, methods=["GET"]),
         Route("/{slugs:pressfeed_topics}.{kind:pressfeed_feed}", web.combination, methods=["GET"]),
         Route("/subscribe", web.subscribe, methods=["POST"]),
-        Route("/confirm", web.confirm, methods=["GET"]),
+        Route("/confirm", web.confirm_page, methods=["GET"]),
+        Route("/confirm", web.confirm, methods=["POST"]),
         Route("/subscription", web.manage, methods=["GET"]),
         Route("/subscription", web.change, methods=["POST"]),
         Route("/unsubscribe", web.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe", web.unsubscribe, methods=["POST"]),
         Mount("/", app=_Output(get_settings)),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=500)])
+    middleware = [Middleware(_Limits), Middleware(GZipMiddleware, minimum_size=500)]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+# --- limits -------------------------------------------------------------------------------------
+
+
+class _BodyTooLargeError(Exception):
+    """The request body went past MAX_BODY_BYTES while it was read."""
+
+
+class _Limits:
+    """Refuses requests larger than any of ours, before reading them; a body is counted as read.
+
+    A refusal closes the connection: the client may still be sending, and what it sends next
+    must not be taken for a new request. A client that goes away mid-request is no error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = _oversized(scope)
+        if status is not None:
+            await _refuse(status, scope, receive, send)
+            return
+        counted = 0
+        started = False
+
+        async def receive_counted() -> Message:
+            nonlocal counted
+            message = await receive()
+            counted += len(message.get("body", b""))
+            if counted > MAX_BODY_BYTES:
+                raise _BodyTooLargeError
+            return message
+
+        async def send_watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_counted, send_watched)
+        except _BodyTooLargeError:
+            if started:
+                raise
+            await _refuse(413, scope, receive, send)
+        except ClientDisconnect:
+            log.debug("client went away mid-request: %s %s", scope["method"], scope["path"])
+
+
+def _oversized(scope: Scope) -> int | None:
+    """The status refusing a request whose head, URL or declared body is too large, or None."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    target = len(scope.get("raw_path", b"")) + len(scope["query_string"])
+    head = target + sum(len(name) + len(value) + 4 for name, value in headers)
+    if len(headers) > MAX_HEADERS or head > MAX_HEAD_BYTES:
+        return 431
+    if target > MAX_TARGET_BYTES:
+        return 414
+    length = Headers(scope=scope).get("content-length", "0")
+    return 413 if length.isdigit() and int(length) > MAX_BODY_BYTES else None
+
+
+async def _refuse(status: int, scope: Scope, receive: Receive, send: Send) -> None:
+    log.warning("request refused (%d): %s %s", status, scope["method"], scope["path"][:200])
+    headers = {"Connection": "close", "Cache-Control": "no-store"}
+    response = PlainTextResponse(_REFUSALS[status], status_code=status, headers=headers)
+    await response(scope, receive, send)
+
+
+_REFUSALS = {
+    413: "Request body too large.\n",
+    414: "URL too long.\n",
+    431: "Request headers too large.\n",
+}
 
 
 # --- static files -------------------------------------------------------------------------------
+
+
+class _SmallFileResponse(FileResponse):
+    """A whole small file, read at once on the event loop, sent in one message.
+
+    FileResponse reads in a worker thread per 64 KB and watches for the client leaving in a
+    task of its own: for a feed of a few hundred KB that costs more than the request itself.
+    Ranges, HEAD and a file replaced since its stat go FileResponse's way.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = self._whole_body(scope)
+        if body is None:
+            await super().__call__(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _whole_body(self, scope: Scope) -> bytes | None:
+        """The file's bytes when it is small, unchanged since its stat, and wanted whole."""
+        known = self.stat_result
+        plain = scope["method"] == "GET" and "range" not in Headers(scope=scope)
+        if known is None or self.status_code != 200 or not plain or known.st_size > SMALL_FILE:
+            return None
+        with open(self.path, "rb") as stream:
+            if _stat_key(os.fstat(stream.fileno())) != _stat_key(known):
+                return None
+            body = stream.read(SMALL_FILE + 1)
+        return body if len(body) == known.st_size else None
+
+
+def _stat_key(found: os.stat_result) -> tuple[int, int, int]:
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 class _OutputFiles(StaticFiles):
@@ -133,7 +272,7 @@ class _OutputFiles(StaticFiles):
     ) -> Response:
         suffix = Path(full_path).suffix.lower()
         headers = {"Cache-Control": FEED_CACHE} if suffix in CACHED_SUFFIXES else None
-        response = FileResponse(
+        response = _SmallFileResponse(
             full_path,
             status_code=status_code,
             stat_result=stat_result,
@@ -253,8 +392,9 @@ def _page(settings: Settings, name: str, path: str, status: int = 200, **values:
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
-def _invalid_link(settings: Settings, path: str, status: int) -> Response:
-    return _page(settings, "link_invalid.html", path, status)
+def _invalid_link(settings: Settings, path: str) -> Response:
+    """One answer for every link that does not work: forged, cut short, expired or used up."""
+    return _page(settings, "link_invalid.html", path, 404)
 
 
 @dataclass(frozen=True)
@@ -318,11 +458,15 @@ class _Window:
     limit: int
     span: dt.timedelta
     seen: dict[str, list[dt.datetime]] = field(default_factory=dict)
+    keys: int = 10_000  # past this, keys that went quiet are forgotten, then the oldest
 
     def allow(self, key: str, now: dt.datetime) -> bool:
         """Count one event for `key`; False, and not counted, when the limit is reached."""
-        if len(self.seen) > 10_000:  # forget keys that went quiet, so memory stays bounded
+        if len(self.seen) >= self.keys:
             self.seen = {k: v for k, v in self.seen.items() if v[-1] > now - self.span}
+            if len(self.seen) >= self.keys:
+                newest = sorted(self.seen.items(), key=lambda item: item[1][-1])[self.keys // 2 :]
+                self.seen = dict(newest)
         recent = [t for t in self.seen.get(key, []) if t > now - self.span]
         allowed = len(recent) < self.limit
         self.seen[key] = [*recent, now] if allowed else recent
@@ -335,32 +479,34 @@ def record_sign_up(
     """Store a sign-up and record its confirmation mail; True when a mail was recorded.
 
     A new address is stored unconfirmed. An unconfirmed one takes the new choices and gets a
-    new mail, at most `CONFIRMATIONS_PER_DAY` a day. A confirmed one is left as it is and gets
-    nothing: its digests carry its manage and unsubscribe links, and the confirmation text
-    ("nothing will be sent until you confirm") would be wrong for it.
+    new mail, at most one every `CONFIRMATION_GAP` and `CONFIRMATIONS_PER_DAY` a day: the link
+    of the last mail still works. A confirmed one is left as it is and gets nothing: its
+    digests carry its manage and unsubscribe links, and the confirmation text ("nothing will
+    be sent until you confirm") would be wrong for it.
     """
     with engine.begin() as connection:
         existing = store.subscriber_by_address(connection, wanted.address)
+        subscriber = wanted if existing is None else with_choices(existing, wanted)
+        # Every sign-up, whatever the address's state, makes the mail's final bytes, asks
+        # whether it may be sent and writes the subscriber (a confirmed one unchanged), so that
+        # none answers noticeably faster. The mail is made before anything is stored: it
+        # raises ValueError for an address mail cannot carry.
+        queued, message_id = _confirmation(connection, mail, subscriber, now)
+        may_mail = _may_mail(connection, subscriber.id, now)
         if existing is not None and existing.confirmed:
+            store.save_subscriber(connection, existing)
             log.info("sign-up of confirmed subscriber %s ignored", existing.id)
             return False
-        subscriber = wanted if existing is None else with_choices(existing, wanted)
-        today = store.messages_since(connection, subscriber.id, CONFIRM, now - dt.timedelta(1))
-        # Made before anything is stored: it raises ValueError for an address mail cannot carry.
-        message = _confirmation(mail, subscriber, now) if today < CONFIRMATIONS_PER_DAY else None
         store.save_subscriber(connection, subscriber)
-        if message is None:
-            log.warning(
-                "confirmation not recorded: subscriber %s at the daily limit", subscriber.id
-            )
+        if not may_mail:
+            log.warning("confirmation not recorded: subscriber %s mailed recently", subscriber.id)
             return False
-        count = store.messages_since(connection, subscriber.id, CONFIRM, EPOCH) + 1
         store.add_to_outbox(
             connection,
-            outgoing(message, f"{subscriber.id}-{CONFIRM}-{count}"),
+            queued,
             subscriber_id=subscriber.id,
             kind=CONFIRM,
-            message_id=str(message["Message-ID"]),
+            message_id=message_id,
             now=now,
         )
     if existing is None:
@@ -369,12 +515,24 @@ def record_sign_up(
     return True
 
 
-def _confirmation(mail: MailSettings, subscriber: Subscriber, now: dt.datetime) -> EmailMessage:
-    token = tokens.sign(mail.secret, CONFIRM, subscriber.id)
+def _may_mail(connection: Connection, subscriber_id: str, now: dt.datetime) -> bool:
+    """False when a confirmation went out within the gap, or the day's are used up."""
+    recent = store.messages_since(connection, subscriber_id, CONFIRM, now - CONFIRMATION_GAP)
+    today = store.messages_since(connection, subscriber_id, CONFIRM, now - dt.timedelta(days=1))
+    return recent == 0 and today < CONFIRMATIONS_PER_DAY
+
+
+def _confirmation(
+    connection: Connection, mail: MailSettings, subscriber: Subscriber, now: dt.datetime
+) -> tuple[Outgoing, str]:
+    """The confirmation mail for `subscriber` as it would be queued, and its Message-ID."""
+    token = tokens.sign(mail.secret, CONFIRM, subscriber.id, issued=now)
     url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
     # The Message-ID is made from the subscriber's creation time: giving each mail its own
     # time gives each its own id, so a second request is not dropped as a duplicate.
-    return confirmation_message(replace(subscriber, created=now), mail, confirm_url=url, now=now)
+    message = confirmation_message(replace(subscriber, created=now), mail, confirm_url=url, now=now)
+    count = store.messages_since(connection, subscriber.id, CONFIRM, EPOCH) + 1
+    return outgoing(message, f"{subscriber.id}-{CONFIRM}-{count}"), str(message["Message-ID"])
 
 
 # --- the application ----------------------------------------------------------------------------
@@ -395,6 +553,7 @@ class _Web:
         self.now = now
         self.on_mail = on_mail
         self.sign_ups = _Window(SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
+        self.address_sign_ups = _Window(ADDRESS_SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
 
     def health(self, request: Request) -> Response:
         with self.engine.connect() as connection:
@@ -436,37 +595,79 @@ class _Web:
             )
         except SubscriptionError as error:
             return _page(settings, "subscribed.html", "subscribe", 400, problem=str(error))
+        if not self._sign_up_allowed(request, wanted.address, now):
+            limited = _page(settings, "sign_up_limited.html", "subscribe", 429)
+            limited.headers["Retry-After"] = str(RETRY_SIGN_UP)
+            return limited
+        mail = await run_in_threadpool(mail_settings, settings, self.engine)
+        try:
+            recorded = await run_in_threadpool(record_sign_up, self.engine, mail, wanted, now=now)
+        except ValueError:  # passed our checks, but the mail cannot carry it
+            problem = f"We cannot send mail to {wanted.address!r}."
+            return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
+        page = _page(settings, "subscribed.html", "subscribe", problem=None)
+        if recorded:  # once the page is sent: mail going out must not slow the answer down
+            page.background = BackgroundTask(self._mail)
+        return page
+
+    async def _mail(self) -> None:
+        self.on_mail()  # on the event loop, as create_app promises
+
+    def _sign_up_allowed(self, request: Request, address: str, now: dt.datetime) -> bool:
+        """Within the client's and the address's hourly counts, whatever the address's state."""
         client = request.client.host if request.client else "unknown"
         if not self.sign_ups.allow(client, now):
             log.warning("sign-up refused: client %s over %d an hour", client, SIGN_UPS_PER_HOUR)
-        else:
-            mail = await run_in_threadpool(mail_settings, settings, self.engine)
-            try:
-                recorded = await run_in_threadpool(
-                    record_sign_up, self.engine, mail, wanted, now=now
-                )
-            except ValueError:  # passed our checks, but the mail cannot carry it
-                problem = f"We cannot send mail to {wanted.address!r}."
-                return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
-            if recorded:
-                self.on_mail()
-        return _page(settings, "subscribed.html", "subscribe", problem=None)
+            return False
+        if not self.address_sign_ups.allow(address.casefold(), now):
+            log.warning("sign-up refused: one address over %d an hour", ADDRESS_SIGN_UPS_PER_HOUR)
+            return False
+        return True
 
-    def confirm(self, request: Request) -> Response:
+    def confirm_page(self, request: Request) -> Response:
+        """A button to press: link scanners fetch URLs in mail, and must not confirm anybody."""
         settings = self.get_settings()
         mail = mail_settings(settings, self.engine)
-        subscriber_id = tokens.verify(mail.secret, CONFIRM, request.query_params.get("token", ""))
-        if subscriber_id is None:
-            return _invalid_link(settings, "confirm", 400)
+        token = request.query_params.get("token", "")
+        with self.engine.connect() as connection:
+            if self._to_confirm(mail, connection, token) is None:
+                return _invalid_link(settings, "confirm")
+        action = f"{settings.site_url}confirm"
+        return _page(settings, "confirm_page.html", "confirm", action=action, token=token)
+
+    async def confirm(self, request: Request) -> Response:
+        """The button of the confirmation page; the only request that confirms."""
+        settings = self.get_settings()
+        form = await request.form(max_files=0, max_fields=FORM_FIELDS)
+        token = _form_text(form, "token") or request.query_params.get("token", "")
+        return await run_in_threadpool(self._confirm, settings, token)
+
+    def _confirm(self, settings: Settings, token: str) -> Response:
+        mail = mail_settings(settings, self.engine)  # before the write lock: it may take it
         with self.engine.begin() as connection:
-            subscriber = store.subscriber_by_id(connection, subscriber_id)
+            subscriber = self._to_confirm(mail, connection, token)
             if subscriber is None:
-                return _invalid_link(settings, "confirm", 404)
-            if not subscriber.confirmed:
-                # covered_until stays empty: the first digest covers everything since sign-up.
-                store.save_subscriber(connection, replace(subscriber, confirmed=True))
-                log.info("subscriber confirmed: %s", subscriber.id)
+                return _invalid_link(settings, "confirm")
+            # covered_until stays empty: the first digest covers everything since sign-up.
+            store.save_subscriber(connection, replace(subscriber, confirmed=True))
+        log.info("subscriber confirmed: %s", subscriber.id)
         return _page(settings, "confirmed.html", "confirm", manage_url=manage_url(mail, subscriber))
+
+    def _to_confirm(
+        self, mail: MailSettings, connection: Connection, token: str
+    ) -> Subscriber | None:
+        """The unconfirmed subscriber a live confirmation token names, or None.
+
+        A confirmed subscriber gives None too: a link used once and opened again gets the
+        answer a forged one gets, and changes nothing.
+        """
+        subscriber_id = tokens.verify(
+            mail.secret, CONFIRM, token, now=self.now(), max_age=CONFIRM_VALID
+        )
+        if subscriber_id is None:
+            return None
+        subscriber = store.subscriber_by_id(connection, subscriber_id)
+        return subscriber if subscriber is not None and not subscriber.confirmed else None
 
     def manage(self, request: Request) -> Response:
         settings = self.get_settings()
@@ -475,7 +676,7 @@ class _Web:
                 connection, request.query_params.get("token", "")
             )
         if subscriber is None:
-            return _invalid_link(settings, "subscription", 404)
+            return _invalid_link(settings, "subscription")
         return self._manage_page(settings, subscriber)
 
     async def change(self, request: Request) -> Response:
@@ -488,7 +689,7 @@ class _Web:
         with self.engine.begin() as connection:
             subscriber = store.subscriber_by_token(connection, token) if token else None
             if subscriber is None:
-                return _invalid_link(settings, "subscription", 404)
+                return _invalid_link(settings, "subscription")
             if not _from_our_site(request, settings):
                 problem = "The form was sent from another site; nothing was changed."
                 return self._manage_page(settings, subscriber, 403, problem=problem)
@@ -533,7 +734,7 @@ class _Web:
         with self.engine.connect() as connection:
             subscriber = store.subscriber_by_token(connection, token) if token else None
         if subscriber is None:
-            return _invalid_link(settings, "unsubscribe", 404)
+            return _invalid_link(settings, "unsubscribe")
         action = f"{settings.site_url}unsubscribe?token={quote(token, safe='')}"
         return _page(settings, "unsubscribe.html", "unsubscribe", action=action)
 
