@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 BATCH_FILES = 200
 RECLASSIFY_BATCH = 500
 TOPICS_KEY = "topics_fingerprint"
+BACKFILL_KEY = "backfill_started"
 
 
 @dataclass
@@ -67,6 +68,7 @@ def scan_content(
     """
     report = ScanReport()
     rules = compile_rules(settings.topics)
+    now = _backfill_time(engine, now)
     _reclassify_if_topics_changed(engine, settings.topics, rules, report)
     with engine.connect() as connection:
         known = store.file_records(connection)
@@ -75,7 +77,7 @@ def scan_content(
         # While one batch is stored, worker processes already read the next.
         batch: list[tuple[SourceFile, FileRecord | None]] = []
         waiting: _Batch | None = None
-        for file in discover(settings.content_dir):
+        for file in discover(settings.content_dir, report.problems.append):
             report.files_seen += 1
             previous = known.pop(file.name, None)
             if previous is None or (previous.size, previous.mtime_ns) != (
@@ -105,6 +107,22 @@ def scan_content(
         if store.news_since(connection) is None:
             store.set_news_since(connection, now)  # the first scan is a backfill: mailed to nobody
     return report
+
+
+def _backfill_time(engine: Engine, now: dt.datetime) -> dt.datetime:
+    """The time of the first scan, taken over by whichever scan completes it.
+
+    A first scan cut short (a crash, a stop) and resumed is one backfill: its releases are all
+    seen at one time, so same-day releases are ordered as if it had never been interrupted.
+    """
+    with engine.begin() as connection:
+        if store.news_since(connection) is not None:
+            return now
+        started = store.meta_value(connection, BACKFILL_KEY)
+        if started is None:
+            store.set_meta_value(connection, BACKFILL_KEY, now.isoformat())
+            return now
+    return dt.datetime.fromisoformat(started)
 
 
 def _ingest(
@@ -183,6 +201,7 @@ class Reader:
             source = read_source(
                 file,
                 max_bytes=self.settings.max_file_bytes,
+                max_lines=self.settings.max_file_lines,
                 fallback_encoding=self.settings.fallback_encoding,
             )
         except SourceError as problem:
