@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import gzip
 import http.client
 import json
 import re
@@ -30,6 +31,7 @@ from sqlalchemy import Engine
 from pressfeed import store, tokens
 from pressfeed.config import load_settings
 from pressfeed.digest import DigestReport, deliver_outbox, mail_settings
+from pressfeed.files import write_if_changed
 from pressfeed.models import Frequency, Settings, Subscriber
 from pressfeed.publish import publish, stable_id
 from pressfeed.scan import scan_content
@@ -291,6 +293,34 @@ def test_feeds_are_gzipped_when_the_client_accepts_it(site: Served) -> None:
         plain = site.client.get(path, headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers
         assert zipped.content == plain.content  # httpx unzipped it
+
+
+def test_a_feed_version_is_compressed_once_and_a_new_version_anew(site: Served) -> None:
+    path = site.settings.output_dir / "all.atom"
+    compressions = []
+    real = gzip.compress
+
+    def counting(data: bytes, *args: object, **kwargs: object) -> bytes:
+        compressions.append(len(data))
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    original = path.read_bytes()
+    wanted = {"Accept-Encoding": "gzip"}
+    sizes = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gzip, "compress", counting)
+        for version in (b"first", b"second"):
+            text = original.replace(b"</feed>", b"<!-- " + version + b" --></feed>")
+            write_if_changed(path, text)
+            sizes.append(len(text))
+            first = site.client.get("all.atom", headers=wanted)
+            again = site.client.get("all.atom", headers=wanted)
+            assert first.content == again.content == text  # httpx unzipped them
+            assert first.headers["content-encoding"] == "gzip"
+            assert first.headers["vary"] == "Accept-Encoding"
+            assert int(first.headers["content-length"]) < len(text)
+        assert compressions == sizes  # once per version, not once per request
+    write_if_changed(path, original)
 
 
 # --- combination feeds --------------------------------------------------------------------------

@@ -10,9 +10,11 @@ request is bounded before it is read: its head, its URL and its body.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from email.utils import format_datetime, parsedate_to_datetime
@@ -80,6 +82,7 @@ STATIC_TYPES = {
 FEED_CACHE = "public, max-age=60"
 CACHED_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
 SMALL_FILE = 1024 * 1024  # bytes; a smaller output file is sent from one read
+GZIP_MINIMUM = 500  # bytes; smaller responses go out as they are
 # Pages answering a person: never cached (they hold per-subscriber state), never framed (a
 # framed form invites clickjacking), and their token-bearing URL never sent to another site.
 PAGE_HEADERS = {
@@ -139,7 +142,7 @@ def create_app(
         Route("/unsubscribe", web.unsubscribe, methods=["POST"]),
         Mount("/", app=_Output(get_settings)),
     ]
-    middleware = [Middleware(_Limits), Middleware(GZipMiddleware, minimum_size=500)]
+    middleware = [Middleware(_Limits), Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)]
     return Starlette(routes=routes, middleware=middleware)
 
 
@@ -237,8 +240,23 @@ class _SmallFileResponse(FileResponse):
         if body is None:
             await super().__call__(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        headers = self.raw_headers
+        if self._gzip_wanted(scope, body):
+            assert self.stat_result is not None
+            body = _GZIPPED.get((str(self.path), *_stat_key(self.stat_result)), body)
+            headers = [(k, v) for k, v in headers if k != b"content-length"] + [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-encoding", b"gzip"),
+                (b"vary", b"Accept-Encoding"),
+            ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _gzip_wanted(self, scope: Scope, body: bytes) -> bool:
+        kind = (self.media_type or "").partition(";")[0].strip()
+        text = kind.startswith("text/") or kind.endswith(("xml", "json"))
+        accepts = "gzip" in Headers(scope=scope).get("accept-encoding", "")
+        return text and accepts and len(body) >= GZIP_MINIMUM
 
     def _whole_body(self, scope: Scope) -> bytes | None:
         """The file's bytes when it is small, unchanged since its stat, and wanted whole."""
@@ -255,6 +273,33 @@ class _SmallFileResponse(FileResponse):
 
 def _stat_key(found: os.stat_result) -> tuple[int, int, int]:
     return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+class _GzipCache:
+    """Each version of an output file compressed once, not once per request.
+
+    A file is rewritten by replacing it, so its path, inode, size and modification time name
+    one version; the least recently used versions go when the cache holds too many bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.entries: OrderedDict[tuple[str, int, int, int], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, int, int, int], body: bytes) -> bytes:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+            return found
+        found = gzip.compress(body, compresslevel=6, mtime=0)
+        self.entries[key] = found
+        self.size += len(found)
+        while self.size > self.limit and len(self.entries) > 1:
+            self.size -= len(self.entries.popitem(last=False)[1])
+        return found
+
+
+_GZIPPED = _GzipCache(limit=32 * 1024 * 1024)
 
 
 class _OutputFiles(StaticFiles):
