@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pressfeed.files import one_sync, remove_file, write_if_changed
+from pressfeed.files import one_sync, remove_file, remove_stale_temporaries, write_if_changed
 
 OLD_NS = 1_000_000_000_000_000_000  # 2001-09-09: far from "now", so a rewrite would show
 
@@ -176,3 +176,20 @@ def test_writes_inside_one_sync_skip_their_own_fsyncs(
     ]
     assert write_if_changed(tmp_path / "alone.html", b"<p>alone</p>")
     assert len(synced) == 2  # outside: the file, then its folder
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed_young_ones_kept(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    stale = tmp_path / "archive" / ".2024-03.atom.k1x2.tmp"
+    young = tmp_path / ".all.atom.9zq.tmp"
+    feed = tmp_path / "all.atom"
+    hidden = tmp_path / ".keep"
+    for path in (stale, young, feed, hidden):
+        path.write_bytes(b"x")
+    os.utime(stale, (OLD_NS / 1e9, OLD_NS / 1e9))
+    os.utime(feed, (OLD_NS / 1e9, OLD_NS / 1e9))
+    assert remove_stale_temporaries(tmp_path, older_than=3600) == 1
+    assert not stale.exists()
+    assert young.exists()
+    assert feed.exists()
+    assert hidden.exists()

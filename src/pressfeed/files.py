@@ -7,6 +7,7 @@ import ctypes
 import functools
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from pressfeed.errors import WriteError
 
 FILE_MODE = 0o644  # readable by a static file server running as another user
+_TEMPORARY_SUFFIX = ".tmp"
 
 # Inside `one_sync()`, writes skip their own fsyncs and a single sync covers them all.
 _deferred: ContextVar[bool] = ContextVar("deferred_sync", default=False)
@@ -84,6 +86,24 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def remove_stale_temporaries(root: Path, older_than: float) -> int:
+    """Delete the temporary files a killed writer left under `root`; how many went.
+
+    Only files older than `older_than` seconds: a younger one may be another writer's, about to
+    be renamed into place."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for directory, _subdirs, names in os.walk(root):
+        for name in names:
+            if name.startswith(".") and name.endswith(_TEMPORARY_SUFFIX):
+                path = Path(directory, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if path.lstat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+    return removed
+
+
 def remove_file(path: Path) -> bool:
     """Delete `path` if it exists; True when there was a file to delete."""
     try:
@@ -102,7 +122,9 @@ def _holds(path: Path, data: bytes) -> bool:
 
 def _replace(path: Path, data: bytes) -> None:
     # The dot keeps watchers and static servers away from the half-written file.
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=_TEMPORARY_SUFFIX, dir=path.parent
+    )
     try:
         with open(fd, "wb") as stream:
             stream.write(data)

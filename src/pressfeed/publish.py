@@ -29,7 +29,13 @@ from sqlalchemy import Connection, Engine
 
 from pressfeed import __version__, store
 from pressfeed.feeds import atom_bytes, json_bytes, opml_bytes, rss_bytes
-from pressfeed.files import deferred_sync, one_sync, remove_file, write_if_changed
+from pressfeed.files import (
+    deferred_sync,
+    one_sync,
+    remove_file,
+    remove_stale_temporaries,
+    write_if_changed,
+)
 from pressfeed.models import (
     ALL_FEED,
     ArchiveLinks,
@@ -54,6 +60,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PAGE_BATCH = 500
 ARCHIVE_BATCH = 24  # months
 BULK_FILES = 100
+STALE_TEMPORARY = 3600.0  # seconds; a temporary file this old was left by a killed writer
 PARALLEL_RELEASES = 1000
 
 
@@ -87,6 +94,8 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
             _remove_dropped_topics(connection, settings, report)
         # Many files: one sync for all beats two fsyncs each; the pending rows outlive it.
         bulk = len(todo.get("release", ())) > BULK_FILES or "everything" in todo
+        if bulk:
+            report.removed += remove_stale_temporaries(_output(settings), STALE_TEMPORARY)
         parallel = len(todo.get("release", ())) >= PARALLEL_RELEASES  # worth starting workers
         with (
             one_sync(_output(settings)) if bulk else contextlib.nullcontext(),
