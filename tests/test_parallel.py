@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine
 
 from pressfeed import publish as publishing
+from pressfeed import reading, store
 from pressfeed import scan as scanning
-from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.errors import WriteError
 from pressfeed.models import Settings
@@ -35,6 +35,7 @@ def content(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Thresholds low enough that a few dozen files already go to worker processes."""
     monkeypatch.setattr(scanning, "BATCH_FILES", 8)
+    monkeypatch.setattr(reading, "POOL_FROM", 8)
     monkeypatch.setattr(publishing, "PARALLEL_RELEASES", 10)
     monkeypatch.setattr(publishing, "PAGE_BATCH", 16)
     monkeypatch.setattr(publishing, "ARCHIVE_BATCH", 5)

@@ -23,7 +23,8 @@ from pressfeed.evaluate import EvalReport, evaluate
 from pressfeed.extract import extract_text
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
-from pressfeed.scan import ScanReport, file_date, scan_content
+from pressfeed.reading import file_date
+from pressfeed.scan import ScanReport, scan_content
 from pressfeed.service import run_service
 from pressfeed.sources import SourceFile, discover, read_source
 from pressfeed.subscriptions import (

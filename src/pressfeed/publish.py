@@ -47,7 +47,7 @@ from pressfeed.models import (
 )
 from pressfeed.pages import Site, TopicSummary, render_index, render_release, render_withdrawn
 from pressfeed.processes import end_with_parent
-from pressfeed.scan import worker_count
+from pressfeed.reading import worker_count
 from pressfeed.templating import environment
 
 log = logging.getLogger(__name__)

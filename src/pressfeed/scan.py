@@ -5,22 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store
-from pressfeed.classify import Rules, classify, compile_rules
+from pressfeed.classify import Rules, compile_rules
 from pressfeed.errors import SourceError
-from pressfeed.extract import extract_text
 from pressfeed.identity import adopt_ids, merge_versions, text_hash, title_key
 from pressfeed.models import ALL_FEED, FileRecord, Release, Settings, StoredRelease, Topic
-from pressfeed.processes import end_with_parent
-from pressfeed.sources import SourceFile, discover, read_source
+from pressfeed.reading import Read, Reader, scores_of
+from pressfeed.sources import SourceFile, discover
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +46,7 @@ class ScanReport:
 
 
 Progress = Callable[[SourceFile], None]
-_Batch = tuple[list[tuple[SourceFile, FileRecord | None]], Iterable["_Read | SourceError"]]
+_Batch = tuple[list[tuple[SourceFile, FileRecord | None]], Iterable["Read | SourceError"]]
 
 
 def scan_content(
@@ -128,7 +124,7 @@ def _backfill_time(engine: Engine, now: dt.datetime) -> dt.datetime:
 def _ingest(
     engine: Engine,
     batch: Sequence[tuple[SourceFile, FileRecord | None]],
-    reads: Iterable[_Read | SourceError],
+    reads: Iterable[Read | SourceError],
     reader: Reader,
     now: dt.datetime,
     report: ScanReport,
@@ -159,92 +155,6 @@ def _ingest(
         _refresh(connection, affected, reader.rules, now, report, classified)
 
 
-@dataclass(frozen=True)
-class _Read:
-    """One file read and extracted: `releases` is None when its bytes had not changed."""
-
-    record: FileRecord
-    releases: list[Release] | None
-    scores: list[dict[str, float]]
-
-
-class Reader:
-    """Reads, extracts and classifies content files, in worker processes once there are many.
-
-    Extraction and classification are pure, CPU-bound work on one file, so a large scan runs
-    them on every core; the store is written by the scanning process alone.
-    """
-
-    def __init__(self, settings: Settings, rules: Rules, now: dt.datetime) -> None:
-        self.settings = settings
-        self.rules = rules
-        self.now = now
-        self.pool: ProcessPoolExecutor | None = None
-
-    def read_all(
-        self, batch: Sequence[tuple[SourceFile, FileRecord | None]]
-    ) -> Iterable[_Read | SourceError]:
-        jobs = [(file, previous.sha256 if previous else None) for file, previous in batch]
-        if self.pool is None and len(jobs) >= BATCH_FILES and worker_count(self.settings) > 1:
-            self.pool = ProcessPoolExecutor(
-                worker_count(self.settings),
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_start_worker,
-                initargs=(self.settings, self.now),
-            )
-        if self.pool is None:
-            return [self.read(*job) for job in jobs]
-        return self.pool.map(_read_in_worker, jobs, chunksize=8)
-
-    def read(self, file: SourceFile, known_sha256: str | None) -> _Read | SourceError:
-        try:
-            source = read_source(
-                file,
-                max_bytes=self.settings.max_file_bytes,
-                max_lines=self.settings.max_file_lines,
-                fallback_encoding=self.settings.fallback_encoding,
-            )
-        except SourceError as problem:
-            return problem
-        record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
-        if known_sha256 == source.sha256:
-            return _Read(record, None, [])
-        releases = extract_text(
-            source.text,
-            file.suffix,
-            source=file.name,
-            file_date=file_date(file),
-            today=self.now.date(),
-        )
-        return _Read(record, releases, [_scores(r, self.rules) for r in releases])
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-            self.pool = None
-
-
-def worker_count(settings: Settings) -> int:
-    """The processes a large scan or publish uses: `workers`, or one per core when it is 0."""
-    if settings.workers:
-        return settings.workers
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_worker: Reader | None = None
-
-
-def _start_worker(settings: Settings, now: dt.datetime) -> None:
-    global _worker
-    end_with_parent()
-    _worker = Reader(settings, compile_rules(settings.topics), now)
-
-
-def _read_in_worker(job: tuple[SourceFile, str | None]) -> _Read | SourceError:
-    assert _worker is not None, "worker process not started"
-    return _worker.read(*job)
-
-
 def _with_adopted_ids(
     connection: Connection, found: Mapping[str, list[Release]]
 ) -> dict[str, list[Release]]:
@@ -252,11 +162,6 @@ def _with_adopted_ids(
     keys = {title_key(r.title) for releases in found.values() for r in releases}
     namesakes = store.namesakes(connection, keys)
     return {path: adopt_ids(releases, namesakes) for path, releases in found.items()}
-
-
-def file_date(file: SourceFile) -> dt.date:
-    """The date a file was last written, in UTC: the date of releases that print none."""
-    return dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).date()
 
 
 def _forget(
@@ -300,7 +205,7 @@ def _refresh(
     changed = [h for h in hashed if _differs(h, previous)]
     store.save_releases(connection, changed, previous, now)
     known = classified or {}
-    scores = {r.id: dict(known[r]) if r in known else _scores(r, rules) for r in merged}
+    scores = {r.id: dict(known[r]) if r in known else scores_of(r, rules) for r in merged}
     store.set_topics(connection, scores)
     moved = [r for r in merged if tuple(sorted(scores[r.id])) != _topics_before(previous, r.id)]
     _mark_for_publishing(
@@ -349,10 +254,6 @@ def _differs(hashed: tuple[Release, str], previous: Mapping[str, StoredRelease])
     return before is None or before.withdrawn_at is not None or before.release != release
 
 
-def _scores(release: Release, rules: Rules) -> dict[str, float]:
-    return {s.slug: s.score for s in classify(release, rules) if s.assigned}
-
-
 def _report(
     report: ScanReport,
     gone: Sequence[str],
@@ -387,7 +288,7 @@ def _reclassify_if_topics_changed(
         ids = store.live_release_ids(connection)
         for start in range(0, len(ids), RECLASSIFY_BATCH):
             stored = store.releases_by_id(connection, ids[start : start + RECLASSIFY_BATCH])
-            scores = {i: _scores(s.release, rules) for i, s in stored.items()}
+            scores = {i: scores_of(s.release, rules) for i, s in stored.items()}
             changed = {i: v for i, v in scores.items() if tuple(sorted(v)) != stored[i].topics}
             store.set_topics(connection, changed)
             moved = [(stored[i].release, tuple(v)) for i, v in changed.items()]

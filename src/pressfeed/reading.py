@@ -1,0 +1,120 @@
+"""Content files -> releases with their topic scores, in worker processes when there are many.
+
+Reading, extracting and classifying one file is pure, CPU-bound work: a large scan hands it to
+one worker process per core and stores the results itself. This module imports only what that
+work needs, so the workers stay small.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from pressfeed.classify import Rules, classify, compile_rules
+from pressfeed.errors import SourceError
+from pressfeed.extract import extract_text
+from pressfeed.models import FileRecord, Release, Settings
+from pressfeed.processes import end_with_parent
+from pressfeed.sources import SourceFile, read_source
+
+POOL_FROM = 200  # files in one batch from which reading goes to worker processes
+
+
+@dataclass(frozen=True)
+class Read:
+    """One file read and extracted: `releases` is None when its bytes had not changed."""
+
+    record: FileRecord
+    releases: list[Release] | None
+    scores: list[dict[str, float]]
+
+
+class Reader:
+    """Reads, extracts and classifies content files, in worker processes once there are many.
+
+    Extraction and classification are pure, CPU-bound work on one file, so a large scan runs
+    them on every core; the store is written by the scanning process alone.
+    """
+
+    def __init__(self, settings: Settings, rules: Rules, now: dt.datetime) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.now = now
+        self.pool: ProcessPoolExecutor | None = None
+
+    def read_all(
+        self, batch: Sequence[tuple[SourceFile, FileRecord | None]]
+    ) -> Iterable[Read | SourceError]:
+        jobs = [(file, previous.sha256 if previous else None) for file, previous in batch]
+        if self.pool is None and len(jobs) >= POOL_FROM and worker_count(self.settings) > 1:
+            self.pool = ProcessPoolExecutor(
+                worker_count(self.settings),
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(self.settings, self.now),
+            )
+        if self.pool is None:
+            return [self.read(*job) for job in jobs]
+        return self.pool.map(_read_in_worker, jobs, chunksize=8)
+
+    def read(self, file: SourceFile, known_sha256: str | None) -> Read | SourceError:
+        try:
+            source = read_source(
+                file,
+                max_bytes=self.settings.max_file_bytes,
+                max_lines=self.settings.max_file_lines,
+                fallback_encoding=self.settings.fallback_encoding,
+            )
+        except SourceError as problem:
+            return problem
+        record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
+        if known_sha256 == source.sha256:
+            return Read(record, None, [])
+        releases = extract_text(
+            source.text,
+            file.suffix,
+            source=file.name,
+            file_date=file_date(file),
+            today=self.now.date(),
+        )
+        return Read(record, releases, [scores_of(r, self.rules) for r in releases])
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+def worker_count(settings: Settings) -> int:
+    """The processes a large scan or publish uses: `workers`, or one per core when it is 0."""
+    if settings.workers:
+        return settings.workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_worker: Reader | None = None
+
+
+def _start_worker(settings: Settings, now: dt.datetime) -> None:
+    global _worker
+    end_with_parent()
+    _worker = Reader(settings, compile_rules(settings.topics), now)
+
+
+def _read_in_worker(job: tuple[SourceFile, str | None]) -> Read | SourceError:
+    assert _worker is not None, "worker process not started"
+    return _worker.read(*job)
+
+
+def file_date(file: SourceFile) -> dt.date:
+    """The date a file was last written, in UTC: the date of releases that print none."""
+    return dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).date()
+
+
+def scores_of(release: Release, rules: Rules) -> dict[str, float]:
+    """The scores of the topics a release carries, by slug."""
+    return {s.slug: s.score for s in classify(release, rules) if s.assigned}
