@@ -70,6 +70,7 @@ def test_topics_are_checked_against_the_configured_ones(settings: Settings) -> N
         ("hour", "24", "hour must be 0 to 23"),
         ("weekday", "someday", "unknown weekday"),
         ("timezone", "Mars/Olympus", "unknown time zone"),
+        ("timezone", "Europe", "unknown time zone"),
     ],
 )
 def test_bad_choices_say_what_is_wrong(

@@ -243,10 +243,13 @@ def _word_fits(pattern: _Pattern, k: int, word: str) -> bool:
 def _leftmost_longest(found: list[Match]) -> list[Match]:
     found.sort(key=lambda m: (m[0], -m[1]))
     kept: list[Match] = []
+    # Exclude terms are matched apart: a longer term over the same words must not hide one.
+    vetoes: list[Match] = []
     for match in found:
-        if not kept or match[0] >= kept[-1][1]:
-            kept.append(match)
-    return kept
+        chosen = kept if match[2] >= 0 else vetoes
+        if not chosen or match[0] >= chosen[-1][1]:
+            chosen.append(match)
+    return kept + vetoes
 
 
 def score_topic(

@@ -131,6 +131,7 @@ _SENTENCE_END = re.compile(rf"[.!?][{_CLOSING_QUOTES})\]]*(?:\s|$)")
 # A dated dateline has a digit early on; a place-only one has a dash early on.
 _HINT = re.compile(rf"[0-9\-{_LONG_DASHES}]")
 _HINT_SPAN = 160
+FIRST_YEAR = 1900  # no press release printed a date before it
 
 
 def parse_dateline(paragraph: str, *, today: dt.date) -> Dateline | None:
@@ -174,7 +175,7 @@ def _checked_date(
     year: int | None, month: int, day: int, today: dt.date
 ) -> tuple[dt.date, bool] | None:
     """A valid, plausible date; a missing year becomes `today`'s as a placeholder."""
-    if year is not None and not 1900 <= year <= today.year + 1:
+    if year is not None and not FIRST_YEAR <= year <= today.year + 1:
         return None
     stated = year is not None
     if year is None:
@@ -200,10 +201,14 @@ def _place_only_dateline(paragraph: str) -> Dateline | None:
 def infer_years(
     dates: Sequence[tuple[int, int] | dt.date | None], *, reference: dt.date
 ) -> list[dt.date | None]:
-    """Give each (month, day) of a newest-first page the year its neighbours imply."""
+    """Give each (month, day) of a newest-first page the year its neighbours imply.
+
+    A year the chain would push before FIRST_YEAR or more than a year past `reference` (and the
+    newest stated date) is no year at all: that date is None."""
     stated = ((i, d) for i, d in enumerate(dates) if isinstance(d, dt.date))
     first, anchor = next(stated, (0, reference))
-    return _fill_backward(dates[:first], anchor) + _fill_forward(dates[first:], anchor)
+    last_year = max(reference.year, anchor.year) + 1
+    return _fill_backward(dates[:first], anchor, last_year) + _fill_forward(dates[first:], anchor)
 
 
 def _fill_forward(
@@ -219,31 +224,31 @@ def _fill_forward(
 
 
 def _fill_backward(
-    dates: Sequence[tuple[int, int] | dt.date | None], anchor: dt.date
+    dates: Sequence[tuple[int, int] | dt.date | None], anchor: dt.date, last_year: int
 ) -> list[dt.date | None]:
     """Resolve each (month, day) against the nearest older date after it."""
     result: list[dt.date | None] = []
     for item in reversed(dates):
-        resolved = _on_or_after(*item, anchor) if isinstance(item, tuple) else item
+        resolved = _on_or_after(*item, anchor, last_year) if isinstance(item, tuple) else item
         anchor = resolved or anchor
         result.append(resolved)
     return result[::-1]
 
 
-def _on_or_before(month: int, day: int, limit: dt.date) -> dt.date:
-    """The latest date with this month and day that is not after `limit`."""
+def _on_or_before(month: int, day: int, limit: dt.date) -> dt.date | None:
+    """The latest date with this month and day that is not after `limit`, from FIRST_YEAR."""
     year = limit.year if (month, day) <= (limit.month, limit.day) else limit.year - 1
     if (month, day) == (2, 29):
         year = _leap_year_on_or_before(year)
-    return dt.date(year, month, day)
+    return dt.date(year, month, day) if year >= FIRST_YEAR else None
 
 
-def _on_or_after(month: int, day: int, limit: dt.date) -> dt.date:
-    """The earliest date with this month and day that is not before `limit`."""
+def _on_or_after(month: int, day: int, limit: dt.date, last_year: int) -> dt.date | None:
+    """The earliest date with this month and day that is not before `limit`, to `last_year`."""
     year = limit.year if (month, day) >= (limit.month, limit.day) else limit.year + 1
     while (month, day) == (2, 29) and not calendar.isleap(year):
         year += 1
-    return dt.date(year, month, day)
+    return dt.date(year, month, day) if year <= last_year else None
 
 
 def _leap_year_on_or_before(year: int) -> int:

@@ -56,6 +56,7 @@ _GLUED_LABEL_WORDS = 6
 _HEADLINE_WORDS = 35
 _PROSE_WORDS = 12
 _DERIVED_TITLE_WORDS = 12
+_ANY_TODAY = dt.date(dt.MAXYEAR - 1, 12, 31)  # accepts any printed year, to tell datelines apart
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ def strip_chrome(blocks: Sequence[Block]) -> list[Block]:
 
 
 def _is_noise(text: str) -> bool:
-    return bool(_PUNCT_ONLY.match(text) or _BREADCRUMB.match(text) or _CAPTION.search(text))
+    return bool(_PUNCT_ONLY.match(text) or _is_breadcrumb(text) or _CAPTION.search(text))
+
+
+def _is_breadcrumb(text: str) -> bool:
+    # "Rome, 3 May 2019 | The agency said" has the shape of a trail but is a dateline.
+    return bool(_BREADCRUMB.match(text)) and parse_dateline(text, today=_ANY_TODAY) is None
 
 
 def _without_repeated_labels(blocks: Sequence[Block]) -> list[Block]:
@@ -145,8 +151,10 @@ def _menu_run_end(blocks: Sequence[Block]) -> int:
     end = 0
     while end < len(blocks) and _is_menu_item(blocks[end]):
         end += 1
-    if 0 < end < len(blocks) and not _BULLET.match(blocks[end - 1].text):
-        end -= 1  # may be a short headline: the headline rules decide later
+    last = blocks[end - 1].text if end else ""
+    if 0 < end < len(blocks) and not _BULLET.match(last) and reads_as_headline(last):
+        # May be a short headline, unless the markup marks the next block as the headline.
+        end -= 0 if blocks[end].heading else 1
     return end
 
 

@@ -107,7 +107,7 @@ def _weekday(text: str) -> int:
 def _timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a folder
         raise SubscriptionError(f"unknown time zone {name!r}") from None
     return name
 
