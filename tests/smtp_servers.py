@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import random
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -46,6 +47,9 @@ class Received:
 
 class Recorder:
     """An aiosmtpd handler that accepts every message and records it; faults subclass it."""
+
+    reply_delay = 0.0  # seconds the server holds back each reply (see SlowReplies)
+    probing = False  # the controller's start-up probe is connected: its greeting is not held
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -192,6 +196,51 @@ class Slow(Recorder):
         return self.accept(session, envelope)
 
 
+class SlowReplies(Recorder):
+    """Holds back every reply, the greeting included, by `delay` seconds; accepts every message."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.reply_delay = delay
+
+
+class Unreliable(Recorder):
+    """Refuses a share of messages with 451 at random (seeded), at RCPT or at the final dot."""
+
+    def __init__(self, rate: float, seed: int) -> None:
+        super().__init__()
+        self.rate = rate
+        self.random = random.Random(seed)
+        self.transactions = 0
+        self.refusals = 0
+
+    async def handle_RCPT(  # noqa: N802
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        with self._changed:
+            self.transactions += 1
+            roll = self.random.random()
+            if roll < self.rate:
+                self.refusals += 1
+        if roll < self.rate / 2:
+            return "451 4.7.1 greylisted, try again later"
+        session.refuse_data = roll < self.rate  # the other half is refused after the data
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        if getattr(session, "refuse_data", False):
+            return TRY_AGAIN
+        return self.accept(session, envelope)
+
+
 class FalseStarttls(Recorder):
     """Offers STARTTLS in its EHLO reply but has no certificate: STARTTLS gets 454."""
 
@@ -207,12 +256,38 @@ class FalseStarttls(Recorder):
         return [*offered[:-1], "250-STARTTLS", offered[-1]]
 
 
+class _Server(SMTP):
+    """aiosmtpd's server, holding each reply back by its handler's `reply_delay`."""
+
+    async def push(self, status: Any) -> None:
+        handler = self.event_handler
+        line = status.decode() if isinstance(status, bytes) else str(status)
+        last_line = line[3:4] != "-"  # a multi-line reply (EHLO) is held back once
+        if handler.reply_delay and last_line and not handler.probing:
+            await asyncio.sleep(handler.reply_delay)  # the fault itself, not a sync point
+        await super().push(status)
+
+    def eof_received(self) -> bool | None:
+        closing = super().eof_received()
+        if self.event_handler.reply_delay and self.transport is not None:
+            self.transport.close()  # a client that gave up waiting has gone: so do we
+        return closing
+
+
 class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Server(self.handler, **self.SMTP_kwargs)
+
     def _trigger_server(self) -> None:
         # Bound to port 0, the server learns its real port only now; the probe needs it.
         assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()  # type: ignore[no-untyped-call]
+        # The probe gives up after a second: a slow server greets it at once.
+        self.handler.probing = True
+        try:
+            super()._trigger_server()  # type: ignore[no-untyped-call]
+        finally:
+            self.handler.probing = False
 
 
 class SmtpServer:
@@ -284,6 +359,16 @@ def dropping(times: int = 1, port: int = 0) -> SmtpServer:
 def slow(delay: float, port: int = 0) -> SmtpServer:
     """A server that takes `delay` seconds to accept each message's data."""
     return SmtpServer(Slow(delay), port)
+
+
+def slow_replies(delay: float, port: int = 0) -> SmtpServer:
+    """A server that takes `delay` seconds over every reply, from the greeting to QUIT."""
+    return SmtpServer(SlowReplies(delay), port)
+
+
+def unreliable(rate: float = 0.3, seed: int = 0, port: int = 0) -> SmtpServer:
+    """A server that refuses a share `rate` of messages with 451, picked at random from `seed`."""
+    return SmtpServer(Unreliable(rate, seed), port)
 
 
 def false_starttls(port: int = 0) -> SmtpServer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.policy
+import re
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -16,11 +17,21 @@ from pressfeed.digest import (
     backoff,
     build_digest,
     dry_run,
+    mail_settings,
     period_end,
     preview_digests,
     send_due_digests,
 )
-from pressfeed.models import DateKind, Frequency, Release, Settings, StoredRelease, Subscriber
+from pressfeed.mail import DigestMailer, digest_message, message_bytes
+from pressfeed.models import (
+    DateKind,
+    Digest,
+    Frequency,
+    Release,
+    Settings,
+    StoredRelease,
+    Subscriber,
+)
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport
 from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
@@ -263,3 +274,55 @@ def test_now_option_ends_every_period_now(settings: Settings, engine: Engine, ne
         settings, engine, now=NOW, end_now=True, transport=DirectoryTransport(news)
     )
     assert report.planned == 1
+
+
+# --- one rendering for many subscribers ---------------------------------------------------------
+
+
+def built_alone(settings: Settings, engine: Engine, reader: Subscriber) -> tuple[Digest, bytes]:
+    """A digest of two releases for `reader`, and its bytes made on its own."""
+    arrived = [stored("a", ("libya",)), stored("b", ("health",))]
+    made = build_digest(
+        settings, reader, arrived, NOW - dt.timedelta(days=1), NOW, today=NOW.date()
+    )
+    return made, message_bytes(digest_message(made, mail_settings(settings, engine), now=NOW))
+
+
+def without_boundary(data: bytes) -> bytes:
+    return re.sub(rb"={15}\d+==", b"BOUNDARY", data)
+
+
+def test_readers_of_the_same_topics_share_one_body_with_their_own_links_and_ids(
+    settings: Settings, engine: Engine
+) -> None:
+    mailer = DigestMailer(mail_settings(settings, engine), now=NOW)
+    readers = [
+        subscriber(id="s1", address="ana@example.org", topics=("libya",), token="a" * 32),
+        subscriber(id="s2", address="bo@example.org", topics=("libya",), token="b" * 32),
+    ]
+    ids = set()
+    for reader, other in zip(readers, reversed(readers), strict=True):
+        made, alone = built_alone(settings, engine, reader)
+        message = mailer.build(made)
+        assert without_boundary(message.data) == without_boundary(alone)  # as if made alone
+        parsed = BytesParser(policy=email.policy.default).parsebytes(message.data)
+        text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert f"token={reader.token}" in text
+        assert other.token not in text
+        assert (parsed["To"], message.recipient) == (reader.address, reader.address)
+        ids.add(message.message_id)
+    assert mailer.bodies == 1
+    assert len(ids) == 2
+
+
+def test_a_template_that_changes_the_address_gets_each_digest_made_alone(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt").write_text("For {{ address | upper }}\n", encoding="utf-8")
+    mine = dataclasses.replace(settings, templates_dir=tmp_path / "mine")
+    reader = subscriber(topics=("libya",))
+    made, alone = built_alone(mine, engine, reader)
+    message = DigestMailer(mail_settings(mine, engine), now=NOW).build(made)
+    assert without_boundary(message.data) == without_boundary(alone)
+    assert b"For ANA@EXAMPLE.ORG" in message.data

@@ -13,8 +13,10 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -24,7 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from pressfeed import store
 from pressfeed.files import write_if_changed
-from pressfeed.mail import digest_message, message_bytes
+from pressfeed.mail import DigestMailer, digest_message, message_bytes
 from pressfeed.models import (
     ALL_FEED,
     Digest,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 SECRET_KEY = "secret"
 MAX_ATTEMPTS = 20  # with back-off doubling from a minute up to an hour: about half a day
 OTHER_RELEASES = "Other releases"
+PLAN_BATCH = 500  # digests recorded per transaction
 
 
 @dataclass
@@ -95,26 +98,33 @@ def build_digest(
     today: dt.date,
 ) -> Digest:
     """The new releases on a subscriber's topics, grouped by their first topic, newest first."""
+    topics = subscriber.topics
+    return Digest(subscriber, start, end, digest_sections(settings, topics, arrived, today))
+
+
+def digest_sections(
+    settings: Settings, topics: tuple[str, ...], arrived: Sequence[StoredRelease], today: dt.date
+) -> tuple[DigestSection, ...]:
+    """The sections of a digest on `topics` (empty: every topic), only those with releases."""
     titles = {t.slug: t.title for t in settings.topics}
-    chosen = [s for s in subscriber.topics if s in titles] or list(titles)
+    chosen = [s for s in topics if s in titles] or list(titles)
     oldest = today - dt.timedelta(days=settings.digest.max_age_days)
     grouped: dict[str, list[DigestItem]] = {slug: [] for slug in chosen}
-    if not subscriber.topics:
+    if not topics:
         grouped[ALL_FEED] = []
     for stored in arrived:
         if settings.digest.max_age_days and stored.release.date < oldest:
             continue
         slug = next((s for s in chosen if s in stored.topics), None)
-        if slug is None and not subscriber.topics:
+        if slug is None and not topics:
             slug = ALL_FEED  # everything, also what no topic carries
         if slug is not None:
             grouped[slug].append(_item(settings, stored))
-    sections = tuple(
+    return tuple(
         DigestSection(slug, titles.get(slug, OTHER_RELEASES), tuple(items))
         for slug, items in grouped.items()
         if items
     )
-    return Digest(subscriber, start, end, sections)
 
 
 def _item(settings: Settings, stored: StoredRelease) -> DigestItem:
@@ -164,6 +174,8 @@ def send_due_digests(
     frequency: Frequency | None = None,
     end_now: bool = False,
     transport: Transport | None = None,
+    retry: Backoff | None = None,
+    clock: Clock | None = None,
 ) -> DigestReport:
     """Record every due digest in the outbox, then send what the outbox holds."""
     report = DigestReport()
@@ -172,7 +184,7 @@ def send_due_digests(
         settings, engine, mail, now=now, frequency=frequency, end_now=end_now, report=report
     )
     chosen = transport or transport_for(settings.email, settings.smtp, settings.digest.connections)
-    deliver_outbox(engine, chosen, now=now, report=report)
+    deliver_outbox(engine, chosen, now=now, report=report, retry=retry, clock=clock)
     return report
 
 
@@ -189,6 +201,7 @@ def due_digests(
     if since is None:
         return  # nothing was ever scanned: there is no news yet
     arrivals: dict[tuple[dt.datetime, dt.datetime], list[StoredRelease]] = {}
+    made: dict[tuple[tuple[str, ...], dt.datetime, dt.datetime], tuple[DigestSection, ...]] = {}
     for subscriber in store.all_subscribers(connection):
         if not subscriber.confirmed or (frequency and subscriber.frequency is not frequency):
             continue
@@ -198,9 +211,11 @@ def due_digests(
             continue
         if (start, end) not in arrivals:  # subscribers of one rhythm share one query
             arrivals[(start, end)] = store.arrivals(connection, start, end)
-        yield build_digest(
-            settings, subscriber, arrivals[(start, end)], start, end, today=now.date()
-        )
+        shared = (subscriber.topics, start, end)  # ... and those on the same topics, one digest
+        if shared not in made:
+            found = arrivals[(start, end)]
+            made[shared] = digest_sections(settings, subscriber.topics, found, now.date())
+        yield Digest(subscriber, start, end, made[shared])
 
 
 def plan_digests(
@@ -213,31 +228,60 @@ def plan_digests(
     end_now: bool,
     report: DigestReport,
 ) -> None:
-    """Record due digests in the outbox; each with its subscriber's new period, atomically."""
+    """Record due digests in the outbox; each with its subscriber's new period, atomically.
+
+    A transaction records a batch of digests: each digest commits together with its
+    subscriber's new period, and nothing is sent before planning ends.
+    """
     with engine.connect() as connection:
         digests = list(
             due_digests(settings, connection, now=now, frequency=frequency, end_now=end_now)
         )
+    mailer = DigestMailer(mail, now=now)
+    in_thread = store.same_database_in_threads(engine)
+    with ThreadPoolExecutor(max_workers=1) as writer:  # records a batch while the next is built
+        recorded: Future[None] | None = None
+        for first in range(0, len(digests), PLAN_BATCH):
+            batch = _built_batch(mailer, digests[first : first + PLAN_BATCH])
+            if recorded is not None:
+                recorded.result()  # one batch at a time, in order
+            if in_thread:
+                recorded = writer.submit(batch.record, engine, now, report)
+            else:
+                batch.record(engine, now, report)
+        if recorded is not None:
+            recorded.result()
+    log.debug("%d digests built from %d distinct bodies", len(digests), mailer.bodies)
+
+
+@dataclass
+class _PlanBatch:
+    """Digests for one transaction: their outbox entries and their subscribers' new periods."""
+
+    entries: list[store.NewMessage] = field(default_factory=list)
+    periods: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def record(self, engine: Engine, now: dt.datetime, report: DigestReport) -> None:
+        with engine.begin() as connection:
+            store.add_many_to_outbox(connection, self.entries, kind="digest", now=now)
+            store.set_covered_until_many(connection, self.periods)
+        report.planned += len(self.entries)
+        report.empty += len(self.periods) - len(self.entries)
+
+
+def _built_batch(mailer: DigestMailer, digests: Sequence[Digest]) -> _PlanBatch:
+    batch = _PlanBatch()
     for digest in digests:
         try:
-            message = digest_message(digest, mail, now=now) if digest.count else None
+            built = mailer.build(digest) if digest.count else None
         except ValueError as error:  # an address the mail cannot carry: the others go on
             log.error("digest for %s not made: %s", digest.subscriber.address, error)
             continue
-        with engine.begin() as connection:
-            if message is not None:
-                store.add_to_outbox(
-                    connection,
-                    outgoing(message, digest_key(digest)),
-                    subscriber_id=digest.subscriber.id,
-                    kind="digest",
-                    message_id=str(message["Message-ID"]),
-                    now=now,
-                )
-                report.planned += 1
-            else:
-                report.empty += 1
-            store.set_covered_until(connection, digest.subscriber.id, digest.period_end)
+        if built is not None:
+            message = Outgoing(digest_key(digest), built.sender, built.recipient, built.data)
+            batch.entries.append(store.NewMessage(message, digest.subscriber.id, built.message_id))
+        batch.periods[digest.subscriber.id] = digest.period_end
+    return batch
 
 
 def digest_key(digest: Digest) -> str:
@@ -251,45 +295,139 @@ def outgoing(message: EmailMessage, key: str) -> Outgoing:
     return Outgoing(key, sender, recipient, message_bytes(message))
 
 
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When a deferred message is tried again: `first`, doubling to `longest`; `attempts` in all."""
+
+    first: dt.timedelta = dt.timedelta(minutes=1)
+    longest: dt.timedelta = dt.timedelta(hours=1)
+    attempts: int = MAX_ATTEMPTS
+
+    def delay(self, tries: int) -> dt.timedelta:
+        """The wait after the `tries`-th failed attempt."""
+        doubled = self.first.total_seconds() * 2.0 ** min(tries - 1, 62)
+        return dt.timedelta(seconds=min(doubled, self.longest.total_seconds()))
+
+
+RETRY = Backoff()
+
+
 def deliver_outbox(
-    engine: Engine, transport: Transport, *, now: dt.datetime, report: DigestReport
+    engine: Engine,
+    transport: Transport,
+    *,
+    now: dt.datetime,
+    report: DigestReport,
+    retry: Backoff | None = None,
+    clock: Clock | None = None,
 ) -> None:
-    """Send every due message in the outbox and record each outcome as it comes."""
+    """Send every message in the outbox due at `now` and record each outcome as it comes.
+
+    Outcomes are stamped with `clock()`, by default `now` plus the time the run has taken: a
+    run held up by a slow server must not leave next attempts that are already past.
+    """
     with engine.connect() as connection:
         due = store.due_messages(connection, now)
     if not due:
         return
     attempts = {row.key: row.attempts for row in due}
-    record = _recorder(engine, attempts, now, report)
-    asyncio.run(transport.deliver([row.message for row in due], record))
+    ledger = _Ledger(engine, attempts, clock or _elapsed_since(now), retry or RETRY, report)
+    asyncio.run(ledger.deliver(transport, [row.message for row in due]))
 
 
-def _recorder(
-    engine: Engine, attempts: dict[str, int], now: dt.datetime, report: DigestReport
-) -> Callable[[Result], None]:
-    def record(result: Result) -> None:
-        with engine.begin() as connection:
-            if result.outcome is Outcome.SENT:
-                store.mark_sent(connection, result.key, now, result.detail)
-                report.sent += 1
-                return
-            tries = attempts[result.key] + 1
-            failed = result.outcome is Outcome.FAILED or tries >= MAX_ATTEMPTS
-            store.mark_deferred(
-                connection, result.key, now + backoff(tries), result.detail, failed=failed
-            )
-            if failed:
-                report.failed += 1
-                log.warning("message failed: %s: %s", result.key, result.detail)
+def _elapsed_since(now: dt.datetime) -> Clock:
+    started = time.monotonic()
+    return lambda: now + dt.timedelta(seconds=time.monotonic() - started)
+
+
+class _Ledger:
+    """Records delivery outcomes in the outbox, as many to a transaction as come together.
+
+    The transport waits for `record` before it sends another message on that connection, so at
+    most one accepted message per connection is unrecorded at any moment: all that a crash can
+    repeat. Transactions commit in a worker thread, so the connections go on meanwhile, and the
+    outcomes that arrive during one commit go together into the next.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        attempts: dict[str, int],
+        clock: Clock,
+        retry: Backoff,
+        report: DigestReport,
+    ) -> None:
+        self.engine = engine
+        self.attempts = attempts
+        self.clock = clock
+        self.retry = retry
+        self.report = report
+        self._gathered: list[tuple[Result, dt.datetime, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._in_thread = store.same_database_in_threads(engine)
+
+    async def deliver(self, transport: Transport, messages: Sequence[Outgoing]) -> None:
+        """Send `messages`, then wait until every outcome is recorded."""
+        await transport.deliver(messages, self.record)
+        while self._writing is not None:
+            await self._writing
+
+    def record(self, result: Result) -> asyncio.Future[None]:
+        """Queue an outcome; the future is done once it is committed."""
+        done = asyncio.get_running_loop().create_future()
+        self._gathered.append((result, self.clock(), done))
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write())
+        return done
+
+    async def _write(self) -> None:
+        while self._gathered:
+            batch, self._gathered = self._gathered, []
+            outcomes = [(result, at) for result, at, _ in batch]
+            try:
+                if self._in_thread:
+                    await asyncio.to_thread(self._commit, outcomes)
+                else:
+                    self._commit(outcomes)
+            except Exception as error:  # each sender gets it, as if it had written itself
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
             else:
-                report.deferred += 1
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        self._writing = None
 
-    return record
+    def _commit(self, batch: Sequence[tuple[Result, dt.datetime]]) -> None:
+        sent = [(r.key, at, r.detail) for r, at in batch if r.outcome is Outcome.SENT]
+        with self.engine.begin() as connection:
+            store.mark_sent_many(connection, sent)
+            for result, at in batch:
+                if result.outcome is not Outcome.SENT:
+                    self._record_unsent(connection, result, at)
+        self.report.sent += len(sent)
+
+    def _record_unsent(self, connection: Connection, result: Result, at: dt.datetime) -> None:
+        report, retry = self.report, self.retry
+        tries = self.attempts[result.key] + 1
+        failed = result.outcome is Outcome.FAILED or tries >= retry.attempts
+        store.mark_deferred(
+            connection, result.key, at + retry.delay(tries), result.detail, failed=failed
+        )
+        if failed:
+            report.failed += 1
+            log.warning("message failed: %s: %s", result.key, result.detail)
+        else:
+            report.deferred += 1
 
 
 def backoff(attempts: int) -> dt.timedelta:
     """How long to wait before the next try: one minute, doubling, at most an hour."""
-    return dt.timedelta(seconds=min(60 * 2 ** (attempts - 1), 3600))
+    return RETRY.delay(attempts)
 
 
 # --- looking without sending --------------------------------------------------------------------

@@ -17,20 +17,23 @@ import email.policy
 import hashlib
 import hmac
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email import quoprimime
 from email.headerregistry import Address, AddressHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import Policy
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import css_inline
 
-from pressfeed.models import Digest, MailSettings, Subscriber
-from pressfeed.templating import environment, long_date, render
+from pressfeed.models import Digest, Frequency, MailSettings, Subscriber
+from pressfeed.templating import environment, long_date, prints_plainly, render
 
 ID_DOMAIN = "pressfeed.invalid"  # Message-ID domain when neither site nor sender has one
 LIST_DOMAIN = "localhost"  # List-Id domain when neither site nor sender has one
@@ -42,6 +45,15 @@ _SPECIALS = frozenset('()<>[]:;@\\,."')
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # what a URL may keep when made ASCII for a header
 _HEADERS = HeaderRegistry()
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+_DIGEST_TEMPLATES = ("digest.txt", "digest.html")
+_QP_WIDTH = email.policy.default.max_line_length or 78  # where set_content wraps encoded lines
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where bytes.splitlines() breaks, as `email` does
+# An address or token that HTML escaping, the CSS inliner and URL quoting all leave alone, and
+# that fits on the To line unfolded: a shared body can take it in place of a stand-in.
+_PLAIN_ADDRESS = re.compile(r"(?=.{1,74}$)[\w+-]+(?:\.[\w+-]+)*@[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.A)
+_PLAIN_TOKEN = re.compile(r"[\w-]+", re.ASCII)
+# A subject that `email` writes as it is, on one line: no encoded words, no folding.
+_PLAIN_SUBJECT = re.compile(r"(?=.{1,69}$)[\w,.()'-]+(?: [\w,.()'-]+)*", re.ASCII)
 
 
 class _FoldedList(str):
@@ -116,10 +128,14 @@ def digest_subject(digest: Digest) -> str:
 
 def message_id(settings: MailSettings, *parts: str) -> str:
     """A Message-ID only the secret's holder can predict; the same parts give the same id."""
+    return f"<{_id_key(settings, parts)}@{_domain(settings) or ID_DOMAIN}>"
+
+
+def _id_key(settings: MailSettings, parts: Sequence[str]) -> str:
+    """The part of a Message-ID before the "@"."""
     if not settings.secret:
         raise ValueError("MailSettings.secret is empty: Message-IDs would be predictable")
-    key = hmac.new(settings.secret, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
-    return f"<{key}@{_domain(settings) or ID_DOMAIN}>"
+    return hmac.new(settings.secret, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def manage_url(settings: MailSettings, subscriber: Subscriber) -> str:
@@ -188,6 +204,11 @@ def _site_values(settings: MailSettings, subject: str) -> dict[str, Any]:
 
 
 def _digest_values(digest: Digest, settings: MailSettings) -> dict[str, Any]:
+    return {**_shared_values(digest, settings), **_personal_values(settings, digest.subscriber)}
+
+
+def _shared_values(digest: Digest, settings: MailSettings) -> dict[str, Any]:
+    """What a digest's templates get that other subscribers' digests may have too."""
     subscriber = digest.subscriber
     zone = ZoneInfo(subscriber.timezone)
     return {
@@ -198,6 +219,12 @@ def _digest_values(digest: Digest, settings: MailSettings) -> dict[str, Any]:
         "frequency": subscriber.frequency.value,
         "every_topic": not subscriber.topics,
         "topics": _and_list([s.title for s in digest.sections]),
+    }
+
+
+def _personal_values(settings: MailSettings, subscriber: Subscriber) -> dict[str, Any]:
+    """What a digest's templates get that is the subscriber's own."""
+    return {
         "address": subscriber.address,
         "manage_url": manage_url(settings, subscriber),
         "unsubscribe_url": unsubscribe_url(settings, subscriber),
@@ -262,3 +289,258 @@ def _aware(when: dt.datetime, what: str) -> dt.datetime:
 def _utc_iso(when: dt.datetime, what: str) -> str:
     """The instant in UTC, so the same moment in any zone gives the same Message-ID."""
     return _aware(when, what).astimezone(dt.UTC).isoformat()
+
+
+# --- many digests, each distinct body rendered once ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuiltMessage:
+    """A message as final bytes, with its envelope and Message-ID."""
+
+    sender: str  # envelope sender (bare address)
+    recipient: str  # envelope recipient (bare address)
+    message_id: str
+    data: bytes  # what `message_bytes` gives: CRLF line ends, 7-bit
+
+
+class DigestMailer:
+    """Builds digests for many subscribers, rendering each distinct body once.
+
+    Digests with the same releases, period, rhythm and topics differ only in the subscriber's
+    address, links and Message-ID. Such a body is rendered, CSS-inlined and quoted-printable
+    encoded once with stand-in values; each copy then gets its own values, and only the lines
+    holding them are encoded again. A copy is the same message `digest_message` makes, but for
+    its MIME boundary. Digests outside this shortcut (an address or token with characters a
+    template could escape, templates that change the personal values rather than print them)
+    are built one at a time by `digest_message`.
+    """
+
+    def __init__(self, settings: MailSettings, *, now: dt.datetime) -> None:
+        self.settings = settings
+        self.now = now
+        nonce = secrets.token_hex(8)  # stand-ins no release text can contain by chance
+        self._first = _StandIn(f"a{nonce}.x+y-z_w@a{nonce}.invalid", f"t{nonce}-_a", nonce)
+        self._second = _StandIn(f"bb{nonce}.xx+y@bb{nonce}.invalid", f"tt{nonce}_-bb", nonce)
+        self._subject = f"subject {nonce}"
+        self._env = environment(settings.template_dirs)
+        # Templates that only print the personal values need no check with other stand-ins.
+        personal = frozenset(_personal_values(settings, self._first.subscriber(now)))
+        self._plain = all(prints_plainly(self._env, n, personal) for n in _DIGEST_TEMPLATES)
+        self._bodies: dict[tuple[Any, ...], _Body | None] = {}
+        self._heads: dict[str, _Head | None] = {}
+        self._lines: dict[str, str] = {}  # encoded lines, shared by every body
+
+    @property
+    def bodies(self) -> int:
+        """How many distinct bodies were rendered."""
+        return len(self._bodies)
+
+    def build(self, digest: Digest) -> BuiltMessage:
+        """The digest as final bytes; ValueError when it cannot be mailed (as `digest_message`)."""
+        if digest.count == 0:
+            raise ValueError(f"digest for subscriber {digest.subscriber.id} has no releases")
+        subscriber = digest.subscriber
+        if _PLAIN_ADDRESS.fullmatch(subscriber.address) and _PLAIN_TOKEN.fullmatch(
+            subscriber.token
+        ):
+            values = _shared_values(digest, self.settings)
+            body = self._body(values)
+            head = self._head(values["subject"])
+            if body is not None and head is not None:
+                return self._copy(digest, values["subject"], head, body)
+        return built(digest_message(digest, self.settings, now=self.now))
+
+    def _copy(self, digest: Digest, subject: str, head: _Head, body: _Body) -> BuiltMessage:
+        subscriber = digest.subscriber
+        parts = (subscriber.id, _utc_iso(digest.period_end, "period_end"))
+        key = _id_key(self.settings, parts)
+        own = {
+            "subject": f"Subject: {subject}\r\n",
+            "address": subscriber.address,
+            "token": subscriber.token,
+            "key": key,
+            "text": body.text.fill(self._first, subscriber),
+            "html": body.html.fill(self._first, subscriber),
+        }
+        data = head.fill(own).encode("ascii")
+        return BuiltMessage(head.sender, subscriber.address, head.message_id(key), data)
+
+    def _body(self, values: dict[str, Any]) -> _Body | None:
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(values.items()))
+        if key not in self._bodies:
+            self._bodies[key] = self._render(values)
+        return self._bodies[key]
+
+    def _render(self, values: dict[str, Any]) -> _Body | None:
+        """Both parts with stand-ins; None when the templates do more than print them."""
+        env, first = self._env, self._personal(self._first)
+        text, html = (render(env, name, **values, **first) for name in _DIGEST_TEMPLATES)
+        if not self._plain:  # then other stand-ins must give the same text, but for themselves
+            second = self._personal(self._second)
+            for name, rendered in zip(_DIGEST_TEMPLATES, (text, html), strict=True):
+                if self._first.swap(rendered, self._second) != render(
+                    env, name, **values, **second
+                ):
+                    return None
+        inlined = _INLINER.inline(html)
+        if not all(inlined.count(v) == html.count(v) for v in self._first.values):
+            return None
+        return _Body(self._part(text), self._part(inlined))
+
+    def _personal(self, stand_in: _StandIn) -> dict[str, Any]:
+        return _personal_values(self.settings, stand_in.subscriber(self.now))
+
+    def _part(self, content: str) -> _Part:
+        """`content` encoded as `set_content` encodes it, the stand-ins' lines left raw."""
+        lines = _LINE_BREAK.split(content)
+        if lines[-1] == "" and len(lines) > 1:
+            lines.pop()  # a final line break ends the last line: it starts no new one
+        pieces: list[str] = []
+        done: list[str] = []
+        for line in lines:
+            if self._first.holds(line):
+                pieces += ["".join(done), line]
+                done = []
+            else:
+                done.append(self._encoded(line))
+        return _Part((*pieces, "".join(done)))
+
+    def _encoded(self, line: str) -> str:
+        if line not in self._lines:
+            self._lines[line] = _quoted_printable(line)
+        return self._lines[line]
+
+    def _head(self, subject: str) -> _Head | None:
+        """The headers and MIME frame of digests with this subject, with stand-ins.
+
+        A plain subject fits on its line unfolded and unencoded: one frame serves them all.
+        """
+        plain = _PLAIN_SUBJECT.fullmatch(subject) is not None
+        key = "" if plain else subject
+        if key not in self._heads:
+            self._heads[key] = self._frame(self._subject if plain else subject)
+        return self._heads[key]
+
+    def _frame(self, subject: str) -> _Head | None:
+        stand_in = self._first.subscriber(self.now)
+        parts = (stand_in.id, "frame")
+        message = _message(self.settings, stand_in, subject, self.now, parts)
+        _add_list_headers(message, self.settings, stand_in)
+        marks = {"text": f"text{self._first.nonce}", "html": f"html{self._first.nonce}"}
+        message.set_content(marks["text"], cte="quoted-printable")
+        message.add_alternative(marks["html"], subtype="html", cte="quoted-printable")
+        data = message_bytes(message).decode("ascii")
+        if data.count(self._first.address) != 1 or f"To: {self._first.address}\r\n" not in data:
+            return None  # the address is folded or written elsewhere: copies would differ
+        slots = {
+            f"Subject: {self._subject}\r\n": "subject",
+            self._first.address: "address",
+            self._first.token: "token",
+            _id_key(self.settings, parts): "key",
+            f"{marks['text']}\r\n": "text",
+            f"{marks['html']}\r\n": "html",
+        }
+        found = re.compile("|".join(re.escape(s) for s in slots))
+        names = tuple(slots[m.group()] for m in found.finditer(data))
+        if sorted(n for n in names if n not in ("token", "subject")) != [
+            "address",
+            "html",
+            "key",
+            "text",
+        ]:
+            return None
+        domain = _domain(self.settings) or ID_DOMAIN
+        sender = parseaddr(str(message["From"]))[1]
+        return _Head(tuple(found.split(data)), names, sender, domain)
+
+
+@dataclass(frozen=True)
+class _StandIn:
+    """Personal values that stand in for a subscriber's own while a shared body is made."""
+
+    address: str
+    token: str
+    nonce: str
+
+    @property
+    def values(self) -> tuple[str, str]:
+        return (self.address, self.token)
+
+    def subscriber(self, now: dt.datetime) -> Subscriber:
+        return Subscriber(
+            id=f"s{self.nonce}",
+            address=self.address,
+            topics=(),
+            frequency=Frequency.DAILY,
+            hour=0,
+            weekday=0,
+            timezone="UTC",
+            confirmed=True,
+            token=self.token,
+            created=now,
+        )
+
+    def holds(self, line: str) -> bool:
+        return self.address in line or self.token in line
+
+    def swap(self, text: str, other: _StandIn) -> str:
+        return text.replace(self.address, other.address).replace(self.token, other.token)
+
+    def fill(self, text: str, subscriber: Subscriber) -> str:
+        # Plain addresses and tokens read the same escaped, quoted or not (see _PLAIN_*).
+        return text.replace(self.address, subscriber.address).replace(self.token, subscriber.token)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A body part: encoded runs of lines, and between them raw lines holding stand-ins."""
+
+    pieces: tuple[str, ...]  # encoded, raw, encoded, ..., encoded
+
+    def fill(self, stand_in: _StandIn, subscriber: Subscriber) -> str:
+        own = (_quoted_printable(stand_in.fill(p, subscriber)) for p in self.pieces[1::2])
+        return "".join(_interleave(self.pieces[::2], tuple(own)))
+
+
+@dataclass(frozen=True)
+class _Body:
+    text: _Part
+    html: _Part
+
+
+@dataclass(frozen=True)
+class _Head:
+    """A message's bytes as text, cut where the personal values and the two bodies go."""
+
+    pieces: tuple[str, ...]
+    names: tuple[str, ...]  # what goes between pieces[i] and pieces[i + 1]
+    sender: str
+    domain: str
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        return "".join(_interleave(self.pieces, tuple(values[n] for n in self.names)))
+
+    def message_id(self, key: str) -> str:
+        return f"<{key}@{self.domain}>"
+
+
+def built(message: EmailMessage) -> BuiltMessage:
+    """A finished EmailMessage as bytes with its envelope."""
+    sender = parseaddr(str(message["From"]))[1]
+    recipient = parseaddr(str(message["To"]))[1]
+    return BuiltMessage(sender, recipient, str(message["Message-ID"]), message_bytes(message))
+
+
+def _interleave(outer: Sequence[str], inner: Sequence[str]) -> list[str]:
+    joined = [outer[0]]
+    for between, after in zip(inner, outer[1:], strict=True):
+        joined += [between, after]
+    return joined
+
+
+def _quoted_printable(line: str) -> str:
+    """One line as `set_content(cte="quoted-printable")` encodes it, with its CRLF."""
+    latin = line.encode("utf-8").decode("latin-1")
+    encoded = quoprimime.body_encode(latin + "\n", _QP_WIDTH)
+    return encoded.replace("\n", "\r\n")

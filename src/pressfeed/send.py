@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from pressfeed.errors import WriteError
 from pressfeed.files import write_if_changed
 from pressfeed.models import EmailSettings, Outgoing, SmtpSettings
 
@@ -43,7 +44,10 @@ class Result:
     detail: str  # the server's reply or the error, on one line
 
 
-ResultCallback = Callable[[Result], None]
+# When the callback returns an awaitable, that connection's next message data waits for it (its
+# envelope may go out meanwhile): the caller may record outcomes in batches and still have at
+# most one accepted but unrecorded message per connection.
+ResultCallback = Callable[[Result], Awaitable[None] | None]
 
 
 class Transport(Protocol):
@@ -61,7 +65,7 @@ def transport_for(email: EmailSettings, smtp: SmtpSettings, connections: int) ->
     raise ValueError(f"unknown email transport {email.transport!r}: expected 'directory' or 'smtp'")
 
 
-def _report(message: Outgoing, result: Result, on_result: ResultCallback) -> None:
+def _report(message: Outgoing, result: Result, on_result: ResultCallback) -> Awaitable[None] | None:
     """Log one line for the outcome, then hand it to the caller."""
     level = logging.INFO if result.outcome is Outcome.SENT else logging.WARNING
     verb = {Outcome.SENT: "sent", Outcome.RETRY: "deferred", Outcome.FAILED: "failed"}
@@ -73,7 +77,13 @@ def _report(message: Outgoing, result: Result, on_result: ResultCallback) -> Non
         message.recipient,
         result.detail,
     )
-    on_result(result)
+    return on_result(result)
+
+
+async def _settled(done: Awaitable[None] | None) -> None:
+    """Wait for what `on_result` returned, if anything, before the next message."""
+    if done is not None:
+        await done
 
 
 def _one_line(text: str) -> str:
@@ -91,7 +101,9 @@ class DirectoryTransport:
 
     async def deliver(self, messages: Sequence[Outgoing], on_result: ResultCallback) -> None:
         for message in messages:
-            _report(message, await asyncio.to_thread(self._write, message), on_result)
+            await _settled(
+                _report(message, await asyncio.to_thread(self._write, message), on_result)
+            )
 
     def _write(self, message: Outgoing) -> Result:
         if not _is_file_name(message.key):
@@ -99,8 +111,8 @@ class DirectoryTransport:
         path = self.directory / f"{message.key}.eml"
         try:
             write_if_changed(path, message.data)
-        except OSError as error:
-            return Result(message.key, Outcome.RETRY, _one_line(f"cannot write {path}: {error}"))
+        except WriteError as error:  # a full disk, say: the message waits for space
+            return Result(message.key, Outcome.RETRY, _one_line(str(error)))
         return Result(message.key, Outcome.SENT, f"written to {path}")
 
 
@@ -132,20 +144,25 @@ class SmtpTransport:
                 workers.create_task(self._work(run))
         # Left over only when every worker failed to connect.
         while (left := run.next_message()) is not None:
-            run.report(left, Outcome.RETRY, run.connect_error)
+            await _settled(run.report(left, Outcome.RETRY, run.connect_error))
 
     async def _work(self, run: _Run) -> None:
         """Send messages from the queue over one connection, reconnecting after a loss."""
         smtp: aiosmtplib.SMTP | None = None
+        recording: asyncio.Future[None] | None = None  # on_result's work on the last message
         try:
             while (message := run.next_message()) is not None:
                 if smtp is None or not smtp.is_connected:
                     smtp = await self._connect(run)
                     if smtp is None:
                         # Leave the rest to workers that are connected; see deliver().
-                        run.report(message, Outcome.RETRY, run.connect_error)
+                        await _settled(recording)
+                        await _settled(run.report(message, Outcome.RETRY, run.connect_error))
                         return
-                run.report(message, *await self._send(smtp, message))
+                sent = await self._send(smtp, message, recording)
+                await _settled(recording)
+                recording = run.report(message, *sent)
+            await _settled(recording)
         finally:
             if smtp is not None:
                 await _quit(smtp)
@@ -178,12 +195,20 @@ class SmtpTransport:
             return None
         return smtp
 
-    async def _send(self, smtp: aiosmtplib.SMTP, message: Outgoing) -> tuple[Outcome, str]:
-        """One mail transaction; the connection is left ready for the next one, or closed."""
+    async def _send(
+        self, smtp: aiosmtplib.SMTP, message: Outgoing, previous: asyncio.Future[None] | None
+    ) -> tuple[Outcome, str]:
+        """One mail transaction; the connection is left ready for the next one, or closed.
+
+        The envelope goes out while `previous` (the caller's work on the last outcome) runs;
+        the data only once it is done, so only one accepted message at a time can be unrecorded.
+        """
         try:
             options, encoding = _mail_options(smtp, message)
             await smtp.mail(message.sender, options=options, encoding=encoding)
             await smtp.rcpt(message.recipient, encoding=encoding)
+            if previous is not None:
+                await asyncio.wait([previous])  # its error, if any, is the caller's to raise
             reply = await smtp.data(
                 message.data, timeout=max(self.settings.timeout, DATA_REPLY_TIMEOUT)
             )
@@ -215,8 +240,11 @@ class _Run:
         except asyncio.QueueEmpty:
             return None
 
-    def report(self, message: Outgoing, outcome: Outcome, detail: str) -> None:
-        _report(message, Result(message.key, outcome, detail), self.on_result)
+    def report(
+        self, message: Outgoing, outcome: Outcome, detail: str
+    ) -> asyncio.Future[None] | None:
+        done = _report(message, Result(message.key, outcome, detail), self.on_result)
+        return None if done is None else asyncio.ensure_future(done)
 
 
 def _reply_outcome(code: int) -> Outcome:

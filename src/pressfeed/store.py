@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -43,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import SingletonThreadPool
 
 from pressfeed.errors import StoreError
 from pressfeed.identity import title_key
@@ -322,6 +324,11 @@ def _is_busy(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and name.startswith(
         ("SQLITE_BUSY", "SQLITE_LOCKED")
     )
+
+
+def same_database_in_threads(engine: Engine) -> bool:
+    """Whether another thread reaches the same database (in-memory SQLite is one per thread)."""
+    return not isinstance(engine.pool, SingletonThreadPool)
 
 
 def schema_version(connection: Connection) -> int:
@@ -768,6 +775,18 @@ def set_covered_until(connection: Connection, subscriber_id: str, until: dt.date
     )
 
 
+def set_covered_until_many(connection: Connection, until: Mapping[str, dt.datetime]) -> None:
+    """`set_covered_until` for many subscribers (id -> end of period) in one statement."""
+    if not until:
+        return
+    query = (
+        update(subscribers)
+        .where(subscribers.c.id == bindparam("subscriber"))
+        .values(covered_until=bindparam("until", type_=UTCDateTime))
+    )
+    connection.execute(query, [{"subscriber": k, "until": v} for k, v in until.items()])
+
+
 def arrivals(connection: Connection, after: dt.datetime, until: dt.datetime) -> list[StoredRelease]:
     """Live releases that first arrived in (after, until], newest first."""
     query = _newest_first(
@@ -811,22 +830,47 @@ def add_to_outbox(
     exists = connection.execute(select(outbox.c.key).where(outbox.c.key == message.key)).first()
     if exists:
         return False
-    connection.execute(
-        insert(outbox).values(
-            key=message.key,
-            subscriber_id=subscriber_id,
-            kind=kind,
-            sender=message.sender,
-            recipient=message.recipient,
-            message_id=message_id,
-            data=message.data,
-            status="pending",
-            attempts=0,
-            next_attempt=now,
-            created=now,
-        )
-    )
+    entry = NewMessage(message, subscriber_id, message_id)
+    connection.execute(insert(outbox).values(**_new_row(entry, kind, now)))
     return True
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to record in the outbox, with whom it is for and its Message-ID."""
+
+    message: Outgoing
+    subscriber_id: str
+    message_id: str
+
+
+def add_many_to_outbox(
+    connection: Connection, entries: Sequence[NewMessage], *, kind: str, now: dt.datetime
+) -> int:
+    """`add_to_outbox` for many messages in two statements; how many were new."""
+    keys = [e.message.key for e in entries]
+    there = set(connection.execute(select(outbox.c.key).where(outbox.c.key.in_(keys))).scalars())
+    rows = [_new_row(e, kind, now) for e in entries if e.message.key not in there]
+    if rows:
+        connection.execute(insert(outbox), rows)
+    return len(rows)
+
+
+def _new_row(entry: NewMessage, kind: str, now: dt.datetime) -> dict[str, Any]:
+    message = entry.message
+    return {
+        "key": message.key,
+        "subscriber_id": entry.subscriber_id,
+        "kind": kind,
+        "sender": message.sender,
+        "recipient": message.recipient,
+        "message_id": entry.message_id,
+        "data": message.data,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt": now,
+        "created": now,
+    }
 
 
 def due_messages(connection: Connection, now: dt.datetime) -> list[OutboxRow]:
@@ -878,6 +922,23 @@ def mark_sent(connection: Connection, key: str, now: dt.datetime, reply: str) ->
         .where(outbox.c.key == key)
         .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=reply)
     )
+
+
+def mark_sent_many(connection: Connection, sent: Sequence[tuple[str, dt.datetime, str]]) -> None:
+    """`mark_sent` for many messages, as (key, time, reply), in one statement."""
+    if not sent:
+        return
+    query = (
+        update(outbox)
+        .where(outbox.c.key == bindparam("sent_key"))
+        .values(
+            status="sent",
+            sent_at=bindparam("at", type_=UTCDateTime),
+            attempts=outbox.c.attempts + 1,
+            last_error=bindparam("reply"),
+        )
+    )
+    connection.execute(query, [{"sent_key": k, "at": at, "reply": r} for k, at, r in sent])
 
 
 def mark_deferred(

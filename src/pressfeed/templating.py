@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import jinja2
+from jinja2 import nodes
 
 Environment: TypeAlias = jinja2.Environment  # so other modules need not import jinja2
 
@@ -43,6 +44,34 @@ def environment(template_dirs: Sequence[Path]) -> Environment:
 def render(env: Environment, name: str, **values: Any) -> str:
     """Render template `name` with `values`; a value it uses but is not given raises."""
     return env.get_template(name).render(**values)
+
+
+def prints_plainly(env: Environment, name: str, names: frozenset[str]) -> bool:
+    """Whether template `name`, and those it extends, includes or imports, use `names` only as
+    plain prints (`{{ address }}`: no filter, test, condition, assignment or call)."""
+    return _prints_plainly(env, name, names, set())
+
+
+def _prints_plainly(env: Environment, name: str, names: frozenset[str], seen: set[str]) -> bool:
+    if name in seen:
+        return True
+    seen.add(name)
+    assert env.loader is not None
+    tree = env.parse(env.loader.get_source(env, name)[0])
+    used = sum(1 for n in tree.find_all(nodes.Name) if n.name in names)
+    printed = sum(
+        1
+        for output in tree.find_all(nodes.Output)
+        for n in output.nodes
+        if isinstance(n, nodes.Name) and n.name in names
+    )
+    others = [
+        getattr(o, "template", None)
+        for o in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport))
+    ]
+    return used == printed and all(
+        isinstance(o, nodes.Const) and _prints_plainly(env, o.value, names, seen) for o in others
+    )
 
 
 def long_date(day: dt.date) -> str:
