@@ -246,9 +246,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "", "max_file_bytes", _integer(1), 5_000_000, "content files above this size are skipped"
     ),
-    Option(
-        "", "max_file_lines", _integer(1), 100_000, "content files with more lines are skipped"
-    ),
+    Option("", "max_file_lines", _integer(1), 100_000, "content files with more lines are skipped"),
     Option("", "fallback_encoding", ENCODING, "", "encoding tried when a file is not UTF-8"),
     Option(
         "",
