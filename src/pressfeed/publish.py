@@ -156,7 +156,11 @@ def _remove_dropped_topics(
 
 def _everything(connection: Connection, settings: Settings) -> dict[str, set[str]]:
     slugs = _slugs(settings)
-    months = {f"{slug}/{month}" for slug in slugs for month in _months(connection, slug, settings)}
+    months = {
+        f"{slug}/{month}"
+        for slug in slugs
+        for month in store.feed_months(connection, None if slug == ALL_FEED else slug)
+    }
     return {
         "release": set(store.all_release_ids(connection)),
         "feed": set(slugs),
@@ -252,10 +256,22 @@ def _feed_doc(
     )
 
 
-def _months(connection: Connection, slug: str, settings: Settings) -> list[str]:
-    """The months holding releases of a feed, oldest first."""
+def _months(
+    connection: Connection, slug: str, before: Sequence[str] | None, dirty: Iterable[str]
+) -> list[str]:
+    """The months holding releases of a feed, oldest first.
+
+    Only the dirty months can have appeared or emptied since the list as last published."""
     topic = None if slug == ALL_FEED else slug
-    return store.feed_months(connection, topic)
+    if before is None:
+        return store.feed_months(connection, topic)
+    months = set(before)
+    for month in dirty:
+        if store.feed_has_month(connection, topic, month):
+            months.add(month)
+        else:
+            months.discard(month)
+    return sorted(months)
 
 
 def _write_feeds(
@@ -272,19 +288,28 @@ def _write_feeds(
         slug, _, month = key.partition("/")
         dirty_months.setdefault(slug, set()).add(month)
     slugs = sorted(known & (todo.get("feed", set()) | set(dirty_months)))
-    written = {slug: _months(connection, slug, settings) for slug in slugs}
+    before = {slug: _published_months(connection, slug) for slug in slugs}
+    everything = "everything" in todo  # then every month is read afresh
+    written = {
+        slug: _months(
+            connection, slug, None if everything else before[slug], dirty_months.get(slug, set())
+        )
+        for slug in slugs
+    }
     # Every current feed first: what subscribers poll is out before the archive pages.
     for slug, months in written.items():
         _write_current(connection, settings, slug, months, report)
     for slug, months in written.items():
-        before = store.meta_value(connection, f"{MONTHS_KEY}/{slug}")
-        rebuild = _archives_to_rebuild(
-            months, json.loads(before) if before else None, dirty_months.get(slug, set())
-        )
+        rebuild = _archives_to_rebuild(months, before[slug], dirty_months.get(slug, set()))
         for month in dirty_months.get(slug, set()) - set(months):
             _remove_archive(settings, slug, month, report)
         _write_archives(slug, months, rebuild, writers)
     return written
+
+
+def _published_months(connection: Connection, slug: str) -> list[str] | None:
+    listed = store.meta_value(connection, f"{MONTHS_KEY}/{slug}")
+    return json.loads(listed) if listed else None
 
 
 def _archives_to_rebuild(

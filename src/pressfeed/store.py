@@ -249,6 +249,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP TABLE pending",
         "ALTER TABLE pending_marks RENAME TO pending",
     ),
+    # Few releases are withdrawn: counting the live ones is then all minus these.
+    ("CREATE INDEX releases_withdrawn ON releases (withdrawn_at) WHERE withdrawn_at IS NOT NULL",),
 )
 
 
@@ -549,10 +551,12 @@ def live_release_ids(connection: Connection) -> list[str]:
 
 
 def release_count(connection: Connection, *, withdrawn: bool = False) -> int:
-    column = releases.c.withdrawn_at
-    condition = column.is_not(None) if withdrawn else column.is_(None)
-    query = select(func.count()).select_from(releases).where(condition)
-    return int(connection.execute(query).scalar_one())
+    gone = select(func.count()).select_from(releases).where(releases.c.withdrawn_at.is_not(None))
+    count = int(connection.execute(gone).scalar_one())
+    if not withdrawn:  # all minus the withdrawn: both counted from small indexes
+        every = select(func.count()).select_from(releases)
+        count = int(connection.execute(every).scalar_one()) - count
+    return count
 
 
 def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
@@ -657,17 +661,14 @@ def _newest_first(query: Any) -> Any:
     return query.order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
 
 
-def _in_feed(slug: str | None, *, by_date: bool = False) -> Any:
-    """Live releases of a topic. `by_date` suits a narrow date range: SQLite then walks the
-    date index and looks each release's topic up, instead of reading the whole topic."""
+def _in_feed(slug: str | None) -> Any:
+    """Live releases of a topic. SQLite walks the date index and looks each release's topic
+    up, so the newest few or one month cost little however large the topic is."""
     query = select(releases).where(releases.c.withdrawn_at.is_(None))
     if slug is None:
         return query
-    if by_date:
-        tagged = (release_topics.c.release_id == releases.c.id) & (release_topics.c.slug == slug)
-        return query.where(select(release_topics.c.slug).where(tagged).exists())
-    topic = select(release_topics.c.release_id).where(release_topics.c.slug == slug)
-    return query.where(releases.c.id.in_(topic))
+    tagged = (release_topics.c.release_id == releases.c.id) & (release_topics.c.slug == slug)
+    return query.where(select(release_topics.c.slug).where(tagged).exists())
 
 
 def feed_releases(
@@ -681,7 +682,7 @@ def feed_releases(
 
     `between` keeps the dates from the first, inclusive, to the second, exclusive.
     """
-    query = _in_feed(slug, by_date=between is not None)
+    query = _in_feed(slug)
     if between:
         query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
     rows = connection.execute(_newest_first(query).limit(limit)).all()
@@ -696,15 +697,22 @@ def feed_months(connection: Connection, slug: str | None) -> list[str]:
     return list(connection.execute(query).scalars())
 
 
+def feed_has_month(connection: Connection, slug: str | None, month: str) -> bool:
+    """Whether a topic (all when None) holds a live release dated in `month` ("2024-03")."""
+    first = dt.date.fromisoformat(f"{month}-01")
+    after = (first + dt.timedelta(days=32)).replace(day=1)
+    query = _in_feed(slug).where(releases.c.date >= first, releases.c.date < after)
+    return connection.execute(select(query.exists())).scalar_one() is True
+
+
 def topic_counts(connection: Connection) -> dict[str, int]:
-    """Live releases per topic slug."""
-    query = (
-        select(release_topics.c.slug, func.count())
-        .join(releases, releases.c.id == release_topics.c.release_id)
-        .where(releases.c.withdrawn_at.is_(None))
-        .group_by(release_topics.c.slug)
-    )
-    return {row[0]: int(row[1]) for row in connection.execute(query)}
+    """Live releases per topic slug: every tagged release minus the few withdrawn ones."""
+    grouped = select(release_topics.c.slug, func.count()).group_by(release_topics.c.slug)
+    counts = {row[0]: int(row[1]) for row in connection.execute(grouped)}
+    gone = select(releases.c.id).where(releases.c.withdrawn_at.is_not(None))
+    for row in connection.execute(grouped.where(release_topics.c.release_id.in_(gone))):
+        counts[row[0]] -= int(row[1])
+    return {slug: count for slug, count in counts.items() if count}
 
 
 def all_release_ids(connection: Connection) -> list[str]:
