@@ -38,7 +38,8 @@ def main() -> None:
     parts = [
         "# Benchmarks\n",
         "Written by `make bench`, which runs every benchmark below from scratch on the machine it",
-        "runs on; each figure is compared with a baseline measured in the same command.\n",
+        "runs on; each figure is compared with a baseline measured in the same command.",
+        "`docs/performance.md` reads them against the targets and says why a missed one is.\n",
         f"Machine: {machine()}. Run on {dt.date.today().isoformat()}.\n",
     ]
     for name in ORDER:
