@@ -10,6 +10,7 @@ import pytest
 from pressfeed.config import TOPIC_OPTIONS, describe_options, env_name, key_lines, load_settings
 from pressfeed.errors import ConfigError
 from pressfeed.models import EmailSettings, SmtpSettings, Term, Topic
+from tests.conftest import write_settings
 
 REPO = Path(__file__).resolve().parent.parent
 TERM_RULE = "use letters, digits, spaces, hyphens, apostrophes and a final '*'"
@@ -762,3 +763,11 @@ def test_describe_topic_options() -> None:
     ]
     assert rows[0][2] == "(required)"
     assert rows[3][2] == "[]"
+
+
+def test_a_home_directory_of_no_user_is_a_config_problem(tmp_path: Path) -> None:
+    config = write_settings(tmp_path, '[email]\noutbox_dir = "~no-such-user-here/mail"\n')
+    with pytest.raises(ConfigError, match="~no-such-user-here names no home directory"):
+        load_settings(config, environ={})
+    with pytest.raises(ConfigError, match="names no home directory"):
+        load_settings(Path("~no-such-user-here/pressfeed.toml"), environ={})

@@ -659,6 +659,7 @@ def load_in(directory: Path, config: bytes, topics: bytes, environ: dict[str, st
 @example(b"", b"", {"PRESSFEED_DIGEST_TIMEZONE": "Europe/" + "x" * 300})
 @example(b'[digest]\ntimezone = "Europe"\n', b"", {})
 @example(b"a = " + b"[" * 5000, b"", {})
+@example(b"\n", b"\n", {"PRESSFEED_TOPICS_FILE": "~0"})  # a user no machine has
 def test_config_loader_returns_settings_or_a_pressfeed_error(
     config: bytes, topics: bytes, environ: dict[str, str]
 ) -> None:

@@ -96,7 +96,11 @@ def _nonempty_string(value: object, base: Path) -> str:
 
 
 def _absolute(path: Path, base: Path) -> Path:
-    return Path(os.path.normpath(base / path.expanduser()))
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # "~name" of no user on this machine, or no home directory at all
+        raise ValueError(f"{path.parts[0]} names no home directory here") from None
+    return Path(os.path.normpath(base / path))
 
 
 def _path(value: object, base: Path) -> Path:
@@ -541,7 +545,10 @@ def _choose_file(path: Path | None, environ: Mapping[str, str], cwd: Path) -> Pa
     if path is None:
         reason = f"no configuration file found; give one with --config FILE or {CONFIG_ENV}=FILE"
         raise ConfigError([ConfigProblem(cwd / DEFAULT_CONFIG, None, "", reason)])
-    return _absolute(path, cwd)
+    try:
+        return _absolute(path, cwd)
+    except ValueError as error:
+        raise ConfigError([ConfigProblem(path, None, "", str(error))]) from None
 
 
 # --- collecting values from their sources -------------------------------------------------------
