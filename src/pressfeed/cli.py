@@ -19,7 +19,7 @@ from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.config import describe_options, env_name, load_settings
 from pressfeed.digest import dry_run, preview_digests, send_due_digests
 from pressfeed.errors import PressfeedError, SourceError
-from pressfeed.evaluate import EvalReport, evaluate
+from pressfeed.evaluate import NONE, EvalReport, evaluate
 from pressfeed.extract import extract_text
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
@@ -372,6 +372,7 @@ def format_eval(report: EvalReport, *, show_misses: bool = False) -> str:
         lines.append(
             f"{t.slug:<14}{t.precision:>10.3f}{t.recall:>8.3f}{t.f1:>7.3f}{t.tp:>5}{t.fp:>4}{t.fn:>4}"
         )
+    lines += ["", *_confusion_table(report)]
     if show_misses or report.misses:
         lines += ["", "errors:" if report.misses else "errors: none"]
         lines += (
@@ -384,11 +385,23 @@ def format_eval(report: EvalReport, *, show_misses: bool = False) -> str:
         f"releases  {report.found_distinct}/{report.distinct} distinct found "
         f"({report.found}/{report.labelled} labelled, {len(report.spurious)} spurious, "
         f"{report.duplicates_merged}/{report.duplicates} duplicates merged)",
+        f"files     {report.whole_files} labelled as a whole (topics only)",
         f"titles    {report.titles_right}/{report.labelled} right",
         f"dates     {report.dates_right}/{report.labelled} right",
         f"macro F1  {report.macro_f1:.3f}",
     ]
     return "\n".join(lines)
+
+
+def _confusion_table(report: EvalReport) -> list[str]:
+    """Labelled topics down, assigned topics across; an item counts in every cell it is in."""
+    slugs = [t.slug for t in report.topics] + [NONE]
+    width = max(len(s) for s in slugs) + 2
+    lines = ["labelled \\ assigned".ljust(width + 6) + "".join(s.rjust(width) for s in slugs)]
+    for expected in slugs:
+        cells = "".join(str(report.confusions.get((expected, s), 0)).rjust(width) for s in slugs)
+        lines.append(f"{expected:<{width + 6}}{cells}")
+    return lines
 
 
 # --- topics diff --------------------------------------------------------------------------------

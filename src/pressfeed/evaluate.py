@@ -30,6 +30,7 @@ class Label:
     optional: frozenset[str]
     body_starts: str
     duplicate_of: str | None
+    whole_file: bool = False  # the topics are the union over whatever releases the file holds
 
     @property
     def key(self) -> str:
@@ -70,7 +71,10 @@ class EvalReport:
     dates_right: int = 0
     duplicates: int = 0
     duplicates_merged: int = 0
+    whole_files: int = 0  # files labelled as a whole, scored for topics only
     topics: list[TopicScores] = field(default_factory=list)
+    # (labelled, assigned) -> items; "none" stands for no topic on that side
+    confusions: dict[tuple[str, str], int] = field(default_factory=dict)
     misses: list[str] = field(default_factory=list)  # human-readable notes on each error
     problems: list[SourceError] = field(default_factory=list)
 
@@ -85,7 +89,7 @@ def read_labels(path: Path) -> tuple[list[str], list[Label]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         slugs = [str(s) for s in data["topics"]]
         labels = [
-            _label(name, index, entry)
+            _label(name, index, entry, whole_file=bool(page.get("whole_file", False)))
             for name, page in data["files"].items()
             for index, entry in enumerate(page["releases"])
         ]
@@ -96,7 +100,7 @@ def read_labels(path: Path) -> tuple[list[str], list[Label]]:
     return slugs, labels
 
 
-def _label(name: str, index: int, entry: dict[str, Any]) -> Label:
+def _label(name: str, index: int, entry: dict[str, Any], *, whole_file: bool) -> Label:
     return Label(
         file=name,
         index=index,
@@ -106,6 +110,7 @@ def _label(name: str, index: int, entry: dict[str, Any]) -> Label:
         optional=frozenset(entry.get("optional", ())),
         body_starts=entry.get("body_starts", ""),
         duplicate_of=entry.get("duplicate_of"),
+        whole_file=whole_file,
     )
 
 
@@ -141,9 +146,15 @@ def evaluate(
     extracted = _extract(files, now, max_bytes, report)
     merged = _merge(r for found in extracted.values() for r in found)
     topics = {rid: set(assigned_topics(r, rules)) for rid, r in merged.items()}
-    matches = _match(labels, extracted, report)
-    _score_extraction(labels, matches, extracted, report)
-    _score_topics(slugs, labels, matches, topics, report)
+    per_release = [lb for lb in labels if not lb.whole_file]
+    matches = _match(per_release, extracted, report)
+    _score_extraction(per_release, matches, report)
+    assigned = {key: topics.get(r.id, set()) for key, r in matches.items()}
+    for name in {lb.file for lb in labels if lb.whole_file}:
+        found = extracted.get(name, [])
+        assigned[f"{name}#*"] = {t for r in found for t in topics.get(r.id, set())}
+    report.whole_files = len({lb.file for lb in labels if lb.whole_file})
+    _score_topics(slugs, labels, assigned, report)
     return report
 
 
@@ -187,7 +198,10 @@ def _match(
 ) -> dict[str, Release]:
     """Each label's extracted release, matched in page order by headline or opening words."""
     matches: dict[str, Release] = {}
+    labelled = {lb.file for lb in labels}
     for name, found in extracted.items():
+        if name not in labelled:
+            continue
         unused = list(found)
         for label in (lb for lb in labels if lb.file == name):
             release = next((r for r in unused if _matches(label, r)), None)
@@ -205,7 +219,6 @@ def _match(
 def _score_extraction(
     labels: Sequence[Label],
     matches: dict[str, Release],
-    extracted: dict[str, list[Release]],
     report: EvalReport,
 ) -> None:
     report.labelled = len(labels)
@@ -251,24 +264,23 @@ def _date_right(label: Label, release: Release, report: EvalReport) -> bool:
 def _score_topics(
     slugs: Sequence[str],
     labels: Sequence[Label],
-    matches: dict[str, Release],
-    topics: dict[str, set[str]],
+    assigned: dict[str, set[str]],
     report: EvalReport,
 ) -> None:
-    """Per topic, over distinct releases; optional topics count neither way."""
+    """Per topic, over distinct releases and whole files; optional topics count neither way."""
     groups = _label_groups(labels)
     counts = {slug: [0, 0, 0] for slug in slugs}
     for key, (required, optional) in groups.items():
-        release = matches.get(key)
-        got = topics.get(release.id, set()) if release else set()
+        got = assigned.get(key, set()) & set(slugs)
+        _confuse(report.confusions, required, got - (optional - required))
         for slug in slugs:
             if slug in optional and slug not in required:
                 continue
-            expected, assigned = slug in required, slug in got
-            counts[slug][0] += expected and assigned
-            counts[slug][1] += assigned and not expected
-            counts[slug][2] += expected and not assigned
-            if expected != assigned:
+            expected, carried = slug in required, slug in got
+            counts[slug][0] += expected and carried
+            counts[slug][1] += carried and not expected
+            counts[slug][2] += expected and not carried
+            if expected != carried:
                 verdict = "missing" if expected else "extra"
                 report.misses.append(f"{key}: topic {slug} {verdict}")
     report.topics = [TopicScores(slug, *counts[slug]) for slug in slugs]
@@ -279,8 +291,19 @@ def _label_groups(labels: Sequence[Label]) -> dict[str, tuple[set[str], set[str]
     groups: dict[str, tuple[set[str], set[str]]] = {}
     for label in labels:
         key = label.duplicate_of if _is_later_duplicate(label) else label.key
+        key = f"{label.file}#*" if label.whole_file else key
         assert key is not None
         required, optional = groups.setdefault(key, (set(), set()))
         required |= label.topics
         optional |= label.optional
     return groups
+
+
+def _confuse(confusions: dict[tuple[str, str], int], labelled: set[str], got: set[str]) -> None:
+    """Count one item in every (labelled, assigned) cell it falls in."""
+    for expected in labelled or {NONE}:
+        for found in got or {NONE}:
+            confusions[expected, found] = confusions.get((expected, found), 0) + 1
+
+
+NONE = "none"
