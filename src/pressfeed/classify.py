@@ -1,12 +1,18 @@
 """Release x topics -> the topics it carries, with the evidence for each.
 
-A topic's score adds up its terms' weights where they occur, counted by zone:
-- headline: each match times the topic's `headline_weight`;
-- lead (the first sentence of the body): each match times `lead_weight`;
-- body (the rest): each match times min(1, length_norm / words in the rest), so a long release
-  needs proportionally more mentions than a short one for the topic to be its subject.
-A proper noun inside an enumeration ("Libya, Tunisia, Niger and Mali") counts a quarter: a name
-in a list of places is a passing mention. Any `exclude` term vetoes the topic.
+A release is read as its headline and its passages: the paragraphs of the body, long ones cut at
+sentence ends into passages of at most PASSAGE_WORDS words. In each part a topic's terms add up
+their weights, the headline's times `headline_weight` and the first passage's (the lead) times
+`lead_weight`; a part counts at most twice `passage_points`, so that one paragraph repeating a
+word cannot make a topic. A term with `near` counts only where a word of that list stands within
+`near_words` words ("agreement" near a migration word). A proper noun inside an enumeration
+("Libya, Tunisia, Niger and Mali") counts a quarter: a name in a list of places is a passing
+mention.
+
+A release carries a topic when four things hold: its score reaches `threshold`; the topic is the
+subject of the headline (a term there) or of a real part of the body (at least `min_share` of the
+passages reach `passage_points`); it holds a word of the `requires` list, when the topic has one;
+and no `exclude` term occurs.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
@@ -102,16 +108,16 @@ class Lexicon:
 
 @dataclass(frozen=True)
 class Rules:
-    """The topics, with all their terms compiled into one lexicon."""
+    """The topics, with all their terms and word lists compiled into one lexicon."""
 
     topics: tuple[Topic, ...]
     lexicon: Lexicon
+    list_owner: dict[tuple[str, tuple[str, ...]], int]  # a word list -> its owner index
 
 
 def compile_rules(topics: Iterable[Topic]) -> Rules:
     """Compile the topics' terms once, for classifying many releases."""
-    topics = tuple(topics)
-    return _compile(topics)
+    return _compile(tuple(topics))
 
 
 @lru_cache(maxsize=16)
@@ -124,14 +130,19 @@ def _compile(topics: tuple[Topic, ...]) -> Rules:
             *((-1 - k, e) for k, e in enumerate(topic.exclude)),
         ]
     ]
-    return Rules(topics, Lexicon(patterns))
+    owners: dict[tuple[str, tuple[str, ...]], int] = {}
+    for topic in topics:
+        for word_list in topic.lists:
+            if word_list not in owners:
+                owners[word_list] = owner = len(topics) + len(owners)
+                patterns += [_pattern(text, owner, k) for k, text in enumerate(word_list[1])]
+    return Rules(topics, Lexicon(patterns), owners)
 
 
 def term_matches(term: str, text: str) -> list[str]:
     """The words a single term finds in a text, as written there."""
-    zone = Zone("body", text)
-    matches = _matches(compile_rules([_probe(term)]), zone)
-    return [text[start:end] for start, end, _ in matches.get(0, [])]
+    matches = _matches(compile_rules([_probe(term)]), text)
+    return [text[m.start : m.end] for m in matches.get(0, [])]
 
 
 def _probe(term: str) -> Topic:
@@ -140,9 +151,9 @@ def _probe(term: str) -> Topic:
 
 def classify(release: Release, rules: Rules) -> list[TopicScore]:
     """Every topic's verdict on a release, in topic order."""
-    zones = release_zones(release)
-    found = [_matches(rules, zone) for zone in zones.all]
-    return [score_topic(t, i, zones, found) for i, t in enumerate(rules.topics)]
+    parts = release_parts(release)
+    found = [_matches(rules, part.text) for part in parts]
+    return [score_topic(t, i, rules, parts, found) for i, t in enumerate(rules.topics)]
 
 
 def assigned_topics(release: Release, rules: Rules) -> list[str]:
@@ -150,12 +161,22 @@ def assigned_topics(release: Release, rules: Rules) -> list[str]:
     return [s.slug for s in classify(release, rules) if s.assigned]
 
 
-@dataclass(frozen=True)
-class Zone:
-    """A part of a release: the headline, the lead or the body."""
+# --- the parts of a release ---------------------------------------------------------------------
 
-    name: str
+PASSAGE_WORDS = 80
+_DATE_LINE_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Part:
+    """The headline or one passage of the body."""
+
+    name: str  # "headline", "lead" or "passage N"
     text: str
+
+    @property
+    def is_headline(self) -> bool:
+        return self.name == "headline"
 
     @cached_property
     def enumerations(self) -> list[tuple[int, int]]:
@@ -163,55 +184,79 @@ class Zone:
         return [m.span() for m in _ENUMERATION.finditer(self.text)]
 
 
-@dataclass(frozen=True)
-class Zones:
-    headline: str
-    lead: str
-    body: str
-    body_words: int
-
-    @cached_property
-    def all(self) -> tuple[Zone, ...]:
-        return (Zone("headline", self.headline), Zone("lead", self.lead), Zone("body", self.body))
+def release_parts(release: Release) -> list[Part]:
+    """The headline (unless derived from the body), then the passages of the body."""
+    parts = [] if release.title_derived else [Part("headline", release.title)]
+    passages = [passage for text in _with_date_lines_joined(release.paragraphs)
+                for passage in split_passages(text)]
+    names = ["lead", *(f"passage {n}" for n in range(2, len(passages) + 1))]
+    return parts + [Part(name, text) for name, text in zip(names, passages, strict=False)]
 
 
-def release_zones(release: Release) -> Zones:
-    """Split a release into headline, lead sentence and the rest."""
-    paragraphs = list(release.paragraphs)
-    # A date alone on its line is no lead: the lead is the first paragraph with a sentence.
-    opening = next((i for i, p in enumerate(paragraphs) if not _is_date_line(p)), 0)
-    first = paragraphs[opening] if paragraphs else ""
-    lead, _, rest_of_first = _split_first_sentence(first)
-    body = "\n".join([*paragraphs[:opening], rest_of_first, *paragraphs[opening + 1 :]])
-    headline = "" if release.title_derived else release.title
-    return Zones(headline, lead, body.strip("\n"), len(body.split()))
+def _with_date_lines_joined(paragraphs: Sequence[str]) -> list[str]:
+    """The paragraphs, a short line with no sentence end ("GENEVA, 3 May") joined to the next:
+    it is no passage of its own, and the lead is the first paragraph with a sentence."""
+    joined: list[str] = []
+    waiting = ""
+    for paragraph in paragraphs:
+        if _is_date_line(paragraph):
+            waiting = f"{waiting} {paragraph}".strip()
+            continue
+        joined.append(f"{waiting}\n{paragraph}" if waiting else paragraph)
+        waiting = ""
+    return [*joined, waiting] if waiting else joined
 
 
 def _is_date_line(paragraph: str) -> bool:
     return len(paragraph.split()) <= _DATE_LINE_WORDS and not paragraph.endswith((".", "!", "?"))
 
 
-def _split_first_sentence(text: str) -> tuple[str, str, str]:
-    match = _SENTENCE_BREAK.search(text)
-    if not match:
-        return text, "", ""
-    return text[: match.start()], " ", text[match.end() :]
+def split_passages(paragraph: str) -> list[str]:
+    """A paragraph as passages of whole sentences, none longer than PASSAGE_WORDS unless one
+    sentence is."""
+    if len(paragraph.split()) <= PASSAGE_WORDS:
+        return [paragraph]
+    passages: list[str] = []
+    current: list[str] = []
+    words = 0
+    for sentence in _sentences(paragraph):
+        length = len(sentence.split())
+        if current and words + length > PASSAGE_WORDS:
+            passages.append(" ".join(current))
+            current, words = [], 0
+        current.append(sentence)
+        words += length
+    return [*passages, " ".join(current)] if current else passages
 
 
-Match = tuple[int, int, int]  # start, end, slot
-_DATE_LINE_WORDS = 5
+def _sentences(text: str) -> list[str]:
+    sentences, start = [], 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        sentences.append(text[start : match.start()])
+        start = match.end()
+    return [*sentences, text[start:]]
 
 
-def _matches(rules: Rules, zone: Zone) -> dict[int, list[Match]]:
-    """Each topic's matches in a zone: leftmost, longest, not overlapping."""
+# --- matching -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    start: int
+    end: int
+    slot: int  # the term's index in its topic or list; below 0 for exclude terms
+    word: int  # the index of the first word in the part
+
+
+def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
+    """Each owner's matches in a text: leftmost, longest, not overlapping."""
     candidates: dict[int, list[Match]] = defaultdict(list)
-    text = zone.text
-    for word in _WORD.finditer(text):
+    for index, word in enumerate(_WORD.finditer(text)):
         for pattern in rules.lexicon.starting_with(word.group()):
             end = _match_end(pattern, text, word.end())
             if end is not None:
-                candidates[pattern.topic].append((word.start(), end, pattern.slot))
-    return {topic: _leftmost_longest(found) for topic, found in candidates.items()}
+                candidates[pattern.topic].append(Match(word.start(), end, pattern.slot, index))
+    return {owner: _leftmost_longest(found) for owner, found in candidates.items()}
 
 
 def _match_end(pattern: _Pattern, text: str, end: int) -> int | None:
@@ -241,55 +286,183 @@ def _word_fits(pattern: _Pattern, k: int, word: str) -> bool:
 
 
 def _leftmost_longest(found: list[Match]) -> list[Match]:
-    found.sort(key=lambda m: (m[0], -m[1]))
+    found.sort(key=lambda m: (m.start, -m.end))
     kept: list[Match] = []
     # Exclude terms are matched apart: a longer term over the same words must not hide one.
     vetoes: list[Match] = []
     for match in found:
-        chosen = kept if match[2] >= 0 else vetoes
-        if not chosen or match[0] >= chosen[-1][1]:
+        chosen = kept if match.slot >= 0 else vetoes
+        if not chosen or match.start >= chosen[-1].end:
             chosen.append(match)
     return kept + vetoes
 
 
+# --- scoring ------------------------------------------------------------------------------------
+
+Found = Sequence[dict[int, list[Match]]]
+
+
 def score_topic(
-    topic: Topic, index: int, zones: Zones, found: Sequence[dict[int, list[Match]]]
+    topic: Topic, index: int, rules: Rules, parts: Sequence[Part], found: Found
 ) -> TopicScore:
-    """One topic's score from the matches in each zone, and whether it clears the threshold."""
-    body_factor = min(1.0, topic.length_norm / zones.body_words) if zones.body_words else 1.0
-    factors = (topic.headline_weight, topic.lead_weight, body_factor)
+    """One topic's score from the matches in each part, and whether the release carries it."""
     evidence: list[Evidence] = []
-    excluded = None
-    for zone, factor, matches in zip(zones.all, factors, found, strict=True):
-        mine = matches.get(index, [])
-        evidence += _zone_evidence(topic, zone, factor, [m for m in mine if m[2] >= 0])
-        vetoes = [zone.text[s:e] for s, e, slot in mine if slot < 0]
-        excluded = excluded or (vetoes[0] if vetoes else None)
-    score = round(sum(e.points for e in evidence), 3)
-    assigned = score >= topic.threshold and excluded is None
-    return TopicScore(topic.slug, score, topic.threshold, assigned, tuple(evidence), excluded)
+    score = 0.0
+    about = in_headline = 0
+    cap = 2 * topic.passage_points
+    for part, matches in zip(parts, found, strict=True):
+        near = _near_words(topic, rules, part, matches)
+        if part.is_headline:
+            # A headline sums up the whole release: the body gives it its context.
+            body = [_near_words(topic, rules, p, f, elsewhere=True) for p, f in zip(parts, found)]
+            near = {name: [w for n in [near, *body] for w in n[name]] for name in near}
+        mine = [m for m in matches.get(index, []) if m.slot >= 0]
+        part_evidence = _part_evidence(topic, part, mine, near)
+        raw = sum(e.points for e in part_evidence) / _factor(topic, part) if part_evidence else 0
+        evidence += part_evidence
+        score += _factor(topic, part) * min(raw, cap)
+        in_headline |= part.is_headline and raw >= topic.passage_points / 2
+        in_headline |= part.name == "lead" and raw >= topic.passage_points
+        about += not part.is_headline and raw >= topic.passage_points
+    passages = sum(not p.is_headline for p in parts)
+    excluded = _first_veto(index, parts, found)
+    anchor = _anchor(topic, rules, parts, found)
+    verdict = TopicScore(
+        topic.slug,
+        round(score, 3),
+        topic.threshold,
+        False,
+        tuple(evidence),
+        excluded,
+        passages,
+        about,
+        bool(in_headline),
+        anchor,
+    )
+    why_not = _why_not(topic, verdict)
+    return replace(verdict, assigned=why_not is None, why_not=why_not)
 
 
-def _zone_evidence(topic: Topic, zone: Zone, factor: float, matches: list[Match]) -> list[Evidence]:
+def _factor(topic: Topic, part: Part) -> float:
+    if part.is_headline:
+        return topic.headline_weight
+    return topic.lead_weight if part.name == "lead" else 1.0
+
+
+def _why_not(topic: Topic, verdict: TopicScore) -> str | None:
+    """What keeps the topic off the release, or None when it carries it."""
+    if verdict.excluded_by is not None:
+        return f"excluded by {verdict.excluded_by!r}"
+    if topic.requires and verdict.anchor is None:
+        return f"no word of the {topic.requires!r} list"
+    if verdict.score < topic.threshold:
+        return f"score {verdict.score:g} below {topic.threshold:g}"
+    share = verdict.passages_about / verdict.passages if verdict.passages else 0.0
+    enough = verdict.passages_about >= topic.min_passages or share >= topic.min_share
+    if not verdict.in_headline and not enough:
+        return (
+            f"not the subject: nothing in the headline and {verdict.passages_about} of "
+            f"{verdict.passages} passages about it (needs {topic.min_passages} "
+            f"or {topic.min_share:.0%})"
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NearWord:
+    """A word of a `near` list found in or beside a part."""
+
+    text: str
+    word: int
+    start: int
+    elsewhere: bool  # in the part that gives this one its context: near whatever its distance
+
+
+Near = dict[str, list[NearWord]]
+
+
+def _near_words(
+    topic: Topic,
+    rules: Rules,
+    part: Part,
+    matches: dict[int, list[Match]],
+    *,
+    elsewhere: bool = False,
+) -> Near:
+    """For each word list the topic's terms name, where its words stand in the part."""
+    near: Near = {}
+    for term in topic.terms:
+        if term.near is not None and term.near not in near:
+            owner = rules.list_owner[(term.near, topic.word_list(term.near))]
+            near[term.near] = [
+                NearWord(part.text[m.start : m.end], m.word, m.start, elsewhere)
+                for m in matches.get(owner, [])
+            ]
+    return near
+
+
+def _part_evidence(
+    topic: Topic, part: Part, matches: list[Match], near: Near
+) -> list[Evidence]:
+    factor = _factor(topic, part)
     if not matches or factor == 0:
         return []
     found: dict[tuple[int, bool], list[str]] = defaultdict(list)
-    for start, end, slot in matches:
-        words = zone.text[start:end]
-        listed = False
-        if words[0].isupper():
-            listed = _inside((start, end), zone.enumerations)
-        found[(slot, listed)].append(words)
+    context: dict[tuple[int, bool], list[str]] = defaultdict(list)
+    for match in matches:
+        term = topic.terms[match.slot]
+        close: list[str] = []
+        if term.near is not None:
+            close = _close_by(match, near[term.near], topic.near_words)
+            if not close:
+                continue
+        words = part.text[match.start : match.end]
+        listed = words[0].isupper() and _inside((match.start, match.end), part.enumerations)
+        found[(match.slot, listed)].append(words)
+        context[(match.slot, listed)] += close
     evidence = []
     for (slot, listed), words_found in sorted(found.items()):
         term = topic.terms[slot]
         zone_factor = factor * (LIST_FACTOR if listed else 1.0)
-        points = round(term.weight * zone_factor * len(words_found), 3)
-        name = f"{zone.name} (in a list)" if listed else zone.name
         evidence.append(
-            Evidence(term.text, name, tuple(words_found), term.weight, zone_factor, points)
+            Evidence(
+                term.text,
+                f"{part.name} (in a list)" if listed else part.name,
+                tuple(words_found),
+                term.weight,
+                zone_factor,
+                round(term.weight * zone_factor * len(words_found), 3),
+                tuple(dict.fromkeys(context[(slot, listed)])),
+            )
         )
     return evidence
+
+
+def _close_by(match: Match, near: list[NearWord], distance: int) -> list[str]:
+    """The list words within `distance` words of a match, other than the match itself."""
+    return [
+        n.text
+        for n in near
+        if n.elsewhere or (abs(n.word - match.word) <= distance and n.start != match.start)
+    ][:1]
+
+
+def _first_veto(index: int, parts: Sequence[Part], found: Found) -> str | None:
+    for part, matches in zip(parts, found, strict=True):
+        for match in matches.get(index, []):
+            if match.slot < 0:
+                return part.text[match.start : match.end]
+    return None
+
+
+def _anchor(topic: Topic, rules: Rules, parts: Sequence[Part], found: Found) -> str | None:
+    if topic.requires is None:
+        return None
+    owner = rules.list_owner.get((topic.requires, topic.word_list(topic.requires)))
+    for part, matches in zip(parts, found, strict=True):
+        for match in matches.get(owner, []) if owner is not None else []:
+            return part.text[match.start : match.end]
+    return None
 
 
 def _inside(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:

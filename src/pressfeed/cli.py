@@ -321,17 +321,21 @@ def release_json(release: Release, scores: Sequence[TopicScore]) -> dict[str, An
 
 
 def explain(score: TopicScore) -> str:
-    """A topic's verdict and the terms behind it, as text."""
-    verdict = "yes" if score.assigned else "no"
-    head = f"  {score.slug}: {verdict}, score {score.score:g} against threshold {score.threshold:g}"
-    if score.excluded_by:
-        head += f"; excluded by {score.excluded_by!r}"
+    """A topic's verdict and the evidence behind it, part by part, as text."""
+    verdict = "yes" if score.assigned else f"no ({score.why_not})"
+    head = (
+        f"  {score.slug}: {verdict}; score {score.score:g} against threshold {score.threshold:g}, "
+        f"{score.passages_about} of {score.passages} passages about it"
+        + (", named in the headline" if score.in_headline else "")
+        + (f", {score.anchor!r} found" if score.anchor else "")
+    )
     lines = [head]
     for e in score.evidence:
         found = ", ".join(dict.fromkeys(e.found))
+        near = f" near {', '.join(repr(w) for w in e.near)}" if e.near else ""
         lines.append(
-            f"    {e.points:>6g}  {e.term!r} x{len(e.found)} in {e.zone} "
-            f"(weight {e.weight:g} x {e.factor:.3g}): {found}"
+            f"    {e.points:>6g}  {e.zone:<12} {e.term!r} x{len(e.found)} "
+            f"(weight {e.weight:g} x {e.factor:.3g}): {found}{near}"
         )
     return "\n".join(lines)
 

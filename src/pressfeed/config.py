@@ -332,6 +332,14 @@ def _term_table(value: object, base: Path) -> dict[str, object]:
     return value
 
 
+def _in_unit_interval(value: object, base: Path) -> float:
+    number = _as_float(value)
+    if not 0 <= number <= 1:
+        raise ValueError
+    return number
+
+
+_fraction = Kind("float", "a number from 0 to 1", _in_unit_interval)
 TOPIC_SECTION = "topics.<slug>"
 TOPIC_OPTIONS: tuple[Option, ...] = (
     Option(TOPIC_SECTION, "title", NAME, None, "title of the topic's feed"),
@@ -350,13 +358,49 @@ TOPIC_OPTIONS: tuple[Option, ...] = (
         (),
         "a release containing any of these terms never carries the topic",
     ),
-    Option(TOPIC_SECTION, "threshold", _number(0, inclusive=False), 4.0, "score needed"),
+    Option(
+        TOPIC_SECTION,
+        "requires",
+        NAME,
+        "",
+        "name of a word list the release must contain a word of",
+    ),
+    Option(TOPIC_SECTION, "threshold", _number(0, inclusive=False), 6.0, "score needed"),
     Option(TOPIC_SECTION, "headline_weight", _number(0, inclusive=True), 3.0, "headline factor"),
     Option(TOPIC_SECTION, "lead_weight", _number(0, inclusive=True), 2.0, "lead factor"),
-    Option(TOPIC_SECTION, "length_norm", _integer(1), 200, "body words before scores shrink"),
+    Option(
+        TOPIC_SECTION,
+        "passage_points",
+        _number(0, inclusive=False),
+        3.0,
+        "points that make a passage of the body about the topic",
+    ),
+    Option(
+        TOPIC_SECTION,
+        "min_share",
+        _fraction,
+        0.2,
+        "share of passages about the topic that makes it the body's subject, without the headline",
+    ),
+    Option(
+        TOPIC_SECTION,
+        "min_passages",
+        _integer(1),
+        3,
+        "passages about the topic that make it the body's subject, however long the body",
+    ),
+    Option(TOPIC_SECTION, "near_words", _integer(1), 15, "how close a 'near' word must stand"),
 )
 # Keys a [defaults] table in the topics file may set for every topic.
-TOPIC_DEFAULT_KEYS = ("threshold", "headline_weight", "lead_weight", "length_norm")
+TOPIC_DEFAULT_KEYS = (
+    "threshold",
+    "headline_weight",
+    "lead_weight",
+    "passage_points",
+    "min_share",
+    "min_passages",
+    "near_words",
+)
 _TOPIC_BY_KEY = {o.key: o for o in TOPIC_OPTIONS}
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -676,9 +720,13 @@ def _check_together(winners: Mapping[str, _Given], problems: list[ConfigProblem]
 # --- topics -------------------------------------------------------------------------------------
 
 
+TOPICS_FILE_KEYS = ("defaults", "lists", "topics")
+
+
 def _load_topics(doc: _Document, problems: list[ConfigProblem]) -> tuple[Topic, ...]:
-    for key in [k for k in doc.data if k not in ("defaults", "topics")]:
-        problems.append(doc.problem([key], _unknown("key", key, ["defaults", "topics"])))
+    for key in [k for k in doc.data if k not in TOPICS_FILE_KEYS]:
+        problems.append(doc.problem([key], _unknown("key", key, TOPICS_FILE_KEYS)))
+    lists = _word_lists(doc, problems)
     shared = {o.key: o.default for o in TOPIC_OPTIONS if o.default is not None}
     defaults = doc.data.get("defaults", {})
     if isinstance(defaults, dict):
@@ -691,8 +739,27 @@ def _load_topics(doc: _Document, problems: list[ConfigProblem]) -> tuple[Topic, 
         return ()
     if not table:
         problems.append(doc.problem(["topics"], "at least one [topics.<slug>] table is required"))
-    topics = [_topic(doc, slug, rules, shared, problems) for slug, rules in table.items()]
+    topics = [_topic(doc, slug, rules, shared, lists, problems) for slug, rules in table.items()]
     return tuple(t for t in topics if t is not None)
+
+
+def _word_lists(doc: _Document, problems: list[ConfigProblem]) -> dict[str, tuple[str, ...]]:
+    """The [lists] table: named lists of terms that topics refer to with `near` and `requires`."""
+    table = doc.data.get("lists", {})
+    if not isinstance(table, dict):
+        problems.append(doc.problem(["lists"], f"expected a table, got {_describe(table)}"))
+        return {}
+    lists: dict[str, tuple[str, ...]] = {}
+    for name, terms in table.items():
+        try:
+            if terms == []:
+                raise ValueError("a word list must not be empty")
+            lists[name] = _term_list(terms, doc.path.parent)
+        except ValueError as error:
+            reason = str(error) or f"expected an array of terms (strings), got {_describe(terms)}"
+            problems.append(doc.problem(["lists", name], reason))
+            lists[name] = ()  # reported once here, not again where a topic names it
+    return lists
 
 
 def _topic_values(
@@ -720,6 +787,7 @@ def _topic(
     slug: str,
     rules: object,
     shared: Mapping[str, object],
+    lists: Mapping[str, tuple[str, ...]],
     problems: list[ConfigProblem],
 ) -> Topic | None:
     before = len(problems)
@@ -741,23 +809,53 @@ def _topic(
     for missing in [o.key for o in TOPIC_OPTIONS if o.default is None and o.key not in rules]:
         problems.append(doc.problem(where, f"missing required key {missing!r}"))
     if isinstance(values.get("terms"), dict):
-        values["terms"] = _terms(doc, [*where, "terms"], values["terms"], problems)
-    return Topic(slug=slug, **values) if len(problems) == before else None
+        values["terms"] = _terms(doc, [*where, "terms"], values["terms"], lists, problems)
+    values["requires"] = values.get("requires") or None
+    if values["requires"] is not None and values["requires"] not in lists:
+        reason = _unknown("word list", values["requires"], lists)
+        problems.append(doc.problem([*where, "requires"], reason))
+    if len(problems) > before:
+        return None
+    named = {t.near for t in values["terms"] if t.near} | {values["requires"]} - {None}
+    values["lists"] = tuple((name, lists[name]) for name in sorted(named))
+    return Topic(slug=slug, **values)
 
 
 def _terms(
-    doc: _Document, where: list[str], table: dict[str, object], problems: list[ConfigProblem]
+    doc: _Document,
+    where: list[str],
+    table: dict[str, object],
+    lists: Mapping[str, tuple[str, ...]],
+    problems: list[ConfigProblem],
 ) -> tuple[Term, ...]:
     terms: list[Term] = []
-    for text, weight in table.items():
-        if reason := _term_problem(text):
-            problems.append(doc.problem([*where, text], reason))
-        elif isinstance(weight, bool) or not isinstance(weight, int | float) or weight == 0:
-            reason = f"expected a non-zero number, got {_describe(weight)}"
-            problems.append(doc.problem([*where, text], reason))
-        else:
-            terms.append(Term(text, float(weight)))
+    for text, value in table.items():
+        try:
+            terms.append(_term(text, value, lists))
+        except ValueError as error:
+            problems.append(doc.problem([*where, text], str(error)))
     return tuple(terms)
+
+
+def _term(text: str, value: object, lists: Mapping[str, tuple[str, ...]]) -> Term:
+    """A term from `"text" = weight` or `"text" = { weight = 2, near = "list" }`."""
+    if reason := _term_problem(text):
+        raise ValueError(reason)
+    near = None
+    if isinstance(value, dict):
+        if unknown := [k for k in value if k not in ("weight", "near")]:
+            raise ValueError(_unknown("key", unknown[0], ["weight", "near"]))
+        near, value = value.get("near"), value.get("weight")
+        if not isinstance(near, str) or near not in lists:
+            raise ValueError(
+                f"'near' must name a word list of [lists], got {_describe(near)}"
+                if not isinstance(near, str)
+                else _unknown("word list", near, lists)
+            )
+    if isinstance(value, bool) or not isinstance(value, int | float) or value == 0:
+        expected = "a non-zero number or a table { weight = number, near = list name }"
+        raise ValueError(f"expected {expected}, got {_describe(value)}")
+    return Term(text, float(value), near)
 
 
 # --- putting it together ------------------------------------------------------------------------

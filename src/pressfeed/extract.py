@@ -20,6 +20,9 @@ from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.identity import release_id
 from pressfeed.markup import blocks_for
 from pressfeed.models import Block, DateKind, Dateline, Release
+from pressfeed.webpage import WebPage, read_webpage
+
+HTML_SUFFIXES = (".html", ".htm")
 
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")
@@ -72,8 +75,48 @@ def extract_text(
     text: str, suffix: str, *, source: str, file_date: dt.date, today: dt.date
 ) -> list[Release]:
     """The releases in a file's decoded text; `suffix` names its kind (".txt", ".md", ".html")."""
+    if suffix in HTML_SUFFIXES:
+        return extract_webpage(text, source=source, file_date=file_date, today=today)
     blocks = blocks_for(text, suffix)
     return extract_releases(blocks, source=source, file_date=file_date, today=today)
+
+
+def extract_webpage(
+    text: str, *, source: str, file_date: dt.date, today: dt.date
+) -> list[Release]:
+    """The releases of an HTML page: its article, or each release of a listing page."""
+    page = read_webpage(text, today=today)
+    if page is None:
+        return []
+    listed = extract_releases(page.blocks, source=source, file_date=file_date, today=today)
+    if is_listing(listed):
+        return listed
+    article = _article(page, source=source, file_date=file_date, today=today)
+    return [article] if article else []
+
+
+def is_listing(releases: Sequence[Release]) -> bool:
+    """Several releases, each with its own printed headline and date: a newsroom page."""
+    headed = [r for r in releases if not r.title_derived and not r.date_inferred]
+    return len(headed) >= 2
+
+
+def _article(page: WebPage, *, source: str, file_date: dt.date, today: dt.date) -> Release | None:
+    body = list(page.paragraphs)
+    dateline = parse_dateline(body[0], today=today) if body else None
+    date, kind = page.date, DateKind.STATED
+    if date is None and dateline is not None and dateline.date and dateline.year_stated:
+        date = dateline.date
+    if date is None:
+        date, kind = file_date, DateKind.FILE_TIME
+    headline = page.headline
+    if headline is None and body and reads_as_headline(body[0]) and len(body) > 1:
+        headline, body = body[0], body[1:]
+    empty = Dateline(place=None, date=None, year_stated=False, end=0)
+    release = _build(headline, body, dateline or empty, date, kind, source, 0)
+    if release is None:
+        return None
+    return replace(release, date_declared=page.date_source == "meta" and kind is DateKind.STATED)
 
 
 def extract_releases(
@@ -87,7 +130,7 @@ def extract_releases(
         return _single_release(story, datelines, source=source, file_date=file_date)
     spans = _spans(starts, len(story))
     dates = infer_years([_page_date(s.dateline) for s in starts], reference=file_date)
-    releases = []
+    releases = _story_before(story, starts[0], source=source, file_date=file_date)
     for position, (start, (begin, end), date) in enumerate(zip(starts, spans, dates, strict=True)):
         headline = story[start.headline_at].text if start.headline_at is not None else None
         body = [b.text for b in story[begin:end]]
@@ -246,6 +289,21 @@ def _date_kind(dateline: Dateline, date: dt.date | None) -> DateKind:
     if date is None:
         return DateKind.FILE_TIME
     return DateKind.STATED if dateline.year_stated else DateKind.YEAR_INFERRED
+
+
+_STORY_WORDS = 40  # a paragraph this long is story text, not a menu or a page's introduction
+
+
+def _story_before(
+    story: Sequence[Block], first: _Start, *, source: str, file_date: dt.date
+) -> list[Release]:
+    """Story text above the first dateline (a report that names no place until its notes) is
+    a release of its own, not chrome to drop."""
+    begin = first.headline_at if first.headline_at is not None else first.dateline_at
+    before = story[:begin]
+    if not any(len(b.text.split()) >= _STORY_WORDS for b in before):
+        return []
+    return _single_release(before, [None] * len(before), source=source, file_date=file_date)
 
 
 def _single_release(

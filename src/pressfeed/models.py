@@ -18,6 +18,14 @@ class DateKind(StrEnum):
     FILE_TIME = "file-time"  # no date printed; the file's modification time
 
 
+class DateSource(StrEnum):
+    """Where the page gave a release's date."""
+
+    PAGE = "page"  # printed in the text
+    META = "meta"  # declared only in the page's metadata
+    FILE = "file"  # not given: the file's modification time
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     """A paragraph of a content file, with where it sits in the source."""
@@ -52,6 +60,13 @@ class Release:
     contacts: tuple[str, ...]
     source: str  # path relative to the content directory, with forward slashes
     position: int  # index of the release within its file, from 0
+    date_declared: bool = False  # the date is in the page's metadata, not in its text
+
+    @property
+    def date_source(self) -> DateSource:
+        if self.date_inferred:
+            return DateSource.FILE
+        return DateSource.META if self.date_declared else DateSource.PAGE
 
     @property
     def date_inferred(self) -> bool:
@@ -78,6 +93,7 @@ class Term:
 
     text: str
     weight: float
+    near: str | None = None  # a word list one of whose terms must stand close by for it to count
 
 
 @dataclass(frozen=True)
@@ -89,22 +105,32 @@ class Topic:
     description: str
     terms: tuple[Term, ...]
     exclude: tuple[str, ...] = ()
-    threshold: float = 4.0
+    threshold: float = 6.0
     headline_weight: float = 3.0
     lead_weight: float = 2.0
-    length_norm: int = 200
+    passage_points: float = 3.0  # points that make one passage of the body about the topic
+    min_share: float = 0.2  # share of passages about it that makes it the subject of the body
+    min_passages: int = 3  # or this many passages about it, however long the body
+    near_words: int = 15  # how close a `near` word must stand, in words either side
+    requires: str | None = None  # a word list one of whose terms the release must contain
+    # Word lists named by `near` and `requires`, as (name, terms) pairs.
+    lists: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def word_list(self, name: str) -> tuple[str, ...]:
+        return next((terms for n, terms in self.lists if n == name), ())
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """One term's contribution to a topic score."""
+    """One term's contribution to a topic score, in one part of the release."""
 
     term: str
-    zone: str  # "headline", "lead" or "body"
+    zone: str  # "headline", "lead" or "passage N"
     found: tuple[str, ...]  # the words as they appear in the text
     weight: float
-    factor: float  # zone weight, times the length factor in the body
-    points: float
+    factor: float  # the zone's weight
+    points: float  # weight x factor x matches, before the passage cap
+    near: tuple[str, ...] = ()  # the words close by that let a `near` term count
 
 
 @dataclass(frozen=True)
@@ -117,6 +143,11 @@ class TopicScore:
     assigned: bool
     evidence: tuple[Evidence, ...] = ()
     excluded_by: str | None = None
+    passages: int = 0  # passages of the body
+    passages_about: int = 0  # passages whose points reach passage_points
+    in_headline: bool = False  # the headline itself has evidence
+    anchor: str | None = None  # the `requires` word found, when the topic requires one
+    why_not: str | None = None  # what kept an unassigned topic off, in words
 
 
 @dataclass(frozen=True)
