@@ -88,9 +88,10 @@ def extract_webpage(
     page = read_webpage(text, today=today)
     if page is None:
         return []
-    listed = extract_releases(page.blocks, source=source, file_date=file_date, today=today)
-    if is_listing(listed):
-        return listed
+    if not page.article:
+        listed = extract_releases(page.blocks, source=source, file_date=file_date, today=today)
+        if is_listing(listed):
+            return listed
     article = _article(page, source=source, file_date=file_date, today=today)
     return [article] if article else []
 

@@ -1,0 +1,74 @@
+"""A saved web page read as a browser shows it: headline, publication date and main text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from pressfeed.models import Block
+from pressfeed.webpage.headline import find_headline, is_not_a_headline
+from pressfeed.webpage.maintext import main_text
+from pressfeed.webpage.metadata import read_metadata
+from pressfeed.webpage.pubdate import publication_date
+from pressfeed.webpage.tree import Chunk, parse_page, read_chunks
+
+_SHORT = 120  # characters: a line this short beside the headline is a byline or a date
+
+
+@dataclass(frozen=True)
+class WebPage:
+    """What a reader sees of a page's article."""
+
+    headline: str | None
+    date: dt.date | None
+    date_source: str | None  # "page" (printed) or "meta" (declared only); None without a date
+    paragraphs: tuple[str, ...]  # the main text
+    blocks: tuple[Block, ...]  # every visible paragraph outside site chrome, in page order
+    article: bool  # the page declares itself one article (og:type, JSON-LD)
+
+
+def read_webpage(text: str, *, today: dt.date) -> WebPage | None:
+    """The article of an HTML page, or None when the page has no elements at all."""
+    root = parse_page(text)
+    if root is None:
+        return None
+    meta = read_metadata(root)  # first: reading the text drops the head and the scripts
+    page = read_chunks(root)
+    chunks = page.chunks
+    headline = find_headline(chunks, meta)
+    headline_at = headline.chunk if headline else None
+    dated = publication_date(chunks, page.times, meta, headline_at, today)
+    skip = _around_headline(chunks, headline_at, dated[2] if dated else None)
+    body = main_text(chunks, skip)
+    return WebPage(
+        headline=headline.text if headline else None,
+        date=dated[0] if dated else None,
+        date_source=dated[1] if dated else None,
+        paragraphs=tuple(chunks[i].text for i in body),
+        blocks=tuple(_block(c) for c in chunks if c.chrome_depth < 0),
+        article=meta.article,
+    )
+
+
+def _around_headline(chunks: list[Chunk], headline_at: int | None, date_at: int | None) -> set[int]:
+    """The headline and the short lines printed with it (kicker, byline, date, share bar)."""
+    if headline_at is None:
+        return {date_at} if date_at is not None and len(chunks[date_at].text) < _SHORT else set()
+    skip = {headline_at}
+    for index in range(max(0, headline_at - 3), headline_at):
+        if len(chunks[index].text) < _SHORT:
+            skip.add(index)
+    if date_at is not None and len(chunks[date_at].text) < _SHORT:
+        skip.update(range(headline_at, date_at + 1))
+    for index in range(headline_at + 1, min(len(chunks), headline_at + 6)):
+        if is_not_a_headline(chunks[index].text) or _BYLINE_LINE.search(chunks[index].text):
+            skip.add(index)
+    return skip
+
+
+_BYLINE_LINE = re.compile(r"^(?:by|von|par|por|di|af|av)\s+\S.{0,80}$", re.IGNORECASE)
+
+
+def _block(chunk: Chunk) -> Block:
+    return Block(chunk.text, chunk.line, 1, heading=chunk.heading in (1, 2, 3))

@@ -1,0 +1,150 @@
+"""The article's headline: the visible heading that the page's own titles agree with.
+
+`<title>` and `og:title` often carry the site's name, a section or a different wording, and
+the visible `<h1>` is sometimes the site's logo or a section label; each corrects the other.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pressfeed.webpage.metadata import Metadata
+from pressfeed.webpage.tree import Chunk
+
+_SEPARATOR = re.compile(r"\s+(?:[|–—·•»«:~/\\]|-{1,2}|::)\s+|\s*\|\s*")
+_QUOTES = str.maketrans("‘’‚‛“”„‟«»‹›–—‐‑‒―−", "''''\"\"\"\"\"\"''-------")
+_WORD = re.compile(r"\w+")
+_CLOCK = re.compile(
+    r"^\d{1,2}(?:[:.h]\d{2})?\s*(?:[ap]\.?m\.?|uhr|h)?\s*(?:[A-Z]{2,5}|UTC[+-]?\d*)?$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(
+    r"^(?:by|von|par|por|di|da|af|av|door|kirjoittanut|text|texte|autor|author)\s*:?\s+\S",
+    re.IGNORECASE,
+)
+_SHARE = re.compile(
+    r"\b(?:share|teilen|partager|compartir|condividi|jaa|del|facebook|twitter|linkedin|"
+    r"whatsapp|e-?mail|print|drucken|imprimer|copy link)\b",
+    re.IGNORECASE,
+)
+_TRAIL = re.compile(r"\s(?:>|»|›|/|\\)\s")
+_MAX_WORDS = 40
+_KICKER_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Headline:
+    text: str
+    chunk: int | None  # index of the chunk printing it; None when it comes from metadata
+
+
+def find_headline(chunks: Sequence[Chunk], meta: Metadata) -> Headline | None:
+    """The headline as printed, or the page's declared title without its site name."""
+    references = _References(reference_titles(meta), meta.site_names)
+    best: tuple[float, int, str] | None = None
+    for index, chunk in enumerate(chunks):
+        if not (chunk.heading in (1, 2, 3) or chunk.headline_hint):
+            continue
+        text = references.without_kicker(chunk.text)
+        score = _score(chunk, text, references)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, index, text)
+    if best is not None:
+        return Headline(best[2], best[1])
+    return Headline(references.titles[0], None) if references.titles else None
+
+
+class _References:
+    """The declared titles, folded once for the comparisons with every heading."""
+
+    def __init__(self, titles: list[str], site_names: Sequence[str]) -> None:
+        self.titles = titles
+        self.folded = {fold(t) for t in titles}
+        self.words = [Counter(fold(t).split()) for t in titles]
+        self.sites = {fold(s) for s in site_names}
+
+    def similarity(self, text: str) -> float:
+        words = Counter(fold(text).split())
+        return max((_overlap(words, w) for w in self.words), default=0.0)
+
+    def without_kicker(self, text: str) -> str:
+        """The heading without a short label printed before it, when a declared title says so."""
+        words = text.split()
+        if len(words) < 4 or fold(text) in self.folded:
+            return text
+        for k in range(1, min(_KICKER_WORDS, len(words) - 2) + 1):
+            rest = " ".join(words[k:])
+            if fold(rest) in self.folded:
+                return rest
+        return text
+
+
+def reference_titles(meta: Metadata) -> list[str]:
+    """The page's declared titles, site names and sections stripped, best first."""
+    titles = [strip_site(t, meta.site_names) for t in [*meta.titles, meta.title] if t]
+    return [t for t in dict.fromkeys(titles) if t]
+
+
+def strip_site(title: str, site_names: Sequence[str]) -> str:
+    """A declared title without the site name and section labels joined to it."""
+    parts = [p.strip() for p in _SEPARATOR.split(title) if p.strip()]
+    sites = {fold(s) for s in site_names}
+    kept = [p for p in parts if fold(p) not in sites and not _is_domain(p)]
+    if not kept:
+        return title.strip()
+    if len(kept) == 1:
+        return kept[0]
+    # "Headline | Section | Site": the headline is the longest part.
+    return max(kept, key=lambda p: len(p.split()))
+
+
+def _is_domain(part: str) -> bool:
+    return bool(re.fullmatch(r"(?:www\.)?[\w-]+(?:\.[a-z]{2,})+", part.strip(), re.IGNORECASE))
+
+
+def _score(chunk: Chunk, text: str, references: _References) -> float:
+    words = len(text.split())
+    if not 1 <= words <= _MAX_WORDS or is_not_a_headline(text):
+        return 0.0
+    if fold(text) in references.sites:
+        return 0.0
+    similarity = references.similarity(text)
+    score = {1: 2.0, 2: 1.0, 3: 0.6}.get(chunk.heading, 0.5)
+    score += 0.5 * chunk.headline_hint
+    score += 3.0 * similarity if similarity >= 0.5 else 0.0
+    if chunk.chrome_depth >= 0:
+        score -= 1.0
+    if words < 3 and similarity < 0.5:
+        score -= 1.5  # a section label ("News", "Politik")
+    return score
+
+
+def is_not_a_headline(text: str) -> bool:
+    """A clock time, a byline, a share bar or a breadcrumb trail."""
+    if _CLOCK.match(text) or _BYLINE.match(text) or _TRAIL.search(text):
+        return True
+    shares = len(_SHARE.findall(text))
+    return shares >= 2 and shares * 3 >= len(text.split())
+
+
+def fold(text: str) -> str:
+    """Text for comparison: compatibility forms, no case, plain quotes and dashes, one space."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return " ".join(_WORD.findall(text))
+
+
+def similar(a: str, b: str) -> float:
+    """Word overlap of two titles, as an F1 score between 0 and 1."""
+    return _overlap(Counter(fold(a).split()), Counter(fold(b).split()))
+
+
+def _overlap(wa: Counter[str], wb: Counter[str]) -> float:
+    common = sum((wa & wb).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(wa.values()), common / sum(wb.values())
+    return 2 * precision * recall / (precision + recall)

@@ -1,0 +1,99 @@
+"""The article's own paragraphs: the container the prose sits in, less its chrome.
+
+The container is found as readability finds it: each paragraph of prose (long, few links,
+commas) gives points to its parent and, less, to the elements above; the best-scored element
+and those of its siblings that hold prose too make up the article. Inside it, paragraphs in
+chrome (share bars, bylines, related links, newsletter boxes), link lists and the headline go.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+
+from pressfeed.webpage.tree import Chunk, Element
+
+_PROSE_CHARS = 25
+_LINK_DENSITY = 0.5
+_SIBLING_SHARE = 0.2
+_BOILERPLATE = re.compile(
+    r"^(?:advertisement|anzeige|werbung|publicité|publicidad|pubblicità|mainos|annonse|"
+    r"read more|weiterlesen|lire la suite|leer más|continue reading|related|see also|"
+    r"more on this|share this|follow us|sign up|subscribe|newsletter|comments?|"
+    r"\d+\s+(?:min|minutes?|minuten)\s+(?:read|lesezeit|de lecture))\b.{0,60}$",
+    re.IGNORECASE,
+)
+
+
+def main_text(chunks: Sequence[Chunk], skip: set[int]) -> list[int]:
+    """Indexes of the chunks that make up the article's text, in page order."""
+    scores = _container_scores(chunks, in_chrome=False) or _container_scores(chunks, in_chrome=True)
+    if not scores:
+        return [i for i, c in enumerate(chunks) if c.chrome_depth < 0 and i not in skip]
+    top = max(scores, key=scores.__getitem__)
+    selected = _with_prose_siblings(top, scores)
+    depth = _depth(top)
+    return [
+        i
+        for i, chunk in enumerate(chunks)
+        if i not in skip and _inside(chunk, selected) and _keeps(chunk, depth)
+    ]
+
+
+def _container_scores(chunks: Sequence[Chunk], *, in_chrome: bool) -> dict[Element, float]:
+    scores: dict[Element, float] = defaultdict(float)
+    for chunk in chunks:
+        if not _is_prose(chunk) or (chunk.chrome_depth >= 0 and not in_chrome):
+            continue
+        points = 1 + chunk.text.count(",") + min(len(chunk.text) / 100, 3)
+        element = chunk.element.getparent() if chunk.tag in ("p", "br", "pre") else chunk.element
+        for level, ancestor in enumerate(_up(element, 3)):
+            scores[ancestor] += points / (1, 2, 3)[level]
+    return scores
+
+
+def _is_prose(chunk: Chunk) -> bool:
+    if chunk.heading or len(chunk.text) < _PROSE_CHARS:
+        return False
+    return chunk.link_chars <= _LINK_DENSITY * len(chunk.text) / 2
+
+
+def _up(element: Element | None, levels: int) -> list[Element]:
+    found = []
+    while element is not None and len(found) < levels:
+        found.append(element)
+        element = element.getparent()
+    return found
+
+
+def _with_prose_siblings(top: Element, scores: dict[Element, float]) -> set[Element]:
+    parent = top.getparent()
+    selected = {top}
+    if parent is None:
+        return selected
+    floor = max(10.0, _SIBLING_SHARE * scores[top])
+    selected.update(s for s in parent if s is not top and scores.get(s, 0.0) >= floor)
+    return selected
+
+
+def _depth(element: Element) -> int:
+    return sum(1 for _ in element.iterancestors())
+
+
+def _inside(chunk: Chunk, selected: set[Element]) -> bool:
+    if chunk.element in selected:
+        return True
+    return any(a in selected for a in chunk.element.iterancestors())
+
+
+def _keeps(chunk: Chunk, top_depth: int) -> bool:
+    # Chrome around the container (a page whose body is named "single-post comments-open")
+    # does not count; chrome inside it does.
+    if chunk.chrome_depth > top_depth + 1:
+        return False
+    text = chunk.text
+    if chunk.link_chars > _LINK_DENSITY * len(text):
+        return False
+    return not _BOILERPLATE.match(text)

@@ -1,0 +1,295 @@
+"""Dates as pages print them, and the one date that is the page's publication date.
+
+Printed forms: ISO 8601, numeric day-month-year in the order of the page's language (`27.01.2020`
+is always day first; `01/02/2020` is month first on US English pages, day first elsewhere, unless
+the page's metadata date settles it), and month names in English, French, Italian, Spanish,
+German, Portuguese, Dutch and the Nordic languages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from pressfeed.webpage.metadata import Metadata
+from pressfeed.webpage.tree import Chunk, TimeTag
+
+_MONTH_NAMES: dict[int, str] = {
+    1: "january jan janvier janv gennaio gen enero ene januar jänner jän janeiro januari "
+       "tammikuuta tammikuu",
+    2: "february feb février févr fév febbraio febrero februar fevereiro februari helmikuuta "
+       "helmikuu",
+    3: "march mar mars marzo märz maerz mär mrz março maart maaliskuuta maaliskuu",
+    4: "april apr avril avr aprile abril abr huhtikuuta huhtikuu",
+    5: "may mai maggio mag mayo maio mei toukokuuta toukokuu",
+    6: "june jun juin giugno giu junio juni junho kesäkuuta kesäkuu",
+    7: "july jul juillet juil luglio lug julio juli julho heinäkuuta heinäkuu",
+    8: "august aug août agosto ago augustus augusti elokuuta elokuu",
+    9: "september sept sep septembre settembre set septiembre setiembre setembro syyskuuta "
+       "syyskuu",
+    10: "october oct octobre ottobre ott octubre oktober okt outubro lokakuuta lokakuu",
+    11: "november nov novembre noviembre novembro marraskuuta marraskuu",
+    12: "december dec décembre déc dicembre dic diciembre dezember dez dezembro desember "
+        "joulukuuta joulukuu",
+}  # fmt: skip
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.casefold().rstrip("."))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_MONTHS = {_fold(n): m for m, names in _MONTH_NAMES.items() for n in names.split()}
+_MONTH_WORDS = sorted(
+    {w for names in _MONTH_NAMES.values() for n in names.split() for w in (n, _fold(n))},
+    key=lambda w: (-len(w), w),
+)
+_MONTH = r"(?:" + "|".join(re.escape(w.rstrip(".")) for w in _MONTH_WORDS) + r")(?![^\W\d_])\.?"
+_ORDINAL = r"(?:st|nd|rd|th|er|re|e|º|°|ª)?\.?"
+_DATES = re.compile(
+    rf"""
+      (?<![\d.])(?P<iy>(?:19|20)\d\d)(?P<is>[-/.])(?P<im>[01]?\d)(?P=is)(?P<id>[0-3]?\d)(?!\d)
+    | (?<![\d.,])(?P<na>[0-3]?\d)\s?(?P<ns>[./-])\s?(?P<nb>[0-3]?\d)\s?(?P=ns)\s?
+      (?P<ny>(?:19|20)\d\d|\d\d)(?![\d])
+    | (?<![\d.])(?P<dd>[0-3]?\d){_ORDINAL}\s*(?:(?:de|of)\s+)?(?P<dm>{_MONTH}),?\s*
+      (?:(?:de|del)\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
+    | (?P<mm>{_MONTH})\s*(?P<md>[0-3]?\d)(?:st|nd|rd|th)?(?!\d),?\s+(?P<my>(?:19|20)\d\d)(?!\d)
+    | (?P<cy>(?:19|20)\d\d)\s*年\s*(?P<cm>[01]?\d)\s*月\s*(?P<cd>[0-3]?\d)\s*日
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_ISO_START = re.compile(r"\s*((?:19|20)\d\d)-(\d\d)-(\d\d)")
+FIRST_YEAR = 1995  # no saved web page is older
+
+
+@dataclass(frozen=True)
+class Found:
+    """A date printed in a text, and where."""
+
+    date: dt.date
+    start: int
+    end: int
+    numeric: bool  # written in digits only, where the day-month order was a guess
+
+
+def find_dates(
+    text: str, *, day_first: bool, today: dt.date, near: dt.date | None = None
+) -> Iterator[Found]:
+    """Every plausible full date printed in `text`, in order."""
+    for match in _DATES.finditer(text):
+        date = _match_date(match, day_first, today, near)
+        if date is not None:
+            numeric = match["na"] is not None
+            yield Found(date, match.start(), match.end(), numeric)
+
+
+def _match_date(
+    match: re.Match[str], day_first: bool, today: dt.date, near: dt.date | None
+) -> dt.date | None:
+    if match["iy"]:
+        return _date(int(match["iy"]), int(match["im"]), int(match["id"]), today)
+    if match["na"]:
+        return _numeric(match, day_first, today, near)
+    if match["dd"]:
+        return _date(int(match["dy"]), _MONTHS[_fold(match["dm"])], int(match["dd"]), today)
+    if match["mm"]:
+        return _date(int(match["my"]), _MONTHS[_fold(match["mm"])], int(match["md"]), today)
+    return _date(int(match["cy"]), int(match["cm"]), int(match["cd"]), today)
+
+
+def _numeric(
+    match: re.Match[str], day_first: bool, today: dt.date, near: dt.date | None
+) -> dt.date | None:
+    """`a.b.y`, `a/b/y` or `a-b-y`; dots always put the day first."""
+    a, b, year = int(match["na"]), int(match["nb"]), _full_year(match["ny"], today)
+    day_month = _date(year, b, a, today)
+    month_day = _date(year, a, b, today)
+    if match["ns"] == ".":
+        return day_month
+    if day_month is None or month_day is None:
+        return day_month or month_day
+    if near is not None:
+        # The metadata's date decides an order the language leaves open.
+        return min((day_month, month_day), key=lambda d: abs((d - near).days))
+    return day_month if day_first else month_day
+
+
+def _full_year(digits: str, today: dt.date) -> int:
+    year = int(digits)
+    if len(digits) == 4:
+        return year
+    return 2000 + year if 2000 + year <= today.year + 1 else 1900 + year
+
+
+def _date(year: int, month: int, day: int, today: dt.date) -> dt.date | None:
+    if not FIRST_YEAR <= year <= today.year + 1:
+        return None
+    try:
+        date = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return date if date <= today + dt.timedelta(days=2) else None
+
+
+def value_date(value: str, *, day_first: bool, today: dt.date) -> dt.date | None:
+    """The date of a metadata value: ISO 8601 as written (the page's own day), else printed."""
+    iso = _ISO_START.match(value)
+    if iso:
+        return _date(int(iso[1]), int(iso[2]), int(iso[3]), today)
+    if value.strip().isdigit() and len(value.strip()) >= 10:
+        return _epoch(int(value.strip()[:10]), today)
+    return next((f.date for f in find_dates(value, day_first=day_first, today=today)), None)
+
+
+def _epoch(seconds: int, today: dt.date) -> dt.date | None:
+    date = dt.datetime.fromtimestamp(seconds, dt.UTC).date()
+    return date if FIRST_YEAR <= date.year and date <= today else None
+
+
+# English US and a few other locales write the month first.
+_MONTH_FIRST_REGIONS = frozenset({"us", "ph", "fm", "pw", "mh"})
+_DAY_FIRST_ENGLISH = frozenset({"gb", "uk", "au", "nz", "ie", "in", "za", "sg", "ng", "ke", "pk"})
+_DAY_FIRST_DOMAINS = re.compile(
+    r"\.(?:uk|au|nz|ie|in|za|sg|de|fr|it|es|at|ch|nl|be|fi|no|se|dk|pt|br|ar|mx|cz)(?:[/:]|$)"
+)
+
+
+def day_comes_first(language: str, url: str = "") -> bool:
+    """Whether the page writes numeric dates day first, from its language, locale and address."""
+    code = language.strip().lower().replace("_", "-")
+    base, _, region = code.partition("-")
+    if base and base != "en":
+        return True
+    if region:
+        return region[:2] not in _MONTH_FIRST_REGIONS
+    host = url.split("//", 1)[-1].split("/", 1)[0].lower()
+    return bool(host and _DAY_FIRST_DOMAINS.search(host + "/"))
+
+
+_UPDATE_WORDS = re.compile(
+    r"(?:updated?|last\s+modified|modified|edited|revised|aktualisiert|geändert|bearbeitet|"
+    r"mis\s+à\s+jour|modifié|actualizado|actualización|modificado|aggiornat[oa]|modificato|"
+    r"päivitetty|muokattu|oppdatert|endret|opdateret|uppdaterad|ændret|bijgewerkt|atualizado)"
+    r"\W{0,3}(?:\w+\W+){0,3}$",
+    re.IGNORECASE,
+)
+_PUBLISHED_WORDS = re.compile(
+    r"(?:published|posted|publié|publicado|pubblicato|veröffentlicht|erschienen|julkaistu|"
+    r"publisert|publiceret|publicerad|gepubliceerd|date)\W{0,3}(?:\w+\W+){0,3}$",
+    re.IGNORECASE,
+)
+
+
+def is_update(text: str, found: Found) -> bool:
+    """The date is labelled as an update or modification ("Updated 3 May 2020")."""
+    before = text[max(0, found.start - 40) : found.start]
+    return bool(_UPDATE_WORDS.search(before)) and not _PUBLISHED_WORDS.search(before[-12:])
+
+
+def is_published(text: str, found: Found) -> bool:
+    """The date is labelled as the publication date ("Published on 3 May 2020")."""
+    return bool(_PUBLISHED_WORDS.search(text[max(0, found.start - 40) : found.start]))
+
+
+def closest(dates: Sequence[dt.date], to: dt.date) -> dt.date:
+    return min(dates, key=lambda d: abs((d - to).days))
+
+
+_WINDOW_AFTER = 12  # chunks after the headline where a byline or dateline may be
+_WINDOW_BEFORE = 3
+_LONG = 150  # a paragraph this long is story text: only a dateline at its start counts
+_DATELINE_SPAN = 60
+
+
+def publication_date(
+    chunks: Sequence[Chunk],
+    times: Sequence[TimeTag],
+    meta: Metadata,
+    headline_at: int | None,
+    today: dt.date,
+) -> tuple[dt.date, str, int | None] | None:
+    """The publication date, "page" or "meta" for where it was read, and the chunk printing it.
+
+    A date printed next to the headline wins: metadata is often in UTC, a day after the
+    page's own date, or an update time.
+    """
+    day_first = day_comes_first(meta.language, meta.url)
+    declared = metadata_date(meta, times, headline_at, day_first=day_first, today=today)
+    printed = printed_date(chunks, headline_at, day_first=day_first, today=today, near=declared)
+    if printed is not None:
+        return printed[0], "page", printed[1]
+    if declared is not None:
+        return declared, "meta", None
+    return None
+
+
+def metadata_date(
+    meta: Metadata,
+    times: Sequence[TimeTag],
+    headline_at: int | None,
+    *,
+    day_first: bool,
+    today: dt.date,
+) -> dt.date | None:
+    """The publication date the page declares: meta tags and JSON-LD, else a `<time>` value."""
+    for _, value in meta.dates:
+        date = value_date(value, day_first=day_first, today=today)
+        if date is not None:
+            return date
+    anchor = headline_at or 0
+    for tag in sorted(times, key=lambda t: (t.chunk < anchor, abs(t.chunk - anchor))):
+        date = value_date(tag.value, day_first=day_first, today=today)
+        if date is not None:
+            return date
+    return None
+
+
+def printed_date(
+    chunks: Sequence[Chunk],
+    headline_at: int | None,
+    *,
+    day_first: bool,
+    today: dt.date,
+    near: dt.date | None,
+) -> tuple[dt.date, int] | None:
+    """The first publication date printed after the headline (else just before it)."""
+    start = 0 if headline_at is None else headline_at
+    after = _window_after(chunks, start + (headline_at is not None))
+    before = range(start - 1, max(-1, start - 1 - _WINDOW_BEFORE), -1) if headline_at else ()
+    for index in (*after, *before):
+        date = _chunk_date(chunks[index], day_first=day_first, today=today, near=near)
+        if date is not None:
+            return date, index
+    return None
+
+
+def _window_after(chunks: Sequence[Chunk], start: int) -> list[int]:
+    window: list[int] = []
+    long_paragraphs = 0
+    for index in range(start, min(len(chunks), start + _WINDOW_AFTER)):
+        window.append(index)
+        long_paragraphs += len(chunks[index].text) >= _LONG
+        if long_paragraphs >= 2:
+            break
+    return window
+
+
+def _chunk_date(
+    chunk: Chunk, *, day_first: bool, today: dt.date, near: dt.date | None
+) -> dt.date | None:
+    text = chunk.text
+    if chunk.link_chars > 0.5 * len(text):
+        return None  # a teaser or a link to another article
+    if len(text) >= _LONG:
+        text = text[:_DATELINE_SPAN]
+    found = [
+        f
+        for f in find_dates(text, day_first=day_first, today=today, near=near)
+        if not is_update(text, f)
+    ]
+    labelled = [f for f in found if is_published(text, f)]
+    chosen = labelled or found
+    return chosen[0].date if chosen else None

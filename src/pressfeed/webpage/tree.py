@@ -1,0 +1,344 @@
+"""An HTML page -> the paragraphs a browser shows, each with where it sits in the page.
+
+Parsing is lxml's (libxml2, in C). The page arrives as `str`, already decoded, so a wrong
+`<meta charset>` cannot mislead the parser. libxml2 stops reading a page nested deeper than
+its limit and drops the rest without a word: such a page is flattened and parsed again.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pressfeed.markup import clean_text, simplify_html
+
+# Never shown as text: scripts, styles, embedded objects, form controls.
+_SKIPPED = frozenset(
+    "script style noscript template svg math iframe object embed canvas select option "
+    "textarea button video audio map head title".split()
+)
+# Elements that only style the text they hold: without attributes, nothing to look at.
+_INLINE = frozenset("span a em strong b i u small sup sub abbr cite q mark s font code".split())
+# Elements with no text worth a look; the site's own menus, sidebars and footer.
+_NEVER_READ = frozenset(
+    "img input meta link source picture wbr col area track param nav menu".split()
+)
+_SITE_PARTS = frozenset({"aside", "footer"})
+_BLOCK = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote section article main header footer "
+    "nav aside br tr td th table thead tbody tfoot caption pre address figure figcaption hr "
+    "body html form fieldset legend details summary center menu dialog".split()
+)
+_STORY = frozenset({"article", "main"})
+_HEADING = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+# Site chrome by element and by ARIA role.
+# Not <form>: some sites wrap the whole page in one.
+_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
+_CHROME_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "dialog", "alert"}
+)
+# Words of class and id names that mark chrome: whole words only ("share" in "share-bar",
+# never "shareholders"), so a story container named "article-body" is not caught by "body".
+_CHROME_WORDS = frozenset(
+    """nav navbar navigation menu menubar footer sidebar breadcrumb breadcrumbs crumbs share
+    shares sharing sharebar social socials related recommended recommendations newsletter
+    subscribe subscription signup comment comments disqus promo promotion advert adverts
+    advertisement advertising ad ads adslot sponsor sponsored cookie cookies consent popup
+    modal banner toolbar widget widgets tags taglist keywords outbrain taboola trending popular
+    mostread byline bylines author authors meta metadata dateline timestamp caption captions
+    credit credits figcaption pagination pager rail masthead topbar skip
+    print email follow donate jump toc""".split()
+)
+# Whole class names only: "hidden-xs" hides on small screens and shows on large ones.
+_HIDDEN_CLASSES = frozenset(
+    {"hidden", "hide", "is-hidden", "sr-only", "visually-hidden", "visuallyhidden",
+     "screen-reader-text", "screenreader", "offscreen", "invisible", "d-none", "u-hidden"}
+)  # fmt: skip
+_NAME_WORD = re.compile(r"[a-z]+")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
+_PARSER = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+Element = etree._Element
+Attributes = Any  # lxml's attribute mapping of one element
+_FLAT_DEPTH = 200
+
+
+@dataclass(slots=True)
+class Chunk:
+    """A paragraph as shown: its text and what the page's structure says about it."""
+
+    text: str
+    tag: str  # the element that holds it as a block
+    element: Element
+    depth: int  # of `element`, from the root
+    line: int
+    link_chars: int  # characters inside links
+    heading: int  # 1 to 6 for h1-h6, else 0
+    chrome_depth: int  # depth of the innermost chrome element around it; -1 for none
+    headline_hint: bool  # inside an element named or marked as a headline
+
+
+@dataclass(slots=True)
+class TimeTag:
+    """A `<time>` element: its machine-readable value and the paragraph it is in."""
+
+    value: str
+    chunk: int  # index of the chunk that follows or holds it
+    chrome: bool
+
+
+@dataclass
+class Page:
+    root: Element
+    chunks: list[Chunk] = field(default_factory=list)
+    times: list[TimeTag] = field(default_factory=list)
+
+
+def parse_page(text: str) -> Element | None:
+    """The page's element tree, or None for a page with no elements."""
+    text = _XML_DECLARATION.sub("", text, count=1)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATES.sub("", text)  # libxml2 stops reading at a lone surrogate
+    if not text.strip():
+        return None
+    root = _parse(text)
+    if root is not None and any(e.type_name == "ERR_RESOURCE_LIMIT" for e in _PARSER.error_log):
+        root = _parse(flatten(text))
+    return root
+
+
+def _parse(text: str) -> Element | None:
+    try:
+        return etree.fromstring(text, _PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
+
+
+_PLAIN_TAG = re.compile(r"<(/?)([a-z0-9:_.-]+)[^>]*>")
+_VOID = frozenset("br hr img input meta link area base col embed source track wbr".split())
+
+
+def flatten(text: str) -> str:
+    """The page with every tag nested deeper than a browser-sane limit taken out."""
+    depth = 0
+    dropped: dict[str, int] = {}
+
+    def keep(tag: re.Match[str]) -> str:
+        nonlocal depth
+        end, name = tag.group(1), tag.group(2)
+        if name in _VOID:
+            return tag.group()
+        if not end:
+            if depth >= _FLAT_DEPTH:
+                dropped[name] = dropped.get(name, 0) + 1
+                return ""
+            depth += 1
+            return tag.group()
+        if dropped.get(name):
+            dropped[name] -= 1
+            return ""
+        depth = max(0, depth - 1)
+        return tag.group()
+
+    return _PLAIN_TAG.sub(keep, simplify_html(text))
+
+
+def read_chunks(root: Element) -> Page:
+    """The page's visible paragraphs in reading order, with links, headings and chrome marked."""
+    etree.strip_elements(root, *_SKIPPED, with_tail=False)
+    reader = _ChunkReader(root)
+    reader.walk()
+    return reader.page
+
+
+# What an open element changed, undone when it closes.
+_SKIP, _CHROME, _HINT, _LINK, _STORY_OPEN, _HEAD, _BLOCK_OPEN = 1, 2, 4, 8, 16, 32, 64
+
+
+class _ChunkReader:
+    def __init__(self, root: Element) -> None:
+        self.page = Page(root)
+        self.parts: list[str] = []
+        self.link_chars = 0
+        self.links = 0
+        self.block: list[tuple[Element, int]] = [(root, 0)]
+        self.chrome: list[int] = []  # depths of the chrome elements open around the text
+        self.headings: list[int] = []  # levels of the headings open around the text
+        self.hints = 0
+        self.story = 0  # open <article> and <main> elements
+        self.depth = 0
+        self.line = 0
+
+    def walk(self) -> None:
+        walker = etree.iterwalk(self.page.root, events=("start", "end"))
+        marks: list[int] = []
+        for event, element in walker:
+            if event == "start":
+                mark = self._open(element)
+                marks.append(mark)
+                if mark & _SKIP:
+                    walker.skip_subtree()
+                elif element.text:
+                    self._add(element.text)
+            else:
+                mark = marks.pop()
+                if mark:
+                    self._close(mark)
+                else:
+                    self.depth -= 1
+                if element.tail:
+                    self._add(element.tail)
+        self._flush()
+
+    def _open(self, element: Element) -> int:
+        self.depth += 1
+        tag = element.tag
+        attrib = element.attrib
+        if tag in _INLINE and not attrib:
+            return 0
+        if not isinstance(tag, str) or tag in _NEVER_READ:
+            return _SKIP
+        if tag in _SITE_PARTS and not self.story:
+            return _SKIP
+        if attrib and _is_hidden(tag, attrib):
+            return _SKIP
+        mark = 0
+        if tag in _BLOCK:
+            self._flush()
+            self.block.append((element, self.depth))
+            mark |= _BLOCK_OPEN
+            level = _HEADING.get(tag)
+            if level:
+                self.headings.append(level)
+                mark |= _HEAD
+        if tag in _STORY:
+            self.story += 1
+            mark |= _STORY_OPEN
+        if tag in _CHROME_TAGS or (attrib and _is_chrome(tag, attrib)):
+            self.chrome.append(self.depth)
+            mark |= _CHROME
+        elif tag == "header" and not self.story:
+            self.chrome.append(self.depth)
+            mark |= _CHROME
+        if attrib and _is_headline_mark(attrib):
+            self.hints += 1
+            mark |= _HINT
+        if tag == "a":
+            self.links += 1
+            mark |= _LINK
+        elif tag == "time" and attrib.get("datetime"):
+            chunk = len(self.page.chunks)
+            self.page.times.append(TimeTag(attrib["datetime"].strip(), chunk, bool(self.chrome)))
+        return mark
+
+    def _close(self, mark: int) -> None:
+        self.depth -= 1
+        if mark & _SKIP:
+            return
+        if mark & _BLOCK_OPEN:
+            self._flush()
+            self.block.pop()
+            if mark & _HEAD:
+                self.headings.pop()
+        if mark & _CHROME:
+            self.chrome.pop()
+        if mark & _STORY_OPEN:
+            self.story -= 1
+        if mark & _HINT:
+            self.hints -= 1
+        if mark & _LINK:
+            self.links -= 1
+
+    def _add(self, text: str) -> None:
+        if not self.parts:
+            self.line = self.block[-1][0].sourceline or 0
+        self.parts.append(text)
+        if self.links:
+            self.link_chars += len(text.strip())
+
+    def _flush(self) -> None:
+        if not self.parts:
+            return
+        text = _cleaned("".join(self.parts))
+        self.parts = []
+        link_chars, self.link_chars = self.link_chars, 0
+        if not text:
+            return
+        element, depth = self.block[-1]
+        self.page.chunks.append(
+            Chunk(
+                text=text,
+                tag=element.tag,
+                element=element,
+                depth=depth,
+                line=self.line,
+                link_chars=min(link_chars, len(text)),
+                heading=min(self.headings) if self.headings else 0,
+                chrome_depth=self.chrome[-1] if self.chrome else -1,
+                headline_hint=self.hints > 0,
+            )
+        )
+
+
+def _cleaned(text: str) -> str:
+    """One paragraph's text with spaces squeezed and invisible or forbidden characters gone."""
+    text = " ".join(text.split())
+    if text.isascii() and text.isprintable():
+        return text
+    return " ".join(clean_text(text).split())
+
+
+def name_words(element: Element) -> frozenset[str]:
+    """The words of an element's class and id names, lower-cased."""
+    return _words(element.get("class") or "", element.get("id") or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(names: str, ident: str) -> frozenset[str]:
+    text = f"{names} {ident}".lower()
+    return frozenset([*_NAME_WORD.findall(text), *text.split()])
+
+
+def _is_hidden(tag: str, attrib: Attributes) -> bool:
+    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
+        return tag not in ("body", "html")
+    style = attrib.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    names = attrib.get("class")
+    return bool(names) and _hidden_class(names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hidden_class(names: str) -> bool:
+    return not _HIDDEN_CLASSES.isdisjoint(names.lower().split())
+
+
+def _is_chrome(tag: str, attrib: Attributes) -> bool:
+    if tag in ("body", "html", "article", "main"):
+        return False
+    if attrib.get("role") in _CHROME_ROLES or attrib.get("itemprop") in ("author", "creator"):
+        return True
+    names, ident = attrib.get("class"), attrib.get("id")
+    if names is None and ident is None:
+        return False
+    return not _CHROME_WORDS.isdisjoint(_words(names or "", ident or ""))
+
+
+_HEADLINE_WORDS = frozenset(
+    {"headline", "title", "entry-title", "article-title", "post-title", "story-title", "heading"}
+)
+
+
+def _is_headline_mark(attrib: Attributes) -> bool:
+    if attrib.get("itemprop") in ("headline", "name"):
+        return True
+    names = attrib.get("class")
+    return names is not None and not _HEADLINE_WORDS.isdisjoint(_words(names, ""))
