@@ -13,7 +13,8 @@ from pressfeed.webpage.metadata import read_metadata
 from pressfeed.webpage.pubdate import publication_date
 from pressfeed.webpage.tree import Chunk, parse_page, read_chunks
 
-_SHORT = 120  # characters: a line this short beside the headline is a byline or a date
+_LINE_WORDS = 12
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*$")
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,25 @@ def read_webpage(text: str, *, today: dt.date) -> WebPage | None:
 
 def _around_headline(chunks: list[Chunk], headline_at: int | None, date_at: int | None) -> set[int]:
     """The headline and the short lines printed with it (kicker, byline, date, share bar)."""
+    skip = set()
+    if date_at is not None and _is_line(chunks[date_at].text):
+        skip.add(date_at)
     if headline_at is None:
-        return {date_at} if date_at is not None and len(chunks[date_at].text) < _SHORT else set()
-    skip = {headline_at}
-    for index in range(max(0, headline_at - 3), headline_at):
-        if len(chunks[index].text) < _SHORT:
-            skip.add(index)
-    if date_at is not None and len(chunks[date_at].text) < _SHORT:
-        skip.update(range(headline_at, date_at + 1))
+        return skip
+    skip.add(headline_at)
+    skip.update(i for i in range(max(0, headline_at - 3), headline_at) if _is_line(chunks[i].text))
+    if date_at is not None and date_at in skip:
+        skip.update(i for i in range(headline_at, date_at) if _is_line(chunks[i].text))
     for index in range(headline_at + 1, min(len(chunks), headline_at + 6)):
         if is_not_a_headline(chunks[index].text) or _BYLINE_LINE.search(chunks[index].text):
             skip.add(index)
     return skip
+
+
+def _is_line(text: str) -> bool:
+    """A line of a few words: a label, byline or date rather than a sentence of the story."""
+    words = len(text.split())
+    return words <= 5 or (words <= _LINE_WORDS and not _SENTENCE_END.search(text))
 
 
 _BYLINE_LINE = re.compile(r"^(?:by|von|par|por|di|af|av)\s+\S.{0,80}$", re.IGNORECASE)

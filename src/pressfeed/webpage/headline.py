@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk
 
-_SEPARATOR = re.compile(r"\s+(?:[|–—·•»«:~/\\]|-{1,2}|::)\s+|\s*\|\s*")
+# French puts a space before a colon inside a headline ("Affaire KPMG : un juge..."): a colon
+# alone never separates a site name.
+_SEPARATOR = re.compile(r"(\s+(?:[–—·•»~/\\]|-{1,2}|::)\s+|\s*\|\s*)")
 _QUOTES = str.maketrans("‘’‚‛“”„‟«»‹›–—‐‑‒―−", "''''\"\"\"\"\"\"''-------")
 _WORD = re.compile(r"\w+")
 _CLOCK = re.compile(
@@ -78,7 +80,7 @@ class _References:
             return text
         for k in range(1, min(_KICKER_WORDS, len(words) - 2) + 1):
             rest = " ".join(words[k:])
-            if fold(rest) in self.folded:
+            if rest[0].isalnum() and fold(rest) in self.folded:
                 return rest
         return text
 
@@ -91,15 +93,34 @@ def reference_titles(meta: Metadata) -> list[str]:
 
 def strip_site(title: str, site_names: Sequence[str]) -> str:
     """A declared title without the site name and section labels joined to it."""
-    parts = [p.strip() for p in _SEPARATOR.split(title) if p.strip()]
-    sites = {fold(s) for s in site_names}
-    kept = [p for p in parts if fold(p) not in sites and not _is_domain(p)]
-    if not kept:
-        return title.strip()
-    if len(kept) == 1:
-        return kept[0]
-    # "Headline | Section | Site": the headline is the longest part.
-    return max(kept, key=lambda p: len(p.split()))
+    pieces = _SEPARATOR.split(title)  # part, separator, part, ...
+    parts, separators = pieces[::2], pieces[1::2]
+    sites = {fold(s) for s in site_names if s}
+    begin, end = 0, len(parts)
+    while end - begin > 1 and _is_site_name(parts[end - 1], sites):
+        end -= 1
+    if end == len(parts) and end - begin > 1 and _is_label(parts[end - 1], separators[end - 2]):
+        end -= 1
+    while end - begin > 1 and _is_site_name(parts[begin], sites):
+        begin += 1
+    if end - begin > 1 and "|" in separators[begin] and len(parts[begin].split()) <= 2:
+        begin += 1  # a section: "Opinion | ..."
+    kept = "".join(pieces[begin * 2 : end * 2 - 1])
+    return kept.strip() or title.strip()
+
+
+def _is_site_name(part: str, sites: set[str]) -> bool:
+    return not part.strip() or fold(part) in sites or _is_domain(part)
+
+
+def _is_label(part: str, separator: str) -> bool:
+    """A short name after a bar or a dash: "... | Newsroom", "... - The Daily Star"."""
+    words = part.split()
+    if len(words) > 4:
+        return False
+    if "|" in separator:
+        return True
+    return all(w[:1].isupper() or not w[:1].isalpha() for w in words)
 
 
 def _is_domain(part: str) -> bool:

@@ -12,7 +12,6 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
-
 from pressfeed.webpage.tree import Chunk, Element
 
 _PROSE_CHARS = 25
@@ -61,7 +60,7 @@ def _is_prose(chunk: Chunk) -> bool:
 
 
 def _up(element: Element | None, levels: int) -> list[Element]:
-    found = []
+    found: list[Element] = []
     while element is not None and len(found) < levels:
         found.append(element)
         element = element.getparent()

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from pressfeed.markup import clean_line
 from pressfeed.webpage.tree import Element
 
 # Meta names and properties that hold the publication date, most trusted first.
 _PUBLISHED = (
     "article:published_time",
+    "article:published",
     "og:published_time",
     "og:article:published_time",
     "datepublished",
@@ -70,7 +70,7 @@ def read_metadata(root: Element) -> Metadata:
     for element in root.iter("script"):
         if (element.get("type") or "").lower() == "application/ld+json":
             _read_json_ld(element.text or "", meta)
-    for element in root.xpath("//*[@itemprop='datePublished']"):
+    for element in root.xpath("//*[contains(concat(' ', @itemprop, ' '), ' datePublished ')]"):
         value = element.get("content") or element.get("datetime") or ""
         if value:
             meta.dates.append((_RANK["datepublished"], value))
@@ -79,7 +79,7 @@ def read_metadata(root: Element) -> Metadata:
 
 
 def _read_meta(element: Element, meta: Metadata) -> None:
-    key = (element.get("property") or element.get("name") or element.get("itemprop") or "")
+    key = element.get("property") or element.get("name") or element.get("itemprop") or ""
     key = key.strip().lower()
     content = clean_line(element.get("content") or "")
     if not key or not content:

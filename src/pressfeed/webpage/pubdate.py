@@ -146,7 +146,7 @@ def value_date(value: str, *, day_first: bool, today: dt.date) -> dt.date | None
 
 def _epoch(seconds: int, today: dt.date) -> dt.date | None:
     date = dt.datetime.fromtimestamp(seconds, dt.UTC).date()
-    return date if FIRST_YEAR <= date.year and date <= today else None
+    return date if date.year >= FIRST_YEAR and date <= today else None
 
 
 # English US and a few other locales write the month first.
@@ -170,15 +170,15 @@ def day_comes_first(language: str, url: str = "") -> bool:
 
 
 _UPDATE_WORDS = re.compile(
-    r"(?:updated?|last\s+modified|modified|edited|revised|aktualisiert|geändert|bearbeitet|"
+    r"\b(?:updated?|last\s+modified|modified|edited|revised|aktualisiert|geändert|bearbeitet|"
     r"mis\s+à\s+jour|modifié|actualizado|actualización|modificado|aggiornat[oa]|modificato|"
     r"päivitetty|muokattu|oppdatert|endret|opdateret|uppdaterad|ændret|bijgewerkt|atualizado)"
     r"\W{0,3}(?:\w+\W+){0,3}$",
     re.IGNORECASE,
 )
 _PUBLISHED_WORDS = re.compile(
-    r"(?:published|posted|publié|publicado|pubblicato|veröffentlicht|erschienen|julkaistu|"
-    r"publisert|publiceret|publicerad|gepubliceerd|date)\W{0,3}(?:\w+\W+){0,3}$",
+    r"\b(?:published|posted|publié|publicado|pubblicato|veröffentlicht|erschienen|julkaistu|"
+    r"publisert|publiceret|publicerad|gepubliceerd|date)\b\W{0,3}(?:\w+\W+){0,3}$",
     re.IGNORECASE,
 )
 
@@ -201,7 +201,14 @@ def closest(dates: Sequence[dt.date], to: dt.date) -> dt.date:
 _WINDOW_AFTER = 12  # chunks after the headline where a byline or dateline may be
 _WINDOW_BEFORE = 3
 _LONG = 150  # a paragraph this long is story text: only a dateline at its start counts
-_DATELINE_SPAN = 60
+_DATELINE_SPAN = 40
+_LOWER_WORD = re.compile(r"(?:^|\s)[^\W\d_A-Z]*[a-z]\w*", re.UNICODE)
+
+
+def _starts_dateline(text: str, found: Found) -> bool:
+    """The date opens the paragraph, after a place name at most ("BERLIN, Nov. 18, 2019 --")."""
+    before = text[: found.start]
+    return found.start <= _DATELINE_SPAN and not _LOWER_WORD.search(before)
 
 
 def publication_date(
@@ -281,14 +288,13 @@ def _chunk_date(
     chunk: Chunk, *, day_first: bool, today: dt.date, near: dt.date | None
 ) -> dt.date | None:
     text = chunk.text
-    if chunk.link_chars > 0.5 * len(text):
-        return None  # a teaser or a link to another article
-    if len(text) >= _LONG:
-        text = text[:_DATELINE_SPAN]
+    if chunk.link_chars > 0.8 * len(text):
+        return None  # a teaser: a link to another article
+    story = len(text) >= _LONG
     found = [
         f
         for f in find_dates(text, day_first=day_first, today=today, near=near)
-        if not is_update(text, f)
+        if not is_update(text, f) and (not story or _starts_dateline(text, f))
     ]
     labelled = [f for f in found if is_published(text, f)]
     chosen = labelled or found

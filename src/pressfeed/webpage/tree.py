@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from lxml import etree
 
@@ -18,25 +18,39 @@ from pressfeed.markup import clean_text, simplify_html
 
 # Never shown as text: scripts, styles, embedded objects, form controls.
 _SKIPPED = frozenset(
-    "script style noscript template svg math iframe object embed canvas select option "
-    "textarea button video audio map head title".split()
-)
+    {
+        "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
+        "canvas", "select", "option", "textarea", "button", "video", "audio", "map", "head",
+        "title"
+    }
+)  # fmt: skip
 # Elements that only style the text they hold: without attributes, nothing to look at.
-_INLINE = frozenset("span a em strong b i u small sup sub abbr cite q mark s font code".split())
+_INLINE = frozenset(
+    {
+        "span", "a", "em", "strong", "b", "i", "u", "small", "sup", "sub", "abbr", "cite", "q",
+        "mark", "s", "font", "code"
+    }
+)  # fmt: skip
 # Elements with no text worth a look; the site's own menus, sidebars and footer.
 _NEVER_READ = frozenset(
-    "img input meta link source picture wbr col area track param nav menu".split()
-)
+    {
+        "img", "input", "meta", "link", "source", "picture", "wbr", "col", "area", "track",
+        "param", "nav", "menu"
+    }
+)  # fmt: skip
 _SITE_PARTS = frozenset({"aside", "footer"})
 _BLOCK = frozenset(
-    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote section article main header footer "
-    "nav aside br tr td th table thead tbody tfoot caption pre address figure figcaption hr "
-    "body html form fieldset legend details summary center menu dialog".split()
-)
+    {
+        "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd",
+        "blockquote", "section", "article", "main", "header", "footer", "nav", "aside", "br",
+        "tr", "td", "th", "table", "thead", "tbody", "tfoot", "caption", "pre", "address",
+        "figure", "figcaption", "hr", "body", "html", "form", "fieldset", "legend", "details",
+        "summary", "center", "menu", "dialog"
+    }
+)  # fmt: skip
 _STORY = frozenset({"article", "main"})
 _HEADING = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
-# Site chrome by element and by ARIA role.
-# Not <form>: some sites wrap the whole page in one.
+# Site chrome by element and by ARIA role; not <form>: some sites wrap the whole page in one.
 _CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
 _CHROME_ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "dialog", "alert"}
@@ -44,15 +58,19 @@ _CHROME_ROLES = frozenset(
 # Words of class and id names that mark chrome: whole words only ("share" in "share-bar",
 # never "shareholders"), so a story container named "article-body" is not caught by "body".
 _CHROME_WORDS = frozenset(
-    """nav navbar navigation menu menubar footer sidebar breadcrumb breadcrumbs crumbs share
-    shares sharing sharebar social socials related recommended recommendations newsletter
-    subscribe subscription signup comment comments disqus promo promotion advert adverts
-    advertisement advertising ad ads adslot sponsor sponsored cookie cookies consent popup
-    modal banner toolbar widget widgets tags taglist keywords outbrain taboola trending popular
-    mostread byline bylines author authors meta metadata dateline timestamp caption captions
-    credit credits figcaption pagination pager rail masthead topbar skip
-    print email follow donate jump toc""".split()
-)
+    {
+        "nav", "navbar", "navigation", "menu", "menubar", "footer", "sidebar", "breadcrumb",
+        "breadcrumbs", "crumbs", "share", "shares", "sharing", "sharebar", "social", "socials",
+        "related", "recommended", "recommendations", "newsletter", "subscribe", "subscription",
+        "signup", "comment", "comments", "disqus", "promo", "promotion", "advert", "adverts",
+        "advertisement", "advertising", "ad", "ads", "adslot", "sponsor", "sponsored", "cookie",
+        "cookies", "consent", "popup", "modal", "banner", "toolbar", "widget", "widgets",
+        "tags", "taglist", "keywords", "outbrain", "taboola", "trending", "popular", "mostread",
+        "byline", "bylines", "author", "authors", "meta", "metadata", "dateline", "timestamp",
+        "caption", "captions", "credit", "credits", "figcaption", "pagination", "pager", "rail",
+        "masthead", "topbar", "skip", "print", "email", "follow", "donate", "jump", "toc"
+    }
+)  # fmt: skip
 # Whole class names only: "hidden-xs" hides on small screens and shows on large ones.
 _HIDDEN_CLASSES = frozenset(
     {"hidden", "hide", "is-hidden", "sr-only", "visually-hidden", "visuallyhidden",
@@ -63,8 +81,8 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
 _PARSER = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
-Element = etree._Element
-Attributes = Any  # lxml's attribute mapping of one element
+Element: TypeAlias = etree._Element
+Attributes: TypeAlias = etree._Attrib
 _FLAT_DEPTH = 200
 
 
@@ -122,11 +140,20 @@ def _parse(text: str) -> Element | None:
 
 
 _PLAIN_TAG = re.compile(r"<(/?)([a-z0-9:_.-]+)[^>]*>")
-_VOID = frozenset("br hr img input meta link area base col embed source track wbr".split())
+_VOID = frozenset(
+    {
+        "br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source",
+        "track", "wbr"
+    }
+)  # fmt: skip
 
 
 def flatten(text: str) -> str:
-    """The page with every tag nested deeper than a browser-sane limit taken out."""
+    """The page with the wrappers nested deeper than a browser-sane limit taken out.
+
+    Paragraphs and headings stay (they do not nest without end); the `<div>`s and `<span>`s
+    around them go.
+    """
     depth = 0
     dropped: dict[str, int] = {}
 
@@ -135,8 +162,9 @@ def flatten(text: str) -> str:
         end, name = tag.group(1), tag.group(2)
         if name in _VOID:
             return tag.group()
+        limit = _FLAT_DEPTH + (_FLAT_DEPTH if name in _LEAF_BLOCKS else 0)
         if not end:
-            if depth >= _FLAT_DEPTH:
+            if depth >= limit:
                 dropped[name] = dropped.get(name, 0) + 1
                 return ""
             depth += 1
@@ -148,6 +176,11 @@ def flatten(text: str) -> str:
         return tag.group()
 
     return _PLAIN_TAG.sub(keep, simplify_html(text))
+
+
+_LEAF_BLOCKS = frozenset(
+    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "pre"]
+)
 
 
 def read_chunks(root: Element) -> Page:
@@ -221,10 +254,11 @@ class _ChunkReader:
         if tag in _STORY:
             self.story += 1
             mark |= _STORY_OPEN
-        if tag in _CHROME_TAGS or (attrib and _is_chrome(tag, attrib)):
-            self.chrome.append(self.depth)
-            mark |= _CHROME
-        elif tag == "header" and not self.story:
+        if (
+            tag in _CHROME_TAGS
+            or (attrib and _is_chrome(tag, attrib))
+            or (tag == "header" and not self.story)
+        ):
             self.chrome.append(self.depth)
             mark |= _CHROME
         if attrib and _is_headline_mark(attrib):
@@ -275,7 +309,7 @@ class _ChunkReader:
         self.page.chunks.append(
             Chunk(
                 text=text,
-                tag=element.tag,
+                tag=str(element.tag),
                 element=element,
                 depth=depth,
                 line=self.line,
