@@ -164,6 +164,7 @@ def assigned_topics(release: Release, rules: Rules) -> list[str]:
 # --- the parts of a release ---------------------------------------------------------------------
 
 PASSAGE_WORDS = 80
+TOP_PASSAGES = 2  # the top of the story, that gives the headline its context
 _DATE_LINE_WORDS = 5
 
 
@@ -313,8 +314,9 @@ def score_topic(
     for part, matches in zip(parts, found, strict=True):
         near = _near_words(topic, rules, part, matches)
         if part.is_headline:
-            # A headline sums up the whole release: the body gives it its context.
-            body = [_near_words(topic, rules, p, f, elsewhere=True) for p, f in zip(parts, found)]
+            # A headline is short: the top of the story gives it its context.
+            top = zip(parts[1:TOP_PASSAGES + 1], found[1:TOP_PASSAGES + 1])
+            body = [_near_words(topic, rules, p, f, elsewhere=True) for p, f in top]
             near = {name: [w for n in [near, *body] for w in n[name]] for name in near}
         mine = [m for m in matches.get(index, []) if m.slot >= 0]
         part_evidence = _part_evidence(topic, part, mine, near)

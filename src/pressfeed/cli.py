@@ -16,7 +16,13 @@ from sqlalchemy import Engine
 
 from pressfeed import __version__, store
 from pressfeed.classify import Rules, classify, compile_rules
-from pressfeed.config import describe_options, env_name, load_settings
+from pressfeed.config import (
+    CONFIG_ENV,
+    describe_options,
+    env_name,
+    load_settings,
+    uses_builtin_topics,
+)
 from pressfeed.digest import dry_run, preview_digests, send_due_digests
 from pressfeed.errors import PressfeedError, SourceError
 from pressfeed.evaluate import NONE, EvalReport, evaluate
@@ -247,7 +253,7 @@ def _add_classify(commands: Commands) -> None:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings_or_builtin(args)
     rules = compile_rules(settings.topics)
     problems: list[SourceError] = []
     for file in _files(args.paths, problems):
@@ -360,7 +366,7 @@ def _add_eval(commands: Commands) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _settings_or_builtin(args)
     paths = args.paths or [settings.content_dir]
     rules = compile_rules(settings.topics)
     report = evaluate(args.labels, paths, rules, now=_now(), max_bytes=settings.max_file_bytes)
@@ -384,12 +390,13 @@ def format_eval(report: EvalReport, *, show_misses: bool = False) -> str:
             if show_misses
             else [f"  {len(report.misses)} (see --misses)"]
         )
+    lines.append("")
+    if report.whole_files:
+        lines.append(f"files     {report.whole_files} labelled as a whole (topics only)")
     lines += [
-        "",
         f"releases  {report.found_distinct}/{report.distinct} distinct found "
         f"({report.found}/{report.labelled} labelled, {len(report.spurious)} spurious, "
         f"{report.duplicates_merged}/{report.duplicates} duplicates merged)",
-        f"files     {report.whole_files} labelled as a whole (topics only)",
         f"titles    {report.titles_right}/{report.labelled} right",
         f"dates     {report.dates_right}/{report.labelled} right",
         f"macro F1  {report.macro_f1:.3f}",
@@ -615,6 +622,18 @@ def _digest_line(digest: Digest) -> str:
 def _settings(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Settings:
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     return load_settings(args.config, overrides=given)
+
+
+def _settings_or_builtin(args: argparse.Namespace) -> Settings:
+    """The settings, or outside a project the defaults with the built-in topics, said on stderr."""
+    settings = load_settings(args.config, builtin=True)
+    if not settings.config_file.is_file() and uses_builtin_topics(settings):
+        print(
+            "pressfeed: no configuration file found; using the built-in topics "
+            f"(give one with --config FILE or {CONFIG_ENV}=FILE)",
+            file=sys.stderr,
+        )
+    return settings
 
 
 def _now() -> dt.datetime:

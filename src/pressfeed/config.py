@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "PRESSFEED_"
 CONFIG_ENV = "PRESSFEED_CONFIG"
 DEFAULT_CONFIG = Path("config/pressfeed.toml")
+BUILTIN_TOPICS = Path(__file__).with_name("topics.toml")  # the default topics pressfeed ships
 # Read by other parts of pressfeed, so they are neither settings nor typos.
 NON_SETTING_ENV = frozenset({CONFIG_ENV, "PRESSFEED_REQUIRE_SHARED"})
 RESERVED_SLUGS = frozenset({ALL_FEED})  # "all" names the feed of every release
@@ -581,14 +582,14 @@ def _syntax_problem(path: Path, text: str, message: str) -> ConfigProblem:
     return ConfigProblem(path, line, "", f"invalid TOML: {message}")
 
 
-def _choose_file(path: Path | None, environ: Mapping[str, str], cwd: Path) -> Path:
+def _choose_file(path: Path | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
+    """The settings file to read, or None when none is given and there is none to find."""
     if path is None and environ.get(CONFIG_ENV):
         path = Path(environ[CONFIG_ENV])
     if path is None and (cwd / DEFAULT_CONFIG).is_file():
         path = DEFAULT_CONFIG
     if path is None:
-        reason = f"no configuration file found; give one with --config FILE or {CONFIG_ENV}=FILE"
-        raise ConfigError([ConfigProblem(cwd / DEFAULT_CONFIG, None, "", reason)])
+        return None
     try:
         return _absolute(path, cwd)
     except ValueError as error:
@@ -865,12 +866,26 @@ def load_settings(
     path: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
+    *,
+    builtin: bool = False,
 ) -> Settings:
-    """Read, check and merge defaults, the config file, PRESSFEED_* variables and overrides."""
+    """Read, check and merge defaults, the config file, PRESSFEED_* variables and overrides.
+
+    With `builtin`, no settings file to be found is no error: the defaults and the built-in
+    topics stand in (`uses_builtin_topics` tells).
+    """
     environ = os.environ if environ is None else environ
     cwd = Path.cwd()
     config_file = _choose_file(path, environ, cwd)
-    doc = _read_document(config_file)
+    if config_file is None and not builtin:
+        reason = f"no configuration file found; give one with --config FILE or {CONFIG_ENV}=FILE"
+        raise ConfigError([ConfigProblem(cwd / DEFAULT_CONFIG, None, "", reason)])
+    if config_file is None:
+        # The defaults, relative to the working directory, with the topics pressfeed ships.
+        config_file = cwd / DEFAULT_CONFIG
+        doc = _Document(config_file, {"topics_file": str(BUILTIN_TOPICS)}, {})
+    else:
+        doc = _read_document(config_file)
     problems: list[ConfigProblem] = []
     given = [
         *_defaults(config_file),
@@ -920,3 +935,7 @@ def _in_reading_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     for index, problem in enumerate(problems):
         first.setdefault(str(problem.path), index)
     return sorted(problems, key=lambda p: (first[str(p.path)], p.line or 0))
+
+
+def uses_builtin_topics(settings: Settings) -> bool:
+    return settings.topics_file.resolve() == BUILTIN_TOPICS.resolve()
