@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pressfeed.models import Block
 from pressfeed.webpage.headline import find_headline, is_not_a_headline
 from pressfeed.webpage.maintext import main_text
-from pressfeed.webpage.metadata import read_metadata
+from pressfeed.webpage.metadata import add_item_date, read_metadata
 from pressfeed.webpage.pubdate import publication_date
 from pressfeed.webpage.tree import Chunk, parse_page, read_chunks
 
@@ -36,6 +36,8 @@ def read_webpage(text: str, *, today: dt.date) -> WebPage | None:
         return None
     meta = read_metadata(root)  # first: reading the text drops the head and the scripts
     page = read_chunks(root)
+    for itemprop, value in page.item_dates:
+        add_item_date(meta, itemprop, value)
     chunks = page.chunks
     headline = find_headline(chunks, meta)
     headline_at = headline.chunk if headline else None

@@ -67,7 +67,8 @@ class _References:
         self.titles = titles
         self.folded = {fold(t) for t in titles}
         self.words = [Counter(fold(t).split()) for t in titles]
-        self.sites = {fold(s) for s in site_names}
+        # A "site name" that is the article's own title is a publisher's mistake, not a site.
+        self.sites = {fold(s) for s in site_names} - self.folded
 
     def similarity(self, text: str) -> float:
         words = Counter(fold(text).split())

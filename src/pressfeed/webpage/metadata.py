@@ -38,6 +38,15 @@ _PUBLISHED = (
     "original-publish-date",
     "cxenseparse:recs:publishtime",
 )
+_MODIFIED = frozenset(
+    {
+        "article:modified_time",
+        "og:updated_time",
+        "datemodified",
+        "last-modified",
+        "dcterms.modified",
+    }
+)
 _RANK = {name: rank for rank, name in enumerate(_PUBLISHED)}
 _ARTICLE_TYPES = re.compile(r"Article|Posting|Report|Release|Blog|WebPage", re.IGNORECASE)
 _JSON_LD_LIMIT = 200_000  # characters of one script: a page's metadata, not a data dump
@@ -51,6 +60,7 @@ class Metadata:
     titles: list[str] = field(default_factory=list)  # og:title, twitter:title, JSON-LD headline
     site_names: list[str] = field(default_factory=list)
     dates: list[tuple[int, str]] = field(default_factory=list)  # (rank, value), published only
+    modified: list[str] = field(default_factory=list)  # last-modified values
     language: str = ""
     url: str = ""
     article: bool = False  # og:type or JSON-LD says the page is one article
@@ -59,23 +69,30 @@ class Metadata:
 def read_metadata(root: Element) -> Metadata:
     """Everything the page's `<title>`, `<meta>` tags and JSON-LD declare about it."""
     meta = Metadata(language=(root.get("lang") or root.get("xml:lang") or "").strip())
-    title = root.find(".//title")
-    if title is not None:
-        meta.title = clean_line(" ".join("".join(title.itertext()).split()))
-    for element in root.iter("meta"):
-        _read_meta(element, meta)
-    for element in root.iter("link"):
-        if element.get("rel") == "canonical" and not meta.url:
-            meta.url = element.get("href") or ""
-    for element in root.iter("script"):
-        if (element.get("type") or "").lower() == "application/ld+json":
-            _read_json_ld(element.text or "", meta)
-    for element in root.xpath("//*[contains(concat(' ', @itemprop, ' '), ' datePublished ')]"):
-        value = element.get("content") or element.get("datetime") or ""
-        if value:
-            meta.dates.append((_RANK["datepublished"], value))
+    for element in root.iter("title", "meta", "link", "script"):
+        tag = element.tag
+        if tag == "meta":
+            _read_meta(element, meta)
+        elif tag == "script":
+            if (element.get("type") or "").lower() == "application/ld+json":
+                _read_json_ld(element.text or "", meta)
+        elif tag == "link":
+            if element.get("rel") == "canonical" and not meta.url:
+                meta.url = element.get("href") or ""
+        elif not meta.title:
+            meta.title = clean_line(" ".join("".join(element.itertext()).split()))
     meta.dates.sort(key=lambda d: d[0])
     return meta
+
+
+def add_item_date(meta: Metadata, itemprop: str, value: str) -> None:
+    """A date marked up in the page's text (microdata `itemprop`)."""
+    names = itemprop.split()
+    if "datePublished" in names:
+        meta.dates.append((_RANK["datepublished"], value))
+        meta.dates.sort(key=lambda d: d[0])
+    elif "dateModified" in names:
+        meta.modified.append(value)
 
 
 def _read_meta(element: Element, meta: Metadata) -> None:
@@ -92,6 +109,8 @@ def _read_meta(element: Element, meta: Metadata) -> None:
         meta.site_names.append(content.lstrip("@"))
     elif key in _RANK:
         meta.dates.append((_RANK[key], content))
+    elif key in _MODIFIED:
+        meta.modified.append(content)
     elif key in ("og:locale", "language", "content-language", "dc.language"):
         meta.language = meta.language or content
     elif key == "og:url" and not meta.url:
@@ -119,6 +138,9 @@ def _read_json_ld(text: str, meta: Metadata) -> None:
         published = item.get("datePublished")
         if isinstance(published, str) and published.strip():
             meta.dates.append((_RANK["datepublished"], published.strip()))
+        modified = item.get("dateModified")
+        if isinstance(modified, str) and modified.strip():
+            meta.modified.append(modified.strip())
         publisher = item.get("publisher")
         if isinstance(publisher, dict):
             _add_text(meta.site_names, publisher.get("name"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pressfeed.webpage.metadata import Metadata
@@ -230,7 +230,23 @@ def publication_date(
         return printed[0], "page", printed[1]
     if declared is not None:
         return declared, "meta", None
-    return None
+    # No publication date anywhere: a date in the title, then the last update, printed or not.
+    titled = _first(
+        value_date(t, day_first=day_first, today=today) for t in [meta.title, *meta.titles]
+    )
+    if titled is not None:
+        return titled, "meta", None
+    updated = printed_date(
+        chunks, headline_at, day_first=day_first, today=today, near=None, updates=True
+    )
+    if updated is not None:
+        return updated[0], "page", updated[1]
+    modified = _first(value_date(v, day_first=day_first, today=today) for v in meta.modified)
+    return (modified, "meta", None) if modified is not None else None
+
+
+def _first(dates: Iterable[dt.date | None]) -> dt.date | None:
+    return next((d for d in dates if d is not None), None)
 
 
 def metadata_date(
@@ -261,13 +277,17 @@ def printed_date(
     day_first: bool,
     today: dt.date,
     near: dt.date | None,
+    updates: bool = False,
 ) -> tuple[dt.date, int] | None:
-    """The first publication date printed after the headline (else just before it)."""
+    """The first publication date printed after the headline (else just before it); with
+    `updates`, an update date counts too."""
     start = 0 if headline_at is None else headline_at
     after = _window_after(chunks, start + (headline_at is not None))
     before = range(start - 1, max(-1, start - 1 - _WINDOW_BEFORE), -1) if headline_at else ()
     for index in (*after, *before):
-        date = _chunk_date(chunks[index], day_first=day_first, today=today, near=near)
+        date = _chunk_date(
+            chunks[index], day_first=day_first, today=today, near=near, updates=updates
+        )
         if date is not None:
             return date, index
     return None
@@ -285,7 +305,7 @@ def _window_after(chunks: Sequence[Chunk], start: int) -> list[int]:
 
 
 def _chunk_date(
-    chunk: Chunk, *, day_first: bool, today: dt.date, near: dt.date | None
+    chunk: Chunk, *, day_first: bool, today: dt.date, near: dt.date | None, updates: bool
 ) -> dt.date | None:
     text = chunk.text
     if chunk.link_chars > 0.8 * len(text):
@@ -294,7 +314,7 @@ def _chunk_date(
     found = [
         f
         for f in find_dates(text, day_first=day_first, today=today, near=near)
-        if not is_update(text, f) and (not story or _starts_dateline(text, f))
+        if (updates or not is_update(text, f)) and (not story or _starts_dateline(text, f))
     ]
     labelled = [f for f in found if is_published(text, f)]
     chosen = labelled or found

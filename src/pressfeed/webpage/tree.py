@@ -31,14 +31,13 @@ _INLINE = frozenset(
         "mark", "s", "font", "code"
     }
 )  # fmt: skip
-# Elements with no text worth a look; the site's own menus, sidebars and footer.
-_NEVER_READ = frozenset(
-    {
-        "img", "input", "meta", "link", "source", "picture", "wbr", "col", "area", "track",
-        "param", "nav", "menu"
-    }
-)  # fmt: skip
+# The site's own menus, and outside the article its sidebars and footer: never read.
+_SITE_MENUS = frozenset({"nav", "menu"})
+_NO_TEXT = frozenset(
+    {"img", "input", "meta", "link", "source", "picture", "wbr", "col", "area", "track", "param"}
+)
 _SITE_PARTS = frozenset({"aside", "footer"})
+_ITEM_DATES = etree.XPath(".//*[contains(@itemprop, 'date')]")
 _BLOCK = frozenset(
     {
         "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd",
@@ -115,6 +114,7 @@ class Page:
     root: Element
     chunks: list[Chunk] = field(default_factory=list)
     times: list[TimeTag] = field(default_factory=list)
+    item_dates: list[tuple[str, str]] = field(default_factory=list)  # (itemprop, value)
 
 
 def parse_page(text: str) -> Element | None:
@@ -193,6 +193,7 @@ def read_chunks(root: Element) -> Page:
 
 # What an open element changed, undone when it closes.
 _SKIP, _CHROME, _HINT, _LINK, _STORY_OPEN, _HEAD, _BLOCK_OPEN = 1, 2, 4, 8, 16, 32, 64
+_KICKER, _DATED = 128, 256  # a kicker's own line; an itemprop date
 
 
 class _ChunkReader:
@@ -234,16 +235,23 @@ class _ChunkReader:
         self.depth += 1
         tag = element.tag
         attrib = element.attrib
-        if tag in _INLINE and not attrib:
-            return 0
-        if not isinstance(tag, str) or tag in _NEVER_READ:
+        if not attrib:
+            if tag in _INLINE:
+                return 0
+            names = 0
+        elif not isinstance(tag, str):
             return _SKIP
-        if tag in _SITE_PARTS and not self.story:
+        else:
+            names = _attribute_marks(tag, attrib)
+            if names & _SKIP:
+                return _SKIP
+        if not isinstance(tag, str) or tag in _NO_TEXT:
             return _SKIP
-        if attrib and _is_hidden(tag, attrib):
+        if tag in _SITE_MENUS or (tag in _SITE_PARTS and not self.story):
+            self._skip_site_part(element)
             return _SKIP
         mark = 0
-        if tag in _BLOCK:
+        if tag in _BLOCK or names & _KICKER:
             self._flush()
             self.block.append((element, self.depth))
             mark |= _BLOCK_OPEN
@@ -254,14 +262,10 @@ class _ChunkReader:
         if tag in _STORY:
             self.story += 1
             mark |= _STORY_OPEN
-        if (
-            tag in _CHROME_TAGS
-            or (attrib and _is_chrome(tag, attrib))
-            or (tag == "header" and not self.story)
-        ):
+        if names & _CHROME or tag in _CHROME_TAGS or (tag == "header" and not self.story):
             self.chrome.append(self.depth)
             mark |= _CHROME
-        if attrib and _is_headline_mark(attrib):
+        if names & _HINT:
             self.hints += 1
             mark |= _HINT
         if tag == "a":
@@ -270,7 +274,19 @@ class _ChunkReader:
         elif tag == "time" and attrib.get("datetime"):
             chunk = len(self.page.chunks)
             self.page.times.append(TimeTag(attrib["datetime"].strip(), chunk, bool(self.chrome)))
+        if names & _DATED:
+            value = attrib.get("content") or attrib.get("datetime")
+            if value:
+                self.page.item_dates.append((attrib.get("itemprop") or "", value))
         return mark
+
+    def _skip_site_part(self, element: Element) -> None:
+        """Menus and sidebars are not read; a date marked up in one still counts (some sites
+        put the byline in their navigation bar)."""
+        for item in _ITEM_DATES(element):
+            value = item.get("content") or item.get("datetime")
+            if value:
+                self.page.item_dates.append((item.get("itemprop") or "", value))
 
     def _close(self, mark: int) -> None:
         self.depth -= 1
@@ -340,39 +356,50 @@ def _words(names: str, ident: str) -> frozenset[str]:
     return frozenset([*_NAME_WORD.findall(text), *text.split()])
 
 
-def _is_hidden(tag: str, attrib: Attributes) -> bool:
-    if "hidden" in attrib or attrib.get("aria-hidden") == "true":
-        return tag not in ("body", "html")
+def _attribute_marks(tag: str, attrib: Attributes) -> int:
+    """What an element's attributes say: hidden (_SKIP), chrome, headline, kicker."""
+    hidden = "hidden" in attrib or attrib.get("aria-hidden") == "true"
+    if hidden and tag not in ("body", "html"):
+        return _SKIP
     style = attrib.get("style")
     if style and _HIDDEN_STYLE.search(style):
-        return True
-    names = attrib.get("class")
-    return bool(names) and _hidden_class(names)
+        return _SKIP
+    marks = _name_marks(tag, attrib.get("class") or "", attrib.get("id") or "")
+    role, itemprop = attrib.get("role"), attrib.get("itemprop")
+    if role in _CHROME_ROLES and tag not in _STORY:
+        marks |= _CHROME
+    if itemprop in ("author", "creator"):
+        marks |= _CHROME
+    elif itemprop in ("headline", "name"):
+        marks |= _HINT
+    elif itemprop and "date" in itemprop:
+        marks |= _DATED
+    return marks
 
 
-@functools.lru_cache(maxsize=4096)
-def _hidden_class(names: str) -> bool:
-    return not _HIDDEN_CLASSES.isdisjoint(names.lower().split())
-
-
-def _is_chrome(tag: str, attrib: Attributes) -> bool:
-    if tag in ("body", "html", "article", "main"):
-        return False
-    if attrib.get("role") in _CHROME_ROLES or attrib.get("itemprop") in ("author", "creator"):
-        return True
-    names, ident = attrib.get("class"), attrib.get("id")
-    if names is None and ident is None:
-        return False
-    return not _CHROME_WORDS.isdisjoint(_words(names or "", ident or ""))
+@functools.lru_cache(maxsize=8192)
+def _name_marks(tag: str, names: str, ident: str) -> int:
+    if not names and not ident:
+        return 0
+    classes = names.lower().split()
+    words = _words(names, ident)
+    marks = _SKIP if not _HIDDEN_CLASSES.isdisjoint(classes) else 0
+    if tag not in ("body", "html", "article", "main") and not _CHROME_WORDS.isdisjoint(words):
+        marks |= _CHROME
+    if classes and not _HEADLINE_WORDS.isdisjoint(_words(names, "")):
+        marks |= _HINT
+    if not _KICKER_WORDS.isdisjoint(words):
+        marks |= _KICKER
+    return marks
 
 
 _HEADLINE_WORDS = frozenset(
     {"headline", "title", "entry-title", "article-title", "post-title", "story-title", "heading"}
 )
-
-
-def _is_headline_mark(attrib: Attributes) -> bool:
-    if attrib.get("itemprop") in ("headline", "name"):
-        return True
-    names = attrib.get("class")
-    return names is not None and not _HEADLINE_WORDS.isdisjoint(_words(names, ""))
+# A label printed above or before the headline ("Genetik", "Press release"): its own line.
+_KICKER_WORDS = frozenset(
+    {
+        "kicker", "overline", "topline", "dachzeile", "eyebrow", "roofline", "supertitle",
+        "superline", "preheadline", "pretitle", "spitzmarke", "overhead", "strapline"
+    }
+)  # fmt: skip
