@@ -111,15 +111,81 @@ def test_classify_json_gives_null_date_and_the_file_date_for_undated_pages(
     assert record["file_date"] is not None
 
 
-def test_classify_explain_shows_terms_weights_and_threshold(
+def test_classify_explain_shows_evidence_part_by_part_with_its_context(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     page = tmp_path / "content" / "listing.txt"
     _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
-    assert "sea-rescue: yes, score" in out
-    assert "against threshold 4" in out
-    assert "'safe port*' x1 in headline (weight 3 x 3): safe port" in out
-    assert "libya: no, score 0 against threshold 4" in out
+    first = out.split("listing.txt#1")[0]  # the rescue release
+    assert "sea-rescue: yes; score" in first
+    assert "against threshold 6" in first
+    assert "named in the headline" in first
+    assert "headline     'safe port*' x1 (weight 3 x 3): safe port" in first
+    assert "lead         'rubber boat*' x1" in first or "lead         'boat*' x1" in first
+    assert "libya: no (score 0 below 6)" in first
+
+
+def test_classify_explain_names_the_word_that_let_a_near_term_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_settings(tmp_path)
+    page = tmp_path / "content" / "deal.txt"
+    page.write_text(
+        "Ministers sign a deal on the return of migrants\n\n"
+        "ATHENS, 4 May 2024 – Ministers of both states signed a deal on the return of migrants "
+        "who have no right to stay, under a new asylum procedure.\n",
+        encoding="utf-8",
+    )
+    _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
+    assert "governance: yes" in out
+    assert "'deal' x1 (weight 2 x 3): deal near 'migrants'" in out
+
+
+def test_classify_explain_says_why_a_topic_was_left_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_settings(tmp_path)
+    page = tmp_path / "content" / "farm.txt"
+    page.write_text(
+        "Farmers sign a loan agreement with the bank\n\n"
+        "NAIROBI, 4 May 2024 – Two hundred farmers signed a loan agreement for new seed "
+        "and irrigation pumps, the bank said on Friday.\n",
+        encoding="utf-8",
+    )
+    _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
+    assert "topics: (none)" in out
+    assert "governance: no (score 0 below 6)" in out
+
+
+def test_classify_outside_a_project_uses_the_built_in_topics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PRESSFEED_CONFIG", raising=False)
+    page = tmp_path / "listing.txt"
+    page.write_text(LISTING, encoding="utf-8")
+    code, out, err = run(capsys, "classify", str(page))
+    assert code == 0
+    assert "topics: sea-rescue" in out
+    assert "topics: health" in out
+    assert "no configuration file found; using the built-in topics" in err
+
+
+def test_other_commands_outside_a_project_still_need_a_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PRESSFEED_CONFIG", raising=False)
+    code, _, err = run(capsys, "scan")
+    assert code != 0
+    assert "no configuration file found; give one with --config FILE" in err
+    assert not (tmp_path / "var").exists()
+
+
+def test_the_built_in_topics_are_the_project_topics_file() -> None:
+    from pressfeed.config import BUILTIN_TOPICS
+
+    assert BUILTIN_TOPICS.read_bytes() == (ROOT / "config" / "topics.toml").read_bytes()
 
 
 def test_classify_walks_directories_and_reports_missing_paths(

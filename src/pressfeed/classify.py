@@ -188,8 +188,11 @@ class Part:
 def release_parts(release: Release) -> list[Part]:
     """The headline (unless derived from the body), then the passages of the body."""
     parts = [] if release.title_derived else [Part("headline", release.title)]
-    passages = [passage for text in _with_date_lines_joined(release.paragraphs)
-                for passage in split_passages(text)]
+    passages = [
+        passage
+        for text in _with_date_lines_joined(release.paragraphs)
+        for passage in split_passages(text)
+    ]
     names = ["lead", *(f"passage {n}" for n in range(2, len(passages) + 1))]
     return parts + [Part(name, text) for name, text in zip(names, passages, strict=False)]
 
@@ -315,7 +318,7 @@ def score_topic(
         near = _near_words(topic, rules, part, matches)
         if part.is_headline:
             # A headline is short: the top of the story gives it its context.
-            top = zip(parts[1:TOP_PASSAGES + 1], found[1:TOP_PASSAGES + 1])
+            top = zip(parts[1 : TOP_PASSAGES + 1], found[1 : TOP_PASSAGES + 1], strict=True)
             body = [_near_words(topic, rules, p, f, elsewhere=True) for p, f in top]
             near = {name: [w for n in [near, *body] for w in n[name]] for name in near}
         mine = [m for m in matches.get(index, []) if m.slot >= 0]
@@ -403,9 +406,7 @@ def _near_words(
     return near
 
 
-def _part_evidence(
-    topic: Topic, part: Part, matches: list[Match], near: Near
-) -> list[Evidence]:
+def _part_evidence(topic: Topic, part: Part, matches: list[Match], near: Near) -> list[Evidence]:
     factor = _factor(topic, part)
     if not matches or factor == 0:
         return []

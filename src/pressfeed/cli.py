@@ -25,8 +25,9 @@ from pressfeed.config import (
 )
 from pressfeed.digest import dry_run, preview_digests, send_due_digests
 from pressfeed.errors import PressfeedError, SourceError
-from pressfeed.evaluate import NONE, EvalReport, evaluate
+from pressfeed.evaluate import NONE, EvalReport, evaluate, labelled_examples
 from pressfeed.extract import extract_text
+from pressfeed.learn import LearnUnavailableError, learn_topics, learned_toml
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
 from pressfeed.reading import file_date
@@ -48,6 +49,7 @@ EPILOG_SCAN = "example: pressfeed scan --content content/ --db var/pressfeed.db"
 EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-2019.txt"
 EPILOG_EVAL = "example: pressfeed eval ../shared/seeds-golden.json ../shared/seeds"
 EPILOG_DIFF = "example: pressfeed topics diff"
+EPILOG_LEARN = "example: pressfeed topics learn labels.json content/ --out my-topics.toml"
 EPILOG_PUBLISH = "example: pressfeed publish --full"
 EPILOG_SUBSCRIBERS = "example: pressfeed subscribers add ana@example.org --topics libya,health"
 EPILOG_DIGEST = "example: pressfeed digest --dry-run"
@@ -430,6 +432,23 @@ def _add_topics(commands: Commands) -> None:
     )
     diff.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
     diff.set_defaults(handler=run_topics_diff)
+    learn = actions.add_parser(
+        "learn",
+        help="propose topic rules (topics.toml) from labelled examples, cross-validated",
+        description="Learn terms and weights for each topic of a labels file from the labelled "
+        "releases, print them as a topics file, and report the cross-validated precision, "
+        "recall and F1 of rules learned this way on stderr. Needs scikit-learn "
+        "(pip install 'pressfeed[learn]').",
+        epilog=EPILOG_LEARN,
+    )
+    learn.add_argument("labels", type=Path, metavar="LABELS.json", help="labels file")
+    learn.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="files or directories labelled there"
+    )
+    learn.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    learn.add_argument("--terms", type=int, default=40, help="most terms per topic (default 40)")
+    learn.add_argument("--out", type=Path, metavar="FILE", help="write the topics file here")
+    learn.set_defaults(handler=run_topics_learn)
 
 
 def run_topics_diff(args: argparse.Namespace) -> int:
@@ -444,6 +463,33 @@ def run_topics_diff(args: argparse.Namespace) -> int:
     slugs = sorted(set(gained) | set(lost))
     summary = ", ".join(f"{s} +{gained.get(s, 0)} -{lost.get(s, 0)}" for s in slugs)
     print(summary or "no release would change topics")
+    return 0
+
+
+def run_topics_learn(args: argparse.Namespace) -> int:
+    settings = _settings_or_builtin(args)
+    slugs, examples, report = labelled_examples(
+        args.labels, args.paths, now=_now(), max_bytes=settings.max_file_bytes
+    )
+    _print_problems(report.problems)
+    try:
+        learned = learn_topics(slugs, examples, folds=args.folds, max_terms=args.terms)
+    except (LearnUnavailableError, ValueError) as error:
+        print(f"pressfeed: {error}", file=sys.stderr)
+        return 2
+    text = learned_toml(learned)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    print(f"{learned.examples} examples, {learned.folds}-fold cross-validation:", file=sys.stderr)
+    for s in learned.scores:
+        print(
+            f"  {s.slug:<14} precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}",
+            file=sys.stderr,
+        )
+    macro = sum(s.f1 for s in learned.scores) / len(learned.scores) if learned.scores else 0.0
+    print(f"  macro F1 {macro:.3f}", file=sys.stderr)
     return 0
 
 

@@ -301,7 +301,7 @@ SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS if o.section))
 _BY_DOTTED = {o.dotted: o for o in OPTIONS}
 
 
-def _term_problem(text: str) -> str | None:
+def term_problem(text: str) -> str | None:
     """Why text cannot be a topic term, or None when it can."""
     if not text.strip():
         return "a term must not be empty"
@@ -321,7 +321,7 @@ def _term_problem(text: str) -> str | None:
 def _term_list(value: object, base: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError
-    reasons = [f"entry {i}: {r}" for i, text in enumerate(value, 1) if (r := _term_problem(text))]
+    reasons = [f"entry {i}: {r}" for i, text in enumerate(value, 1) if (r := term_problem(text))]
     if reasons:
         raise ValueError("; ".join(reasons))
     return tuple(value)
@@ -416,10 +416,10 @@ _BY_ENV = {env_name(o.dotted): o for o in OPTIONS}
 
 def describe_options(options: Sequence[Option] = OPTIONS) -> list[tuple[str, str, str, str]]:
     """Each option as (dotted key, type name, default as TOML text, help line)."""
-    return [(o.dotted, o.kind.name, _toml_text(o.default), o.help) for o in options]
+    return [(o.dotted, o.kind.name, toml_text(o.default), o.help) for o in options]
 
 
-def _toml_text(value: object) -> str:
+def toml_text(value: object) -> str:
     if value is None:
         return "(required)"
     if isinstance(value, bool):
@@ -427,7 +427,7 @@ def _toml_text(value: object) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
     if isinstance(value, int):
         return f"{value:_}" if value >= 10_000 else str(value)
     return str(value)
@@ -468,7 +468,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 def _dotted(keys: Sequence[str]) -> str:
     """Keys written as TOML would: topics.libya.terms."libya*"."""
-    return ".".join(k if _BARE_KEY.fullmatch(k) else _toml_text(k) for k in keys)
+    return ".".join(k if _BARE_KEY.fullmatch(k) else toml_text(k) for k in keys)
 
 
 # --- finding the line of a key ------------------------------------------------------------------
@@ -840,7 +840,7 @@ def _terms(
 
 def _term(text: str, value: object, lists: Mapping[str, tuple[str, ...]]) -> Term:
     """A term from `"text" = weight` or `"text" = { weight = 2, near = "list" }`."""
-    if reason := _term_problem(text):
+    if reason := term_problem(text):
         raise ValueError(reason)
     near = None
     if isinstance(value, dict):

@@ -158,6 +158,36 @@ def evaluate(
     return report
 
 
+@dataclass(frozen=True)
+class Example:
+    """A labelled item: one release, or every release of a file labelled as a whole."""
+
+    key: str
+    releases: tuple[Release, ...]
+    topics: frozenset[str]
+    optional: frozenset[str]  # topics that count neither way
+
+
+def labelled_examples(
+    labels_path: Path, paths: Sequence[Path], *, now: dt.datetime, max_bytes: int
+) -> tuple[list[str], list[Example], EvalReport]:
+    """The topic slugs and the labelled items found in the files, with what was not found."""
+    slugs, labels = read_labels(labels_path)
+    files = labelled_files({label.file for label in labels}, paths)
+    report = EvalReport()
+    extracted = _extract(files, now, max_bytes, report)
+    matches = _match([lb for lb in labels if not lb.whole_file], extracted, report)
+    found: dict[str, tuple[Release, ...]] = {key: (r,) for key, r in matches.items()}
+    for name in {lb.file for lb in labels if lb.whole_file} & set(extracted):
+        found[f"{name}#*"] = tuple(extracted[name])
+    examples = [
+        Example(key, found[key], frozenset(required), frozenset(optional - required))
+        for key, (required, optional) in sorted(_label_groups(labels).items())
+        if key in found
+    ]
+    return slugs, examples, report
+
+
 def _extract(
     files: dict[str, SourceFile], now: dt.datetime, max_bytes: int, report: EvalReport
 ) -> dict[str, list[Release]]:
