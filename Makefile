@@ -5,6 +5,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-slow lint bench clean
 
+# The classifier the classification benchmark compares with: the last one that scaled body
+# matches by length, before topics were read passage by passage.
+CLASSIFY_BASELINE ?= 65b4bb0
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -38,6 +42,8 @@ bench: $(STAMP)
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null)
 	mkdir -p build/bench
 	$(BIN)/python benchmarks/bench_scan.py $(BENCH_FLAGS) --out build/bench/scan.md
+	$(BIN)/python benchmarks/bench_classify.py $(BENCH_FLAGS) --against $(CLASSIFY_BASELINE) \
+	  --out build/bench/classify.md
 	$(BIN)/python benchmarks/bench_latency.py $(BENCH_FLAGS) --out build/bench/latency.md
 	$(BIN)/python benchmarks/bench_digest.py $(BENCH_FLAGS) --out build/bench/digest.md
 	$(BIN)/python benchmarks/bench_http.py $(BENCH_FLAGS) --out build/bench/http.md

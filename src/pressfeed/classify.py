@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from functools import cached_property, lru_cache
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache, partial
 
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
 
@@ -152,8 +152,8 @@ def _probe(term: str) -> Topic:
 def classify(release: Release, rules: Rules) -> list[TopicScore]:
     """Every topic's verdict on a release, in topic order."""
     parts = release_parts(release)
-    found = [_matches(rules, part.text) for part in parts]
-    return [score_topic(t, i, rules, parts, found) for i, t in enumerate(rules.topics)]
+    read = Read(parts, [_matches(rules, part.text) for part in parts])
+    return [score_topic(t, i, rules, read) for i, t in enumerate(rules.topics)]
 
 
 def assigned_topics(release: Release, rules: Rules) -> list[str]:
@@ -252,15 +252,39 @@ class Match:
     word: int  # the index of the first word in the part
 
 
+Found = Sequence[dict[int, list[Match]]]  # per part, each owner's matches
+
+
 def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
     """Each owner's matches in a text: leftmost, longest, not overlapping."""
     candidates: dict[int, list[Match]] = defaultdict(list)
-    for index, word in enumerate(_WORD.finditer(text)):
-        for pattern in rules.lexicon.starting_with(word.group()):
+    words = list(_WORD.finditer(text))
+    for index, word in enumerate(words):
+        patterns = rules.lexicon.starting_with(word.group())
+        if not patterns:
+            continue
+        following = _following(text, words, index)
+        for pattern in patterns:
+            if len(pattern.words) > 1 and not _second_fits(pattern, following):
+                continue  # most phrases end here: their second word is not the next one
             end = _match_end(pattern, text, word.end())
             if end is not None:
                 candidates[pattern.topic].append(Match(word.start(), end, pattern.slot, index))
     return {owner: _leftmost_longest(found) for owner, found in candidates.items()}
+
+
+def _following(text: str, words: Sequence[re.Match[str]], index: int) -> str | None:
+    """The word after words[index], when only a joiner stands between them."""
+    if index + 1 >= len(words):
+        return None
+    between = text[words[index].end() : words[index + 1].start()]
+    return words[index + 1].group() if _JOINER.fullmatch(between) else None
+
+
+def _second_fits(pattern: _Pattern, following: str | None) -> bool:
+    if following is None:
+        return False
+    return _word_fits(pattern, 1, following if pattern.cased else following.casefold())
 
 
 def _match_end(pattern: _Pattern, text: str, end: int) -> int | None:
@@ -303,25 +327,58 @@ def _leftmost_longest(found: list[Match]) -> list[Match]:
 
 # --- scoring ------------------------------------------------------------------------------------
 
-Found = Sequence[dict[int, list[Match]]]
+
+@dataclass(frozen=True, slots=True)
+class NearWord:
+    """A word of a word list found in or beside a part."""
+
+    text: str
+    word: int
+    start: int
+    elsewhere: bool  # in the part that gives this one its context: near whatever its distance
 
 
-def score_topic(
-    topic: Topic, index: int, rules: Rules, parts: Sequence[Part], found: Found
-) -> TopicScore:
+@dataclass
+class Read:
+    """A release's parts and every owner's matches in each, as all topics score them."""
+
+    parts: Sequence[Part]
+    found: Sequence[dict[int, list[Match]]]
+    _near: dict[tuple[int, int], list[NearWord]] = field(default_factory=dict)
+
+    def near(self, k: int, owner: int) -> list[NearWord]:
+        """The words of a list that give part k its context: its own, and for the headline
+        those of the top of the story too."""
+        key = (k, owner)
+        if key not in self._near:
+            words = self._list_words(k, owner, elsewhere=False)
+            if self.parts[k].is_headline:
+                for j in range(k + 1, min(len(self.parts), k + 1 + TOP_PASSAGES)):
+                    words += self._list_words(j, owner, elsewhere=True)
+            self._near[key] = words
+        return self._near[key]
+
+    def _list_words(self, k: int, owner: int, *, elsewhere: bool) -> list[NearWord]:
+        text = self.parts[k].text
+        return [
+            NearWord(text[m.start : m.end], m.word, m.start, elsewhere)
+            for m in self.found[k].get(owner, [])
+        ]
+
+
+def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScore:
     """One topic's score from the matches in each part, and whether the release carries it."""
     evidence: list[Evidence] = []
     score = 0.0
     about = in_headline = 0
     cap = 2 * topic.passage_points
-    for part, matches in zip(parts, found, strict=True):
-        near = _near_words(topic, rules, part, matches)
-        if part.is_headline:
-            # A headline is short: the top of the story gives it its context.
-            top = zip(parts[1 : TOP_PASSAGES + 1], found[1 : TOP_PASSAGES + 1], strict=True)
-            body = [_near_words(topic, rules, p, f, elsewhere=True) for p, f in top]
-            near = {name: [w for n in [near, *body] for w in n[name]] for name in near}
+    owners = {name: rules.list_owner[(name, terms)] for name, terms in topic.lists}
+    parts, found = read.parts, read.found
+    for k, (part, matches) in enumerate(zip(parts, found, strict=True)):
         mine = [m for m in matches.get(index, []) if m.slot >= 0]
+        if not mine:
+            continue
+        near = partial(_near_for, read, k, owners)
         part_evidence = _part_evidence(topic, part, mine, near)
         raw = sum(e.points for e in part_evidence) / _factor(topic, part) if part_evidence else 0
         evidence += part_evidence
@@ -373,40 +430,13 @@ def _why_not(topic: Topic, verdict: TopicScore) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class NearWord:
-    """A word of a `near` list found in or beside a part."""
-
-    text: str
-    word: int
-    start: int
-    elsewhere: bool  # in the part that gives this one its context: near whatever its distance
+def _near_for(read: Read, k: int, owners: dict[str, int], name: str) -> list[NearWord]:
+    return read.near(k, owners[name])
 
 
-Near = dict[str, list[NearWord]]
-
-
-def _near_words(
-    topic: Topic,
-    rules: Rules,
-    part: Part,
-    matches: dict[int, list[Match]],
-    *,
-    elsewhere: bool = False,
-) -> Near:
-    """For each word list the topic's terms name, where its words stand in the part."""
-    near: Near = {}
-    for term in topic.terms:
-        if term.near is not None and term.near not in near:
-            owner = rules.list_owner[(term.near, topic.word_list(term.near))]
-            near[term.near] = [
-                NearWord(part.text[m.start : m.end], m.word, m.start, elsewhere)
-                for m in matches.get(owner, [])
-            ]
-    return near
-
-
-def _part_evidence(topic: Topic, part: Part, matches: list[Match], near: Near) -> list[Evidence]:
+def _part_evidence(
+    topic: Topic, part: Part, matches: list[Match], near: Callable[[str], list[NearWord]]
+) -> list[Evidence]:
     factor = _factor(topic, part)
     if not matches or factor == 0:
         return []
@@ -416,11 +446,11 @@ def _part_evidence(topic: Topic, part: Part, matches: list[Match], near: Near) -
         term = topic.terms[match.slot]
         close: list[str] = []
         if term.near is not None:
-            close = _close_by(match, near[term.near], topic.near_words)
+            close = _close_by(match, near(term.near), topic.near_words)
             if not close:
                 continue
         words = part.text[match.start : match.end]
-        listed = words[0].isupper() and _inside((match.start, match.end), part.enumerations)
+        listed = words[0].isupper() and _in_enumeration(part, match)
         found[(match.slot, listed)].append(words)
         context[(match.slot, listed)] += close
     evidence = []
@@ -466,6 +496,15 @@ def _anchor(topic: Topic, rules: Rules, parts: Sequence[Part], found: Found) -> 
         for match in matches.get(owner, []) if owner is not None else []:
             return part.text[match.start : match.end]
     return None
+
+
+_LIST_REACH = 120  # characters: a name in an enumeration has a comma closer than this
+
+
+def _in_enumeration(part: Part, match: Match) -> bool:
+    if "," not in part.text[max(0, match.start - _LIST_REACH) : match.end + _LIST_REACH]:
+        return False  # no list can hold it; spares the enumeration search
+    return _inside((match.start, match.end), part.enumerations)
 
 
 def _inside(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
