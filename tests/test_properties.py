@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from pressfeed import publish as publishing
 from pressfeed import store
-from pressfeed.classify import classify, compile_rules, release_zones, term_matches
+from pressfeed.classify import classify, compile_rules, release_parts, term_matches
 from pressfeed.config import load_settings
 from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.errors import PressfeedError
@@ -426,7 +426,10 @@ def topics(draw: st.DrawFn, slug: str) -> Topic:
         threshold=draw(st.floats(0.5, 10)),
         headline_weight=draw(st.floats(0, 4)),
         lead_weight=draw(st.floats(0, 3)),
-        length_norm=draw(st.integers(1, 400)),
+        passage_points=draw(st.floats(0.5, 6)),
+        min_share=draw(st.floats(0, 1)),
+        min_passages=draw(st.integers(1, 4)),
+        near_words=draw(st.integers(1, 20)),
     )
 
 
@@ -495,8 +498,7 @@ def test_an_exclude_term_never_adds_a_topic(
 def test_a_release_holding_an_exclude_term_never_carries_the_topic(
     topic_set: tuple[Topic, ...], release: Release
 ) -> None:
-    zones = release_zones(release)
-    texts = [zones.headline, zones.lead, zones.body]
+    texts = [part.text for part in release_parts(release)]
     for verdict, topic in zip(classify(release, compile_rules(topic_set)), topic_set, strict=True):
         if any(term_matches(term, text) for term in topic.exclude for text in texts):
             assert not verdict.assigned, (topic.slug, verdict)
@@ -516,7 +518,7 @@ SECTION_KEYS = [
 ]  # fmt: skip
 TOPIC_KEYS = [
     "title", "description", "terms", "exclude", "threshold", "headline_weight", "lead_weight",
-    "length_norm", "bogus",
+    "passage_points", "min_share", "min_passages", "near_words", "requires", "bogus",
 ]  # fmt: skip
 SLUGS = ["libya", "health", "all", "Bad Slug", "-x", "a", "sea-rescue"]
 
