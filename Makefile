@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_latency.py $(BENCH_FLAGS) --out build/bench/latency.md
 	$(BIN)/python benchmarks/bench_digest.py $(BENCH_FLAGS) --out build/bench/digest.md
 	$(BIN)/python benchmarks/bench_http.py $(BENCH_FLAGS) --out build/bench/http.md
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/bench_extraction.py $(BENCH_FLAGS) --out build/bench/extraction.md
 	$(BIN)/python benchmarks/report.py build/bench docs/benchmarks.md
 
 clean:

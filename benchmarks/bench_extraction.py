@@ -205,6 +205,12 @@ def halves(pages: Sequence[Page]) -> dict[str, list[Page]]:
     }
 
 
+NOT_RUN = """## Extraction from saved web pages
+
+Not run: no development set at `{devset}`. Materialise it as `docs/extraction.md` says.
+"""
+
+
 # --- report -------------------------------------------------------------------------------------
 
 
@@ -258,8 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--misses", action="store_true", help="list every page missed")
     args = parser.parse_args(argv)
     if not (args.devset / "golden.json").is_file():
-        print(f"no development set at {args.devset}: materialise it first", file=sys.stderr)
-        return 2
+        text = NOT_RUN.format(devset=args.devset)
+        print(text, file=sys.stderr)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+        return 0
     truth = args.ground_truth or args.devset / "ground-truth.json"
     pages = load_pages(args.devset, truth)
     passes = 1 if args.quick else args.passes

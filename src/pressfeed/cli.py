@@ -318,12 +318,14 @@ def release_json(release: Release, scores: Sequence[TopicScore]) -> dict[str, An
         "title_derived": release.title_derived,
         "date": release.stated_date.isoformat() if release.stated_date else None,
         "date_inferred": release.date_inferred,
+        "date_source": release.date_source.value,
         "year_inferred": release.year_inferred,
         "file_date": release.date.isoformat() if release.date_inferred else None,
         "place": release.place,
         "topics": [s.slug for s in scores if s.assigned],
         "scores": {s.slug: s.score for s in scores},
         "paragraphs": len(release.paragraphs),
+        "body": "\n\n".join(release.paragraphs),
         "contacts": list(release.contacts),
     }
 

@@ -81,9 +81,7 @@ def extract_text(
     return extract_releases(blocks, source=source, file_date=file_date, today=today)
 
 
-def extract_webpage(
-    text: str, *, source: str, file_date: dt.date, today: dt.date
-) -> list[Release]:
+def extract_webpage(text: str, *, source: str, file_date: dt.date, today: dt.date) -> list[Release]:
     """The releases of an HTML page: its article, or each release of a listing page."""
     page = read_webpage(text, today=today)
     if page is None:
@@ -103,7 +101,7 @@ def is_listing(releases: Sequence[Release]) -> bool:
 
 
 def _article(page: WebPage, *, source: str, file_date: dt.date, today: dt.date) -> Release | None:
-    body = list(page.paragraphs)
+    body = [p for p in page.paragraphs if not _is_noise(p)]
     dateline = parse_dateline(body[0], today=today) if body else None
     date, kind = page.date, DateKind.STATED
     if date is None and dateline is not None and dateline.date and dateline.year_stated:

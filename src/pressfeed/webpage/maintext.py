@@ -17,6 +17,8 @@ from pressfeed.webpage.tree import Chunk, Element
 _PROSE_CHARS = 25
 _LINK_DENSITY = 0.5
 _SIBLING_SHARE = 0.2
+_CHROME_SHARE = 0.25
+_WIDER = 1.3
 _BOILERPLATE = re.compile(
     r"^(?:advertisement|anzeige|werbung|publicité|publicidad|pubblicità|mainos|annonse|"
     r"read more|weiterlesen|lire la suite|leer más|continue reading|related|see also|"
@@ -28,10 +30,10 @@ _BOILERPLATE = re.compile(
 
 def main_text(chunks: Sequence[Chunk], skip: set[int]) -> list[int]:
     """Indexes of the chunks that make up the article's text, in page order."""
-    scores = _container_scores(chunks, in_chrome=False) or _container_scores(chunks, in_chrome=True)
+    scores, prose = _container_scores(chunks)
     if not scores:
         return [i for i, c in enumerate(chunks) if c.chrome_depth < 0 and i not in skip]
-    top = max(scores, key=scores.__getitem__)
+    top = _widened(max(scores, key=scores.__getitem__), prose)
     selected = _with_prose_siblings(top, scores)
     depth = _depth(top)
     return [
@@ -41,16 +43,37 @@ def main_text(chunks: Sequence[Chunk], skip: set[int]) -> list[int]:
     ]
 
 
-def _container_scores(chunks: Sequence[Chunk], *, in_chrome: bool) -> dict[Element, float]:
+def _container_scores(
+    chunks: Sequence[Chunk],
+) -> tuple[dict[Element, float], dict[Element, int]]:
+    """Readability's points per container, and the characters of prose under each element."""
     scores: dict[Element, float] = defaultdict(float)
+    prose: dict[Element, int] = defaultdict(int)
     for chunk in chunks:
-        if not _is_prose(chunk) or (chunk.chrome_depth >= 0 and not in_chrome):
+        if not _is_prose(chunk):
             continue
         points = 1 + chunk.text.count(",") + min(len(chunk.text) / 100, 3)
+        if chunk.chrome_depth >= 0:
+            # Chrome by its name only, often: "content-with-sidebar" can hold the article.
+            points *= _CHROME_SHARE
         element = chunk.element.getparent() if chunk.tag in ("p", "br", "pre") else chunk.element
         for level, ancestor in enumerate(_up(element, 3)):
             scores[ancestor] += points / (1, 2, 3)[level]
-    return scores
+        for ancestor in _up(chunk.element, 6):
+            prose[ancestor] += len(chunk.text)
+    return scores, prose
+
+
+def _widened(top: Element, prose: dict[Element, int]) -> Element:
+    """The best container, or an ancestor holding much more prose: an article split into
+    several blocks ("text", an image, "text") scores each block alone."""
+    best = top
+    for ancestor in _up(top.getparent(), 2):
+        if ancestor.tag in ("body", "html"):
+            break
+        if prose.get(ancestor, 0) >= _WIDER * prose.get(best, 0):
+            best = ancestor
+    return best
 
 
 def _is_prose(chunk: Chunk) -> bool:

@@ -50,7 +50,7 @@ _BLOCK = frozenset(
 _STORY = frozenset({"article", "main"})
 _HEADING = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Site chrome by element and by ARIA role; not <form>: some sites wrap the whole page in one.
-_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog"})
+_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "dialog", "figcaption"})
 _CHROME_ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "dialog", "alert"}
 )

@@ -1,0 +1,422 @@
+"""Tests for pressfeed.webpage: headline, publication date and main text of saved web pages.
+
+Every page here is written for the test; none is taken from a real site.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pressfeed.extract import extract_text
+from pressfeed.models import DateSource, Release
+from pressfeed.sources import decode
+from pressfeed.webpage import WebPage, read_webpage
+from pressfeed.webpage.headline import is_not_a_headline, strip_site
+from pressfeed.webpage.pubdate import day_comes_first, find_dates
+
+TODAY = dt.date(2026, 11, 23)
+FILE_DAY = dt.date(2026, 11, 20)
+STORY = (
+    "The agency opened two new clinics in the northern districts this week, and its teams "
+    "expect to treat more than four hundred patients a day once both are fully staffed."
+)
+MORE = (
+    "Local health workers, trained over the summer, will run the clinics with support from "
+    "mobile teams that visit the villages further up the valley every second week."
+)
+LAST = (
+    "The clinics will stay open through the winter, when the roads to the district hospital "
+    "are often closed by snow for several days at a time."
+)
+
+
+def page(body: str, head: str = "", lang: str = "en") -> str:
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">{head}</head>'
+        f"<body>{body}</body></html>"
+    )
+
+
+def article(top: str, *, head: str = "", lang: str = "en", after: str = "") -> str:
+    """A news page: site header and menu, the article with `top` above its text, a footer."""
+    return page(
+        '<header class="site"><a href="/">Valley Health Network</a><nav><a href="/">Home</a>'
+        '<a href="/news">News</a></nav></header>'
+        f"<main><article>{top}<p>{STORY}</p><p>{MORE}</p><p>{LAST}</p>{after}</article></main>"
+        '<footer><p>© 2019 Valley Health Network</p><a href="/privacy">Privacy</a></footer>',
+        head,
+        lang,
+    )
+
+
+def read(html: str) -> WebPage:
+    found = read_webpage(html, today=TODAY)
+    assert found is not None
+    return found
+
+
+def release(html: str) -> Release:
+    (one,) = extract_text(html, ".html", source="page.html", file_date=FILE_DAY, today=TODAY)
+    return one
+
+
+# --- headline -----------------------------------------------------------------------------------
+
+
+def test_headline_is_the_visible_h1_not_the_title_with_the_site_name() -> None:
+    head = (
+        "<title>Two clinics open in the north | Valley Health Network</title>"
+        '<meta property="og:title" content="Two clinics open in the north - Valley Health">'
+    )
+    assert read(article("<h1>Two clinics open in the north</h1>", head=head)).headline == (
+        "Two clinics open in the north"
+    )
+
+
+def test_printed_wording_wins_over_the_declared_one() -> None:
+    head = '<meta property="og:title" content="Clinics open in northern districts">'
+    found = read(article("<h1>Two new clinics open in the northern districts</h1>", head=head))
+    assert found.headline == "Two new clinics open in the northern districts"
+
+
+def test_a_logo_h1_in_the_site_header_loses_to_the_article_heading() -> None:
+    html = page(
+        '<header><h1 class="logo">Valley Health Network</h1></header>'
+        f'<div class="story"><h2 class="entry-title">Two clinics open in the north</h2>'
+        f"<p>{STORY}</p><p>{MORE}</p></div>",
+        '<meta property="og:site_name" content="Valley Health Network">'
+        '<meta property="og:title" content="Two clinics open in the north">',
+    )
+    assert read(html).headline == "Two clinics open in the north"
+
+
+def test_a_kicker_inside_the_h1_is_not_part_of_the_headline() -> None:
+    html = article(
+        '<h1><span class="kicker">Gesundheit</span> Zwei neue Kliniken im Norden eröffnet</h1>',
+        lang="de",
+    )
+    assert read(html).headline == "Zwei neue Kliniken im Norden eröffnet"
+
+
+@pytest.mark.parametrize("kicker", ["Health:", "Breaking", "Press release –"])
+def test_a_kicker_before_the_declared_title_is_dropped(kicker: str) -> None:
+    head = '<meta property="og:title" content="Two clinics open in the north">'
+    html = article(f"<h1>{kicker} Two clinics open in the north</h1>", head=head)
+    assert read(html).headline == "Two clinics open in the north"
+
+
+def test_byline_and_share_bar_above_the_story_never_become_the_headline() -> None:
+    html = page(
+        '<div class="top"><h2>By Marco Rossi</h2><h2>Share on Facebook Share on Twitter Email</h2>'
+        f"<h2>18:37 CET</h2></div><div><p>{STORY}</p><p>{MORE}</p></div>",
+        "<title>Two clinics open in the north | Valley Health Network</title>",
+    )
+    assert read(html).headline == "Two clinics open in the north"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "By Marco Rossi",
+        "18:37 CET",
+        "4 AM",
+        "Share on Facebook Share on Twitter Email",
+        "Startseite > Politik > Inland",
+    ],
+)
+def test_lines_that_are_never_headlines(text: str) -> None:
+    assert is_not_a_headline(text)
+
+
+def test_a_real_headline_is_kept() -> None:
+    assert not is_not_a_headline("Clinics share their data with the ministry")
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Two clinics open - BBC News", "Two clinics open"),
+        ("Opinion | Why the clinics matter | The Daily Paper", "Why the clinics matter"),
+        ("Affaire KPMG : un juge se récuse | Radio Nord", "Affaire KPMG : un juge se récuse"),
+        ("Die Akte – der lange Marsch ins Digitale", "Die Akte – der lange Marsch ins Digitale"),
+        ("Two clinics open | valleyhealth.example", "Two clinics open"),
+        ("Two clinics open", "Two clinics open"),
+    ],
+)  # fmt: skip
+def test_declared_titles_lose_site_names_and_sections(title: str, expected: str) -> None:
+    assert strip_site(title, ["BBC News"]) == expected
+
+
+def test_page_without_any_heading_takes_its_declared_title() -> None:
+    html = page(f"<div><p>{STORY}</p><p>{MORE}</p></div>", "<title>Clinics open | VHN</title>")
+    assert read(html).headline == "Clinics open"
+
+
+# --- dates as printed ---------------------------------------------------------------------------
+
+
+def dates_in(text: str, *, day_first: bool = True) -> list[dt.date]:
+    return [f.date for f in find_dates(text, day_first=day_first, today=TODAY)]
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first", "expected"),
+    [
+        ("27.01.2020", False, dt.date(2020, 1, 27)),  # dots: day first everywhere
+        ("27. 1. 2020", False, dt.date(2020, 1, 27)),
+        ("2020-01-27", False, dt.date(2020, 1, 27)),
+        ("01/02/2020", False, dt.date(2020, 1, 2)),
+        ("01/02/2020", True, dt.date(2020, 2, 1)),
+        ("27/01/2020", False, dt.date(2020, 1, 27)),  # no month 27: the order is plain
+        ("11/13/19", False, dt.date(2019, 11, 13)),
+        ("January 27, 2020", True, dt.date(2020, 1, 27)),
+        ("Jan. 27 2020", True, dt.date(2020, 1, 27)),
+        ("27th January 2020", True, dt.date(2020, 1, 27)),
+        ("27 janvier 2020", True, dt.date(2020, 1, 27)),
+        ("1er mars 2020", True, dt.date(2020, 3, 1)),
+        ("27 gennaio 2020", True, dt.date(2020, 1, 27)),
+        ("27 de enero de 2020", True, dt.date(2020, 1, 27)),
+        ("27. Januar 2020", True, dt.date(2020, 1, 27)),
+        ("3. März 2020", True, dt.date(2020, 3, 3)),
+        ("27. tammikuuta 2020", True, dt.date(2020, 1, 27)),
+        ("27. desember 2020", True, dt.date(2020, 12, 27)),
+    ],
+)
+def test_printed_date_forms(text: str, day_first: bool, expected: dt.date) -> None:
+    assert dates_in(f"Published {text} by the press office", day_first=day_first) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text", ["© 2019 Valley Health", "in 2020", "32.01.2020", "13/13/2020", "4 min read", "1. 11."]
+)
+def test_what_is_not_a_full_date(text: str) -> None:
+    assert dates_in(text) == []
+
+
+def test_dates_after_tomorrow_or_before_the_web_are_not_dates() -> None:
+    assert dates_in("12 March 2031 and 12 March 1990") == []
+
+
+@pytest.mark.parametrize(
+    ("language", "url", "day_first"),
+    [
+        ("en-US", "", False),
+        ("en_GB", "", True),
+        ("en", "", False),
+        ("en", "https://news.example.co.uk/story", True),
+        ("", "", False),
+        ("de", "", True),
+        ("fi-FI", "", True),
+        ("nb", "", True),
+    ],
+)
+def test_day_month_order_from_language_locale_and_address(
+    language: str, url: str, day_first: bool
+) -> None:
+    assert day_comes_first(language, url) is day_first
+
+
+# --- the page's publication date ------------------------------------------------------------------
+
+
+def test_date_printed_under_the_headline_beats_utc_metadata() -> None:
+    head = '<meta property="article:published_time" content="2020-01-28T02:30:00Z">'
+    html = article('<h1>Two clinics open</h1><p class="byline">By Ana Ruiz · January 27, 2020</p>',
+                   head=head)  # fmt: skip
+    found = read(html)
+    assert (found.date, found.date_source) == (dt.date(2020, 1, 27), "page")
+
+
+def test_numeric_date_in_the_page_language_order() -> None:
+    html = article('<h1>Zwei Kliniken eröffnet</h1><p class="meta">03.02.2020</p>', lang="de")
+    assert read(html).date == dt.date(2020, 2, 3)
+    html = article('<h1>Two clinics open</h1><p class="meta">03/02/2020</p>', lang="en-US")
+    assert read(html).date == dt.date(2020, 3, 2)
+    html = article('<h1>Two clinics open</h1><p class="meta">03/02/2020</p>', lang="en-GB")
+    assert read(html).date == dt.date(2020, 2, 3)
+
+
+def test_metadata_settles_an_order_the_language_leaves_open() -> None:
+    head = '<meta name="date" content="2020-02-03">'
+    html = article('<h1>Two clinics open</h1><p class="meta">03/02/2020</p>', head=head, lang="")
+    assert read(html).date == dt.date(2020, 2, 3)
+
+
+def test_update_dates_are_passed_over_for_the_publication_date() -> None:
+    html = article("<h1>Two clinics open</h1><p>Updated 5 May 2020</p><p>Published 3 May 2020</p>")
+    assert read(html).date == dt.date(2020, 5, 3)
+    html = article("<h1>Two clinics open</h1><p>3 May 2020, updated 5 May 2020</p>")
+    assert read(html).date == dt.date(2020, 5, 3)
+
+
+def test_an_update_date_stands_in_when_nothing_else_is_given() -> None:
+    html = article("<h1>Two clinics open</h1><p>Updated: 5 May 2020 10:12</p>")
+    assert read(html).date == dt.date(2020, 5, 5)
+
+
+def test_teaser_dates_and_event_dates_in_the_story_are_not_the_date() -> None:
+    teasers = '<ul class="more"><li><a href="/a">Clinic staff trained, 12 March 2020</a></li></ul>'
+    event = (
+        "<p>Health workers will present the results at the conference on 14 June 2021 in the "
+        "capital, where partners from the whole region are expected to attend.</p>"
+    )
+    head = '<meta property="article:published_time" content="2020-05-03T09:00:00+02:00">'
+    found = read(article(f"<h1>Two clinics open</h1>{teasers}{event}", head=head))
+    assert (found.date, found.date_source) == (dt.date(2020, 5, 3), "meta")
+
+
+def test_a_dateline_opening_the_first_paragraph_is_the_date() -> None:
+    html = page(
+        f"<h1>Two clinics open</h1><p>Gulu, 4 June 2024 – {STORY}</p><p>{MORE}</p>"
+        "<p>© 2019 Valley Health Network</p>"
+    )
+    found = release(html)
+    assert (found.date, found.place, found.date_source) == (
+        dt.date(2024, 6, 4),
+        "Gulu",
+        DateSource.PAGE,
+    )
+    assert found.paragraphs[0].startswith("Gulu, 4 June 2024 –")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta property="article:published_time" content="2021-09-14T08:00:00+02:00">',
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": ['
+        '{"@type": "NewsArticle", "headline": "Two clinics open", '
+        '"datePublished": "2021-09-14T08:00:00+02:00", "dateModified": "2022-01-01"}]}</script>',
+        '<meta name="date" content="2021-09-14">',
+        '<meta property="article:modified_time" content="2022-01-01">'
+        '<meta itemprop="datePublished" content="2021-09-14">',
+    ],
+)
+def test_metadata_date_when_the_page_prints_none(head: str) -> None:
+    found = release(article("<h1>Two clinics open</h1>", head=head))
+    assert (found.date, found.date_source) == (dt.date(2021, 9, 14), DateSource.META)
+
+
+def test_time_element_value_when_nothing_is_printed_as_a_date() -> None:
+    html = article('<h1>Two clinics open</h1><time datetime="2021-09-14T08:00">8 hours ago</time>')
+    assert read(html).date == dt.date(2021, 9, 14)
+
+
+def test_page_without_a_date_takes_the_file_time_and_says_so() -> None:
+    found = release(article("<h1>Two clinics open</h1>"))
+    assert (found.date, found.date_source) == (FILE_DAY, DateSource.FILE)
+
+
+# --- main text ----------------------------------------------------------------------------------
+
+
+def test_main_text_drops_byline_share_bar_newsletter_related_and_comments() -> None:
+    top = (
+        '<h1>Two clinics open</h1><p class="byline">By Ana Ruiz · 27.01.2020 · 4 min read</p>'
+        '<div class="share-bar"><a href="#">Facebook</a> <a href="#">Twitter</a></div>'
+    )
+    after = (
+        '<div class="newsletter-box"><p>Get our weekly newsletter with the best stories from '
+        "the valley, straight to your inbox every Friday morning.</p></div>"
+        '<div class="related"><h3>More stories</h3><ul><li><a href="/b">A long headline of a '
+        "related story about something else entirely</a></li></ul></div>"
+        '<section class="comments"><p>I think this is a very good idea, and I hope the clinics '
+        "stay open for a long time, because we needed them.</p></section>"
+    )
+    found = read(article(top, after=after))
+    assert found.paragraphs == (STORY, MORE, LAST)
+
+
+def test_main_text_keeps_a_story_split_by_a_figure_and_subheadings() -> None:
+    html = page(
+        '<nav><a href="/">Home</a></nav><div class="post"><h1>Two clinics open</h1>'
+        f'<div class="text"><p>{STORY}</p></div><figure><img src="a.jpg"><figcaption>Photo: VHN'
+        f'</figcaption></figure><div class="text"><h2>Winter</h2><p>{MORE}</p><p>{LAST}</p></div>'
+        '</div><div class="sidebar"><p>Donate to keep the clinics open, every gift helps the '
+        "teams reach more villages in the valley this year.</p></div>"
+    )
+    assert read(html).paragraphs == (STORY, "Winter", MORE, LAST)
+
+
+def test_classify_body_is_the_paragraphs_of_the_release() -> None:
+    found = release(article("<h1>Two clinics open</h1>"))
+    assert found.title == "Two clinics open"
+    assert found.paragraphs == (STORY, MORE, LAST)
+
+
+def test_listing_page_still_gives_one_release_per_teaser() -> None:
+    teasers = "".join(
+        f'<div class="teaser"><h2><a href="/{n}">{title}</a></h2><p>Geneva, {n} March 2024 – '
+        f"{STORY}</p></div>"
+        for n, title in [(12, "Clinics open in the north"), (5, "Teams reach the valley")]
+    )
+    releases = extract_text(
+        page(f"<h1>Press releases</h1>{teasers}", "<title>Press releases | VHN</title>"),
+        ".html",
+        source="news.html",
+        file_date=FILE_DAY,
+        today=TODAY,
+    )
+    assert [(r.title, r.date) for r in releases] == [
+        ("Clinics open in the north", dt.date(2024, 3, 12)),
+        ("Teams reach the valley", dt.date(2024, 3, 5)),
+    ]
+
+
+# --- hostile pages stay bounded -----------------------------------------------------------------
+
+
+def test_deep_nesting_is_flattened_not_cut() -> None:
+    html = "<div>" * 100_000 + f"<h1>Clinics open deep down</h1><p>{STORY}</p>" + "</div>" * 99
+    found = read(html)
+    assert (found.headline, found.paragraphs) == ("Clinics open deep down", (STORY,))
+
+
+def test_huge_attributes_are_read_past() -> None:
+    huge = "x" * 5_000_000
+    html = page(f'<div class="{huge}" data-a="{huge}"><h1 title="{huge}">Clinics open</h1>'
+                f"<p>{STORY}</p><p>{MORE}</p></div>")  # fmt: skip
+    found = read(html)
+    assert (found.headline, found.paragraphs) == ("Clinics open", (STORY, MORE))
+
+
+def test_an_attribute_left_open_to_the_end_does_not_raise() -> None:
+    found = read_webpage(page(f"<h1>Clinics open</h1><p>{STORY}</p>") + '<a href="' * 50_000,
+                         today=TODAY)  # fmt: skip
+    assert found is not None
+    assert found.headline == "Clinics open"
+
+
+@pytest.mark.parametrize("declared", ["gb2312", "iso-8859-1", "utf-16", "no-such-charset", "x"])
+def test_wrong_charset_declared_in_meta_does_not_garble_utf8(declared: str) -> None:
+    html = f'<html><head><meta charset="{declared}"><title>Clínicas</title></head><body>'
+    html += f"<h1>Zwei Kliniken in Görlitz eröffnet</h1><p>Ärzte und Pfleger: {STORY}</p></body>"
+    text = decode(html.encode("utf-8"), "page.html", is_html=True)
+    found = release(text)
+    assert found.title == "Zwei Kliniken in Görlitz eröffnet"
+    assert found.paragraphs == (f"Ärzte und Pfleger: {STORY}",)
+
+
+def test_legacy_bytes_decoded_by_their_declared_charset() -> None:
+    html = '<html><head><meta charset="windows-1252"></head><body><h1>Clinics in Görlitz</h1>'
+    html += f"<p>Ärzte: {STORY}</p></body></html>"
+    text = decode(html.encode("cp1252"), "page.html", is_html=True)
+    assert release(text).title == "Clinics in Görlitz"
+
+
+def test_xml_declaration_and_lone_surrogates_do_not_stop_the_reading() -> None:
+    html = '<?xml version="1.0" encoding="iso-8859-1"?>' + page(
+        f"<h1>Clinics\ud800 open</h1><p>{STORY}</p><p>{MORE}</p>"
+    )
+    found = read(html)
+    assert (found.headline, found.paragraphs) == ("Clinics open", (STORY, MORE))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "<", "<!-- -->", "<p>…</p>"])
+def test_pages_without_text_give_no_release(text: str) -> None:
+    assert extract_text(text, ".html", source="p.html", file_date=FILE_DAY, today=TODAY) == []
+
+
+def test_text_without_markup_is_one_release() -> None:
+    assert release("Clinics open in the valley").paragraphs == ("Clinics open in the valley",)
