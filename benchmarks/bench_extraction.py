@@ -200,8 +200,8 @@ def halves(pages: Sequence[Page]) -> dict[str, list[Page]]:
     number = {p.name: int(re.sub(r"\D", "", p.name) or 0) for p in pages}
     return {
         "all pages": list(pages),
-        "odd pages (tuned on)": [p for p in pages if number[p.name] % 2],
-        "even pages (held out)": [p for p in pages if not number[p.name] % 2],
+        "odd pages (tuning half)": [p for p in pages if number[p.name] % 2],
+        "even pages (held-out half)": [p for p in pages if not number[p.name] % 2],
     }
 
 
@@ -223,8 +223,8 @@ def report(results: dict[str, tuple[dict[str, Guess], float]], pages: Sequence[P
         "article-extraction-benchmark pages, F1 over four-word shingles). Headline exact: equal",
         "after Unicode NFKC, quotes, dashes, spaces and case are normalised; date exact: the",
         "same day. Pages/s: one process, the median of timed passes over the pages in memory",
-        "(parsing included, file reading and start-up not). Rules were tuned on the odd-numbered",
-        "pages; the even-numbered ones are held out.",
+        "(parsing included, file reading and start-up not). pressfeed's rules were tuned on the",
+        "odd-numbered pages only; the even-numbered ones are held out.",
         "",
         "| extractor | pages | headline exact | date exact | main-text F1 | pages/s |",
         "|---|---|---|---|---|---|",

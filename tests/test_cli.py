@@ -342,3 +342,35 @@ def test_digest_dry_run_and_preview(
     code, out, _ = run(capsys, "--config", str(config), "digest", "--now")
     assert "1 recorded" in out
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+WEB_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Clinics reopen in the valley | Valley Health</title>
+<meta property="article:published_time" content="2024-03-14T09:00:00+01:00"></head>
+<body><nav><a href="/">Home</a> <a href="/news">News</a></nav><article>
+<h1>Clinics reopen in the valley</h1><div class="share"><a href="#">Share</a></div>
+<p>The health office reopened four clinics in the valley on Thursday, after the floods of last
+month had closed them for almost three weeks.</p>
+<p>Mobile teams will visit the villages that the roads do not reach yet, twice a week.</p>
+</article><footer><p>© 2024 Valley Health</p></footer></body></html>
+"""
+
+
+def test_classify_json_gives_the_main_text_and_where_the_date_came_from(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "content" / "clinics.html"
+    page.write_text(WEB_PAGE, encoding="utf-8")
+    _, out, _ = run(capsys, "--config", str(config), "classify", "--json", str(page))
+    record = json.loads(out)
+    assert (record["title"], record["date"], record["date_source"]) == (
+        "Clinics reopen in the valley",
+        "2024-03-14",
+        "meta",
+    )
+    assert record["paragraphs"] == 2
+    assert record["body"] == (
+        "The health office reopened four clinics in the valley on Thursday, after the floods of "
+        "last month had closed them for almost three weeks.\n\nMobile teams will visit the "
+        "villages that the roads do not reach yet, twice a week."
+    )
