@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pressfeed.classify import (
     LIST_FACTOR,
+    PASSAGE_WORDS,
     Rules,
     assigned_topics,
     classify,
     compile_rules,
-    release_zones,
+    release_parts,
+    split_passages,
     term_matches,
 )
 from pressfeed.config import load_settings
@@ -37,7 +40,7 @@ def topic(
     threshold: float = 4.0,
     headline_weight: float = 3.0,
     lead_weight: float = 2.0,
-    length_norm: int = 200,
+    passage_points: float = 3.0,
 ) -> Topic:
     """A topic built in code, independent of the default topics file."""
     return Topic(
@@ -49,7 +52,7 @@ def topic(
         threshold=threshold,
         headline_weight=headline_weight,
         lead_weight=lead_weight,
-        length_norm=length_norm,
+        passage_points=passage_points,
     )
 
 
@@ -179,31 +182,49 @@ def test_apostrophes_straight_or_curly_match_each_other(term: str, text: str) ->
     assert found(term, f"Aide de {text} aux migrants") == [text]
 
 
-# --- zones --------------------------------------------------------------------------------------
+# --- parts and passages -------------------------------------------------------------------------
 
 
-def test_zones_split_headline_lead_and_body() -> None:
-    zones = release_zones(
-        release("Headline", "GENEVA – First sentence here. Second one.", "Next paragraph.")
-    )
-    assert zones.headline == "Headline"
-    assert zones.lead == "GENEVA – First sentence here."
-    assert zones.body.split() == ["Second", "one.", "Next", "paragraph."]
-    assert zones.body_words == 4
+def test_parts_are_the_headline_the_lead_and_the_passages() -> None:
+    parts = release_parts(release("Headline", "GENEVA – First. Second.", "Next paragraph."))
+    assert [(p.name, p.text) for p in parts] == [
+        ("headline", "Headline"),
+        ("lead", "GENEVA – First. Second."),
+        ("passage 2", "Next paragraph."),
+    ]
 
 
-def test_lead_ends_before_a_sentence_starting_with_an_accented_capital() -> None:
-    zones = release_zones(release("Titre", "Les bateaux sont arrivés. À Lampedusa, rien."))
-    assert zones.lead == "Les bateaux sont arrivés."
+def test_a_date_line_is_joined_to_the_paragraph_under_it() -> None:
+    parts = release_parts(release("Headline", "Geneva, 3 May 2024", "A boat sank.", "More."))
+    assert [p.name for p in parts] == ["headline", "lead", "passage 2"]
+    assert parts[1].text == "Geneva, 3 May 2024\nA boat sank."
 
 
-def test_derived_title_is_not_a_headline_zone() -> None:
-    zones = release_zones(release("A boat sank", "A boat sank off Malta.", derived=True))
-    assert zones.headline == ""
-    assert zones.lead == "A boat sank off Malta."
+def test_derived_title_is_no_headline_part() -> None:
+    parts = release_parts(release("A boat sank", "A boat sank off Malta.", derived=True))
+    assert [p.name for p in parts] == ["lead"]
 
 
-# --- scoring by zone ----------------------------------------------------------------------------
+def test_a_long_paragraph_is_cut_at_sentence_ends_keeping_every_word() -> None:
+    sentence = 'One two three four five six seven eight nine "ten."'
+    paragraph = " ".join([sentence] * 20)  # 200 words
+    passages = split_passages(paragraph)
+    assert len(passages) == 3
+    assert all(len(p.split()) <= PASSAGE_WORDS for p in passages)
+    assert all(p.endswith('"ten."') for p in passages)
+    assert " ".join(passages) == paragraph
+
+
+def test_a_short_paragraph_is_one_passage() -> None:
+    assert split_passages("A boat. Then another.") == ["A boat. Then another."]
+
+
+def test_a_long_sentence_is_not_cut() -> None:
+    sentence = " ".join(["word"] * (PASSAGE_WORDS + 20)) + "."
+    assert split_passages(sentence) == [sentence]
+
+
+# --- scoring by part ----------------------------------------------------------------------------
 
 
 def test_headline_match_counts_headline_weight() -> None:
@@ -218,30 +239,19 @@ def test_lead_match_counts_lead_weight() -> None:
     assert points(score(topic({"boat": 1.5}, lead_weight=2.5), r)) == {("boat", "lead"): 3.75}
 
 
-def test_only_the_first_sentence_is_the_lead() -> None:
-    r = release("Title", "Nothing yet. Then a boat sank.", "Another boat.")
-    assert points(score(topic({"boat": 1}), r)) == {("boat", "body"): 2.0}
+def test_later_passages_count_once() -> None:
+    r = release("Title", "Nothing yet.", "A boat sank.", "Another boat.")
+    assert points(score(topic({"boat": 1}), r)) == {
+        ("boat", "passage 2"): 1.0,
+        ("boat", "passage 3"): 1.0,
+    }
 
 
-def test_short_body_counts_each_match_once() -> None:
-    r = release("Title", "Lead.", "A boat and a boat.")
-    result = score(topic({"boat": 1.5}, length_norm=200), r)
-    assert points(result) == {("boat", "body"): 3.0}
-    assert result.evidence[0].found == ("boat", "boat")
-
-
-def test_long_body_is_scaled_by_length_norm_over_its_words() -> None:
-    body = "boat " + "word " * 39  # 40 words
-    result = score(topic({"boat": 2}, length_norm=10), release("Title", "Lead.", body))
-    (evidence,) = result.evidence
-    assert evidence.factor == 10 / 40
-    assert result.score == 0.5
-
-
-def test_body_exactly_at_length_norm_is_not_scaled() -> None:
-    body = "boat " + "word " * 9  # 10 words
-    result = score(topic({"boat": 2}, length_norm=10), release("Title", "Lead.", body))
-    assert result.score == 2.0
+def test_a_part_counts_at_most_twice_passage_points() -> None:
+    r = release("Title", "Lead.", "A boat, a boat, a boat, a boat and a boat.")
+    result = score(topic({"boat": 2}, passage_points=3.0), r)
+    assert points(result) == {("boat", "passage 2"): 10.0}  # the evidence as found
+    assert result.score == 6.0  # capped at 2 x 3
 
 
 def test_derived_title_earns_no_headline_points() -> None:
@@ -261,20 +271,23 @@ def test_zero_headline_weight_ignores_the_headline() -> None:
 def test_longest_phrase_wins_over_a_word_it_contains() -> None:
     t = topic({"rescue*": 1, "at sea": 1.5, "rescue at sea": 3, "search and rescue": 4})
     result = score(t, release("Title", "Lead.", "A rescue at sea. Then search and rescue."))
-    assert points(result) == {("rescue at sea", "body"): 3.0, ("search and rescue", "body"): 4.0}
+    assert points(result) == {
+        ("rescue at sea", "passage 2"): 3.0,
+        ("search and rescue", "passage 2"): 4.0,
+    }
 
 
 def test_word_outside_the_phrase_still_counts() -> None:
     t = topic({"rescue*": 1, "rescue at sea": 3})
     result = score(t, release("Title", "Lead.", "A rescue at sea, and rescuers on land."))
-    assert points(result) == {("rescue at sea", "body"): 3.0, ("rescue*", "body"): 1.0}
+    assert points(result) == {("rescue at sea", "passage 2"): 3.0, ("rescue*", "passage 2"): 1.0}
 
 
 def test_name_in_an_enumeration_counts_a_quarter() -> None:
     t = topic({"libya*": 4})
     r = release("Title", "Lead.", "People came from Libya, Tunisia, Niger and Mali last year.")
     (evidence,) = score(t, r).evidence
-    assert evidence.zone == "body (in a list)"
+    assert evidence.zone == "passage 2 (in a list)"
     assert evidence.factor == LIST_FACTOR
     assert evidence.points == 4 * LIST_FACTOR
 
@@ -286,6 +299,13 @@ def test_enumeration_damping_applies_in_the_headline_and_lead() -> None:
         ("libya*", "headline (in a list)"): 4 * 3 * LIST_FACTOR,
         ("libya*", "lead (in a list)"): 4 * 2 * LIST_FACTOR,
     }
+
+
+def test_a_name_far_into_a_long_list_is_still_in_the_list() -> None:
+    names = ", ".join(f"Country{n}" for n in range(30))
+    r = release("Title", "Lead.", f"They came from {names}, Libya and Mali.")
+    (evidence,) = score(topic({"libya*": 4}), r).evidence
+    assert evidence.zone == "passage 2 (in a list)"
 
 
 @pytest.mark.parametrize(
@@ -302,7 +322,7 @@ def test_enumeration_damping_applies_in_the_headline_and_lead() -> None:
 def test_enumerations_with_articles_or_accented_capitals_are_lists(sentence: str) -> None:
     t = topic({"libya*": 4, "libye": 4, "libia": 4, "libyen": 4})
     (evidence,) = score(t, release("Title", "Lead.", sentence)).evidence
-    assert evidence.zone == "body (in a list)"
+    assert evidence.zone == "passage 2 (in a list)"
 
 
 @pytest.mark.parametrize(
@@ -318,13 +338,120 @@ def test_enumerations_with_articles_or_accented_capitals_are_lists(sentence: str
 def test_name_outside_an_enumeration_counts_in_full(sentence: str) -> None:
     t = topic({"libya*": 4})
     result = score(t, release("Title", "Lead.", sentence))
-    assert {e.zone for e in result.evidence} == {"body"}
+    assert {e.zone for e in result.evidence} == {"passage 2"}
 
 
 def test_lower_case_word_in_a_list_of_names_counts_in_full() -> None:
     t = topic({"boat*": 2})
     result = score(t, release("Title", "Lead.", "Italy, Malta, boats and Greece."))
-    assert points(result) == {("boat*", "body"): 2.0}
+    assert points(result) == {("boat*", "passage 2"): 2.0}
+
+
+# --- context: near and requires -----------------------------------------------------------------
+
+MIGRATION = ("migration", ("migra*", "refugee*"))
+
+
+def near_topic(**settings: object) -> Topic:
+    base = topic({"agreement": 2.0}, threshold=2.0)
+    terms = (Term("agreement", 2.0, near="migration"),)
+    return replace(base, terms=terms, lists=(MIGRATION,), **settings)  # type: ignore[arg-type]
+
+
+def test_a_near_term_counts_beside_a_word_of_its_list() -> None:
+    r = release("Title", "Lead.", "States signed an agreement on the return of migrants.")
+    (evidence,) = score(near_topic(), r).evidence
+    assert evidence.zone == "passage 2"
+    assert evidence.near == ("migrants",)
+
+
+def test_a_near_term_without_its_list_counts_nothing() -> None:
+    r = release("Title", "Lead.", "Farmers signed a loan agreement with the bank.")
+    result = score(near_topic(), r)
+    assert result.evidence == ()
+    assert result.why_not == "score 0 below 2"
+
+
+def test_a_near_word_too_far_away_does_not_count() -> None:
+    filler = " ".join(["word"] * 20)
+    r = release("Title", "Lead.", f"An agreement was signed, {filler}, about migrants.")
+    assert score(near_topic(near_words=15), r).evidence == ()
+    assert score(near_topic(near_words=30), r).evidence != ()
+
+
+def test_a_near_word_in_another_passage_does_not_count() -> None:
+    r = release("Title", "Lead.", "An agreement was signed.", "Migrants arrived.")
+    assert score(near_topic(), r).evidence == ()
+
+
+def test_a_headline_takes_its_context_from_the_top_of_the_story() -> None:
+    top = release("Ministers sign agreement", "Nothing here.", "It covers migrants.")
+    deep = release("Ministers sign agreement", "Nothing.", "Nor here.", "It covers migrants.")
+    (evidence,) = score(near_topic(), top).evidence
+    assert (evidence.zone, evidence.near) == ("headline", ("migrants",))
+    assert score(near_topic(), deep).evidence == ()
+
+
+def test_a_required_word_list_must_have_a_word_in_the_release() -> None:
+    t = replace(topic({"boat": 2}), requires="migration", lists=(MIGRATION,))
+    without = score(t, release("Boat sank", "A boat sank off the coast."))
+    with_word = score(t, release("Boat sank", "A boat with refugees sank."))
+    assert not without.assigned
+    assert without.why_not == "no word of the 'migration' list"
+    assert with_word.assigned
+    assert with_word.anchor == "refugees"
+
+
+# --- the subject: headline, lead or a real part of the body -------------------------------------
+
+
+def body_topic(**settings: object) -> Topic:
+    return replace(topic({"boat": 3}, threshold=1.0), **settings)  # type: ignore[arg-type]
+
+
+def test_a_headline_term_makes_the_topic_its_subject() -> None:
+    result = score(body_topic(), release("Boat sank", "Lead.", "Nothing.", "Nothing."))
+    assert result.in_headline
+    assert result.assigned
+
+
+def test_a_lead_about_it_makes_the_topic_its_subject() -> None:
+    paragraphs = ["A boat sank.", *["Nothing here."] * 9]
+    result = score(body_topic(), release("Title", *paragraphs))
+    assert (result.in_headline, result.in_lead, result.passages_about) == (False, True, 1)
+    assert result.assigned
+
+
+def test_enough_passages_about_it_make_the_topic_its_subject() -> None:
+    paragraphs = ["Lead.", *["Nothing here."] * 12, "A boat.", "A boat.", "A boat."]
+    result = score(body_topic(min_passages=3, min_share=0.9), release("Title", *paragraphs))
+    assert (result.passages, result.passages_about) == (16, 3)
+    assert result.assigned
+    fewer = score(body_topic(min_passages=4, min_share=0.9), release("Title", *paragraphs))
+    assert not fewer.assigned
+    assert fewer.why_not is not None
+    assert fewer.why_not.startswith("not the subject: not in the headline or the lead, 3 of 16")
+
+
+def test_a_share_of_passages_about_it_makes_the_topic_its_subject() -> None:
+    paragraphs = ["Lead.", "A boat.", "Nothing.", "Nothing."]
+    result = score(body_topic(min_passages=5, min_share=0.25), release("Title", *paragraphs))
+    assert result.assigned
+    assert not score(
+        body_topic(min_passages=5, min_share=0.3), release("Title", *paragraphs)
+    ).assigned
+
+
+def test_one_mention_in_a_long_body_is_not_the_subject() -> None:
+    paragraphs = ["Lead.", *["Nothing here."] * 20, "One boat, mentioned once."]
+    result = score(body_topic(), release("Title", *paragraphs))
+    assert result.score == 3.0
+    assert not result.assigned
+    assert result.why_not is not None
+    assert result.why_not.startswith("not the subject")
+
+
+# --- vetoes, weights, thresholds ----------------------------------------------------------------
 
 
 def test_exclude_term_vetoes_the_topic_wherever_it_occurs() -> None:
@@ -339,6 +466,7 @@ def test_exclude_term_vetoes_the_topic_wherever_it_occurs() -> None:
         assert not result.assigned
         assert result.excluded_by is not None
         assert result.excluded_by.lower().startswith("exercise")
+        assert result.why_not == f"excluded by {result.excluded_by!r}"
 
 
 def test_exclude_reports_the_word_as_found() -> None:
@@ -367,7 +495,7 @@ def test_negative_weight_lowers_the_score() -> None:
 
 @pytest.mark.parametrize(("threshold", "assigned"), [(3.9, True), (4.0, True), (4.001, False)])
 def test_score_equal_to_the_threshold_is_assigned(threshold: float, assigned: bool) -> None:
-    t = topic({"boat": 2}, threshold=threshold)
+    t = topic({"boat": 2}, threshold=threshold, passage_points=2.0)
     result = score(t, release("Title", "A boat sank."))
     assert result.score == 4.0
     assert result.threshold == threshold
@@ -375,11 +503,10 @@ def test_score_equal_to_the_threshold_is_assigned(threshold: float, assigned: bo
 
 
 def test_threshold_is_reached_despite_float_rounding() -> None:
-    # 4 x (3 / 9) x 3 is 3.9999999999999996 in floating point.
-    body = "boat boat boat word word word word word word"  # 9 words, factor 3/9
-    t = topic({"boat": 4}, length_norm=3, threshold=4.0)
-    result = score(t, release("Title", "Lead.", body))
-    assert result.score == 4.0
+    # 0.1 + 0.2 is 0.30000000000000004 in floating point; the score is rounded.
+    t = topic({"boat": 0.1, "ship": 0.2}, threshold=0.3, lead_weight=1.0, passage_points=0.3)
+    result = score(t, release("Title", "A boat and a ship."))
+    assert result.score == 0.3
     assert result.assigned
 
 
@@ -424,8 +551,8 @@ def test_evidence_lists_the_words_as_found() -> None:
     assert evidence.points == 3.0
 
 
-def test_score_is_the_sum_of_the_evidence() -> None:
-    t = topic({"boat*": 2, "libya*": 3, "coast guard*": 1.5})
+def test_score_is_the_sum_of_the_evidence_below_the_cap() -> None:
+    t = topic({"boat*": 2, "libya*": 3, "coast guard*": 1.5}, passage_points=10.0)
     r = release(
         "Libyan coast guard stops a boat",
         "The boat was stopped. Libya said so.",

@@ -426,7 +426,7 @@ def test_topics_keep_file_order_and_take_defaults(tmp_path: Path) -> None:
         [defaults]
         threshold = 5
         headline_weight = 4.0
-        length_norm = 300
+        min_passages = 2
 
         [topics.sea-rescue]
         title = "Sea rescue"
@@ -457,7 +457,7 @@ def test_topics_keep_file_order_and_take_defaults(tmp_path: Path) -> None:
             threshold=2.5,
             headline_weight=4.0,
             lead_weight=2.0,
-            length_norm=300,
+            min_passages=2,
         ),
         Topic(
             slug="libya",
@@ -466,10 +466,13 @@ def test_topics_keep_file_order_and_take_defaults(tmp_path: Path) -> None:
             terms=(Term("libya*", 3.0),),
             threshold=5.0,
             headline_weight=4.0,
-            length_norm=300,
+            min_passages=2,
         ),
     )
     assert settings.topic("libya") is settings.topics[1]
+
+
+NOT_A_WEIGHT = "expected a non-zero number or a table { weight = number, near = list name }, got "
 
 
 def test_topic_problems_are_reported_with_lines(tmp_path: Path) -> None:
@@ -515,12 +518,17 @@ def test_topic_problems_are_reported_with_lines(tmp_path: Path) -> None:
             "topics.libya.exclude",
             "entry 2: '*' may only end a term; 'tri*poli' has one at character 4",
         ),
-        ("topics.toml", 15, "topics.libya.keywords", "unknown key 'keywords'"),
+        (
+            "topics.toml",
+            15,
+            "topics.libya.keywords",
+            "unknown key 'keywords'; did you mean 'near_words'?",
+        ),
         (
             "topics.toml",
             17,
             'topics.libya.terms."libya*"',
-            "expected a non-zero number, got 'three' (string)",
+            NOT_A_WEIGHT + "'three' (string)",
         ),
         (
             "topics.toml",
@@ -532,7 +540,7 @@ def test_topic_problems_are_reported_with_lines(tmp_path: Path) -> None:
             "topics.toml",
             19,
             "topics.libya.terms.tripoli",
-            "expected a non-zero number, got 0 (integer)",
+            NOT_A_WEIGHT + "0 (integer)",
         ),
     ]
 
@@ -544,7 +552,7 @@ def test_topic_weights_and_tables_are_checked(tmp_path: Path) -> None:
         description = "Events in Libya"
         threshold = "high"
         lead_weight = -1
-        length_norm = 2.5
+        min_passages = 2.5
         terms = {}
 
         [topics.tunisia]
@@ -563,7 +571,12 @@ def test_topic_weights_and_tables_are_checked(tmp_path: Path) -> None:
         ("topics.toml", 2, "topics.libya.title", "expected a non-empty string, got '' (string)"),
         ("topics.toml", 4, "topics.libya.threshold", "expected a number > 0, got 'high' (string)"),
         ("topics.toml", 5, "topics.libya.lead_weight", "expected a number >= 0, got -1 (integer)"),
-        ("topics.toml", 6, "topics.libya.length_norm", "expected an integer >= 1, got 2.5 (float)"),
+        (
+            "topics.toml",
+            6,
+            "topics.libya.min_passages",
+            "expected an integer >= 1, got 2.5 (float)",
+        ),
         (
             "topics.toml",
             7,
@@ -577,6 +590,75 @@ def test_topic_weights_and_tables_are_checked(tmp_path: Path) -> None:
             "'/' at character 6 of 'tunis/carthage' is not allowed: " + TERM_RULE,
         ),
         ("topics.toml", 14, 'topics.tunisia.terms." "', "a term must not be empty"),
+    ]
+
+
+def test_word_lists_feed_near_terms_and_requirements(tmp_path: Path) -> None:
+    topics = """
+        [lists]
+        migration = ["migra*", "refugee*"]
+
+        [topics.governance]
+        title = "Governance"
+        description = "Migration policy"
+        requires = "migration"
+        [topics.governance.terms]
+        "global compact" = 3
+        "agreement*" = { weight = 2, near = "migration" }
+        """
+    settings = load_settings(write_config(tmp_path, topics=topics), environ={})
+    (topic,) = settings.topics
+    assert topic.terms == (
+        Term("global compact", 3.0),
+        Term("agreement*", 2.0, near="migration"),
+    )
+    assert topic.requires == "migration"
+    assert topic.lists == (("migration", ("migra*", "refugee*")),)
+
+
+def test_word_list_problems_are_reported_once_with_lines(tmp_path: Path) -> None:
+    topics = """
+        [lists]
+        empty = []
+        broken = ["migra*", "mi*gra"]
+        notalist = "migra*"
+
+        [topics.governance]
+        title = "Governance"
+        description = "Migration policy"
+        requires = "nowhere"
+        [topics.governance.terms]
+        "deal" = { weight = 2, near = "broken" }
+        "pact" = { weight = 2, near = "nowhere" }
+        "treaty" = { weight = 2, close = "empty" }
+        "accord" = { weight = 2 }
+        """
+    with pytest.raises(ConfigError) as error:
+        load_settings(write_config(tmp_path, topics=topics), environ={})
+    assert problems(error) == [
+        ("topics.toml", 2, "lists.empty", "a word list must not be empty"),
+        (
+            "topics.toml",
+            3,
+            "lists.broken",
+            "entry 2: '*' may only end a term; 'mi*gra' has one at character 3",
+        ),
+        (
+            "topics.toml",
+            4,
+            "lists.notalist",
+            "expected an array of terms (strings), got 'migra*' (string)",
+        ),
+        ("topics.toml", 9, "topics.governance.requires", "unknown word list 'nowhere'"),
+        ("topics.toml", 12, "topics.governance.terms.pact", "unknown word list 'nowhere'"),
+        ("topics.toml", 13, "topics.governance.terms.treaty", "unknown key 'close'"),
+        (
+            "topics.toml",
+            14,
+            "topics.governance.terms.accord",
+            "a term table needs 'near', a word list of [lists]; "
+            "a term that counts anywhere is written with its weight alone",
+        ),
     ]
 
 
@@ -756,10 +838,14 @@ def test_describe_topic_options() -> None:
         "topics.<slug>.description",
         "topics.<slug>.terms",
         "topics.<slug>.exclude",
+        "topics.<slug>.requires",
         "topics.<slug>.threshold",
         "topics.<slug>.headline_weight",
         "topics.<slug>.lead_weight",
-        "topics.<slug>.length_norm",
+        "topics.<slug>.passage_points",
+        "topics.<slug>.min_share",
+        "topics.<slug>.min_passages",
+        "topics.<slug>.near_words",
     ]
     assert rows[0][2] == "(required)"
     assert rows[3][2] == "[]"

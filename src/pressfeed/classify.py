@@ -9,10 +9,11 @@ word cannot make a topic. A term with `near` counts only where a word of that li
 ("Libya, Tunisia, Niger and Mali") counts a quarter: a name in a list of places is a passing
 mention.
 
-A release carries a topic when four things hold: its score reaches `threshold`; the topic is the
-subject of the headline (a term there) or of a real part of the body (at least `min_share` of the
-passages reach `passage_points`); it holds a word of the `requires` list, when the topic has one;
-and no `exclude` term occurs.
+A release carries a topic when four things hold: its score reaches `threshold`; the topic is
+the subject of the headline (half of `passage_points` there), of the lead (`passage_points`
+there) or of a real part of the body (`min_passages` passages, or `min_share` of them, reach
+`passage_points` each); it holds a word of the `requires` list, when the topic has one; and no
+`exclude` term occurs.
 """
 
 from __future__ import annotations
@@ -234,9 +235,11 @@ def split_passages(paragraph: str) -> list[str]:
 
 
 def _sentences(text: str) -> list[str]:
+    """The sentences of a text, closing quotes and brackets kept with theirs."""
     sentences, start = [], 0
     for match in _SENTENCE_BREAK.finditer(text):
-        sentences.append(text[start : match.start()])
+        end = match.start() + len(match.group().rstrip())
+        sentences.append(text[start:end])
         start = match.end()
     return [*sentences, text[start:]]
 
@@ -370,7 +373,7 @@ def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScor
     """One topic's score from the matches in each part, and whether the release carries it."""
     evidence: list[Evidence] = []
     score = 0.0
-    about = in_headline = 0
+    about = in_headline = in_lead = 0
     cap = 2 * topic.passage_points
     owners = {name: rules.list_owner[(name, terms)] for name, terms in topic.lists}
     parts, found = read.parts, read.found
@@ -384,7 +387,7 @@ def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScor
         evidence += part_evidence
         score += _factor(topic, part) * min(raw, cap)
         in_headline |= part.is_headline and raw >= topic.passage_points / 2
-        in_headline |= part.name == "lead" and raw >= topic.passage_points
+        in_lead |= part.name == "lead" and raw >= topic.passage_points
         about += not part.is_headline and raw >= topic.passage_points
     passages = sum(not p.is_headline for p in parts)
     excluded = _first_veto(index, parts, found)
@@ -399,6 +402,7 @@ def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScor
         passages,
         about,
         bool(in_headline),
+        bool(in_lead),
         anchor,
     )
     why_not = _why_not(topic, verdict)
@@ -421,9 +425,9 @@ def _why_not(topic: Topic, verdict: TopicScore) -> str | None:
         return f"score {verdict.score:g} below {topic.threshold:g}"
     share = verdict.passages_about / verdict.passages if verdict.passages else 0.0
     enough = verdict.passages_about >= topic.min_passages or share >= topic.min_share
-    if not verdict.in_headline and not enough:
+    if not (verdict.in_headline or verdict.in_lead or enough):
         return (
-            f"not the subject: nothing in the headline and {verdict.passages_about} of "
+            f"not the subject: not in the headline or the lead, {verdict.passages_about} of "
             f"{verdict.passages} passages about it (needs {topic.min_passages} "
             f"or {topic.min_share:.0%})"
         )

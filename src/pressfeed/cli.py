@@ -337,6 +337,7 @@ def explain(score: TopicScore) -> str:
         f"  {score.slug}: {verdict}; score {score.score:g} against threshold {score.threshold:g}, "
         f"{score.passages_about} of {score.passages} passages about it"
         + (", named in the headline" if score.in_headline else "")
+        + (", the subject of the lead" if score.in_lead else "")
         + (f", {score.anchor!r} found" if score.anchor else "")
     )
     lines = [head]

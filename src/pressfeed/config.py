@@ -847,12 +847,15 @@ def _term(text: str, value: object, lists: Mapping[str, tuple[str, ...]]) -> Ter
         if unknown := [k for k in value if k not in ("weight", "near")]:
             raise ValueError(_unknown("key", unknown[0], ["weight", "near"]))
         near, value = value.get("near"), value.get("weight")
-        if not isinstance(near, str) or near not in lists:
+        if near is None:
             raise ValueError(
-                f"'near' must name a word list of [lists], got {_describe(near)}"
-                if not isinstance(near, str)
-                else _unknown("word list", near, lists)
+                "a term table needs 'near', a word list of [lists]; "
+                "a term that counts anywhere is written with its weight alone"
             )
+        if not isinstance(near, str):
+            raise ValueError(f"'near' must name a word list of [lists], got {_describe(near)}")
+        if near not in lists:
+            raise ValueError(_unknown("word list", near, lists))
     if isinstance(value, bool) or not isinstance(value, int | float) or value == 0:
         expected = "a non-zero number or a table { weight = number, near = list name }"
         raise ValueError(f"expected {expected}, got {_describe(value)}")

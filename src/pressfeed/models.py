@@ -145,7 +145,8 @@ class TopicScore:
     excluded_by: str | None = None
     passages: int = 0  # passages of the body
     passages_about: int = 0  # passages whose points reach passage_points
-    in_headline: bool = False  # the headline itself has evidence
+    in_headline: bool = False  # the headline holds half of passage_points or more
+    in_lead: bool = False  # the lead holds passage_points or more
     anchor: str | None = None  # the `requires` word found, when the topic requires one
     why_not: str | None = None  # what kept an unassigned topic off, in words
 
