@@ -182,6 +182,10 @@ def dates_in(text: str, *, day_first: bool = True) -> list[dt.date]:
         ("3. März 2020", True, dt.date(2020, 3, 3)),
         ("27. tammikuuta 2020", True, dt.date(2020, 1, 27)),
         ("27. desember 2020", True, dt.date(2020, 12, 27)),
+        ("3 maj 2020", True, dt.date(2020, 5, 3)),
+        ("Mo, 27.01.2020, 14:05 Uhr", True, dt.date(2020, 1, 27)),
+        ("Montag, 27. Januar 2020", True, dt.date(2020, 1, 27)),
+        ("27.1.2020 klo 12.00", True, dt.date(2020, 1, 27)),
     ],
 )
 def test_printed_date_forms(text: str, day_first: bool, expected: dt.date) -> None:
@@ -227,6 +231,21 @@ def test_date_printed_under_the_headline_beats_utc_metadata() -> None:
                    head=head)  # fmt: skip
     found = read(html)
     assert (found.date, found.date_source) == (dt.date(2020, 1, 27), "page")
+
+
+def test_a_date_printed_above_the_headline_counts() -> None:
+    html = article('<p class="date">27.01.2020</p><p class="kicker">Pressemitteilung</p>'
+                   "<h1>Zwei Kliniken im Norden eröffnet</h1>", lang="de")  # fmt: skip
+    found = read(html)
+    assert (found.headline, found.date) == (
+        "Zwei Kliniken im Norden eröffnet",
+        dt.date(2020, 1, 27),
+    )
+
+
+def test_a_generic_h1_loses_to_the_release_heading_under_it() -> None:
+    html = article("<h1>Pressemitteilung</h1><h2>Zwei Kliniken im Norden eröffnet</h2>", lang="de")
+    assert read(html).headline == "Zwei Kliniken im Norden eröffnet"
 
 
 def test_numeric_date_in_the_page_language_order() -> None:

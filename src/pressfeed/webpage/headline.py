@@ -77,7 +77,10 @@ class _References:
     def without_kicker(self, text: str) -> str:
         """The heading without a short label printed before it, when a declared title says so."""
         words = text.split()
-        if len(words) < 4 or fold(text) in self.folded:
+        if len(words) < 4:
+            return text
+        folded = fold(text)
+        if folded in self.folded or not any(folded.endswith(" " + t) for t in self.folded):
             return text
         for k in range(1, min(_KICKER_WORDS, len(words) - 2) + 1):
             rest = " ".join(words[k:])

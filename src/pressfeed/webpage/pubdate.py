@@ -24,7 +24,7 @@ _MONTH_NAMES: dict[int, str] = {
        "helmikuu",
     3: "march mar mars marzo märz maerz mär mrz março maart maaliskuuta maaliskuu",
     4: "april apr avril avr aprile abril abr huhtikuuta huhtikuu",
-    5: "may mai maggio mag mayo maio mei toukokuuta toukokuu",
+    5: "may mai maj maggio mag mayo maio mei toukokuuta toukokuu",
     6: "june jun juin giugno giu junio juni junho kesäkuuta kesäkuu",
     7: "july jul juillet juil luglio lug julio juli julho heinäkuuta heinäkuu",
     8: "august aug août agosto ago augustus augusti elokuuta elokuu",

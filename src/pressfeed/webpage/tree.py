@@ -220,7 +220,7 @@ class _ChunkReader:
                 if mark & _SKIP:
                     walker.skip_subtree()
                 elif element.text:
-                    self._add(element.text)
+                    self._add(element.text)  # the text before the element's first child
             else:
                 mark = marks.pop()
                 if mark:
@@ -252,7 +252,8 @@ class _ChunkReader:
             return _SKIP
         mark = 0
         if tag in _BLOCK or names & _KICKER:
-            self._flush()
+            if self.parts:
+                self._flush()
             self.block.append((element, self.depth))
             mark |= _BLOCK_OPEN
             level = _HEADING.get(tag)
@@ -293,7 +294,8 @@ class _ChunkReader:
         if mark & _SKIP:
             return
         if mark & _BLOCK_OPEN:
-            self._flush()
+            if self.parts:
+                self._flush()
             self.block.pop()
             if mark & _HEAD:
                 self.headings.pop()
