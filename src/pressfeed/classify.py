@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
@@ -84,15 +84,15 @@ class Lexicon:
             else:
                 self._by_word[first].append(p)
         self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
-        self._cache: dict[str, tuple[_Pattern, ...]] = {}
+        self.cache: dict[str, tuple[_Pattern, ...]] = {}  # word as written -> its terms
 
     def starting_with(self, word: str) -> tuple[_Pattern, ...]:
         """The terms whose first word can be `word`, as written in the text."""
-        found = self._cache.get(word)
+        found = self.cache.get(word)
         if found is None:
-            if len(self._cache) > _CACHE_LIMIT:
-                self._cache.clear()
-            found = self._cache[word] = self._look_up(word)
+            if len(self.cache) > _CACHE_LIMIT:
+                self.cache.clear()
+            found = self.cache[word] = self._look_up(word)
         return found
 
     def _look_up(self, word: str) -> tuple[_Pattern, ...]:
@@ -262,14 +262,20 @@ def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
     """Each owner's matches in a text: leftmost, longest, not overlapping."""
     candidates: dict[int, list[Match]] = defaultdict(list)
     words = list(_WORD.finditer(text))
+    cached, look_up = rules.lexicon.cache.get, rules.lexicon.starting_with
     for index, word in enumerate(words):
-        patterns = rules.lexicon.starting_with(word.group())
+        patterns = cached(word.group())
+        if patterns is None:
+            patterns = look_up(word.group())
         if not patterns:
             continue
-        following = _following(text, words, index)
+        following: str | bool | None = False  # not looked at yet
         for pattern in patterns:
-            if len(pattern.words) > 1 and not _second_fits(pattern, following):
-                continue  # most phrases end here: their second word is not the next one
+            if len(pattern.words) > 1:
+                if following is False:
+                    following = _following(text, words, index)
+                if not _second_fits(pattern, following):
+                    continue  # most phrases end here: their second word is not the next one
             end = _match_end(pattern, text, word.end())
             if end is not None:
                 candidates[pattern.topic].append(Match(word.start(), end, pattern.slot, index))
@@ -284,8 +290,8 @@ def _following(text: str, words: Sequence[re.Match[str]], index: int) -> str | N
     return words[index + 1].group() if _JOINER.fullmatch(between) else None
 
 
-def _second_fits(pattern: _Pattern, following: str | None) -> bool:
-    if following is None:
+def _second_fits(pattern: _Pattern, following: str | bool | None) -> bool:
+    if not isinstance(following, str):
         return False
     return _word_fits(pattern, 1, following if pattern.cased else following.casefold())
 
@@ -373,7 +379,8 @@ def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScor
     """One topic's score from the matches in each part, and whether the release carries it."""
     evidence: list[Evidence] = []
     score = 0.0
-    about = in_headline = in_lead = 0
+    about = 0
+    in_headline = in_lead = False
     cap = 2 * topic.passage_points
     owners = {name: rules.list_owner[(name, terms)] for name, terms in topic.lists}
     parts, found = read.parts, read.found
@@ -392,21 +399,35 @@ def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScor
     passages = sum(not p.is_headline for p in parts)
     excluded = _first_veto(index, parts, found)
     anchor = _anchor(topic, rules, parts, found)
-    verdict = TopicScore(
+    facts = _Facts(round(score, 3), excluded, anchor, passages, about, in_headline, in_lead)
+    why_not = _why_not(topic, facts)
+    return TopicScore(
         topic.slug,
-        round(score, 3),
+        facts.score,
         topic.threshold,
-        False,
+        why_not is None,
         tuple(evidence),
         excluded,
         passages,
         about,
-        bool(in_headline),
-        bool(in_lead),
+        facts.in_headline,
+        facts.in_lead,
         anchor,
+        why_not,
     )
-    why_not = _why_not(topic, verdict)
-    return replace(verdict, assigned=why_not is None, why_not=why_not)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a verdict is made from."""
+
+    score: float
+    excluded_by: str | None
+    anchor: str | None
+    passages: int
+    passages_about: int
+    in_headline: bool
+    in_lead: bool
 
 
 def _factor(topic: Topic, part: Part) -> float:
@@ -415,7 +436,7 @@ def _factor(topic: Topic, part: Part) -> float:
     return topic.lead_weight if part.name == "lead" else 1.0
 
 
-def _why_not(topic: Topic, verdict: TopicScore) -> str | None:
+def _why_not(topic: Topic, verdict: _Facts) -> str | None:
     """What keeps the topic off the release, or None when it carries it."""
     if verdict.excluded_by is not None:
         return f"excluded by {verdict.excluded_by!r}"
