@@ -383,6 +383,22 @@ def test_listing_page_still_gives_one_release_per_teaser() -> None:
     ]
 
 
+@pytest.mark.parametrize("dateline", ["", "Geneva, 14 January 2020 – "])
+def test_an_article_beside_a_list_of_dated_news_is_one_release(dateline: str) -> None:
+    latest = "".join(
+        f'<div class="item"><h3><a href="/{n}">Another story of the week, number {n}</a></h3>'
+        f"<p>{n} January 2020</p></div>"
+        for n in (10, 11, 12)
+    )
+    html = page(
+        f"<div><h1>Two clinics open in the north</h1><p>14 January 2020</p><p>{dateline}{STORY}"
+        f'</p><p>{MORE}</p><p>{LAST}</p></div><div class="latest"><h2>Latest</h2>{latest}</div>'
+    )
+    found = release(html)
+    assert (found.title, found.date) == ("Two clinics open in the north", dt.date(2020, 1, 14))
+    assert found.paragraphs == (f"{dateline}{STORY}", MORE, LAST)
+
+
 # --- hostile pages stay bounded -----------------------------------------------------------------
 
 

@@ -88,16 +88,20 @@ def extract_webpage(text: str, *, source: str, file_date: dt.date, today: dt.dat
         return []
     if not page.article:
         listed = extract_releases(page.blocks, source=source, file_date=file_date, today=today)
-        if is_listing(listed):
+        if is_listing(listed, page):
             return listed
     article = _article(page, source=source, file_date=file_date, today=today)
     return [article] if article else []
 
 
-def is_listing(releases: Sequence[Release]) -> bool:
-    """Several releases, each with its own printed headline and date: a newsroom page."""
+def is_listing(releases: Sequence[Release], page: WebPage) -> bool:
+    """A newsroom page: several releases, each with its own printed headline and date, that
+    make up the page's text; not one article beside a list of other news."""
     headed = [r for r in releases if not r.title_derived and not r.date_inferred]
-    return len(headed) >= 2
+    if len(headed) < 2 or any(r.title == page.headline for r in releases):
+        return False
+    listed = sum(len(p) for r in releases for p in r.paragraphs)
+    return 2 * listed >= sum(len(p) for p in page.paragraphs)
 
 
 def _article(page: WebPage, *, source: str, file_date: dt.date, today: dt.date) -> Release | None:
