@@ -107,6 +107,23 @@ def test_a_kicker_before_the_declared_title_is_dropped(kicker: str) -> None:
     assert read(html).headline == "Two clinics open in the north"
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "27.01.2020 | Two clinics open in the north",
+        'Two clinics open in the north <time datetime="2020-01-27">27 January 2020</time>',
+    ],
+)
+def test_a_date_inside_the_heading_is_not_part_of_the_headline(heading: str) -> None:
+    found = read(article(f"<h1>{heading}</h1>"))
+    assert (found.headline, found.date) == ("Two clinics open in the north", dt.date(2020, 1, 27))
+
+
+def test_a_date_within_the_headline_stays() -> None:
+    heading = "Clinics open on 27 January 2020 across the north"
+    assert read(article(f"<h1>{heading}</h1>")).headline == heading
+
+
 def test_byline_and_share_bar_above_the_story_never_become_the_headline() -> None:
     html = page(
         '<div class="top"><h2>By Marco Rossi</h2><h2>Share on Facebook Share on Twitter Email</h2>'

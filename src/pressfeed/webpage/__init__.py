@@ -9,8 +9,14 @@ from dataclasses import dataclass
 from pressfeed.models import Block
 from pressfeed.webpage.headline import find_headline, is_not_a_headline
 from pressfeed.webpage.maintext import main_text
-from pressfeed.webpage.metadata import add_item_date, read_metadata
-from pressfeed.webpage.pubdate import publication_date
+from pressfeed.webpage.metadata import Metadata, add_item_date, read_metadata
+from pressfeed.webpage.pubdate import (
+    DATE_GLUE,
+    at_edge,
+    day_comes_first,
+    find_dates,
+    publication_date,
+)
 from pressfeed.webpage.tree import Chunk, parse_page, read_chunks
 
 _LINE_WORDS = 12
@@ -45,13 +51,23 @@ def read_webpage(text: str, *, today: dt.date) -> WebPage | None:
     skip = _around_headline(chunks, headline_at, dated[2] if dated else None)
     body = main_text(chunks, skip)
     return WebPage(
-        headline=headline.text if headline else None,
+        headline=without_dates(headline.text, meta, today) if headline else None,
         date=dated[0] if dated else None,
         date_source=dated[1] if dated else None,
         paragraphs=tuple(chunks[i].text for i in body),
         blocks=tuple(_block(c) for c in chunks if c.chrome_depth < 0),
         article=meta.article,
     )
+
+
+def without_dates(headline: str, meta: Metadata, today: dt.date) -> str:
+    """The headline without a date printed at its start or end ("27.01.2020 | Clinics open")."""
+    day_first = day_comes_first(meta.language, meta.url)
+    for found in find_dates(headline, day_first=day_first, today=today):
+        rest = (headline[: found.start] + " " + headline[found.end :]).strip(DATE_GLUE)
+        if at_edge(headline, found) and len(rest.split()) >= 3:
+            return " ".join(rest.split())
+    return headline
 
 
 def _around_headline(chunks: list[Chunk], headline_at: int | None, date_at: int | None) -> set[int]:

@@ -205,6 +205,14 @@ _DATELINE_SPAN = 40
 _LOWER_WORD = re.compile(r"(?:^|\s)[^\W\d_A-Z]*[a-z]\w*", re.UNICODE)
 
 
+DATE_GLUE = " |·•–—-:,()[]"
+
+
+def at_edge(text: str, found: Found) -> bool:
+    """The date opens or closes the text, punctuation aside."""
+    return not text[: found.start].strip(DATE_GLUE) or not text[found.end :].strip(DATE_GLUE)
+
+
 def _starts_dateline(text: str, found: Found) -> bool:
     """The date opens the paragraph, after a place name at most ("BERLIN, Nov. 18, 2019 --")."""
     before = text[: found.start]
@@ -284,9 +292,15 @@ def printed_date(
     start = 0 if headline_at is None else headline_at
     after = _window_after(chunks, start + (headline_at is not None))
     before = range(start - 1, max(-1, start - 1 - _WINDOW_BEFORE), -1) if headline_at else ()
-    for index in (*after, *before):
+    own = (headline_at,) if headline_at is not None else ()
+    for index in (*after, *own, *before):
         date = _chunk_date(
-            chunks[index], day_first=day_first, today=today, near=near, updates=updates
+            chunks[index],
+            day_first=day_first,
+            today=today,
+            near=near,
+            updates=updates,
+            edge_only=index == headline_at,
         )
         if date is not None:
             return date, index
@@ -305,8 +319,16 @@ def _window_after(chunks: Sequence[Chunk], start: int) -> list[int]:
 
 
 def _chunk_date(
-    chunk: Chunk, *, day_first: bool, today: dt.date, near: dt.date | None, updates: bool
+    chunk: Chunk,
+    *,
+    day_first: bool,
+    today: dt.date,
+    near: dt.date | None,
+    updates: bool,
+    edge_only: bool = False,
 ) -> dt.date | None:
+    """The publication date a line prints; in a headline only one at its start or end counts,
+    as a date inside it is what the story is about."""
     text = chunk.text
     if chunk.link_chars > 0.8 * len(text):
         return None  # a teaser: a link to another article
@@ -314,7 +336,9 @@ def _chunk_date(
     found = [
         f
         for f in find_dates(text, day_first=day_first, today=today, near=near)
-        if (updates or not is_update(text, f)) and (not story or _starts_dateline(text, f))
+        if (updates or not is_update(text, f))
+        and (not story or _starts_dateline(text, f))
+        and (not edge_only or at_edge(text, f))
     ]
     labelled = [f for f in found if is_published(text, f)]
     chosen = labelled or found
