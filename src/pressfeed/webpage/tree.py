@@ -77,9 +77,8 @@ _HIDDEN_CLASSES = frozenset(
 )  # fmt: skip
 _NAME_WORD = re.compile(r"[a-z]+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_SURROGATES = re.compile("[\ud800-\udfff]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
-_PARSER = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+_PARSER = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True, encoding="utf-8")
 Element: TypeAlias = etree._Element
 Attributes: TypeAlias = etree._Attrib
 _FLAT_DEPTH = 200
@@ -120,10 +119,6 @@ class Page:
 def parse_page(text: str) -> Element | None:
     """The page's element tree, or None for a page with no elements."""
     text = _XML_DECLARATION.sub("", text, count=1)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = _SURROGATES.sub("", text)  # libxml2 stops reading at a lone surrogate
     if not text.strip():
         return None
     root = _parse(text)
@@ -133,8 +128,10 @@ def parse_page(text: str) -> Element | None:
 
 
 def _parse(text: str) -> Element | None:
+    # As UTF-8 bytes with the encoding fixed: the page's <meta charset> is not looked at, and a
+    # lone surrogate (which would end libxml2's reading of a str) is dropped.
     try:
-        return etree.fromstring(text, _PARSER)
+        return etree.fromstring(text.encode("utf-8", "ignore"), _PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
 
