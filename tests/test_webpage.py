@@ -92,6 +92,17 @@ def test_a_logo_h1_in_the_site_header_loses_to_the_article_heading() -> None:
     assert read(html).headline == "Two clinics open in the north"
 
 
+def test_a_kicker_span_without_a_kicker_name_is_told_by_the_declared_title() -> None:
+    head = '<meta property="og:title" content="Genetik: Zwei neue Kliniken im Norden eröffnet">'
+    html = article(
+        '<h1><span class="headline-intro">Genetik</span> <span class="headline-title">Zwei neue '
+        "Kliniken im Norden eröffnet</span></h1>",
+        head=head,
+        lang="de",
+    )
+    assert read(html).headline == "Zwei neue Kliniken im Norden eröffnet"
+
+
 def test_a_kicker_inside_the_h1_is_not_part_of_the_headline() -> None:
     html = article(
         '<h1><span class="kicker">Gesundheit</span> Zwei neue Kliniken im Norden eröffnet</h1>',

@@ -399,6 +399,7 @@ _HEADLINE_WORDS = frozenset(
 _KICKER_WORDS = frozenset(
     {
         "kicker", "overline", "topline", "dachzeile", "eyebrow", "roofline", "supertitle",
-        "superline", "preheadline", "pretitle", "spitzmarke", "overhead", "strapline"
+        "superline", "preheadline", "pretitle", "spitzmarke", "overhead", "strapline", "intro",
+        "label", "rubric", "category", "flag", "overtitle"
     }
 )  # fmt: skip
