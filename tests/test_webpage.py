@@ -375,6 +375,16 @@ def test_main_text_drops_byline_share_bar_newsletter_related_and_comments() -> N
     assert found.paragraphs == (STORY, MORE, LAST)
 
 
+def test_release_labels_and_long_date_lines_are_not_story_text() -> None:
+    html = article(
+        "<h1>Cliniques ouvertes</h1><p>COMMUNIQUÉ DE PRESSE</p>"
+        "<p>Publié le 27/01/2020 à 10h15 - Mis à jour le 28/01/2020 à 11h00</p>",
+        lang="fr",
+    )
+    found = read(html)
+    assert (found.date, found.paragraphs) == (dt.date(2020, 1, 27), (STORY, MORE, LAST))
+
+
 def test_main_text_keeps_a_story_split_by_a_figure_and_subheadings() -> None:
     html = page(
         '<nav><a href="/">Home</a></nav><div class="post"><h1>Two clinics open</h1>'

@@ -20,6 +20,7 @@ from pressfeed.webpage.pubdate import (
 from pressfeed.webpage.tree import Chunk, parse_page, read_chunks
 
 _LINE_WORDS = 12
+_DATE_LINE_CHARS = 150
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*$")
 
 
@@ -73,7 +74,7 @@ def without_dates(headline: str, meta: Metadata, today: dt.date) -> str:
 def _around_headline(chunks: list[Chunk], headline_at: int | None, date_at: int | None) -> set[int]:
     """The headline and the short lines printed with it (kicker, byline, date, share bar)."""
     skip = set()
-    if date_at is not None and _is_line(chunks[date_at].text):
+    if date_at is not None and _is_date_line(chunks[date_at].text):
         skip.add(date_at)
     if headline_at is None:
         return skip
@@ -85,6 +86,12 @@ def _around_headline(chunks: list[Chunk], headline_at: int | None, date_at: int 
         if is_not_a_headline(chunks[index].text) or _BYLINE_LINE.search(chunks[index].text):
             skip.add(index)
     return skip
+
+
+def _is_date_line(text: str) -> bool:
+    """The line the date was read from, when it is a byline or a date line, not a dateline
+    opening the story ("Geneva, 4 June 2024 – The agency said ...")."""
+    return _is_line(text) or (len(text) < _DATE_LINE_CHARS and not _SENTENCE_END.search(text))
 
 
 def _is_line(text: str) -> bool:

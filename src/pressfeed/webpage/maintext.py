@@ -23,7 +23,12 @@ _BOILERPLATE = re.compile(
     r"^(?:advertisement|anzeige|werbung|publicité|publicidad|pubblicità|mainos|annonse|"
     r"read more|weiterlesen|lire la suite|leer más|continue reading|related|see also|"
     r"more on this|share this|follow us|sign up|subscribe|newsletter|comments?|"
-    r"\d+\s+(?:min|minutes?|minuten)\s+(?:read|lesezeit|de lecture))\b.{0,60}$",
+    r"\d+\s+(?:min|minutes?|minuten)\s+(?:read|lesezeit|de lecture))\b.{0,60}$"
+    # the label of a release printed as a line of its own
+    r"|^(?:for immediate release|press release|news release|media release|pressemitteilung|"
+    r"presseinformation|pressemeldung|communiqué de presse|comunicado de prensa|"
+    r"comunicato stampa|lehdistötiedote|tiedote|pressemelding|pressemeddelelse|"
+    r"pressmeddelande)\W*$",
     re.IGNORECASE,
 )
 
