@@ -64,7 +64,7 @@ def _container_scores(
         element = chunk.element.getparent() if chunk.tag in ("p", "br", "pre") else chunk.element
         for level, ancestor in enumerate(_up(element, 3)):
             scores[ancestor] += points / (1, 2, 3)[level]
-        for ancestor in _up(chunk.element, 6):
+        for ancestor in _up(chunk.element, 8):
             prose[ancestor] += len(chunk.text)
     return scores, prose
 
@@ -73,7 +73,7 @@ def _widened(top: Element, prose: dict[Element, int]) -> Element:
     """The best container, or an ancestor holding much more prose: an article split into
     several blocks ("text", an image, "text") scores each block alone."""
     best = top
-    for ancestor in _up(top.getparent(), 2):
+    for ancestor in _up(top.getparent(), 3):
         if ancestor.tag in ("body", "html"):
             break
         if prose.get(ancestor, 0) >= _WIDER * prose.get(best, 0):
