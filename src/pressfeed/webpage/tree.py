@@ -344,14 +344,9 @@ def _cleaned(text: str) -> str:
     return " ".join(clean_text(text).split())
 
 
-def name_words(element: Element) -> frozenset[str]:
-    """The words of an element's class and id names, lower-cased."""
-    return _words(element.get("class") or "", element.get("id") or "")
-
-
-@functools.lru_cache(maxsize=4096)
-def _words(names: str, ident: str) -> frozenset[str]:
-    text = f"{names} {ident}".lower()
+def _words(names: str) -> frozenset[str]:
+    """The words of a class attribute, lower-cased: each name whole and split at - and _."""
+    text = names.lower()
     return frozenset([*_NAME_WORD.findall(text), *text.split()])
 
 
@@ -363,7 +358,12 @@ def _attribute_marks(tag: str, attrib: Attributes) -> int:
     style = attrib.get("style")
     if style and _HIDDEN_STYLE.search(style):
         return _SKIP
-    marks = _name_marks(tag, attrib.get("class") or "", attrib.get("id") or "")
+    names, ident = attrib.get("class"), attrib.get("id")
+    marks = _class_marks(names) if names else 0
+    if ident:
+        marks |= _id_marks(ident)
+    if marks & _CHROME and tag in _NEVER_CHROME:
+        marks &= ~_CHROME
     role, itemprop = attrib.get("role"), attrib.get("itemprop")
     if role in _CHROME_ROLES and tag not in _STORY:
         marks |= _CHROME
@@ -377,21 +377,28 @@ def _attribute_marks(tag: str, attrib: Attributes) -> int:
 
 
 @functools.lru_cache(maxsize=8192)
-def _name_marks(tag: str, names: str, ident: str) -> int:
-    if not names and not ident:
-        return 0
+def _class_marks(names: str) -> int:
+    """Marks of a class attribute: class names repeat across a page, so they are cached."""
     classes = names.lower().split()
-    words = _words(names, ident)
+    words = _words(names)
     marks = _SKIP if not _HIDDEN_CLASSES.isdisjoint(classes) else 0
-    if tag not in ("body", "html", "article", "main") and not _CHROME_WORDS.isdisjoint(words):
+    if not _CHROME_WORDS.isdisjoint(words):
         marks |= _CHROME
-    if classes and not _HEADLINE_WORDS.isdisjoint(_words(names, "")):
+    if not _HEADLINE_WORDS.isdisjoint(words):
         marks |= _HINT
     if not _KICKER_WORDS.isdisjoint(words):
         marks |= _KICKER
     return marks
 
 
+def _id_marks(ident: str) -> int:
+    """Marks of an id, which is unique to its element: not worth a cache entry."""
+    words = _NAME_WORD.findall(ident.lower())
+    marks = _CHROME if not _CHROME_WORDS.isdisjoint(words) else 0
+    return marks | (_KICKER if not _KICKER_WORDS.isdisjoint(words) else 0)
+
+
+_NEVER_CHROME = frozenset({"body", "html", "article", "main"})
 _HEADLINE_WORDS = frozenset(
     {"headline", "title", "entry-title", "article-title", "post-title", "story-title", "heading"}
 )
