@@ -271,6 +271,13 @@ def test_a_date_printed_above_the_headline_counts() -> None:
     )
 
 
+def test_a_date_above_the_headline_that_metadata_contradicts_is_today_not_the_date() -> None:
+    head = '<meta property="article:published_time" content="2019-11-13T10:00:00-05:00">'
+    html = article('<p class="today">Saturday, 23 November 2019</p><h1>Two clinics open</h1>',
+                   head=head)  # fmt: skip
+    assert (read(html).date, read(html).date_source) == (dt.date(2019, 11, 13), "meta")
+
+
 def test_a_generic_h1_loses_to_the_release_heading_under_it() -> None:
     html = article("<h1>Pressemitteilung</h1><h2>Zwei Kliniken im Norden eröffnet</h2>", lang="de")
     assert read(html).headline == "Zwei Kliniken im Norden eröffnet"

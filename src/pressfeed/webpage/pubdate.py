@@ -234,7 +234,7 @@ def publication_date(
     day_first = day_comes_first(meta.language, meta.url)
     declared = metadata_date(meta, times, headline_at, day_first=day_first, today=today)
     printed = printed_date(chunks, headline_at, day_first=day_first, today=today, near=declared)
-    if printed is not None:
+    if printed is not None and not _doubtful(printed, headline_at, declared):
         return printed[0], "page", printed[1]
     if declared is not None:
         return declared, "meta", None
@@ -251,6 +251,18 @@ def publication_date(
         return updated[0], "page", updated[1]
     modified = _first(value_date(v, day_first=day_first, today=today) for v in meta.modified)
     return (modified, "meta", None) if modified is not None else None
+
+
+def _doubtful(
+    printed: tuple[dt.date, int], headline_at: int | None, declared: dt.date | None
+) -> bool:
+    """A date above the headline that the metadata contradicts: a header's "today", most
+    likely, not the byline."""
+    above = headline_at is not None and printed[1] < headline_at
+    return above and declared is not None and abs((printed[0] - declared).days) > _MAX_SKEW
+
+
+_MAX_SKEW = 2  # days between a page's printed date and its metadata's (time zones, late edits)
 
 
 def _first(dates: Iterable[dt.date | None]) -> dt.date | None:
