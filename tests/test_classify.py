@@ -1003,3 +1003,15 @@ def test_default_topics_on_the_sample_content(default_settings: Settings) -> Non
     )
     assert report.distinct > 0
     perfect(report)
+
+
+def test_verdicts_without_evidence_are_the_verdicts_with_it(default_rules: Rules) -> None:
+    cases = [param.values[2] for param in CASES]  # type: ignore[attr-defined]
+    for subject in cases:
+        assert isinstance(subject, Release)
+        full = classify(subject, default_rules)
+        bare = classify(subject, default_rules, explain=False)
+        assert [(s.slug, s.score, s.assigned, s.why_not) for s in full] == [
+            (s.slug, s.score, s.assigned, s.why_not) for s in bare
+        ]
+        assert all(s.evidence == () for s in bare)

@@ -150,16 +150,17 @@ def _probe(term: str) -> Topic:
     return Topic("probe", "probe", "probe", (Term(term, 1.0),))
 
 
-def classify(release: Release, rules: Rules) -> list[TopicScore]:
-    """Every topic's verdict on a release, in topic order."""
+def classify(release: Release, rules: Rules, *, explain: bool = True) -> list[TopicScore]:
+    """Every topic's verdict on a release, in topic order; without `explain`, the same
+    verdicts and scores with no evidence, for a scan that stores only those."""
     parts = release_parts(release)
     read = Read(parts, [_matches(rules, part.text) for part in parts])
-    return [score_topic(t, i, rules, read) for i, t in enumerate(rules.topics)]
+    return [score_topic(t, i, rules, read, explain=explain) for i, t in enumerate(rules.topics)]
 
 
 def assigned_topics(release: Release, rules: Rules) -> list[str]:
     """The slugs of the topics a release carries."""
-    return [s.slug for s in classify(release, rules) if s.assigned]
+    return [s.slug for s in classify(release, rules, explain=False) if s.assigned]
 
 
 # --- the parts of a release ---------------------------------------------------------------------
@@ -375,7 +376,9 @@ class Read:
         ]
 
 
-def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScore:
+def score_topic(
+    topic: Topic, index: int, rules: Rules, read: Read, *, explain: bool = True
+) -> TopicScore:
     """One topic's score from the matches in each part, and whether the release carries it."""
     evidence: list[Evidence] = []
     score = 0.0
@@ -388,11 +391,15 @@ def score_topic(topic: Topic, index: int, rules: Rules, read: Read) -> TopicScor
         mine = [m for m in matches.get(index, []) if m.slot >= 0]
         if not mine:
             continue
-        near = partial(_near_for, read, k, owners)
-        part_evidence = _part_evidence(topic, part, mine, near)
-        raw = sum(e.points for e in part_evidence) / _factor(topic, part) if part_evidence else 0
-        evidence += part_evidence
-        score += _factor(topic, part) * min(raw, cap)
+        factor = _factor(topic, part)
+        if factor == 0:
+            continue
+        counted = _counted(topic, part, mine, partial(_near_for, read, k, owners))
+        total = sum(_points(topic, factor, *key, len(w)) for key, (w, _) in counted.items())
+        raw = total / factor
+        if explain:
+            evidence += _part_evidence(topic, part, counted)
+        score += factor * min(raw, cap)
         in_headline |= part.is_headline and raw >= topic.passage_points / 2
         in_lead |= part.name == "lead" and raw >= topic.passage_points
         about += not part.is_headline and raw >= topic.passage_points
@@ -459,14 +466,14 @@ def _near_for(read: Read, k: int, owners: dict[str, int], name: str) -> list[Nea
     return read.near(k, owners[name])
 
 
-def _part_evidence(
+Counted = dict[tuple[int, bool], tuple[list[str], list[str]]]  # (slot, listed) -> words, context
+
+
+def _counted(
     topic: Topic, part: Part, matches: list[Match], near: Callable[[str], list[NearWord]]
-) -> list[Evidence]:
-    factor = _factor(topic, part)
-    if not matches or factor == 0:
-        return []
-    found: dict[tuple[int, bool], list[str]] = defaultdict(list)
-    context: dict[tuple[int, bool], list[str]] = defaultdict(list)
+) -> Counted:
+    """The matches that count, by term and by whether they stand in a list of names."""
+    counted: Counted = {}
     for match in matches:
         term = topic.terms[match.slot]
         close: list[str] = []
@@ -476,21 +483,34 @@ def _part_evidence(
                 continue
         words = part.text[match.start : match.end]
         listed = words[0].isupper() and _in_enumeration(part, match)
-        found[(match.slot, listed)].append(words)
-        context[(match.slot, listed)] += close
+        found, context = counted.setdefault((match.slot, listed), ([], []))
+        found.append(words)
+        context += close
+    return counted
+
+
+def _points(topic: Topic, factor: float, slot: int, listed: bool, count: int) -> float:
+    return round(topic.terms[slot].weight * factor * _list_factor(listed) * count, 3)
+
+
+def _list_factor(listed: bool) -> float:
+    return LIST_FACTOR if listed else 1.0
+
+
+def _part_evidence(topic: Topic, part: Part, counted: Counted) -> list[Evidence]:
+    factor = _factor(topic, part)
     evidence = []
-    for (slot, listed), words_found in sorted(found.items()):
+    for (slot, listed), (words_found, context) in sorted(counted.items()):
         term = topic.terms[slot]
-        zone_factor = factor * (LIST_FACTOR if listed else 1.0)
         evidence.append(
             Evidence(
                 term.text,
                 f"{part.name} (in a list)" if listed else part.name,
                 tuple(words_found),
                 term.weight,
-                zone_factor,
-                round(term.weight * zone_factor * len(words_found), 3),
-                tuple(dict.fromkeys(context[(slot, listed)])),
+                factor * _list_factor(listed),
+                _points(topic, factor, slot, listed, len(words_found)),
+                tuple(dict.fromkeys(context)),
             )
         )
     return evidence

@@ -117,4 +117,4 @@ def file_date(file: SourceFile) -> dt.date:
 
 def scores_of(release: Release, rules: Rules) -> dict[str, float]:
     """The scores of the topics a release carries, by slug."""
-    return {s.slug: s.score for s in classify(release, rules) if s.assigned}
+    return {s.slug: s.score for s in classify(release, rules, explain=False) if s.assigned}
