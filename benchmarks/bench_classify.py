@@ -147,9 +147,10 @@ def report(
         )
     return f"""## Classification
 
-Time to classify one release as a scan does (verdicts and scores) with the default topics (the four topics of
-`config/topics.toml`), extraction excluded: the best of 3 passes over all releases in a fresh
-process, median of {runs} such processes. The ratio is this tree's time over the other's.
+Time to classify one release as a scan does (verdicts and scores) with the default topics (the
+four topics of `config/topics.toml`), extraction excluded: the best of 3 passes over all
+releases in a fresh process, median of {runs} such processes. The ratio is this tree's time
+over the other's.
 
 {chr(10).join(lines)}
 """
