@@ -84,15 +84,15 @@ class Lexicon:
             else:
                 self._by_word[first].append(p)
         self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
-        self.cache: dict[str, tuple[_Pattern, ...]] = {}  # word as written -> its terms
+        self.cache: dict[str, _Entry] = {}  # word as written -> the terms starting with it
 
-    def starting_with(self, word: str) -> tuple[_Pattern, ...]:
+    def starting_with(self, word: str) -> _Entry:
         """The terms whose first word can be `word`, as written in the text."""
         found = self.cache.get(word)
         if found is None:
             if len(self.cache) > _CACHE_LIMIT:
                 self.cache.clear()
-            found = self.cache[word] = self._look_up(word)
+            found = self.cache[word] = _entry(self._look_up(word))
         return found
 
     def _look_up(self, word: str) -> tuple[_Pattern, ...]:
@@ -105,6 +105,36 @@ class Lexicon:
             found += [p for p in self._by_prefix.get(folded[:length], ()) if not p.cased]
             found += [p for p in self._by_prefix.get(word[:length], ()) if p.cased]
         return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The terms that can start at one word: single words, and phrases by their second word."""
+
+    single: tuple[_Pattern, ...]
+    by_second: dict[str, tuple[_Pattern, ...]]  # the case-folded forms the second word may take
+    other: tuple[_Pattern, ...]  # phrases whose second word is cased or open-ended ("ship*")
+
+    @property
+    def empty(self) -> bool:
+        return not (self.single or self.by_second or self.other)
+
+
+def _entry(patterns: Iterable[_Pattern]) -> _Entry:
+    single: list[_Pattern] = []
+    by_second: dict[str, list[_Pattern]] = defaultdict(list)
+    other: list[_Pattern] = []
+    for p in patterns:
+        if len(p.words) == 1:
+            single.append(p)
+        elif p.cased or (len(p.words) == 2 and p.prefix):
+            other.append(p)
+        else:
+            second = p.words[1]
+            forms = [second] if len(p.words) > 2 else [second + e for e in _PLURALS]
+            for form in forms:
+                by_second[form].append(p)
+    return _Entry(tuple(single), {k: tuple(v) for k, v in by_second.items()}, tuple(other))
 
 
 @dataclass(frozen=True)
@@ -265,18 +295,17 @@ def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
     words = list(_WORD.finditer(text))
     cached, look_up = rules.lexicon.cache.get, rules.lexicon.starting_with
     for index, word in enumerate(words):
-        patterns = cached(word.group())
-        if patterns is None:
-            patterns = look_up(word.group())
-        if not patterns:
+        entry = cached(word.group()) or look_up(word.group())
+        if entry.empty:
             continue
-        following: str | bool | None = False  # not looked at yet
+        patterns = list(entry.single)
+        if entry.by_second or entry.other:
+            # A phrase is looked at only when the next word can be its second one.
+            following = _following(text, words, index)
+            if following is not None:
+                patterns += entry.by_second.get(following.casefold(), ())
+                patterns += [p for p in entry.other if _second_fits(p, following)]
         for pattern in patterns:
-            if len(pattern.words) > 1:
-                if following is False:
-                    following = _following(text, words, index)
-                if not _second_fits(pattern, following):
-                    continue  # most phrases end here: their second word is not the next one
             end = _match_end(pattern, text, word.end())
             if end is not None:
                 candidates[pattern.topic].append(Match(word.start(), end, pattern.slot, index))
@@ -291,9 +320,7 @@ def _following(text: str, words: Sequence[re.Match[str]], index: int) -> str | N
     return words[index + 1].group() if _JOINER.fullmatch(between) else None
 
 
-def _second_fits(pattern: _Pattern, following: str | bool | None) -> bool:
-    if not isinstance(following, str):
-        return False
+def _second_fits(pattern: _Pattern, following: str) -> bool:
     return _word_fits(pattern, 1, following if pattern.cased else following.casefold())
 
 
