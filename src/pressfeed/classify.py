@@ -114,10 +114,12 @@ class _Entry:
     single: tuple[_Pattern, ...]
     by_second: dict[str, tuple[_Pattern, ...]]  # the case-folded forms the second word may take
     other: tuple[_Pattern, ...]  # phrases whose second word is cased or open-ended ("ship*")
+    phrases: bool = field(init=False)
+    empty: bool = field(init=False)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.single or self.by_second or self.other)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phrases", bool(self.by_second or self.other))
+        object.__setattr__(self, "empty", not (self.single or self.phrases))
 
 
 def _entry(patterns: Iterable[_Pattern]) -> _Entry:
@@ -298,13 +300,16 @@ def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
         entry = cached(word.group()) or look_up(word.group())
         if entry.empty:
             continue
-        patterns = list(entry.single)
-        if entry.by_second or entry.other:
+        patterns: Sequence[_Pattern] = entry.single
+        if entry.phrases:
             # A phrase is looked at only when the next word can be its second one.
             following = _following(text, words, index)
             if following is not None:
-                patterns += entry.by_second.get(following.casefold(), ())
-                patterns += [p for p in entry.other if _second_fits(p, following)]
+                patterns = [
+                    *patterns,
+                    *entry.by_second.get(following.casefold(), ()),
+                    *(p for p in entry.other if _second_fits(p, following)),
+                ]
         for pattern in patterns:
             end = _match_end(pattern, text, word.end())
             if end is not None:
@@ -407,6 +412,13 @@ def score_topic(
     topic: Topic, index: int, rules: Rules, read: Read, *, explain: bool = True
 ) -> TopicScore:
     """One topic's score from the matches in each part, and whether the release carries it."""
+    passages = sum(not p.is_headline for p in read.parts)
+    if not any(index in found for found in read.found):  # most topics, on most releases
+        facts = _Facts(0.0, None, None, passages, 0, False, False)
+        why = _why_not(topic, facts)
+        return TopicScore(
+            topic.slug, 0.0, topic.threshold, why is None, (), None, passages, why_not=why
+        )
     evidence: list[Evidence] = []
     score = 0.0
     about = 0
@@ -430,7 +442,6 @@ def score_topic(
         in_headline |= part.is_headline and raw >= topic.passage_points / 2
         in_lead |= part.name == "lead" and raw >= topic.passage_points
         about += not part.is_headline and raw >= topic.passage_points
-    passages = sum(not p.is_headline for p in parts)
     excluded = _first_veto(index, parts, found)
     anchor = _anchor(topic, rules, parts, found)
     facts = _Facts(round(score, 3), excluded, anchor, passages, about, in_headline, in_lead)
