@@ -374,3 +374,52 @@ def test_classify_json_gives_the_main_text_and_where_the_date_came_from(
         "last month had closed them for almost three weeks.\n\nMobile teams will visit the "
         "villages that the roads do not reach yet, twice a week."
     )
+
+
+def test_config_and_verbose_may_follow_the_command(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "scan", "--config", str(config))
+    assert code == 0
+    assert "2 releases added" in out
+    code, out, _ = run(capsys, "topics", "diff", "-v", "--config", str(config))
+    assert code == 0
+    assert "no release would change topics" in out
+
+
+def test_config_before_the_command_is_kept_when_none_follows_it(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run(capsys, "--config", str(config), "subscribers", "add", "ana@example.org")
+    assert code == 0
+    assert (tmp_path / "pressfeed.db").is_file()  # the store the settings file names
+
+
+def test_config_after_the_command_wins_over_one_before_it(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys, "--config", str(config), "scan", "--config", str(tmp_path / "none.toml")
+    )
+    assert code == 1
+    assert "none.toml: cannot read" in err
+
+
+def test_examples_in_command_help_name_files_that_exist() -> None:
+    from pressfeed import cli
+
+    examples = [value for name, value in vars(cli).items() if name.startswith("EPILOG_")]
+    paths = [word for text in examples for word in text.split() if word.startswith("content/")]
+    assert paths
+    assert all((ROOT / path).exists() for path in paths), paths
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(config: Path, tmp_path: Path) -> None:
+    for n in range(30):
+        (tmp_path / "content" / f"r{n}.txt").write_text(LISTING, encoding="utf-8")
+    command = [sys.executable, "-m", "pressfeed.cli", "--config", str(config), "classify"]
+    shell = " ".join([*command, str(tmp_path / "content"), "| head -1"])
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True)
+    assert "Traceback" not in done.stderr
+    assert "BrokenPipeError" not in done.stderr
+    assert done.stdout.count("\n") == 1

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ from pressfeed.subscriptions import (
 log = logging.getLogger("pressfeed")
 
 EPILOG_SCAN = "example: pressfeed scan --content content/ --db var/pressfeed.db"
-EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-2019.txt"
+EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-2023.txt"
 EPILOG_EVAL = "example: pressfeed eval ../shared/seeds-golden.json ../shared/seeds"
 EPILOG_DIFF = "example: pressfeed topics diff"
 EPILOG_LEARN = "example: pressfeed topics learn labels.json content/ --out my-topics.toml"
@@ -69,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PressfeedError as error:
         print(f"pressfeed: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away ("pressfeed classify --json content/ | head"): no traceback,
+        # and nothing more written to the closed pipe when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("pressfeed: interrupted", file=sys.stderr)
         return 130
@@ -82,13 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pressfeed {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="settings file (default: $PRESSFEED_CONFIG, else config/pressfeed.toml)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    _add_common(parser, default=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
     _add_scan(commands)
@@ -110,10 +110,26 @@ def _settings_help() -> str:
 Commands = Any  # argparse's private _SubParsersAction
 
 
+def _add_common(parser: argparse.ArgumentParser, *, default: bool = False) -> None:
+    """--config and --verbose, before the command or after it ("pressfeed scan --config F")."""
+    # After the command, an option not given must leave the value given before it alone.
+    unset: dict[str, Any] = {} if default else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (default: $PRESSFEED_CONFIG, else config/pressfeed.toml)",
+        **unset,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens", **unset)
+
+
 def _command(commands: Commands, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
-    return commands.add_parser(  # type: ignore[no-any-return]
+    parser: argparse.ArgumentParser = commands.add_parser(
         name, help=help, description=help, epilog=epilog
     )
+    _add_common(parser)
+    return parser
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -434,6 +450,7 @@ def _add_topics(commands: Commands) -> None:
         epilog=EPILOG_DIFF,
     )
     diff.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    _add_common(diff)
     diff.set_defaults(handler=run_topics_diff)
     learn = actions.add_parser(
         "learn",
@@ -451,6 +468,7 @@ def _add_topics(commands: Commands) -> None:
     learn.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     learn.add_argument("--terms", type=int, default=40, help="most terms per topic (default 40)")
     learn.add_argument("--out", type=Path, metavar="FILE", help="write the topics file here")
+    _add_common(learn)
     learn.set_defaults(handler=run_topics_learn)
 
 
@@ -526,10 +544,12 @@ def _add_subscribers(commands: Commands) -> None:
     )
     add.add_argument("address")
     _choice_options(add)
+    _add_common(add)
     add.set_defaults(handler=run_subscribers_add)
     listing = actions.add_parser(
         "list", help="list subscribers", epilog="example: pressfeed subscribers list"
     )
+    _add_common(listing)
     listing.set_defaults(handler=run_subscribers_list)
     remove = actions.add_parser(
         "remove",
@@ -537,6 +557,7 @@ def _add_subscribers(commands: Commands) -> None:
         epilog="example: pressfeed subscribers remove ana@example.org",
     )
     remove.add_argument("address")
+    _add_common(remove)
     remove.set_defaults(handler=run_subscribers_remove)
     load = actions.add_parser(
         "import",
@@ -546,6 +567,7 @@ def _add_subscribers(commands: Commands) -> None:
         epilog="example: pressfeed subscribers import subscribers.csv",
     )
     load.add_argument("file", type=Path, metavar="FILE.csv")
+    _add_common(load)
     load.set_defaults(handler=run_subscribers_import)
     for action in (add, listing, remove, load):
         action.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
