@@ -125,18 +125,25 @@ def test_classify_explain_shows_evidence_part_by_part_with_its_context(
     assert "libya: no (score 0 below 6)" in first
 
 
+def explained(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> str:
+    """`classify --explain` on one page with the project's topics."""
+    config = write_settings(tmp_path)
+    page = tmp_path / "content" / "page.txt"
+    page.write_text(text, encoding="utf-8")
+    _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
+    return out
+
+
 def test_classify_explain_names_the_word_that_let_a_near_term_count(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_settings(tmp_path)
-    page = tmp_path / "content" / "deal.txt"
-    page.write_text(
+    out = explained(
+        tmp_path,
+        capsys,
         "Ministers sign a deal on the return of migrants\n\n"
         "ATHENS, 4 May 2024 – Ministers of both states signed a deal on the return of migrants "
         "who have no right to stay, under a new asylum procedure.\n",
-        encoding="utf-8",
     )
-    _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
     assert "governance: yes" in out
     assert "'deal' x1 (weight 2 x 3): deal near 'migrants'" in out
 
@@ -144,15 +151,13 @@ def test_classify_explain_names_the_word_that_let_a_near_term_count(
 def test_classify_explain_says_why_a_topic_was_left_off(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_settings(tmp_path)
-    page = tmp_path / "content" / "farm.txt"
-    page.write_text(
+    out = explained(
+        tmp_path,
+        capsys,
         "Farmers sign a loan agreement with the bank\n\n"
         "NAIROBI, 4 May 2024 – Two hundred farmers signed a loan agreement for new seed "
         "and irrigation pumps, the bank said on Friday.\n",
-        encoding="utf-8",
     )
-    _, out, _ = run(capsys, "--config", str(config), "classify", "--explain", str(page))
     assert "topics: (none)" in out
     assert "governance: no (score 0 below 6)" in out
 

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache, partial
 
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
@@ -186,7 +186,7 @@ def classify(release: Release, rules: Rules, *, explain: bool = True) -> list[To
     """Every topic's verdict on a release, in topic order; without `explain`, the same
     verdicts and scores with no evidence, for a scan that stores only those."""
     parts = release_parts(release)
-    read = Read(parts, [_matches(rules, part.text) for part in parts])
+    read = Matched(parts, [_matches(rules, part.text) for part in parts])
     return [score_topic(t, i, rules, read, explain=explain) for i, t in enumerate(rules.topics)]
 
 
@@ -381,7 +381,7 @@ class NearWord:
 
 
 @dataclass
-class Read:
+class Matched:
     """A release's parts and every owner's matches in each, as all topics score them."""
 
     parts: Sequence[Part]
@@ -409,16 +409,9 @@ class Read:
 
 
 def score_topic(
-    topic: Topic, index: int, rules: Rules, read: Read, *, explain: bool = True
+    topic: Topic, index: int, rules: Rules, read: Matched, *, explain: bool = True
 ) -> TopicScore:
     """One topic's score from the matches in each part, and whether the release carries it."""
-    passages = sum(not p.is_headline for p in read.parts)
-    if not any(index in found for found in read.found):  # most topics, on most releases
-        facts = _Facts(0.0, None, None, passages, 0, False, False)
-        why = _why_not(topic, facts)
-        return TopicScore(
-            topic.slug, 0.0, topic.threshold, why is None, (), None, passages, why_not=why
-        )
     evidence: list[Evidence] = []
     score = 0.0
     about = 0
@@ -442,37 +435,21 @@ def score_topic(
         in_headline |= part.is_headline and raw >= topic.passage_points / 2
         in_lead |= part.name == "lead" and raw >= topic.passage_points
         about += not part.is_headline and raw >= topic.passage_points
-    excluded = _first_veto(index, parts, found)
-    anchor = _anchor(topic, rules, parts, found)
-    facts = _Facts(round(score, 3), excluded, anchor, passages, about, in_headline, in_lead)
-    why_not = _why_not(topic, facts)
-    return TopicScore(
+    verdict = TopicScore(
         topic.slug,
-        facts.score,
+        round(score, 3),
         topic.threshold,
-        why_not is None,
+        False,
         tuple(evidence),
-        excluded,
-        passages,
+        _first_veto(index, parts, found),
+        sum(not p.is_headline for p in parts),
         about,
-        facts.in_headline,
-        facts.in_lead,
-        anchor,
-        why_not,
+        in_headline,
+        in_lead,
+        _anchor(topic, rules, parts, found),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """What a verdict is made from."""
-
-    score: float
-    excluded_by: str | None
-    anchor: str | None
-    passages: int
-    passages_about: int
-    in_headline: bool
-    in_lead: bool
+    why_not = _why_not(topic, verdict)
+    return replace(verdict, assigned=why_not is None, why_not=why_not)
 
 
 def _factor(topic: Topic, part: Part) -> float:
@@ -481,7 +458,7 @@ def _factor(topic: Topic, part: Part) -> float:
     return topic.lead_weight if part.name == "lead" else 1.0
 
 
-def _why_not(topic: Topic, verdict: _Facts) -> str | None:
+def _why_not(topic: Topic, verdict: TopicScore) -> str | None:
     """What keeps the topic off the release, or None when it carries it."""
     if verdict.excluded_by is not None:
         return f"excluded by {verdict.excluded_by!r}"
@@ -500,7 +477,7 @@ def _why_not(topic: Topic, verdict: _Facts) -> str | None:
     return None
 
 
-def _near_for(read: Read, k: int, owners: dict[str, int], name: str) -> list[NearWord]:
+def _near_for(read: Matched, k: int, owners: dict[str, int], name: str) -> list[NearWord]:
     return read.near(k, owners[name])
 
 

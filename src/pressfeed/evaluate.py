@@ -131,6 +131,33 @@ def _single(path: Path) -> list[SourceFile]:
     return [SourceFile(path, path.name, stat.st_size, stat.st_mtime_ns)]
 
 
+@dataclass
+class _Labelled:
+    """A labels file and the labelled files, read and extracted, each label matched."""
+
+    slugs: list[str]
+    labels: list[Label]
+    extracted: dict[str, list[Release]]
+    matches: dict[str, Release]  # per-release label key -> its release
+    report: EvalReport
+
+    def items(self) -> dict[str, tuple[Release, ...]]:
+        """Each scored item's releases: a labelled release, or every release of a whole file."""
+        found: dict[str, tuple[Release, ...]] = {key: (r,) for key, r in self.matches.items()}
+        for name in {lb.file for lb in self.labels if lb.whole_file}:
+            found[f"{name}#*"] = tuple(self.extracted.get(name, ()))
+        return found
+
+
+def _read(labels_path: Path, paths: Sequence[Path], now: dt.datetime, max_bytes: int) -> _Labelled:
+    slugs, labels = read_labels(labels_path)
+    files = labelled_files({label.file for label in labels}, paths)
+    report = EvalReport()
+    extracted = _extract(files, now, max_bytes, report)
+    matches = _match([lb for lb in labels if not lb.whole_file], extracted, report)
+    return _Labelled(slugs, labels, extracted, matches, report)
+
+
 def evaluate(
     labels_path: Path,
     paths: Sequence[Path],
@@ -140,21 +167,17 @@ def evaluate(
     max_bytes: int,
 ) -> EvalReport:
     """Extract and classify the labelled files, and score the result against the labels."""
-    slugs, labels = read_labels(labels_path)
-    files = labelled_files({label.file for label in labels}, paths)
-    report = EvalReport()
-    extracted = _extract(files, now, max_bytes, report)
-    merged = _merge(r for found in extracted.values() for r in found)
+    read = _read(labels_path, paths, now, max_bytes)
+    report = read.report
+    merged = _merge(r for found in read.extracted.values() for r in found)
     topics = {rid: set(assigned_topics(r, rules)) for rid, r in merged.items()}
-    per_release = [lb for lb in labels if not lb.whole_file]
-    matches = _match(per_release, extracted, report)
-    _score_extraction(per_release, matches, report)
-    assigned = {key: topics.get(r.id, set()) for key, r in matches.items()}
-    for name in {lb.file for lb in labels if lb.whole_file}:
-        found = extracted.get(name, [])
-        assigned[f"{name}#*"] = {t for r in found for t in topics.get(r.id, set())}
-    report.whole_files = len({lb.file for lb in labels if lb.whole_file})
-    _score_topics(slugs, labels, assigned, report)
+    _score_extraction([lb for lb in read.labels if not lb.whole_file], read.matches, report)
+    assigned = {
+        key: {t for r in releases for t in topics.get(r.id, set())}
+        for key, releases in read.items().items()
+    }
+    report.whole_files = len({lb.file for lb in read.labels if lb.whole_file})
+    _score_topics(read.slugs, read.labels, assigned, report)
     return report
 
 
@@ -172,20 +195,14 @@ def labelled_examples(
     labels_path: Path, paths: Sequence[Path], *, now: dt.datetime, max_bytes: int
 ) -> tuple[list[str], list[Example], EvalReport]:
     """The topic slugs and the labelled items found in the files, with what was not found."""
-    slugs, labels = read_labels(labels_path)
-    files = labelled_files({label.file for label in labels}, paths)
-    report = EvalReport()
-    extracted = _extract(files, now, max_bytes, report)
-    matches = _match([lb for lb in labels if not lb.whole_file], extracted, report)
-    found: dict[str, tuple[Release, ...]] = {key: (r,) for key, r in matches.items()}
-    for name in {lb.file for lb in labels if lb.whole_file} & set(extracted):
-        found[f"{name}#*"] = tuple(extracted[name])
+    read = _read(labels_path, paths, now, max_bytes)
+    found = {key: r for key, r in read.items().items() if r}
     examples = [
         Example(key, found[key], frozenset(required), frozenset(optional - required))
-        for key, (required, optional) in sorted(_label_groups(labels).items())
+        for key, (required, optional) in sorted(_label_groups(read.labels).items())
         if key in found
     ]
-    return slugs, examples, report
+    return read.slugs, examples, read.report
 
 
 def _extract(

@@ -23,6 +23,7 @@ from pressfeed.models import Block, DateKind, Dateline, Release
 from pressfeed.webpage import WebPage, read_webpage
 
 HTML_SUFFIXES = (".html", ".htm")
+_NO_DATELINE = Dateline(place=None, date=None, year_stated=False, end=0)
 
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")
@@ -115,8 +116,7 @@ def _article(page: WebPage, *, source: str, file_date: dt.date, today: dt.date) 
     headline = page.headline
     if headline is None and body and reads_as_headline(body[0]) and len(body) > 1:
         headline, body = body[0], body[1:]
-    empty = Dateline(place=None, date=None, year_stated=False, end=0)
-    release = _build(headline, body, dateline or empty, date, kind, source, 0)
+    release = _build(headline, body, dateline or _NO_DATELINE, date, kind, source, 0)
     if release is None:
         return None
     return replace(release, date_declared=page.date_source == "meta" and kind is DateKind.STATED)
@@ -130,7 +130,7 @@ def extract_releases(
     datelines = [parse_dateline(b.text, today=today) for b in story]
     starts = find_starts(story, datelines)
     if not starts:
-        return _single_release(story, datelines, source=source, file_date=file_date)
+        return _single_release(story, source=source, file_date=file_date)
     spans = _spans(starts, len(story))
     dates = infer_years([_page_date(s.dateline) for s in starts], reference=file_date)
     releases = _story_before(story, starts[0], source=source, file_date=file_date)
@@ -306,23 +306,16 @@ def _story_before(
     before = story[:begin]
     if not any(len(b.text.split()) >= _STORY_WORDS for b in before):
         return []
-    return _single_release(before, [None] * len(before), source=source, file_date=file_date)
+    return _single_release(before, source=source, file_date=file_date)
 
 
-def _single_release(
-    story: Sequence[Block],
-    datelines: Sequence[Dateline | None],
-    *,
-    source: str,
-    file_date: dt.date,
-) -> list[Release]:
+def _single_release(story: Sequence[Block], *, source: str, file_date: dt.date) -> list[Release]:
     """A page without datelines: one release, headed by its first block if that is a headline."""
     texts = [b.text for b in story]
     headline = None
     if len(story) > 1 and (story[0].heading or reads_as_headline(texts[0])):
         headline, texts = texts[0], texts[1:]
-    empty = Dateline(place=None, date=None, year_stated=False, end=0)
-    release = _build(headline, texts, empty, file_date, DateKind.FILE_TIME, source, 0)
+    release = _build(headline, texts, _NO_DATELINE, file_date, DateKind.FILE_TIME, source, 0)
     return [release] if release else []
 
 

@@ -165,12 +165,12 @@ def _verdicts(topic: Topic, releases: Iterable[Release]) -> list[tuple[float, bo
     """Each release's score, and whether everything but the threshold lets the topic on."""
     low = replace(topic, threshold=1e-9)
     rules = compile_rules([low])
-    return [(s.score, s.assigned) for r in releases for s in classify(r, rules)]
+    return [(s.score, s.assigned) for r in releases for s in classify(r, rules, explain=False)]
 
 
 def _carries(topic: Topic, releases: Iterable[Release]) -> bool:
     rules = compile_rules([topic])
-    return any(s.assigned for r in releases for s in classify(r, rules))
+    return any(s.assigned for r in releases for s in classify(r, rules, explain=False))
 
 
 def _count(counts: list[int], slug: str, example: Example, carried: bool) -> None:
