@@ -948,6 +948,27 @@ CASES = [
 ]
 
 
+# Words that start like a default term but are another word: "accord" is not "according".
+LOOKALIKES = [
+    ("According to the migrants, the office was closed.", "According"),
+    ("Refugees left the governorate on foot.", "governorate"),
+    ("The volcano erupted and displaced families fled inland.", "volcano"),
+    ("Migrants from the Visayas were stranded at the port.", "Visayas"),
+    ("Humanitarian shipments reached refugees at the border.", "shipments"),
+    ("Salvatore, who leads the migrant shelter, said beds were full.", "Salvatore"),
+    ("Refugees were permitted to stay in limited numbers.", "permitted"),
+    ("Refugees were permitted to stay in limited numbers.", "limited"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "lookalike"), LOOKALIKES)
+def test_default_terms_do_not_match_lookalike_words(
+    default_rules: Rules, sentence: str, lookalike: str
+) -> None:
+    scores = classify(release("Families in the camp", sentence), default_rules)
+    assert lookalike not in {word for s in scores for e in s.evidence for word in e.found}
+
+
 @pytest.mark.parametrize(("expected", "optional", "subject"), CASES)
 def test_default_topics(
     default_rules: Rules,
