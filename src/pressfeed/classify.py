@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache, partial
+from typing import NamedTuple
 
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
 
@@ -92,7 +93,8 @@ class Lexicon:
         if found is None:
             if len(self.cache) > _CACHE_LIMIT:
                 self.cache.clear()
-            found = self.cache[word] = _entry(self._look_up(word))
+            patterns = self._look_up(word)
+            found = self.cache[word] = _entry(patterns) if patterns else _NOTHING
         return found
 
     def _look_up(self, word: str) -> tuple[_Pattern, ...]:
@@ -116,10 +118,22 @@ class _Entry:
     other: tuple[_Pattern, ...]  # phrases whose second word is cased or open-ended ("ship*")
     phrases: bool = field(init=False)
     empty: bool = field(init=False)
+    # The single words as (owner, slot): whole ones, that take a possessive ("Libya's"), and
+    # open-ended ones ("migra*"), that end where the word does.
+    whole_words: tuple[tuple[int, int], ...] = field(init=False)
+    open_words: tuple[tuple[int, int], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phrases", bool(self.by_second or self.other))
         object.__setattr__(self, "empty", not (self.single or self.phrases))
+        whole = tuple((p.topic, p.slot) for p in self.single if not p.prefix)
+        object.__setattr__(self, "whole_words", whole)
+        object.__setattr__(
+            self, "open_words", tuple((p.topic, p.slot) for p in self.single if p.prefix)
+        )
+
+
+_NOTHING = _Entry((), {}, ())  # most words start no term
 
 
 def _entry(patterns: Iterable[_Pattern]) -> _Entry:
@@ -280,8 +294,7 @@ def _sentences(text: str) -> list[str]:
 # --- matching -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):  # a tuple: a scan makes millions
     start: int
     end: int
     slot: int  # the term's index in its topic or list; below 0 for exclude terms
@@ -297,23 +310,29 @@ def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
     words = list(_WORD.finditer(text))
     cached, look_up = rules.lexicon.cache.get, rules.lexicon.starting_with
     for index, word in enumerate(words):
-        entry = cached(word.group()) or look_up(word.group())
+        written = word.group()
+        entry = cached(written) or look_up(written)
         if entry.empty:
             continue
-        patterns: Sequence[_Pattern] = entry.single
-        if entry.phrases:
-            # A phrase is looked at only when the next word can be its second one.
-            following = _following(text, words, index)
-            if following is not None:
-                patterns = [
-                    *patterns,
-                    *entry.by_second.get(following.casefold(), ()),
-                    *(p for p in entry.other if _second_fits(p, following)),
-                ]
-        for pattern in patterns:
-            end = _match_end(pattern, text, word.end())
-            if end is not None:
-                candidates[pattern.topic].append(Match(word.start(), end, pattern.slot, index))
+        start, end = word.span()
+        if entry.whole_words:
+            whole_end = _possessive_end(text, end)
+            for owner, slot in entry.whole_words:
+                candidates[owner].append(Match(start, whole_end, slot, index))
+        for owner, slot in entry.open_words:
+            candidates[owner].append(Match(start, end, slot, index))
+        # A phrase is looked at only when the next word can be its second one.
+        following = _following(text, words, index) if entry.phrases else None
+        if following is None:
+            continue
+        phrases = [
+            *entry.by_second.get(following.casefold(), ()),
+            *(p for p in entry.other if _second_fits(p, following)),
+        ]
+        for phrase in phrases:
+            found = _match_end(phrase, text, end)
+            if found is not None:
+                candidates[phrase.topic].append(Match(start, found, phrase.slot, index))
     return {owner: _leftmost_longest(found) for owner, found in candidates.items()}
 
 
@@ -340,10 +359,15 @@ def _match_end(pattern: _Pattern, text: str, end: int) -> int | None:
         if not _word_fits(pattern, k, found):
             return None
         end = word.end()
-    if not pattern.prefix and text[end : end + 2] in ("'s", "’s"):
-        after = text[end + 2 : end + 3]
-        end += 2 if not (after.isalnum() or after == "_") else 0
-    return end
+    return end if pattern.prefix else _possessive_end(text, end)
+
+
+def _possessive_end(text: str, end: int) -> int:
+    """Where a word ending at `end` ends with its possessive ("Libya's"), if it has one."""
+    if text[end : end + 2] not in ("'s", "’s"):
+        return end
+    after = text[end + 2 : end + 3]
+    return end if after.isalnum() or after == "_" else end + 2
 
 
 def _word_fits(pattern: _Pattern, k: int, word: str) -> bool:
