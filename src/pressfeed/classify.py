@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import NamedTuple
 
@@ -301,9 +301,6 @@ class Match(NamedTuple):  # a tuple: a scan makes millions
     word: int  # the index of the first word in the part
 
 
-Found = Sequence[dict[int, list[Match]]]  # per part, each owner's matches
-
-
 def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
     """Each owner's matches in a text: leftmost, longest, not overlapping."""
     candidates: dict[int, list[Match]] = defaultdict(list)
@@ -436,44 +433,58 @@ def score_topic(
     topic: Topic, index: int, rules: Rules, read: Matched, *, explain: bool = True
 ) -> TopicScore:
     """One topic's score from the matches in each part, and whether the release carries it."""
-    evidence: list[Evidence] = []
-    score = 0.0
-    about = 0
-    in_headline = in_lead = False
+    tally = _Tally()
     cap = 2 * topic.passage_points
     owners = {name: rules.list_owner[(name, terms)] for name, terms in topic.lists}
-    parts, found = read.parts, read.found
-    for k, (part, matches) in enumerate(zip(parts, found, strict=True)):
-        mine = [m for m in matches.get(index, []) if m.slot >= 0]
-        if not mine:
-            continue
-        factor = _factor(topic, part)
+    for k, matches in enumerate(read.found):
+        mine = [m for m in matches.get(index, ()) if m.slot >= 0]
+        part = read.parts[k]
+        factor = _factor(topic, part) if mine else 0.0
         if factor == 0:
             continue
         counted = _counted(topic, part, mine, partial(_near_for, read, k, owners))
-        total = sum(_points(topic, factor, *key, len(w)) for key, (w, _) in counted.items())
-        raw = total / factor
+        raw = sum(_points(topic, factor, *key, len(w)) for key, (w, _) in counted.items()) / factor
         if explain:
-            evidence += _part_evidence(topic, part, counted)
-        score += factor * min(raw, cap)
-        in_headline |= part.is_headline and raw >= topic.passage_points / 2
-        in_lead |= part.name == "lead" and raw >= topic.passage_points
-        about += not part.is_headline and raw >= topic.passage_points
-    verdict = TopicScore(
+            tally.evidence += _part_evidence(topic, part, counted)
+        tally.score += factor * min(raw, cap)
+        if part.is_headline:
+            tally.in_headline |= raw >= topic.passage_points / 2
+        else:
+            tally.in_lead |= part.name == "lead" and raw >= topic.passage_points
+            tally.about += raw >= topic.passage_points
+    return _verdict(topic, tally, _first_veto(index, read), _anchor(topic, rules, read), read)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the parts of a release add up to for one topic."""
+
+    score: float = 0.0
+    about: int = 0  # passages whose points reach passage_points
+    in_headline: bool = False
+    in_lead: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def _verdict(
+    topic: Topic, tally: _Tally, excluded_by: str | None, anchor: str | None, read: Matched
+) -> TopicScore:
+    passages = sum(not p.is_headline for p in read.parts)
+    why_not = _why_not(topic, tally, excluded_by, anchor, passages)
+    return TopicScore(
         topic.slug,
-        round(score, 3),
+        round(tally.score, 3),
         topic.threshold,
-        False,
-        tuple(evidence),
-        _first_veto(index, parts, found),
-        sum(not p.is_headline for p in parts),
-        about,
-        in_headline,
-        in_lead,
-        _anchor(topic, rules, parts, found),
+        why_not is None,
+        tuple(tally.evidence),
+        excluded_by,
+        passages,
+        tally.about,
+        tally.in_headline,
+        tally.in_lead,
+        anchor,
+        why_not,
     )
-    why_not = _why_not(topic, verdict)
-    return replace(verdict, assigned=why_not is None, why_not=why_not)
 
 
 def _factor(topic: Topic, part: Part) -> float:
@@ -482,20 +493,23 @@ def _factor(topic: Topic, part: Part) -> float:
     return topic.lead_weight if part.name == "lead" else 1.0
 
 
-def _why_not(topic: Topic, verdict: TopicScore) -> str | None:
+def _why_not(
+    topic: Topic, tally: _Tally, excluded_by: str | None, anchor: str | None, passages: int
+) -> str | None:
     """What keeps the topic off the release, or None when it carries it."""
-    if verdict.excluded_by is not None:
-        return f"excluded by {verdict.excluded_by!r}"
-    if topic.requires and verdict.anchor is None:
+    if excluded_by is not None:
+        return f"excluded by {excluded_by!r}"
+    if topic.requires and anchor is None:
         return f"no word of the {topic.requires!r} list"
-    if verdict.score < topic.threshold:
-        return f"score {verdict.score:g} below {topic.threshold:g}"
-    share = verdict.passages_about / verdict.passages if verdict.passages else 0.0
-    enough = verdict.passages_about >= topic.min_passages or share >= topic.min_share
-    if not (verdict.in_headline or verdict.in_lead or enough):
+    score = round(tally.score, 3)
+    if score < topic.threshold:
+        return f"score {score:g} below {topic.threshold:g}"
+    share = tally.about / passages if passages else 0.0
+    enough = tally.about >= topic.min_passages or share >= topic.min_share
+    if not (tally.in_headline or tally.in_lead or enough):
         return (
-            f"not the subject: not in the headline or the lead, {verdict.passages_about} of "
-            f"{verdict.passages} passages about it (needs {topic.min_passages} "
+            f"not the subject: not in the headline or the lead, {tally.about} of "
+            f"{passages} passages about it (needs {topic.min_passages} "
             f"or {topic.min_share:.0%})"
         )
     return None
@@ -564,19 +578,19 @@ def _close_by(match: Match, near: list[NearWord], distance: int) -> list[str]:
     ][:1]
 
 
-def _first_veto(index: int, parts: Sequence[Part], found: Found) -> str | None:
-    for part, matches in zip(parts, found, strict=True):
+def _first_veto(index: int, read: Matched) -> str | None:
+    for part, matches in zip(read.parts, read.found, strict=True):
         for match in matches.get(index, []):
             if match.slot < 0:
                 return part.text[match.start : match.end]
     return None
 
 
-def _anchor(topic: Topic, rules: Rules, parts: Sequence[Part], found: Found) -> str | None:
+def _anchor(topic: Topic, rules: Rules, read: Matched) -> str | None:
     if topic.requires is None:
         return None
     owner = rules.list_owner.get((topic.requires, topic.word_list(topic.requires)))
-    for part, matches in zip(parts, found, strict=True):
+    for part, matches in zip(read.parts, read.found, strict=True):
         for match in matches.get(owner, []) if owner is not None else []:
             return part.text[match.start : match.end]
     return None
