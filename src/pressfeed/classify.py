@@ -322,10 +322,9 @@ def _matches(rules: Rules, text: str) -> dict[int, list[Match]]:
         following = _following(text, words, index) if entry.phrases else None
         if following is None:
             continue
-        phrases = [
-            *entry.by_second.get(following.casefold(), ()),
-            *(p for p in entry.other if _second_fits(p, following)),
-        ]
+        phrases = entry.by_second.get(following.casefold(), ())
+        if entry.other:
+            phrases += tuple(p for p in entry.other if _second_fits(p, following))
         for phrase in phrases:
             found = _match_end(phrase, text, end)
             if found is not None:
@@ -377,6 +376,8 @@ def _word_fits(pattern: _Pattern, k: int, word: str) -> bool:
 
 
 def _leftmost_longest(found: list[Match]) -> list[Match]:
+    if len(found) == 1:
+        return found
     found.sort(key=lambda m: (m.start, -m.end))
     kept: list[Match] = []
     # Exclude terms are matched apart: a longer term over the same words must not hide one.
@@ -391,8 +392,7 @@ def _leftmost_longest(found: list[Match]) -> list[Match]:
 # --- scoring ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NearWord:
+class NearWord(NamedTuple):
     """A word of a word list found in or beside a part."""
 
     text: str
@@ -408,6 +408,11 @@ class Matched:
     parts: Sequence[Part]
     found: Sequence[dict[int, list[Match]]]
     _near: dict[tuple[int, int], list[NearWord]] = field(default_factory=dict)
+
+    @cached_property
+    def passages(self) -> int:
+        """How many passages the body has."""
+        return sum(not p.is_headline for p in self.parts)
 
     def near(self, k: int, owner: int) -> list[NearWord]:
         """The words of a list that give part k its context: its own, and for the headline
@@ -469,7 +474,7 @@ class _Tally:
 def _verdict(
     topic: Topic, tally: _Tally, excluded_by: str | None, anchor: str | None, read: Matched
 ) -> TopicScore:
-    passages = sum(not p.is_headline for p in read.parts)
+    passages = read.passages
     why_not = _why_not(topic, tally, excluded_by, anchor, passages)
     return TopicScore(
         topic.slug,
@@ -570,12 +575,11 @@ def _part_evidence(topic: Topic, part: Part, counted: Counted) -> list[Evidence]
 
 
 def _close_by(match: Match, near: list[NearWord], distance: int) -> list[str]:
-    """The list words within `distance` words of a match, other than the match itself."""
-    return [
-        n.text
-        for n in near
-        if n.elsewhere or (abs(n.word - match.word) <= distance and n.start != match.start)
-    ][:1]
+    """The first list word within `distance` words of a match, other than the match itself."""
+    for n in near:
+        if n.elsewhere or (abs(n.word - match.word) <= distance and n.start != match.start):
+            return [n.text]
+    return []
 
 
 def _first_veto(index: int, read: Matched) -> str | None:
