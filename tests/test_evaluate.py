@@ -52,7 +52,7 @@ def scored(
         [tmp_path / "content"],
         compile_rules(settings.topics),
         now=NOW,
-        max_bytes=settings.max_file_bytes,
+        limits=settings.read_limits,
     )
 
 
@@ -115,7 +115,7 @@ def test_labelled_examples_hold_the_releases_of_whole_files(tmp_path: Path) -> N
     (tmp_path / "content" / "two.txt").write_text(RESCUE + "\n" + CLINIC, encoding="utf-8")
     path = labels(tmp_path / "labels.json", {"two.txt": whole("sea-rescue", "health")})
     slugs, examples, report = labelled_examples(
-        path, [tmp_path / "content"], now=NOW, max_bytes=settings.max_file_bytes
+        path, [tmp_path / "content"], now=NOW, limits=settings.read_limits
     )
     assert slugs == ["libya", "sea-rescue", "health", "governance"]
     (example,) = examples
@@ -150,3 +150,28 @@ def test_eval_prints_the_confusions_and_the_whole_file_count(
     ]
     assert "files     1 labelled as a whole (topics only)" in out
     assert out.rstrip().endswith("macro F1  1.000")
+
+
+def test_eval_reads_files_with_the_settings_scan_and_classify_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_settings(tmp_path, 'fallback_encoding = "cp1252"\nmax_file_lines = 6\n')
+    legacy = RESCUE.replace("–", "\u2014").replace("Saturday", "\u201cSaturday\u201d")
+    (tmp_path / "content" / "legacy.txt").write_bytes(legacy.encode("cp1252"))
+    (tmp_path / "content" / "long.txt").write_text(CLINIC + "\n\n\n\n", encoding="utf-8")
+    path = labels(
+        tmp_path / "labels.json",
+        {"legacy.txt": whole("sea-rescue"), "long.txt": whole("health")},
+    )
+    commands = {
+        "eval": ["eval", str(path), str(tmp_path / "content")],
+        "classify": ["classify", str(tmp_path / "content")],
+    }
+    for command in commands.values():
+        main(["--config", str(config), *command])
+    out = capsys.readouterr()
+    # The cp1252 file is read with the fallback, the long one skipped, by both commands alike.
+    assert "legacy.txt" not in out.err
+    assert out.err.count("long.txt") == 2
+    assert "max_file_lines" in out.err
+    assert "Rescue ship brings 80 migrants ashore in Sicily" in out.out

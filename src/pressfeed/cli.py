@@ -27,14 +27,13 @@ from pressfeed.config import (
 from pressfeed.digest import dry_run, preview_digests, send_due_digests
 from pressfeed.errors import PressfeedError, SourceError
 from pressfeed.evaluate import NONE, EvalReport, evaluate, labelled_examples
-from pressfeed.extract import extract_text
 from pressfeed.learn import LearnUnavailableError, learn_topics, learned_toml
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
-from pressfeed.reading import file_date
+from pressfeed.reading import releases_of
 from pressfeed.scan import ScanReport, scan_content
 from pressfeed.service import run_service
-from pressfeed.sources import SourceFile, discover, read_source
+from pressfeed.sources import SourceFile, discover
 from pressfeed.subscriptions import (
     Choice,
     add_subscriber,
@@ -276,7 +275,7 @@ def run_classify(args: argparse.Namespace) -> int:
     problems: list[SourceError] = []
     for file in _files(args.paths, problems):
         try:
-            releases = _read_releases(file, settings)
+            releases = releases_of(file, settings.read_limits, _now().date())
         except SourceError as problem:
             problems.append(problem)
             continue
@@ -295,18 +294,6 @@ def _files(paths: Sequence[Path], problems: list[SourceError]) -> Iterator[Sourc
             yield SourceFile(path, str(path), stat.st_size, stat.st_mtime_ns)
         else:
             problems.append(SourceError(path, "no such file or directory"))
-
-
-def _read_releases(file: SourceFile, settings: Settings) -> list[Release]:
-    source = read_source(
-        file,
-        max_bytes=settings.max_file_bytes,
-        fallback_encoding=settings.fallback_encoding,
-        max_lines=settings.max_file_lines,
-    )
-    return extract_text(
-        source.text, file.suffix, source=file.name, file_date=file_date(file), today=_now().date()
-    )
 
 
 def _print_release(
@@ -390,7 +377,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = _settings_or_builtin(args)
     paths = args.paths or [settings.content_dir]
     rules = compile_rules(settings.topics)
-    report = evaluate(args.labels, paths, rules, now=_now(), max_bytes=settings.max_file_bytes)
+    report = evaluate(args.labels, paths, rules, now=_now(), limits=settings.read_limits)
     _print_problems(report.problems)
     print(format_eval(report, show_misses=args.misses))
     return 0
@@ -490,7 +477,7 @@ def run_topics_diff(args: argparse.Namespace) -> int:
 def run_topics_learn(args: argparse.Namespace) -> int:
     settings = _settings_or_builtin(args)
     slugs, examples, report = labelled_examples(
-        args.labels, args.paths, now=_now(), max_bytes=settings.max_file_bytes
+        args.labels, args.paths, now=_now(), limits=settings.read_limits
     )
     _print_problems(report.problems)
     try:

@@ -6,16 +6,16 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pressfeed.classify import Rules, assigned_topics
 from pressfeed.errors import LabelsError, SourceError
-from pressfeed.extract import extract_text
 from pressfeed.identity import Namesakes, adopt_ids, merge_versions
-from pressfeed.models import Release
-from pressfeed.sources import SourceFile, discover, read_source
+from pressfeed.models import ReadLimits, Release
+from pressfeed.reading import releases_of
+from pressfeed.sources import SourceFile, discover
 
 
 @dataclass(frozen=True)
@@ -149,11 +149,13 @@ class _Labelled:
         return found
 
 
-def _read(labels_path: Path, paths: Sequence[Path], now: dt.datetime, max_bytes: int) -> _Labelled:
+def _read(
+    labels_path: Path, paths: Sequence[Path], now: dt.datetime, limits: ReadLimits
+) -> _Labelled:
     slugs, labels = read_labels(labels_path)
     files = labelled_files({label.file for label in labels}, paths)
     report = EvalReport()
-    extracted = _extract(files, now, max_bytes, report)
+    extracted = _extract(files, now, limits, report)
     matches = _match([lb for lb in labels if not lb.whole_file], extracted, report)
     return _Labelled(slugs, labels, extracted, matches, report)
 
@@ -164,10 +166,10 @@ def evaluate(
     rules: Rules,
     *,
     now: dt.datetime,
-    max_bytes: int,
+    limits: ReadLimits,
 ) -> EvalReport:
     """Extract and classify the labelled files, and score the result against the labels."""
-    read = _read(labels_path, paths, now, max_bytes)
+    read = _read(labels_path, paths, now, limits)
     report = read.report
     merged = _merge(r for found in read.extracted.values() for r in found)
     topics = {rid: set(assigned_topics(r, rules)) for rid, r in merged.items()}
@@ -192,10 +194,10 @@ class Example:
 
 
 def labelled_examples(
-    labels_path: Path, paths: Sequence[Path], *, now: dt.datetime, max_bytes: int
+    labels_path: Path, paths: Sequence[Path], *, now: dt.datetime, limits: ReadLimits
 ) -> tuple[list[str], list[Example], EvalReport]:
     """The topic slugs and the labelled items found in the files, with what was not found."""
-    read = _read(labels_path, paths, now, max_bytes)
+    read = _read(labels_path, paths, now, limits)
     found = {key: r for key, r in read.items().items() if r}
     examples = [
         Example(key, found[key], frozenset(required), frozenset(optional - required))
@@ -206,18 +208,17 @@ def labelled_examples(
 
 
 def _extract(
-    files: dict[str, SourceFile], now: dt.datetime, max_bytes: int, report: EvalReport
+    files: dict[str, SourceFile], now: dt.datetime, limits: ReadLimits, report: EvalReport
 ) -> dict[str, list[Release]]:
     extracted: dict[str, list[Release]] = {}
     namesakes: Namesakes = {}
     for name, file in sorted(files.items(), key=lambda item: item[1].path):
         try:
-            text = read_source(file, max_bytes=max_bytes).text
+            # Named as labelled, which is how the content folder names it.
+            found = releases_of(replace(file, name=name), limits, now.date())
         except SourceError as problem:
             report.problems.append(problem)
             continue
-        file_day = dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).date()
-        found = extract_text(text, file.suffix, source=name, file_date=file_day, today=now.date())
         extracted[name] = adopt_ids(found, namesakes)
     return extracted
 

@@ -152,6 +152,16 @@ class TopicScore:
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """How content files are read: the settings `max_file_bytes`, `max_file_lines` (0: no
+    limit) and `fallback_encoding`."""
+
+    max_bytes: int = 5_000_000
+    max_lines: int = 100_000
+    fallback_encoding: str = ""
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     host: str = ""
     port: int = 25
@@ -211,6 +221,10 @@ class Settings:
     database_timeout: float = 10.0  # seconds a write waits for another writer's lock
     workers: int = 0  # processes for large scans and publishes; 0: one per core
     max_file_lines: int = 100_000  # content files with more lines are skipped
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(self.max_file_bytes, self.max_file_lines, self.fallback_encoding)
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)

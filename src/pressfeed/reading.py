@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
-from pressfeed.models import FileRecord, Release, Settings
+from pressfeed.models import FileRecord, ReadLimits, Release, Settings
 from pressfeed.processes import end_with_parent
-from pressfeed.sources import SourceFile, read_source
+from pressfeed.sources import SourceFile, read_with
 
 POOL_FROM = 200  # files in one batch from which reading goes to worker processes
 
@@ -63,24 +63,13 @@ class Reader:
 
     def read(self, file: SourceFile, known_sha256: str | None) -> Read | SourceError:
         try:
-            source = read_source(
-                file,
-                max_bytes=self.settings.max_file_bytes,
-                max_lines=self.settings.max_file_lines,
-                fallback_encoding=self.settings.fallback_encoding,
-            )
+            source = read_with(file, self.settings.read_limits)
         except SourceError as problem:
             return problem
         record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
         if known_sha256 == source.sha256:
             return Read(record, None, [])
-        releases = extract_text(
-            source.text,
-            file.suffix,
-            source=file.name,
-            file_date=file_date(file),
-            today=self.now.date(),
-        )
+        releases = releases_in(file, source.text, self.now.date())
         return Read(record, releases, [scores_of(r, self.rules) for r in releases])
 
     def close(self) -> None:
@@ -108,6 +97,17 @@ def _start_worker(settings: Settings, now: dt.datetime) -> None:
 def _read_in_worker(job: tuple[SourceFile, str | None]) -> Read | SourceError:
     assert _worker is not None, "worker process not started"
     return _worker.read(*job)
+
+
+def releases_of(file: SourceFile, limits: ReadLimits, today: dt.date) -> list[Release]:
+    """A file's releases, read as a scan reads it: what scan stores, classify shows and eval
+    scores. Raises SourceError for a file that cannot be read."""
+    return releases_in(file, read_with(file, limits).text, today)
+
+
+def releases_in(file: SourceFile, text: str, today: dt.date) -> list[Release]:
+    """The releases in a file's text."""
+    return extract_text(text, file.suffix, source=file.name, file_date=file_date(file), today=today)
 
 
 def file_date(file: SourceFile) -> dt.date:

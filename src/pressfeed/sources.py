@@ -15,6 +15,7 @@ from stat import S_ISCHR, S_ISFIFO, S_ISLNK, S_ISREG, S_ISSOCK
 
 from pressfeed.errors import SourceError
 from pressfeed.markup import declared_charset
+from pressfeed.models import ReadLimits
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,16 @@ def _kind(mode: int) -> str:
 
 def _is_hidden(name: str) -> bool:
     return name.startswith((".", "~", "#")) or name.endswith(("~", ".tmp", ".part", ".swp"))
+
+
+def read_with(file: SourceFile, limits: ReadLimits) -> SourceText:
+    """A file's text read within the limits; raises SourceError as read_source does."""
+    return read_source(
+        file,
+        max_bytes=limits.max_bytes,
+        max_lines=limits.max_lines,
+        fallback_encoding=limits.fallback_encoding,
+    )
 
 
 def read_source(
