@@ -268,10 +268,12 @@ def test_topics_diff_shows_gains_and_losses_before_publishing(
     assert again == out  # diff changes nothing
 
 
-def test_console_script_runs(config: Path) -> None:
-    script = Path(sys.executable).parent / "pressfeed"
+@pytest.mark.parametrize("command", [["pressfeed"], ["-m", "pressfeed"]], ids=["script", "module"])
+def test_console_script_runs(config: Path, command: list[str]) -> None:
+    program = Path(sys.executable).parent / "pressfeed" if command == ["pressfeed"] else None
+    start = [str(program)] if program else [sys.executable, *command]
     done = subprocess.run(
-        [str(script), "--config", str(config), "scan", "--quiet"],
+        [*start, "--config", str(config), "scan", "--quiet"],
         capture_output=True,
         text=True,
         timeout=60,
