@@ -68,7 +68,8 @@ def test_missing_content_directory_is_one_clear_error(
 ) -> None:
     code, _, err = run(capsys, "--config", str(config), "scan", "--content", str(tmp_path / "nope"))
     assert code == 1
-    assert err.strip() == f"pressfeed: {tmp_path / 'nope'}: skipped: content directory not found"
+    assert err == f"pressfeed: {tmp_path / 'nope'}: content directory not found\n"
+    assert not (tmp_path / "pressfeed.db").exists()
 
 
 def test_bad_config_lists_every_problem_with_its_line(

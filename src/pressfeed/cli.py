@@ -32,7 +32,7 @@ from pressfeed.learn import LearnUnavailableError, learn_topics, learned_toml
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
 from pressfeed.reading import file_date
-from pressfeed.scan import ScanReport, scan_content
+from pressfeed.scan import ScanReport, require_content_dir, scan_content
 from pressfeed.service import run_service
 from pressfeed.sources import SourceFile, discover, read_source
 from pressfeed.subscriptions import (
@@ -154,6 +154,7 @@ def run_service_command(args: argparse.Namespace) -> int:
     overrides = {"content_dir": args.content, "output_dir": args.feeds, "database": args.db}
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = _settings(args, given)  # a bad config stops here, before anything starts
+    require_content_dir(settings)
     logging.getLogger("pressfeed").setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -187,8 +188,7 @@ def _add_scan(commands: Commands) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     overrides = {"content_dir": args.content, "output_dir": args.feeds, "database": args.db}
     settings = _settings(args, overrides)
-    if not settings.content_dir.is_dir():
-        raise SourceError(settings.content_dir, "content directory not found")
+    require_content_dir(settings)
     with _opened(settings) as engine:
         with _progress(enabled=not args.quiet and sys.stderr.isatty()) as tick:
             report = scan_content(settings, engine, now=_now(), progress=tick)

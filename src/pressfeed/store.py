@@ -559,6 +559,11 @@ def release_count(connection: Connection, *, withdrawn: bool = False) -> int:
     return count
 
 
+def any_release(connection: Connection) -> bool:
+    """Whether any release, live or withdrawn, was ever stored."""
+    return connection.execute(select(releases.c.id).limit(1)).first() is not None
+
+
 def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
     return StoredRelease(
         _release(row._mapping),
@@ -988,3 +993,7 @@ def meta_value(connection: Connection, key: str) -> str | None:
 def set_meta_value(connection: Connection, key: str, value: str) -> None:
     connection.execute(delete(settings_table).where(settings_table.c.key == key))
     connection.execute(insert(settings_table).values(key=key, value=value))
+
+
+def delete_meta_value(connection: Connection, key: str) -> None:
+    connection.execute(delete(settings_table).where(settings_table.c.key == key))
