@@ -636,10 +636,16 @@ def run_subscribers_import(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"pressfeed: {problem}", file=sys.stderr)
     print(
-        f"imported {args.file}: {report.added} added, {report.updated} updated, "
-        f"{len(report.problems)} rows skipped"
+        f"imported {args.file}: {report.added} added, "
+        f"{_skipped(report.existing, 'already subscribed')}, "
+        f"{_skipped(report.left, 'unsubscribed before')}, {len(report.problems)} rows skipped"
     )
     return 0
+
+
+def _skipped(addresses: Sequence[str], why: str) -> str:
+    """'2 already subscribed (ana@example.org, bo@example.org)': the addresses left alone."""
+    return f"{len(addresses)} {why}" + (f" ({', '.join(addresses)})" if addresses else "")
 
 
 # --- digest -------------------------------------------------------------------------------------

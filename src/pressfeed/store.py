@@ -727,6 +727,8 @@ def all_release_ids(connection: Connection) -> list[str]:
 
 # --- subscribers ------------------------------------------------------------------------------
 
+LEFT_KEY = "unsubscribed/"  # meta key prefix, followed by an address that left
+
 
 def _subscriber(row: Any) -> Subscriber:
     return Subscriber(
@@ -775,11 +777,21 @@ def all_subscribers(connection: Connection) -> list[Subscriber]:
 
 
 def delete_subscriber(connection: Connection, subscriber_id: str) -> None:
-    """Remove a subscriber and the messages still waiting for them."""
+    """Remove a subscriber and the messages still waiting for them; remember the address left.
+
+    An import must not subscribe again someone who unsubscribed (see `has_left`)."""
+    found = subscriber_by_id(connection, subscriber_id)
+    if found is not None:
+        set_meta_value(connection, LEFT_KEY + found.address, "1")
     connection.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
     connection.execute(
         delete(outbox).where(outbox.c.subscriber_id == subscriber_id, outbox.c.status == "pending")
     )
+
+
+def has_left(connection: Connection, address: str) -> bool:
+    """Whether the address was once subscribed and then unsubscribed or was removed."""
+    return meta_value(connection, LEFT_KEY + address) is not None
 
 
 def set_covered_until(connection: Connection, subscriber_id: str, until: dt.datetime) -> None:
