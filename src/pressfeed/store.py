@@ -564,6 +564,13 @@ def any_release(connection: Connection) -> bool:
     return connection.execute(select(releases.c.id).limit(1)).first() is not None
 
 
+def last_change(connection: Connection) -> dt.datetime | None:
+    """The latest time a release arrived, changed or was withdrawn; None for an empty store."""
+    query = select(func.max(releases.c.updated), func.max(releases.c.withdrawn_at))
+    times = [t for t in connection.execute(query).one() if t is not None]
+    return max(times, default=None)
+
+
 def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
     return StoredRelease(
         _release(row._mapping),
