@@ -68,7 +68,8 @@ def test_missing_content_directory_is_one_clear_error(
 ) -> None:
     code, _, err = run(capsys, "--config", str(config), "scan", "--content", str(tmp_path / "nope"))
     assert code == 1
-    assert err.strip() == f"pressfeed: {tmp_path / 'nope'}: skipped: content directory not found"
+    assert err == f"pressfeed: {tmp_path / 'nope'}: content directory not found\n"
+    assert not (tmp_path / "pressfeed.db").exists()
 
 
 def test_bad_config_lists_every_problem_with_its_line(
@@ -317,7 +318,10 @@ def test_subscribers_commands(
     csv_file.write_text("address,topics\nbo@example.org,health\nnope,health\n", encoding="utf-8")
     code, out, err = run(capsys, *base, "import", str(csv_file))
     assert code == 0
-    assert "1 added, 0 updated, 1 rows skipped" in out
+    assert out == (
+        f"imported {csv_file}: 1 added, 0 already subscribed, 0 unsubscribed before, "
+        "1 rows skipped\n"
+    )
     assert f"{csv_file}:3: not an e-mail address: 'nope'" in err
     _, out, _ = run(capsys, *base, "list")
     assert [line.split()[0] for line in out.splitlines()] == [
@@ -329,6 +333,12 @@ def test_subscribers_commands(
     code, _, err = run(capsys, *base, "remove", "ana@example.org")
     assert code == 1
     assert "is not subscribed" in err
+    csv_file.write_text("address\nana@example.org\nbo@example.org\n", encoding="utf-8")
+    code, out, _ = run(capsys, *base, "import", str(csv_file))  # as `make run` does every start
+    assert out == (
+        f"imported {csv_file}: 0 added, 1 already subscribed (bo@example.org), "
+        "1 unsubscribed before (ana@example.org), 0 rows skipped\n"
+    )
 
 
 def test_digest_dry_run_and_preview(

@@ -199,6 +199,24 @@ def test_first_scan_is_mailed_to_nobody(settings: Settings, engine: Engine, tmp_
     assert not (tmp_path / "outbox").exists()
 
 
+def test_the_first_scan_that_finds_releases_is_the_archive_however_late(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    add(settings, engine, "ana@example.org", frequency="immediate")
+    scan_content(settings, engine, now=NOW - dt.timedelta(days=2))  # the folder is still empty
+    assert run(settings, engine, NOW - dt.timedelta(days=1), tmp_path / "outbox").planned == 0  # type: ignore[attr-defined]
+    (settings.content_dir / "old.txt").write_text(LISTING, encoding="utf-8")
+    scan_content(settings, engine, now=NOW - dt.timedelta(hours=1))
+    report = run(settings, engine, NOW, tmp_path / "outbox")
+    assert report.planned == 0  # type: ignore[attr-defined]
+    (settings.content_dir / "health.txt").write_text(HEALTH, encoding="utf-8")
+    scan_content(settings, engine, now=NOW + dt.timedelta(minutes=1))
+    later = run(settings, engine, NOW + dt.timedelta(minutes=2), tmp_path / "outbox")
+    assert later.planned == 1  # type: ignore[attr-defined]
+    (message,) = messages(tmp_path / "outbox").values()
+    assert "tuberculosis" not in message.get_body(("plain",)).get_content()
+
+
 def test_due_digest_is_recorded_sent_once_and_holds_only_news(
     settings: Settings, engine: Engine, news: Path
 ) -> None:

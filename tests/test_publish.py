@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -348,3 +349,51 @@ def test_a_topic_dropped_from_the_config_takes_its_feeds_along(
     assert report.removed >= 3
     assert not {n for n in names if n.startswith("governance.") or "/governance/" in n}
     assert "health.atom" in names
+
+
+def test_entries_are_updated_at_their_release_date_until_their_text_changes(
+    published: Settings, engine: Engine
+) -> None:
+    entries = parse(published, "all.atom").entries
+    assert [e.updated[:10] for e in entries] == ["2024-04-02", "2024-03-12", "2024-03-02"]
+    assert [e.updated for e in entries] == [e.published for e in entries]
+    path = published.content_dir / "listing.txt"
+    path.write_text(LISTING.replace("Sixty people", "Sixty-one people"), encoding="utf-8")
+    scan(published, engine, minutes=5)
+    publish(published, engine)
+    changed = {e.title: e.updated for e in parse(published, "all.atom").entries}
+    assert changed["Rescue ship waits for a safe port with 60 survivors on board"] == (
+        "2026-11-23T09:05:00+00:00"
+    )
+    assert changed["Clinic opens for new arrivals"].startswith("2024-04-02")
+
+
+def test_an_empty_feed_is_updated_at_the_last_change_not_in_1970(
+    published: Settings, engine: Engine
+) -> None:
+    empty = parse(published, "governance.atom")
+    assert empty.entries == []
+    assert empty.feed.updated == "2026-11-23T09:00:00+00:00"  # when the releases arrived
+    assert "1970" not in (published.output_dir / "governance.rss").read_text(encoding="utf-8")
+
+
+def test_an_empty_store_publishes_feeds_updated_at_the_first_publish(
+    settings: Settings, engine: Engine
+) -> None:
+    publish(settings, engine, now=NOW)
+    assert parse(settings, "all.atom").feed.updated == "2026-11-23T09:00:00+00:00"
+    before = outputs(settings)
+    assert publish(settings, engine, full=True, now=NOW + dt.timedelta(hours=1)).written == 0
+    assert outputs(settings) == before
+
+
+def test_page_times_have_no_fraction_of_a_second(settings: Settings, engine: Engine) -> None:
+    (settings.content_dir / "listing.txt").write_text(LISTING, encoding="utf-8")
+    scan_content(settings, engine, now=NOW.replace(microsecond=123456))
+    publish(settings, engine)
+    pages = [settings.output_dir / "index.html", *(settings.output_dir / "releases").glob("*")]
+    valid = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d))?")
+    for page in pages:
+        times = re.findall(r'datetime="([^"]*)"', page.read_text(encoding="utf-8"))
+        assert times, page
+        assert all(valid.fullmatch(t) for t in times), (page, times)

@@ -7,10 +7,12 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from pressfeed import store
 from pressfeed.config import load_settings
+from pressfeed.errors import ContentDirectoryError
 from pressfeed.models import Settings, StoredRelease
 from pressfeed.scan import ScanReport, scan_content
 from tests.conftest import NOW, write_settings
@@ -164,6 +166,18 @@ def test_withdrawn_release_comes_back_when_its_file_returns(
     report = later(engine, settings, minutes=20)
     assert report.added == 2
     assert len(live(engine)) == 2
+
+
+def test_a_content_directory_that_goes_away_withdraws_nothing(
+    settings: Settings, engine: Engine
+) -> None:
+    (settings.content_dir / "listing.txt").write_text(LISTING, encoding="utf-8")
+    scan_content(settings, engine, now=NOW)
+    settings.content_dir.rename(settings.content_dir.with_name("unmounted"))
+    with pytest.raises(ContentDirectoryError, match="content directory not found"):
+        scan_content(settings, engine, now=NOW)
+    with engine.connect() as connection:
+        assert store.release_count(connection) == 2
 
 
 def test_bad_files_are_reported_by_name_and_the_rest_is_scanned(

@@ -310,6 +310,17 @@ def test_a_busy_port_is_one_clear_error(service_config: Path) -> None:
     assert any(f"cannot listen on 127.0.0.1:{port}" in line for line in service.log)
 
 
+def test_a_missing_content_directory_is_one_clear_error(
+    service_config: Path, service_port: int
+) -> None:
+    content = service_config.parent / "content"
+    shutil.rmtree(content)
+    service = Running(service_config, service_port)
+    assert service.process.wait(timeout=START) == 1
+    service.stop()
+    assert service.log == [f"pressfeed: {content}: content directory not found"]
+
+
 def settle_time(paths: set[Path]) -> float:
     """Seconds `_settled` took on `paths`."""
     start = time.monotonic()

@@ -131,7 +131,7 @@ def test_import_adds_good_rows_and_reports_bad_ones_by_line(
         encoding="utf-8",
     )
     report = import_subscribers(engine, csv_file, settings, now=NOW)
-    assert (report.added, report.updated) == (2, 1)
+    assert (report.added, report.existing) == (2, ["ana@example.org"])
     assert report.problems == [
         f"{csv_file}:3: not an e-mail address: 'not-an-address'",
         f"{csv_file}:5: unknown topic 'sport'; topics are: libya, sea-rescue, health, governance",
@@ -141,7 +141,7 @@ def test_import_adds_good_rows_and_reports_bad_ones_by_line(
         bo = store.subscriber_by_address(connection, "bo@example.org")
     assert ana is not None
     assert bo is not None
-    assert (ana.topics, ana.frequency, ana.hour) == (("health",), Frequency.DAILY, 7)
+    assert (ana.topics, ana.frequency, ana.hour) == (("libya", "health"), Frequency.WEEKLY, 9)
     assert (bo.topics, bo.frequency) == ((), Frequency.IMMEDIATE)
 
 
@@ -153,3 +153,27 @@ def test_import_without_an_address_column_says_so(
     report = import_subscribers(engine, csv_file, settings, now=NOW)
     assert report.problems == [f"{csv_file}:1: no 'address' column in the header"]
     assert report.added == 0
+
+
+def test_importing_again_keeps_choices_and_never_brings_back_who_left(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("address,topics\nana@example.org,libya\nbo@example.org,\n", "utf-8")
+    assert import_subscribers(engine, csv_file, settings, now=NOW).added == 2
+    changed = subscriber_from(
+        Choice("ana@example.org", topics="health"), settings, now=NOW, confirmed=True
+    )
+    add_subscriber(engine, changed)  # as the manage page does
+    assert remove_subscriber(engine, "bo@example.org")
+    report = import_subscribers(engine, csv_file, settings, now=NOW)
+    assert (report.added, report.existing, report.left) == (
+        0,
+        ["ana@example.org"],
+        ["bo@example.org"],
+    )
+    with engine.connect() as connection:
+        assert [s.address for s in store.all_subscribers(connection)] == ["ana@example.org"]
+        ana = store.subscriber_by_address(connection, "ana@example.org")
+    assert ana is not None
+    assert ana.topics == ("health",)

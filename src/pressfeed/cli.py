@@ -31,7 +31,7 @@ from pressfeed.learn import LearnUnavailableError, learn_topics, learned_toml
 from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
 from pressfeed.reading import releases_of
-from pressfeed.scan import ScanReport, scan_content
+from pressfeed.scan import ScanReport, require_content_dir, scan_content
 from pressfeed.service import run_service
 from pressfeed.sources import SourceFile, discover
 from pressfeed.subscriptions import (
@@ -153,6 +153,7 @@ def run_service_command(args: argparse.Namespace) -> int:
     overrides = {"content_dir": args.content, "output_dir": args.feeds, "database": args.db}
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = _settings(args, given)  # a bad config stops here, before anything starts
+    require_content_dir(settings)
     logging.getLogger("pressfeed").setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -186,8 +187,7 @@ def _add_scan(commands: Commands) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     overrides = {"content_dir": args.content, "output_dir": args.feeds, "database": args.db}
     settings = _settings(args, overrides)
-    if not settings.content_dir.is_dir():
-        raise SourceError(settings.content_dir, "content directory not found")
+    require_content_dir(settings)
     with _opened(settings) as engine:
         with _progress(enabled=not args.quiet and sys.stderr.isatty()) as tick:
             report = scan_content(settings, engine, now=_now(), progress=tick)
@@ -623,10 +623,16 @@ def run_subscribers_import(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"pressfeed: {problem}", file=sys.stderr)
     print(
-        f"imported {args.file}: {report.added} added, {report.updated} updated, "
-        f"{len(report.problems)} rows skipped"
+        f"imported {args.file}: {report.added} added, "
+        f"{_skipped(report.existing, 'already subscribed')}, "
+        f"{_skipped(report.left, 'unsubscribed before')}, {len(report.problems)} rows skipped"
     )
     return 0
+
+
+def _skipped(addresses: Sequence[str], why: str) -> str:
+    """'2 already subscribed (ana@example.org, bo@example.org)': the addresses left alone."""
+    return f"{len(addresses)} {why}" + (f" ({', '.join(addresses)})" if addresses else "")
 
 
 # --- digest -------------------------------------------------------------------------------------

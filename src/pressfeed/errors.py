@@ -65,6 +65,14 @@ class SourceError(PressfeedError):
         return (SourceError, (self.path, self.reason, self.line))
 
 
+class ContentDirectoryError(PressfeedError):
+    """The content directory is not there (a typo, a share not mounted yet)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{printable_path(path)}: content directory not found")
+
+
 class StoreError(PressfeedError):
     """The database cannot be opened, migrated or written (locked by another writer, say)."""
 

@@ -48,7 +48,7 @@ def render_index(
         feeds=feeds,
         canonical=site.url,
         topics=tuple(topics),
-        generated=generated,
+        generated=to_the_second(generated),
     )
 
 
@@ -69,8 +69,13 @@ def render_release(
         canonical=url,
         release=release,
         topics=tuple(topics),
-        updated=updated,
+        updated=to_the_second(updated),
     )
+
+
+def to_the_second(moment: dt.datetime) -> dt.datetime:
+    """The moment in UTC without microseconds, which HTML's datetime attribute does not allow."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
 
 
 def render_withdrawn(env: Environment, site: Site, title: str, url: str) -> str:

@@ -56,6 +56,7 @@ FINGERPRINT_KEY = "publish_fingerprint"
 SLUGS_KEY = "published_slugs"
 MONTHS_KEY = "archive_months"  # per feed: the months as last published
 LATEST_ON_INDEX = 5
+FIRST_PUBLISH_KEY = "first_published"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PAGE_BATCH = 500
 ARCHIVE_BATCH = 24  # months
@@ -79,8 +80,11 @@ class PublishReport:
             self.unchanged += 1
 
 
-def publish(settings: Settings, engine: Engine, *, full: bool = False) -> PublishReport:
+def publish(
+    settings: Settings, engine: Engine, *, full: bool = False, now: dt.datetime | None = None
+) -> PublishReport:
     """Write the feeds, archives and pages that the last scans changed (all when `full`)."""
+    now = now or dt.datetime.now(dt.UTC)
     report = PublishReport()
     fingerprint = publish_fingerprint(settings)
     # A snapshot: scans, sign-ups and digests go on writing while the files are written, and
@@ -89,6 +93,7 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
         todo = store.pending_keys(connection)
         mark = store.pending_mark(connection)
         stale = store.meta_value(connection, FINGERPRINT_KEY) != fingerprint
+        quiet = last_change(connection, now)
         if full or stale or "everything" in todo or not _index_path(settings).exists():
             todo = _everything(connection, settings) | {"everything": {""}}
             _remove_dropped_topics(connection, settings, report)
@@ -102,15 +107,17 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
             _Writers(settings, parallel, connection) as writers,
         ):
             _write_release_pages(settings, todo.get("release", set()), writers)
-            months = _write_feeds(connection, settings, todo, report, writers)
+            months = _write_feeds(connection, settings, todo, report, writers, quiet)
             writers.wait(report)
             # Last: a missing index.html is what tells the next publish to write everything.
-            _write_front(connection, settings, report)
+            _write_front(connection, settings, report, quiet)
     with engine.begin() as connection:
         store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
             store.set_meta_value(connection, f"{MONTHS_KEY}/{slug}", json.dumps(listed))
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
+        if store.meta_value(connection, FIRST_PUBLISH_KEY) is None:
+            store.set_meta_value(connection, FIRST_PUBLISH_KEY, now.isoformat())
         store.set_meta_value(connection, SLUGS_KEY, json.dumps(_slugs(settings)))
     log.info(
         "published: %d files written, %d unchanged, %d removed",
@@ -119,6 +126,14 @@ def publish(settings: Settings, engine: Engine, *, full: bool = False) -> Publis
         report.removed,
     )
     return report
+
+
+def last_change(connection: Connection, now: dt.datetime) -> dt.datetime:
+    """When the releases last changed, else the first publish, else `now`: for an empty feed.
+
+    Both are stored, so rebuilding an empty feed gives the same bytes."""
+    first = store.meta_value(connection, FIRST_PUBLISH_KEY)
+    return store.last_change(connection) or (dt.datetime.fromisoformat(first) if first else now)
 
 
 def publish_fingerprint(settings: Settings) -> str:
@@ -214,20 +229,38 @@ def feed_entry(settings: Settings, stored: StoredRelease) -> FeedEntry:
     """A stored release as a feed entry."""
     release = stored.release
     titles = {t.slug: t.title for t in settings.topics}
-    published = dt.datetime.combine(release.date, dt.time(), dt.UTC)
+    published = _published(stored)
     return FeedEntry(
         id=stable_id("release", release.id),
         release_id=release.id,
         title=release.title,
         url=release_url(settings, release.id),
         published=published,
-        updated=max(stored.updated, published),
+        updated=_entry_updated(stored),
         summary=release.paragraphs[0] if release.paragraphs else release.title,
         paragraphs=release.paragraphs,
         contacts=release.contacts,
         place=release.place,
         categories=tuple((slug, titles[slug]) for slug in stored.topics if slug in titles),
     )
+
+
+def _published(stored: StoredRelease) -> dt.datetime:
+    return dt.datetime.combine(stored.release.date, dt.time(), dt.UTC)
+
+
+def _entry_updated(stored: StoredRelease) -> dt.datetime:
+    """The release's date, or the time its text changed after it first arrived.
+
+    Its arrival is not a change of the release: entries all updated at one scan are
+    indistinguishable to a reader (and a validator's `DuplicateUpdated`)."""
+    published = _published(stored)
+    return max(stored.updated, published) if stored.updated > stored.first_seen else published
+
+
+def feed_updated(releases: Sequence[StoredRelease], empty: dt.datetime) -> dt.datetime:
+    """When the feed last changed: an entry arrived or changed; `empty` for a feed of none."""
+    return max((max(s.updated, _published(s)) for s in releases), default=empty)
 
 
 def _feed_doc(
@@ -237,6 +270,7 @@ def _feed_doc(
     archive: ArchiveLinks | None,
     *,
     month: str | None = None,
+    empty: dt.datetime,
 ) -> FeedDoc:
     links = feed_links(settings, slug)
     entries = tuple(feed_entry(settings, s) for s in releases)
@@ -247,7 +281,7 @@ def _feed_doc(
         title=title,
         subtitle=links.description,
         language=settings.language,
-        updated=max((e.updated for e in entries), default=EPOCH),
+        updated=feed_updated(releases, empty),
         base_url=archive_base(settings, slug, month) if month else feed_base(settings, slug),
         home_url=links.html,
         author=settings.site_title,
@@ -280,6 +314,7 @@ def _write_feeds(
     todo: Mapping[str, set[str]],
     report: PublishReport,
     writers: _Writers,
+    quiet: dt.datetime,
 ) -> dict[str, list[str]]:
     """Write the current feeds and archive months in `todo`; the months of each feed written."""
     known = {ALL_FEED, *(t.slug for t in settings.topics)}
@@ -298,7 +333,7 @@ def _write_feeds(
     }
     # Every current feed first: what subscribers poll is out before the archive pages.
     for slug, months in written.items():
-        _write_current(connection, settings, slug, months, report)
+        _write_current(connection, settings, slug, months, report, quiet)
     for slug, months in written.items():
         rebuild = _archives_to_rebuild(months, before[slug], dirty_months.get(slug, set()))
         for month in dirty_months.get(slug, set()) - set(months):
@@ -342,6 +377,7 @@ def _write_current(
     slug: str,
     months: Sequence[str],
     report: PublishReport,
+    quiet: dt.datetime,
 ) -> None:
     topic = None if slug == ALL_FEED else slug
     releases = store.feed_releases(connection, topic, limit=settings.feed_length)
@@ -349,7 +385,7 @@ def _write_current(
     archive = ArchiveLinks(
         current=base, prev=archive_base(settings, slug, months[-1]) if months else None
     )
-    doc = _feed_doc(settings, slug, releases, archive)
+    doc = _feed_doc(settings, slug, releases, archive, empty=quiet)
     out = settings.output_dir
     report.count(write_if_changed(out / f"{slug}.atom", atom_bytes(doc)))
     report.count(write_if_changed(out / f"{slug}.rss", rss_bytes(doc)))
@@ -382,7 +418,8 @@ def _write_archive(
         next=archive_base(settings, slug, months[at + 1]) if at + 1 < len(months) else None,
         is_archive=True,
     )
-    doc = _feed_doc(settings, slug, releases, archive, month=month)
+    # A month with no release left is removed, never written: its feed is not empty.
+    doc = _feed_doc(settings, slug, releases, archive, month=month, empty=_published(releases[0]))
     folder = settings.output_dir / "archive" / slug
     report.count(write_if_changed(folder / f"{month}.atom", atom_bytes(doc)))
     report.count(write_if_changed(folder / f"{month}.json", json_bytes(doc)))
@@ -430,21 +467,24 @@ def _write_pages(
         report.count(write_if_changed(path, html.encode()))
 
 
-def _write_front(connection: Connection, settings: Settings, report: PublishReport) -> None:
+def _write_front(
+    connection: Connection, settings: Settings, report: PublishReport, quiet: dt.datetime
+) -> None:
     """index.html and topics.opml: small, rebuilt on every publish, written when changed."""
     env = environment([settings.templates_dir])
     counts = store.topic_counts(connection)
     summaries = []
-    newest = EPOCH
+    changes = [quiet]  # what an index of no release says
     for slug in [ALL_FEED, *(t.slug for t in settings.topics)]:
         topic = None if slug == ALL_FEED else slug
         latest = store.feed_releases(connection, topic, limit=LATEST_ON_INDEX)
-        newest = max([newest, *(s.updated for s in latest)])
+        changes += [s.updated for s in latest]
         count = store.release_count(connection) if topic is None else counts.get(slug, 0)
         heads = tuple(
             (s.release.title, release_url(settings, s.release.id), s.release.date) for s in latest
         )
         summaries.append(TopicSummary(feed_links(settings, slug), count, heads))
+    newest = max(changes) if len(changes) == 1 else max(changes[1:])
     site = site_for(settings)
     html = render_index(env, site, summaries[1:], newest)
     report.count(write_if_changed(_index_path(settings), html.encode()))

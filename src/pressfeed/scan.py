@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 
 from pressfeed import store
 from pressfeed.classify import Rules, compile_rules
-from pressfeed.errors import SourceError
+from pressfeed.errors import ContentDirectoryError, SourceError
 from pressfeed.identity import adopt_ids, merge_versions, text_hash, title_key
 from pressfeed.models import ALL_FEED, FileRecord, Release, Settings, StoredRelease, Topic
 from pressfeed.reading import Read, Reader, scores_of
@@ -60,8 +60,10 @@ def scan_content(
     """Bring the store in line with the content directory; one bad file never stops the scan.
 
     `should_stop` is asked between batches: a scan stopped early has stored whole batches
-    only, and the next scan goes on from there.
+    only, and the next scan goes on from there. A missing content directory is an error, never
+    an empty one: a share not mounted yet must not withdraw every release.
     """
+    require_content_dir(settings)
     report = ScanReport()
     rules = compile_rules(settings.topics)
     now = _backfill_time(engine, now)
@@ -99,10 +101,29 @@ def scan_content(
     finally:
         reader.close()
     _forget(engine, sorted(known), rules, now, report)
-    with engine.begin() as connection:
-        if store.news_since(connection) is None:
-            store.set_news_since(connection, now)  # the first scan is a backfill: mailed to nobody
+    _close_backfill(engine, now)
     return report
+
+
+def require_content_dir(settings: Settings) -> None:
+    """Raise ContentDirectoryError unless the content directory exists."""
+    if not settings.content_dir.is_dir():
+        raise ContentDirectoryError(settings.content_dir)
+
+
+def _close_backfill(engine: Engine, now: dt.datetime) -> None:
+    """The first scan that stores any release is the archive (a backfill), mailed to nobody.
+
+    Scans that found nothing before it (an empty folder, one still being filled) do not count:
+    the archive arriving later is still the archive.
+    """
+    with engine.begin() as connection:
+        if store.news_since(connection) is not None:
+            return
+        if store.any_release(connection):
+            store.set_news_since(connection, now)
+        else:
+            store.delete_meta_value(connection, BACKFILL_KEY)  # the next scan starts afresh
 
 
 def _backfill_time(engine: Engine, now: dt.datetime) -> dt.datetime:

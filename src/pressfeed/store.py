@@ -559,6 +559,18 @@ def release_count(connection: Connection, *, withdrawn: bool = False) -> int:
     return count
 
 
+def any_release(connection: Connection) -> bool:
+    """Whether any release, live or withdrawn, was ever stored."""
+    return connection.execute(select(releases.c.id).limit(1)).first() is not None
+
+
+def last_change(connection: Connection) -> dt.datetime | None:
+    """The latest time a release arrived, changed or was withdrawn; None for an empty store."""
+    query = select(func.max(releases.c.updated), func.max(releases.c.withdrawn_at))
+    times = [t for t in connection.execute(query).one() if t is not None]
+    return max(times, default=None)
+
+
 def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
     return StoredRelease(
         _release(row._mapping),
@@ -722,6 +734,8 @@ def all_release_ids(connection: Connection) -> list[str]:
 
 # --- subscribers ------------------------------------------------------------------------------
 
+LEFT_KEY = "unsubscribed/"  # meta key prefix, followed by an address that left
+
 
 def _subscriber(row: Any) -> Subscriber:
     return Subscriber(
@@ -770,11 +784,21 @@ def all_subscribers(connection: Connection) -> list[Subscriber]:
 
 
 def delete_subscriber(connection: Connection, subscriber_id: str) -> None:
-    """Remove a subscriber and the messages still waiting for them."""
+    """Remove a subscriber and the messages still waiting for them; remember the address left.
+
+    An import must not subscribe again someone who unsubscribed (see `has_left`)."""
+    found = subscriber_by_id(connection, subscriber_id)
+    if found is not None:
+        set_meta_value(connection, LEFT_KEY + found.address, "1")
     connection.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
     connection.execute(
         delete(outbox).where(outbox.c.subscriber_id == subscriber_id, outbox.c.status == "pending")
     )
+
+
+def has_left(connection: Connection, address: str) -> bool:
+    """Whether the address was once subscribed and then unsubscribed or was removed."""
+    return meta_value(connection, LEFT_KEY + address) is not None
 
 
 def set_covered_until(connection: Connection, subscriber_id: str, until: dt.datetime) -> None:
@@ -988,3 +1012,7 @@ def meta_value(connection: Connection, key: str) -> str | None:
 def set_meta_value(connection: Connection, key: str, value: str) -> None:
     connection.execute(delete(settings_table).where(settings_table.c.key == key))
     connection.execute(insert(settings_table).values(key=key, value=value))
+
+
+def delete_meta_value(connection: Connection, key: str) -> None:
+    connection.execute(delete(settings_table).where(settings_table.c.key == key))

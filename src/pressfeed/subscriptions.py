@@ -152,7 +152,10 @@ def remove_subscriber(engine: Engine, address: str) -> bool:
 @dataclass
 class ImportReport:
     added: int = 0
-    updated: int = 0
+    existing: list[str] = field(
+        default_factory=list
+    )  # addresses already subscribed: kept as they are
+    left: list[str] = field(default_factory=list)  # addresses that unsubscribed: not added again
     problems: list[str] = field(default_factory=list)  # "FILE:LINE: reason"
 
 
@@ -162,7 +165,11 @@ COLUMNS = ("address", "topics", "frequency", "hour", "weekday", "timezone")
 def import_subscribers(
     engine: Engine, path: Path, settings: Settings, *, now: dt.datetime
 ) -> ImportReport:
-    """Add the good rows of a CSV file (a header row names the columns); report the others."""
+    """Add the good rows of a CSV file (a header row names the columns); report the others.
+
+    Importing the same file again changes nothing: an address already subscribed keeps the
+    choices it has (perhaps changed since on the manage page), and one that unsubscribed or was
+    removed is not subscribed again. `subscribers add` and the sign-up form still can."""
     report = ImportReport()
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -196,11 +203,14 @@ def _import_row(
     except SubscriptionError as error:
         report.problems.append(f"{path}:{line}: {error}")
         return
-    _, new = add_subscriber(engine, subscriber)
-    if new:
-        report.added += 1
-    else:
-        report.updated += 1
+    with engine.begin() as connection:
+        if store.subscriber_by_address(connection, subscriber.address) is not None:
+            report.existing.append(subscriber.address)
+        elif store.has_left(connection, subscriber.address):
+            report.left.append(subscriber.address)
+        else:
+            store.save_subscriber(connection, subscriber)
+            report.added += 1
 
 
 def describe(subscriber: Subscriber) -> Sequence[str]:

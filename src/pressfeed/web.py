@@ -55,7 +55,16 @@ from pressfeed.models import (
     StoredRelease,
     Subscriber,
 )
-from pressfeed.publish import EPOCH, feed_base, feed_entry, feed_links, site_for, stable_id
+from pressfeed.publish import (
+    EPOCH,
+    feed_base,
+    feed_entry,
+    feed_links,
+    feed_updated,
+    last_change,
+    site_for,
+    stable_id,
+)
 from pressfeed.subscriptions import (
     WEEKDAYS,
     Choice,
@@ -395,7 +404,7 @@ def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[
         title=" + ".join(titles),
         subtitle=f"Releases on {' or '.join(titles)}.",
         language=settings.language,
-        updated=max((e.updated for e in entries), default=EPOCH),
+        updated=feed_updated(releases, EPOCH) if releases else last_change(connection, _utc_now()),
         base_url=feed_base(settings, "+".join(slugs)),
         home_url=settings.site_url,
         author=settings.site_title,
