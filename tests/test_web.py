@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+import zoneinfo
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 
 import feedparser
 import httpx
+import lxml.html
 import pytest
 import uvicorn
 from sqlalchemy import Engine
@@ -251,6 +253,23 @@ def test_index_has_the_subscribe_form(site: Served) -> None:
     assert topics == {t.slug for t in site.settings.topics}
     assert checked(html, "topics") == set()  # none checked: every topic, new ones too
     assert checked(html, "frequency") == {"daily"}
+
+
+def test_every_page_leads_to_the_sign_up_form_and_its_stylesheet(site: Served) -> None:
+    release = next((site.settings.output_dir / "releases").glob("*.html")).name
+    for path in ("", f"releases/{release}", "subscribe"):
+        page = lxml.html.fromstring(site.client.get(path).text)
+        (subscribe,) = page.xpath("//header//nav//a[normalize-space()='Subscribe']/@href")
+        assert subscribe == f"{site.url}subscribe", path
+        assert page.xpath("//link[@rel='stylesheet']/@href") == [f"{site.url}site.css"], path
+    form = lxml.html.fromstring(site.client.get("subscribe").text)
+    assert form.xpath("//form[@action=$url]//input[@type='email']", url=f"{site.url}subscribe")
+    daily = form.xpath("//label[@for='digest-frequency-daily']")[0].text_content()
+    assert daily == "Once a day, at 08:00 (UTC time)"
+    css = site.client.get("site.css")
+    assert css.headers["content-type"].startswith("text/css")
+    assert ":focus-visible" in css.text
+    assert (site.settings.output_dir / "site.css").read_text(encoding="utf-8") == css.text
 
 
 def test_static_feed_answers_304_to_its_etag_and_date(site: Served) -> None:
@@ -625,6 +644,46 @@ def test_manage_page_refuses_bad_choices_and_keeps_the_old_ones(served: Served) 
     assert response.status_code == 400
     assert "unknown time zone" in response.text
     assert served.subscriber("ana@example.org") == subscriber
+
+
+def test_a_refused_change_keeps_every_choice_and_shows_each_error_by_its_field(
+    served: Served,
+) -> None:
+    subscriber = served.confirmed_subscriber("ana@example.org", "health")
+    sent = {
+        "token": subscriber.token,
+        "topics": ["libya", "sea-rescue"],
+        "frequency": "weekly",
+        "hour": "25",
+        "weekday": "friday",
+        "timezone": "Mars/Olympus",
+    }
+    response = served.client.post("subscription", data=sent)
+    assert response.status_code == 400
+    assert served.subscriber("ana@example.org") == subscriber
+    assert checked(response.text, "topics") == {"libya", "sea-rescue"}
+    assert checked(response.text, "frequency") == {"weekly"}
+    page = lxml.html.fromstring(response.text)
+    assert page.xpath("//select[@id='weekday']/option[@selected]/@value") == ["friday"]
+    assert page.xpath("//select[@id='timezone']/option[@selected]/@value") == ["Mars/Olympus"]
+    for name, reason in (("hour", "hour must be 0 to 23"), ("timezone", "unknown time zone")):
+        (control,) = page.xpath(f"//select[@id='{name}']")
+        assert f"{name}-error" in control.get("aria-describedby", "").split(), name
+        assert control.get("aria-invalid") == "true"
+        (error,) = page.xpath(f"//*[@id='{name}-error']")
+        assert reason in error.text_content()
+        assert error.getparent() is control.getparent(), f"{name}: error away from its field"
+    assert not page.xpath("//*[@id='weekday-error' or @id='topics-error']")
+
+
+def test_the_time_zone_is_chosen_from_every_iana_zone(served: Served) -> None:
+    subscriber = served.confirmed_subscriber("ana@example.org", "health")
+    response = served.client.get("subscription", params={"token": subscriber.token})
+    page = lxml.html.fromstring(response.text)
+    assert not page.xpath("//input[@name='timezone']")
+    zones = page.xpath("//select[@name='timezone']/option/@value")
+    assert set(zones) == zoneinfo.available_timezones()
+    assert page.xpath("//select[@name='timezone']/option[@selected]/@value") == ["UTC"]
 
 
 def test_unknown_manage_tokens_get_the_invalid_link_page(served: Served) -> None:

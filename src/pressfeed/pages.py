@@ -22,6 +22,8 @@ class Site:
     language: str  # the lang attribute of every page
     opml_url: str  # the subscription list of every topic
     all_links: FeedLinks  # the feed of every release
+    digest_hour: int = 8  # local hour daily and weekly digests go out, unless one chooses
+    digest_timezone: str = "UTC"  # the time zone of that hour
 
 
 @dataclass(frozen=True)
@@ -88,3 +90,8 @@ def render_withdrawn(env: Environment, site: Site, title: str, url: str) -> str:
         canonical=url,
         title=title,
     )
+
+
+def render_stylesheet(env: Environment) -> str:
+    """site.css: the forms' styles, written beside the pages and served by the service."""
+    return render(env, "site.css")

@@ -45,7 +45,14 @@ from pressfeed.models import (
     Settings,
     StoredRelease,
 )
-from pressfeed.pages import Site, TopicSummary, render_index, render_release, render_withdrawn
+from pressfeed.pages import (
+    Site,
+    TopicSummary,
+    render_index,
+    render_release,
+    render_stylesheet,
+    render_withdrawn,
+)
 from pressfeed.processes import end_with_parent
 from pressfeed.reading import worker_count
 from pressfeed.templating import environment
@@ -442,6 +449,8 @@ def site_for(settings: Settings) -> Site:
         language=settings.language,
         opml_url=f"{settings.site_url}topics.opml",
         all_links=feed_links(settings, ALL_FEED),
+        digest_hour=settings.digest.hour,
+        digest_timezone=settings.digest.timezone,
     )
 
 
@@ -470,8 +479,11 @@ def _write_pages(
 def _write_front(
     connection: Connection, settings: Settings, report: PublishReport, quiet: dt.datetime
 ) -> None:
-    """index.html and topics.opml: small, rebuilt on every publish, written when changed."""
+    """index.html, topics.opml and site.css: small, rebuilt on every publish, written when
+    changed."""
     env = environment([settings.templates_dir])
+    css = render_stylesheet(env).encode()
+    report.count(write_if_changed(settings.output_dir / "site.css", css))
     counts = store.topic_counts(connection)
     summaries = []
     changes = [quiet]  # what an index of no release says

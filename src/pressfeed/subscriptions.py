@@ -7,7 +7,7 @@ import datetime as dt
 import re
 import secrets
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -65,6 +65,25 @@ def subscriber_from(
         token=secrets.token_urlsafe(24),
         created=now,
     )
+
+
+def choice_problems(choice: Choice, settings: Settings) -> dict[str, str]:
+    """What is wrong with each field of `choice` ("topics", "hour", ...), by field name."""
+    checks: dict[str, Callable[[], object]] = {
+        "address": lambda: normal_address(choice.address),
+        "topics": lambda: topics_from(choice.topics, settings),
+        "frequency": lambda: _frequency(choice.frequency),
+        "hour": lambda: _hour(choice.hour, settings.digest.hour),
+        "weekday": lambda: _weekday(choice.weekday),
+        "timezone": lambda: _timezone(choice.timezone or settings.digest.timezone),
+    }
+    problems = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except SubscriptionError as error:
+            problems[name] = str(error)
+    return problems
 
 
 def topics_from(text: str, settings: Settings) -> tuple[str, ...]:

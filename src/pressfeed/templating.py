@@ -79,6 +79,19 @@ def long_date(day: dt.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def schedule(frequency: str, hour: int, weekday: int, timezone: str) -> str:
+    """When a digest goes out, in words: "once a day, at 08:00 (Europe/Rome time)"."""
+    at = f"at {hour:02d}:00 ({timezone} time)"
+    if frequency == "immediate":
+        return "as soon as releases arrive"
+    if frequency == "weekly":
+        return f"once a week, on {WEEKDAY_NAMES[weekday]} {at}"
+    return f"once a day, {at}"
+
+
 @functools.lru_cache(maxsize=16)
 def _environment(template_dirs: tuple[Path, ...]) -> Environment:
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(d) for d in template_dirs])
@@ -91,4 +104,5 @@ def _environment(template_dirs: tuple[Path, ...]) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["long_date"] = long_date
+    env.globals["schedule"] = schedule
     return env

@@ -14,8 +14,9 @@ import gzip
 import hashlib
 import logging
 import os
+import zoneinfo
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -55,6 +56,7 @@ from pressfeed.models import (
     StoredRelease,
     Subscriber,
 )
+from pressfeed.pages import render_stylesheet
 from pressfeed.publish import (
     EPOCH,
     feed_base,
@@ -69,6 +71,7 @@ from pressfeed.subscriptions import (
     WEEKDAYS,
     Choice,
     SubscriptionError,
+    choice_problems,
     subscriber_from,
     with_choices,
 )
@@ -87,6 +90,7 @@ STATIC_TYPES = {
     ".json": FEED_TYPES["json"],  # every .json the publisher writes is a JSON Feed
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
 }
 FEED_CACHE = "public, max-age=60"
 CACHED_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
@@ -98,13 +102,15 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
 CONFIRM = "confirm"  # token purpose and outbox kind of confirmation mails
 CONFIRM_VALID = dt.timedelta(days=7)  # how long a confirmation link works
 CONFIRMATIONS_PER_DAY = 3  # mails per address
 CONFIRMATION_GAP = dt.timedelta(minutes=10)  # between two mails to one address
+TIMEZONES = tuple(sorted(zoneinfo.available_timezones()))  # the manage form's choices
 SIGN_UPS_PER_HOUR = 20  # per client IP
 ADDRESS_SIGN_UPS_PER_HOUR = 5  # per address, from any client
 RETRY_SIGN_UP = 3600  # seconds, the Retry-After of a refused sign-up: the window's span
@@ -142,6 +148,8 @@ def create_app(
     routes = [
         Route("/healthz", web.health, methods=["GET"]),
         Route("/{slugs:pressfeed_topics}.{kind:pressfeed_feed}", web.combination, methods=["GET"]),
+        Route("/site.css", web.stylesheet, methods=["GET"]),
+        Route("/subscribe", web.sign_up_page, methods=["GET"]),
         Route("/subscribe", web.subscribe, methods=["POST"]),
         Route("/confirm", web.confirm_page, methods=["GET"]),
         Route("/confirm", web.confirm, methods=["POST"]),
@@ -490,6 +498,18 @@ def _form_text(form: FormData, name: str, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+def _saved_choice(subscriber: Subscriber) -> Choice:
+    """A subscriber's choices as the manage form sends them."""
+    return Choice(
+        address=subscriber.address,
+        topics=",".join(subscriber.topics),
+        frequency=subscriber.frequency.value,
+        hour=str(subscriber.hour),
+        weekday=WEEKDAYS[subscriber.weekday],
+        timezone=subscriber.timezone,
+    )
+
+
 def _choice(form: FormData, address: str) -> Choice:
     """What a subscription form asks for; unchecked topic boxes mean every topic."""
     return Choice(
@@ -636,6 +656,20 @@ class _Web:
             return NotModifiedResponse(response.headers)
         return response
 
+    def stylesheet(self, request: Request) -> Response:
+        """The site's stylesheet, as publish writes it, so that it exists before a publish."""
+        css = render_stylesheet(environment([self.get_settings().templates_dir]))
+        etag = f'"{hashlib.sha256(css.encode()).hexdigest()[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": FEED_CACHE}
+        response = Response(css, media_type="text/css; charset=utf-8", headers=headers)
+        if _not_modified(request, etag, EPOCH):
+            return NotModifiedResponse(response.headers)
+        return response
+
+    def sign_up_page(self, request: Request) -> Response:
+        settings = self.get_settings()
+        return _page(settings, "sign_up.html", "subscribe", topics=settings.topics)
+
     async def subscribe(self, request: Request) -> Response:
         settings = self.get_settings()
         if not _from_our_site(request, settings):
@@ -750,8 +784,11 @@ class _Web:
             choice = _choice(form, subscriber.address)
             try:
                 wanted = subscriber_from(choice, settings, now=self.now(), confirmed=True)
-            except SubscriptionError as error:
-                return self._manage_page(settings, subscriber, 400, problem=str(error))
+            except SubscriptionError:
+                problems = choice_problems(choice, settings)
+                return self._manage_page(
+                    settings, subscriber, 400, chosen=choice, problems=problems
+                )
             changed = with_choices(subscriber, wanted)
             store.save_subscriber(connection, changed)
         log.info("subscription changed: subscriber %s", subscriber.id)
@@ -765,7 +802,10 @@ class _Web:
         *,
         saved: bool = False,
         problem: str | None = None,
+        chosen: Choice | None = None,
+        problems: Mapping[str, str] | None = None,
     ) -> Response:
+        """The manage form showing `chosen` (else the saved choices), each problem by its field."""
         token = quote(subscriber.token, safe="")
         return _page(
             settings,
@@ -775,6 +815,9 @@ class _Web:
             subscriber=subscriber,
             topics=settings.topics,
             weekdays=WEEKDAYS,
+            timezones=TIMEZONES,
+            chosen=chosen or _saved_choice(subscriber),
+            problems=problems or {},
             action=f"{settings.site_url}subscription",
             unsubscribe_url=f"{settings.site_url}unsubscribe?token={token}",
             saved=saved,
