@@ -557,3 +557,17 @@ def test_naive_times_are_refused() -> None:
 def test_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret is empty"):
         digest_message(digest(), mail_settings(secret=b""), now=NOW)
+
+
+def test_a_digest_cites_each_release_s_source() -> None:
+    cited = dataclasses.replace(
+        item(1), organisation="IOM", source_url="https://www.iom.int/news/r1?a=1&b=2"
+    )
+    unnamed = dataclasses.replace(item(2), source_url="https://example.org/r2")
+    made = digest(section("libya", "Libya", cited, unnamed, item(3)))
+    text, html = parts(parsed(digest_message(made, mail_settings(), now=NOW)))
+    assert "Source: IOM https://www.iom.int/news/r1?a=1&b=2" in text
+    assert "Source: original page https://example.org/r2" in text
+    assert text.count("Source:") == 2
+    assert re.search(r'<a href="https://www.iom.int/news/r1\?a=1&amp;b=2"[^>]*>IOM</a>', html)
+    assert html.count("Source:") == 2

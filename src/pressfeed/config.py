@@ -246,6 +246,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("", "site_url", SITE_URL, "http://127.0.0.1:8080/", "public URL of feeds and pages"),
     Option("", "site_title", NAME, "pressfeed", "site name shown in feeds, pages and mails"),
+    Option(
+        "",
+        "organisation",
+        TEXT,
+        "",
+        "publisher named for releases whose page names none; empty: none",
+    ),
     Option("", "feed_length", _integer(1), 50, "number of newest releases in each feed"),
     Option("", "language", NAME, "en", "language code of the feeds and pages"),
     Option(

@@ -136,6 +136,8 @@ def _item(settings: Settings, stored: StoredRelease) -> DigestItem:
         date=release.date,
         place=release.place,
         summary=release.paragraphs[0] if release.paragraphs else "",
+        organisation=release.organisation,
+        source_url=release.source_url,
     )
 
 

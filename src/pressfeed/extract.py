@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.identity import release_id
-from pressfeed.markup import blocks_for
+from pressfeed.markup import blocks_for, citable_url
 from pressfeed.models import Block, DateKind, Dateline, Release
 from pressfeed.webpage import WebPage, read_webpage
 
@@ -90,7 +90,8 @@ def extract_webpage(text: str, *, source: str, file_date: dt.date, today: dt.dat
     if not page.article:
         listed = extract_releases(page.blocks, source=source, file_date=file_date, today=today)
         if is_listing(listed, page):
-            return listed
+            # The page's address is the listing's, not a release's: only its publisher holds.
+            return [replace(r, organisation=r.organisation or page.site_name) for r in listed]
     article = _article(page, source=source, file_date=file_date, today=today)
     return [article] if article else []
 
@@ -119,7 +120,12 @@ def _article(page: WebPage, *, source: str, file_date: dt.date, today: dt.date) 
     release = _build(headline, body, dateline or _NO_DATELINE, date, kind, source, 0)
     if release is None:
         return None
-    return replace(release, date_declared=page.date_source == "meta" and kind is DateKind.STATED)
+    return replace(
+        release,
+        date_declared=page.date_source == "meta" and kind is DateKind.STATED,
+        source_url=release.source_url or page.url,
+        organisation=page.site_name,
+    )
 
 
 def extract_releases(
@@ -336,6 +342,7 @@ def _build(
     # A date alone on its line, and the headline printed under it.
     if date_alone and headline is None and len(body) > 2 and reads_as_headline(body[1]):
         headline, body = body[1], [body[0], *body[2:]]
+    body, source_url = take_source_line(body)
     paragraphs, contacts = split_contacts(body)
     if headline is None and not paragraphs:
         return None
@@ -354,7 +361,27 @@ def _build(
         contacts=tuple(contacts),
         source=source,
         position=position,
+        source_url=source_url,
     )
+
+
+_SOURCE_LABEL = re.compile(
+    r"(?:source|original|original (?:page|release|article)|read (?:it )?online|quelle|fuente"
+    r"|fonte|source originale|lien|link|url)\s*:\s*(\S+)",
+    re.IGNORECASE,
+)
+
+
+def take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
+    """The body without the line that gives the original page ("Source: https://..."), and
+    that page's address; a bare address counts as the first or last line only."""
+    for i, text in enumerate(body):
+        label = _SOURCE_LABEL.fullmatch(text.strip())
+        bare = i in (0, len(body) - 1) and len(body) > 1
+        url = citable_url(label.group(1) if label else text if bare else None)
+        if url:
+            return [*body[:i], *body[i + 1 :]], url
+    return list(body), None
 
 
 def split_contacts(body: Sequence[str]) -> tuple[list[str], list[str]]:

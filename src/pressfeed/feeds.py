@@ -40,7 +40,7 @@ def atom_bytes(doc: FeedDoc) -> bytes:
     doc = _xml_safe_doc(doc)
     fg = FeedGenerator()
     history = partial(_AtomHistory, doc.archive)
-    fg.register_extension(GENERATOR, history, _AlternateLink, atom=True, rss=False)
+    fg.register_extension(GENERATOR, history, _EntryLinks, atom=True, rss=False)
     fg.id(doc.id)
     fg.title(_feed_title(doc))
     fg.link(href=doc.base_url + ".atom", rel="self", type=ATOM_TYPE)
@@ -122,7 +122,17 @@ def _content_html(entry: FeedEntry) -> str:
     parts = [f"<p>{html.escape(text)}</p>" for text in blocks]
     if entry.contacts:
         parts.append("<p>" + "<br/>".join(html.escape(line) for line in entry.contacts) + "</p>")
+    if cited := _source_html(entry):
+        parts.append(f"<p>Source: {cited}</p>")
     return "\n".join(parts)
+
+
+def _source_html(entry: FeedEntry) -> str:
+    """Who published the release, linked to the original page when it is known."""
+    name = html.escape(entry.organisation or "original page")
+    if entry.source_url:
+        return f'<a href="{html.escape(entry.source_url)}">{name}</a>'
+    return name if entry.organisation else ""
 
 
 def _add_atom_entry(fg: Any, entry: FeedEntry) -> None:
@@ -137,6 +147,11 @@ def _add_atom_entry(fg: Any, entry: FeedEntry) -> None:
     if body := _content_html(entry):
         fe.content(body, type="html")
     fe.category([{"term": slug, "label": title or slug} for slug, title in entry.categories])
+    if entry.source_url:
+        fe.link(href=entry.source_url, rel="via", type="text/html")
+        getattr(fe, GENERATOR).via = entry.source_url
+    if entry.organisation:
+        fe.author(name=entry.organisation)
 
 
 def _add_rss_item(fg: Any, entry: FeedEntry) -> None:
@@ -148,10 +163,12 @@ def _add_rss_item(fg: Any, entry: FeedEntry) -> None:
     # RSS description is HTML by convention, so the plain summary cannot go there unescaped.
     fe.description(_content_html(entry))
     fe.category([{"term": slug, "label": title or slug} for slug, title in entry.categories])
+    if entry.source_url:
+        fe.source(url=entry.source_url, title=entry.organisation or entry.source_url)
 
 
 def _json_item(entry: FeedEntry) -> dict[str, object]:
-    return {
+    return _json_source(entry) | {
         "id": entry.id,
         "url": entry.url,
         "title": _entry_title(entry),
@@ -167,6 +184,15 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
             "contacts": list(entry.contacts),
         },
     }
+
+
+def _json_source(entry: FeedEntry) -> dict[str, object]:
+    cited: dict[str, object] = {}
+    if entry.source_url:
+        cited["external_url"] = entry.source_url
+    if entry.organisation:
+        cited["authors"] = [{"name": entry.organisation}]
+    return cited
 
 
 def _outline(links: FeedLinks) -> dict[str, str]:
@@ -209,13 +235,16 @@ class _AtomHistory(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-class _AlternateLink(BaseEntryExtension):  # type: ignore[misc]
-    """Puts back the rel and type that feedgen 1.0 drops from entry links (its issue #135)."""
+class _EntryLinks(BaseEntryExtension):  # type: ignore[misc]
+    """Puts back the rel and type that feedgen 1.0 drops from entry links (its issue #135):
+    the link to the original page is `via`, the release's own page `alternate`."""
+
+    via: str | None = None
 
     def extend_atom(self, entry: Any) -> Any:
         for link in entry.findall("link"):
             if link.get("rel") is None:
-                link.set("rel", "alternate")
+                link.set("rel", "via" if link.get("href") == self.via else "alternate")
                 link.set("type", "text/html")
         return entry
 

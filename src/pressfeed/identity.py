@@ -41,7 +41,15 @@ def merge_versions(versions: Sequence[Release]) -> Release:
     place = fullest.place or next((r.place for r in versions if r.place), None)
     contacts = fullest.contacts or max((r.contacts for r in versions), key=len)
     return replace(
-        fullest, date=best_date.date, date_kind=best_date.date_kind, place=place, contacts=contacts
+        fullest,
+        date=best_date.date,
+        date_kind=best_date.date_kind,
+        place=place,
+        contacts=contacts,
+        source_url=fullest.source_url
+        or next((r.source_url for r in versions if r.source_url), None),
+        organisation=fullest.organisation
+        or next((r.organisation for r in versions if r.organisation), None),
     )
 
 

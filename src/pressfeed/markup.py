@@ -36,6 +36,19 @@ def clean_text(text: str) -> str:
     return _FORBIDDEN.sub("", text)
 
 
+_CITABLE = re.compile(r"https?://[^\s/?#<>\"]+\.[^\s/?#<>\"]+(?:[/?#][^\s<>\"]*)?", re.IGNORECASE)
+_URL_LIMIT = 2000
+
+
+def citable_url(text: str | None) -> str | None:
+    """The text as a link a reader may follow to the original (http or https, with a host
+    name), or None: never a javascript: or data: link."""
+    url = (text or "").strip()
+    if len(url) > _URL_LIMIT or not _CITABLE.fullmatch(url):
+        return None
+    return url
+
+
 def clean_line(line: str) -> str:
     """Collapse runs of spaces within one line."""
     return _SPACES.sub(" ", line).strip()

@@ -61,6 +61,8 @@ class Release:
     source: str  # path relative to the content directory, with forward slashes
     position: int  # index of the release within its file, from 0
     date_declared: bool = False  # the date is in the page's metadata, not in its text
+    source_url: str | None = None  # the original page, http(s) only: to cite the release
+    organisation: str | None = None  # who published it
 
     @property
     def date_source(self) -> DateSource:
@@ -221,6 +223,7 @@ class Settings:
     database_timeout: float = 10.0  # seconds a write waits for another writer's lock
     workers: int = 0  # processes for large scans and publishes; 0: one per core
     max_file_lines: int = 100_000  # content files with more lines are skipped
+    organisation: str = ""  # the publisher of releases whose page names none
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -267,6 +270,8 @@ class FeedEntry:
     contacts: tuple[str, ...]
     place: str | None
     categories: tuple[tuple[str, str], ...]  # (slug, title) of its topics
+    source_url: str | None = None  # the original page
+    organisation: str | None = None  # who published the release
 
 
 @dataclass(frozen=True)
@@ -342,6 +347,8 @@ class DigestItem:
     date: dt.date
     place: str | None
     summary: str
+    organisation: str | None = None  # who published the release
+    source_url: str | None = None  # the original page
 
 
 @dataclass(frozen=True)

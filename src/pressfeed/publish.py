@@ -249,6 +249,8 @@ def feed_entry(settings: Settings, stored: StoredRelease) -> FeedEntry:
         contacts=release.contacts,
         place=release.place,
         categories=tuple((slug, titles[slug]) for slug in stored.topics if slug in titles),
+        source_url=release.source_url,
+        organisation=release.organisation,
     )
 
 

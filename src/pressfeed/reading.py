@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.errors import SourceError
@@ -70,6 +70,9 @@ class Reader:
         if known_sha256 == source.sha256:
             return Read(record, None, [])
         releases = releases_in(file, source.text, self.now.date())
+        if self.settings.organisation:
+            default = self.settings.organisation
+            releases = [replace(r, organisation=r.organisation or default) for r in releases]
         return Read(record, releases, [scores_of(r, self.rules) for r in releases])
 
     def close(self) -> None:

@@ -119,6 +119,8 @@ releases = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("withdrawn_at", UTCDateTime),
     Column("title_key", String),
+    Column("source_url", String),
+    Column("organisation", String),
 )
 
 release_topics = Table(
@@ -251,6 +253,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # Few releases are withdrawn: counting the live ones is then all minus these.
     ("CREATE INDEX releases_withdrawn ON releases (withdrawn_at) WHERE withdrawn_at IS NOT NULL",),
+    # Where a release comes from, to cite it: the original page and who published it.
+    (
+        "ALTER TABLE releases ADD COLUMN source_url TEXT",
+        "ALTER TABLE releases ADD COLUMN organisation TEXT",
+    ),
 )
 
 
@@ -432,6 +439,8 @@ def _fields(release: Release) -> dict[str, Any]:
         "contacts": list(release.contacts),
         "source": release.source,
         "position": release.position,
+        "source_url": release.source_url,
+        "organisation": release.organisation,
     }
 
 
@@ -449,6 +458,8 @@ def _release(values: Mapping[str, Any]) -> Release:
         contacts=tuple(values["contacts"]),
         source=values["source"],
         position=values["position"],
+        source_url=values.get("source_url"),  # absent from rows stored before it was kept
+        organisation=values.get("organisation"),
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from pressfeed.markup import citable_url
 from pressfeed.models import Block
 from pressfeed.webpage.headline import find_headline, is_not_a_headline
 from pressfeed.webpage.maintext import main_text
@@ -34,6 +35,8 @@ class WebPage:
     paragraphs: tuple[str, ...]  # the main text
     blocks: tuple[Block, ...]  # every visible paragraph outside site chrome, in page order
     article: bool  # the page declares itself one article (og:type, JSON-LD)
+    url: str | None = None  # the page's own address (og:url, canonical link), http(s) only
+    site_name: str | None = None  # og:site_name, the JSON-LD publisher
 
 
 def read_webpage(text: str, *, today: dt.date) -> WebPage | None:
@@ -58,6 +61,8 @@ def read_webpage(text: str, *, today: dt.date) -> WebPage | None:
         paragraphs=tuple(chunks[i].text for i in body),
         blocks=tuple(_block(c) for c in chunks if c.chrome_depth < 0),
         article=meta.article,
+        url=citable_url(meta.url),
+        site_name=meta.site_names[0] if meta.site_names else None,
     )
 
 
