@@ -23,6 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # The long checks: every kill point, every fault at full length, 10,000 examples per property.
@@ -34,6 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The benchmarks need nginx and wrk beside Python; on Debian they are installed when missing.
 # `make bench BENCH_FLAGS=--quick` is a smoke run of every benchmark in a few minutes.
