@@ -108,3 +108,14 @@ def test_the_store_keeps_the_source_and_the_release_page_cites_it(
     clinic = items["Mobile clinics vaccinate displaced children against measles"]
     assert clinic.organisation == "IOM"
     assert clinic.source_url == "https://www.iom.int/news/mobile-clinics-vaccinate-children"
+
+
+def test_a_bare_address_at_the_end_is_a_contact_not_the_source() -> None:
+    text = TEXT.replace(
+        "Source: https://www.iom.int/news/mobile-clinics-vaccinate-children",
+        "For more information, please contact: Jane Doe, jane@example.org\n\n"
+        "https://twitter.com/example",
+    )
+    (release,) = extracted(text, ".txt")
+    assert release.source_url is None
+    assert release.contacts[-1] == "https://twitter.com/example"

@@ -374,11 +374,10 @@ _SOURCE_LABEL = re.compile(
 
 def take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
     """The body without the line that gives the original page ("Source: https://..."), and
-    that page's address; a bare address counts as the first or last line only."""
+    that page's address. A bare address is no source: contact blocks end with social links."""
     for i, text in enumerate(body):
         label = _SOURCE_LABEL.fullmatch(text.strip())
-        bare = i in (0, len(body) - 1) and len(body) > 1
-        url = citable_url(label.group(1) if label else text if bare else None)
+        url = citable_url(label.group(1)) if label else None
         if url:
             return [*body[:i], *body[i + 1 :]], url
     return list(body), None
