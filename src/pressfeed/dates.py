@@ -5,35 +5,13 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
+from pressfeed.languages import DATELINE_LANGUAGES, fold, month_names, weekday_names
 from pressfeed.models import Dateline
 
-_MONTH_NAMES: dict[int, tuple[str, ...]] = {
-    1: ("january", "jan", "janvier", "janv", "gennaio", "gen", "enero", "ene", "januar", "jänner",
-        "jän"),
-    2: ("february", "feb", "février", "févr", "fév", "febbraio", "febrero", "februar"),
-    3: ("march", "mar", "mars", "marzo", "märz", "maerz", "mär", "mrz"),
-    4: ("april", "apr", "avril", "avr", "aprile", "abril", "abr"),
-    5: ("may", "mai", "maggio", "mag", "mayo"),
-    6: ("june", "jun", "juin", "giugno", "giu", "junio", "juni"),
-    7: ("july", "jul", "juillet", "juil", "luglio", "lug", "julio", "juli"),
-    8: ("august", "aug", "août", "agosto", "ago"),
-    9: ("september", "sept", "sep", "septembre", "settembre", "set", "septiembre", "setiembre"),
-    10: ("october", "oct", "octobre", "ottobre", "ott", "octubre", "oktober", "okt"),
-    11: ("november", "nov", "novembre", "noviembre"),
-    12: ("december", "dec", "décembre", "déc", "dicembre", "dic", "diciembre", "dezember", "dez"),
-}  # fmt: skip
-
-_WEEKDAY_NAMES = (
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
-    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-    "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica",
-    "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
-    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag",
-)  # fmt: skip
+_MONTH_NAMES = month_names(DATELINE_LANGUAGES)
+_WEEKDAY_NAMES = weekday_names(DATELINE_LANGUAGES)
 
 _LABELS = (
     "published", "posted", "date", "updated", "press release", "news release",
@@ -48,15 +26,9 @@ _NOT_PLACES = (
 _CONNECTORS = ("de", "del", "da", "di", "es", "el", "al", "la", "le", "of", "au", "sur")
 
 
-def _fold(word: str) -> str:
-    """Lower-case `word` and drop its accents and trailing dot."""
-    decomposed = unicodedata.normalize("NFD", word.casefold().rstrip("."))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _alternation(words: Iterable[str]) -> str:
     """A regex alternation of `words` and their unaccented forms, longest first."""
-    variants = {form for word in words for form in (word, _fold(word))}
+    variants = {form for word in words for form in (word, fold(word))}
     return "|".join(re.escape(w) for w in sorted(variants, key=lambda w: (-len(w), w)))
 
 
@@ -82,7 +54,7 @@ _APOSTROPHES = "'\u2019"
 _OPENING_QUOTES = "\"'\u201c\u2018\u00ab\u201e"
 _CLOSING_QUOTES = "\"'\u201d\u2019\u00bb"
 
-_MONTHS = {_fold(name): month for month, names in _MONTH_NAMES.items() for name in names}
+_MONTHS = {fold(name): month for month, names in _MONTH_NAMES.items() for name in names}
 _MONTHS_WRITTEN = [name for names in _MONTH_NAMES.values() for name in names]
 _UPPER_CHARS = _uppercase_chars()
 _UPPER = f"[{_UPPER_CHARS}]"
@@ -165,9 +137,9 @@ def _match_date(match: re.Match[str], today: dt.date) -> tuple[dt.date, bool] | 
     if match["iy"]:
         year, month, day = match["iy"], int(match["im"]), match["id"]
     elif match["dd"]:
-        year, month, day = match["dy"], _MONTHS[_fold(match["dm"])], match["dd"]
+        year, month, day = match["dy"], _MONTHS[fold(match["dm"])], match["dd"]
     else:
-        year, month, day = match["my"], _MONTHS[_fold(match["mm"])], match["md"]
+        year, month, day = match["my"], _MONTHS[fold(match["mm"])], match["md"]
     return _checked_date(int(year) if year else None, month, int(day), today)
 
 

@@ -10,41 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from pressfeed.languages import LANGUAGES, fold, month_names
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk, TimeTag
 
-_MONTH_NAMES: dict[int, str] = {
-    1: "january jan janvier janv gennaio gen enero ene januar jänner jän janeiro januari "
-       "tammikuuta tammikuu",
-    2: "february feb février févr fév febbraio febrero februar fevereiro februari helmikuuta "
-       "helmikuu",
-    3: "march mar mars marzo märz maerz mär mrz março maart maaliskuuta maaliskuu",
-    4: "april apr avril avr aprile abril abr huhtikuuta huhtikuu",
-    5: "may mai maj maggio mag mayo maio mei toukokuuta toukokuu",
-    6: "june jun juin giugno giu junio juni junho kesäkuuta kesäkuu",
-    7: "july jul juillet juil luglio lug julio juli julho heinäkuuta heinäkuu",
-    8: "august aug août agosto ago augustus augusti elokuuta elokuu",
-    9: "september sept sep septembre settembre set septiembre setiembre setembro syyskuuta "
-       "syyskuu",
-    10: "october oct octobre ottobre ott octubre oktober okt outubro lokakuuta lokakuu",
-    11: "november nov novembre noviembre novembro marraskuuta marraskuu",
-    12: "december dec décembre déc dicembre dic diciembre dezember dez dezembro desember "
-        "joulukuuta joulukuu",
-}  # fmt: skip
+_MONTH_NAMES = month_names(LANGUAGES)
 
-
-def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFD", word.casefold().rstrip("."))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-_MONTHS = {_fold(n): m for m, names in _MONTH_NAMES.items() for n in names.split()}
+_MONTHS = {fold(n): m for m, names in _MONTH_NAMES.items() for n in names}
 _MONTH_WORDS = sorted(
-    {w for names in _MONTH_NAMES.values() for n in names.split() for w in (n, _fold(n))},
+    {w for names in _MONTH_NAMES.values() for n in names for w in (n, fold(n))},
     key=lambda w: (-len(w), w),
 )
 _MONTH = r"(?:" + "|".join(re.escape(w.rstrip(".")) for w in _MONTH_WORDS) + r")(?![^\W\d_])\.?"
@@ -94,9 +71,9 @@ def _match_date(
     if match["na"]:
         return _numeric(match, day_first, today, near)
     if match["dd"]:
-        return _date(int(match["dy"]), _MONTHS[_fold(match["dm"])], int(match["dd"]), today)
+        return _date(int(match["dy"]), _MONTHS[fold(match["dm"])], int(match["dd"]), today)
     if match["mm"]:
-        return _date(int(match["my"]), _MONTHS[_fold(match["mm"])], int(match["md"]), today)
+        return _date(int(match["my"]), _MONTHS[fold(match["mm"])], int(match["md"]), today)
     return _date(int(match["cy"]), int(match["cm"]), int(match["cd"]), today)
 
 

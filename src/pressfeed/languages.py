@@ -1,0 +1,102 @@
+"""The words of each language pressfeed reads: one table per language.
+
+Adding a language is adding one `Language` here; the dateline reader (`dates`) uses the
+languages marked `datelines`, the web page reader (`webpage.pubdate`) every language.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # ISO 639-1, or a group of them ("sv da no")
+    months: tuple[str, ...]  # per month, January first: its names and abbreviations
+    weekdays: str = ""  # names and abbreviations
+    datelines: bool = False  # releases in it open with a dateline pressfeed reads
+
+
+LANGUAGES: tuple[Language, ...] = (
+    Language(
+        "en",
+        ("january jan", "february feb", "march mar", "april apr", "may", "june jun", "july jul",
+         "august aug", "september sept sep", "october oct", "november nov", "december dec"),
+        "monday tuesday wednesday thursday friday saturday sunday "
+        "mon tue tues wed thu thur thurs fri sat sun",
+        datelines=True,
+    ),
+    Language(
+        "fr",
+        ("janvier janv", "février févr fév", "mars", "avril avr", "mai", "juin",
+         "juillet juil", "août", "septembre", "octobre", "novembre", "décembre déc"),
+        "lundi mardi mercredi jeudi vendredi samedi dimanche",
+        datelines=True,
+    ),
+    Language(
+        "it",
+        ("gennaio gen", "febbraio", "marzo", "aprile", "maggio mag", "giugno giu", "luglio lug",
+         "agosto ago", "settembre set", "ottobre ott", "novembre", "dicembre dic"),
+        "lunedì martedì mercoledì giovedì venerdì sabato domenica",
+        datelines=True,
+    ),
+    Language(
+        "es",
+        ("enero ene", "febrero", "marzo", "abril abr", "mayo", "junio", "julio", "agosto ago",
+         "septiembre setiembre", "octubre", "noviembre", "diciembre dic"),
+        "lunes martes miércoles jueves viernes sábado domingo",
+        datelines=True,
+    ),
+    Language(
+        "de",
+        ("januar jänner jän", "februar", "märz maerz mär mrz", "april", "mai", "juni", "juli",
+         "august", "september", "oktober okt", "november", "dezember dez"),
+        "montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag",
+        datelines=True,
+    ),
+    Language(
+        "pt",
+        ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+         "setembro set", "outubro", "novembro", "dezembro"),
+    ),
+    Language(
+        "nl",
+        ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+         "september", "oktober", "november", "december"),
+    ),
+    Language(
+        "sv da no",
+        ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+         "september", "oktober", "november", "desember"),
+    ),
+    Language(
+        "fi",
+        ("tammikuuta tammikuu", "helmikuuta helmikuu", "maaliskuuta maaliskuu",
+         "huhtikuuta huhtikuu", "toukokuuta toukokuu", "kesäkuuta kesäkuu", "heinäkuuta heinäkuu",
+         "elokuuta elokuu", "syyskuuta syyskuu", "lokakuuta lokakuu", "marraskuuta marraskuu",
+         "joulukuuta joulukuu"),
+    ),
+)  # fmt: skip
+
+DATELINE_LANGUAGES = tuple(language for language in LANGUAGES if language.datelines)
+
+
+def month_names(languages: Iterable[Language]) -> dict[int, tuple[str, ...]]:
+    """Every name of each month (1-12) in the languages, each name once."""
+    names: dict[int, dict[str, None]] = {month: {} for month in range(1, 13)}
+    for language in languages:
+        for month, written in enumerate(language.months, start=1):
+            names[month].update(dict.fromkeys(written.split()))
+    return {month: tuple(found) for month, found in names.items()}
+
+
+def weekday_names(languages: Iterable[Language]) -> tuple[str, ...]:
+    return tuple(name for language in languages for name in language.weekdays.split())
+
+
+def fold(word: str) -> str:
+    """A word lower-cased, without its accents and trailing dot: "Févr." -> "fevr"."""
+    decomposed = unicodedata.normalize("NFD", word.casefold().rstrip("."))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
