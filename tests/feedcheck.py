@@ -19,7 +19,8 @@ Atom (RFC 4287, with RFC 5005 feed history), implemented:
 - a feed link rel="self" whose href's last path segment is the document's name, when given;
 - each link has an absolute http(s) href and a relation W3C knows (IANA's list) or a URI;
 - each entry has exactly one id, title and updated, at most one published, summary and content,
-  and a link rel="alternate" or a content; entry ids are unique;
+  and a link rel="alternate" or a content; entry ids are unique, and so are their updated
+  (W3C "DuplicateUpdated");
 - text constructs and content of type text or html hold text only (no child elements), and
   the HTML they carry has no element or attribute the W3C calls a security risk (script,
   style, iframe, object, embed, on* attributes...) and no javascript: or relative URL;
@@ -148,6 +149,7 @@ def atom_problems(data: bytes, name: str | None = None) -> list[str]:
         *_author_problems(root, entries),
         *(p for i, entry in enumerate(entries, 1) for p in _atom_entry_problems(entry, i)),
         *_duplicates("entry id", (_text(e.find(ATOM + "id")) for e in entries)),
+        *_duplicates("entry updated", (_text(e.find(ATOM + "updated")) for e in entries)),
         *_text_construct_problems(root),
         *_language_problems(root),
         *_c1_problems(root),
