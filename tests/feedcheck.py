@@ -1,7 +1,10 @@
-"""Our statement of the W3C Feed Validation Service's main rules for Atom 1.0 and RSS 2.0.
+"""The W3C Feed Validation Service's rules for Atom 1.0 and RSS 2.0: its own code, and ours.
 
-The W3C validator (https://validator.w3.org/feed/, source in w3c/feedvalidator) has no package
-and needs the network, so the tests apply its main rules with lxml instead. `atom_problems` and
+`w3c_problems` runs the W3C validator itself (https://validator.w3.org/feed/, source in
+w3c/feedvalidator, which has no package: `make test` clones it at a fixed commit into
+build/feedvalidator, see `W3C_SOURCE`) on a document's bytes, offline, at the level of the online
+service; its errors and warnings both count. The rest of this module states the validator's main
+rules with lxml, quick enough for every unit test and with no checkout needed: `atom_problems` and
 `rss_problems` take a document's bytes (and, to check its self link, its file name) and return
 one line per problem found: an empty list means the document passes. What the W3C service calls a
 warning counts as a problem here.
@@ -16,7 +19,8 @@ Atom (RFC 4287, with RFC 5005 feed history), implemented:
 - a feed link rel="self" whose href's last path segment is the document's name, when given;
 - each link has an absolute http(s) href and a relation W3C knows (IANA's list) or a URI;
 - each entry has exactly one id, title and updated, at most one published, summary and content,
-  and a link rel="alternate" or a content; entry ids are unique;
+  and a link rel="alternate" or a content; entry ids are unique, and so are their updated
+  (W3C "DuplicateUpdated");
 - text constructs and content of type text or html hold text only (no child elements), and
   the HTML they carry has no element or attribute the W3C calls a security risk (script,
   style, iframe, object, embed, on* attributes...) and no javascript: or relative URL;
@@ -52,13 +56,20 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import importlib
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from functools import cache
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
+
+from tests.conftest import ROOT
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"
@@ -102,6 +113,29 @@ RSS_CHANNEL_OPTIONAL = _words(
 RSS_ITEM_SINGLETONS = ("title", "link", "description", "guid", "pubDate", "comments", "source")
 
 
+# Where `make test` puts the W3C validator's source (`make build/feedvalidator`).
+W3C_SOURCE = ROOT / "build" / "feedvalidator"
+
+
+def w3c_problems(data: bytes, url: str, source: Path = W3C_SOURCE) -> list[str]:
+    """What the W3C validator reports, errors and warnings, for the document served at `url`."""
+    validator = _w3c_validator(source)
+    try:
+        events = validator.validateString(data, firstOccurrenceOnly=1, base=url)["loggedEvents"]
+    except validator.logging.ValidationFailure as failure:
+        events = [failure.event]
+    compatibility = importlib.import_module("feedvalidator.compatibility")
+    formatter = importlib.import_module("feedvalidator.formatter.text_plain")
+    return [str(line) for line in formatter.Formatter(compatibility.AA(events))]
+
+
+@cache
+def _w3c_validator(source: Path) -> Any:
+    """The `feedvalidator` package of a checkout of w3c/feedvalidator (its code is under src/)."""
+    sys.path.insert(0, str(source / "src"))
+    return importlib.import_module("feedvalidator")
+
+
 def atom_problems(data: bytes, name: str | None = None) -> list[str]:
     """What the W3C validator would object to in an Atom document called `name`."""
     root, problems = _parse(data)
@@ -115,6 +149,7 @@ def atom_problems(data: bytes, name: str | None = None) -> list[str]:
         *_author_problems(root, entries),
         *(p for i, entry in enumerate(entries, 1) for p in _atom_entry_problems(entry, i)),
         *_duplicates("entry id", (_text(e.find(ATOM + "id")) for e in entries)),
+        *_duplicates("entry updated", (_text(e.find(ATOM + "updated")) for e in entries)),
         *_text_construct_problems(root),
         *_language_problems(root),
         *_c1_problems(root),

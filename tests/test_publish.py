@@ -397,3 +397,21 @@ def test_page_times_have_no_fraction_of_a_second(settings: Settings, engine: Eng
         times = re.findall(r'datetime="([^"]*)"', page.read_text(encoding="utf-8"))
         assert times, page
         assert all(valid.fullmatch(t) for t in times), (page, times)
+
+
+def test_releases_of_one_date_have_distinct_updated_kept_as_more_arrive(
+    settings: Settings, engine: Engine
+) -> None:
+    for name in ("a", "b"):
+        text = HEALTH.replace("Clinic opens", f"Clinic {name} opens")
+        (settings.content_dir / f"{name}.txt").write_text(text, encoding="utf-8")
+    scan(settings, engine)
+    publish(settings, engine)
+    first = {e.title: e.updated for e in parse(settings, "all.atom").entries}
+    assert sorted(first.values()) == ["2024-04-02T00:00:00+00:00", "2024-04-02T00:00:01+00:00"]
+    (settings.content_dir / "c.txt").write_text(HEALTH, encoding="utf-8")
+    scan(settings, engine, minutes=10)
+    publish(settings, engine)
+    later = {e.title: e.updated for e in parse(settings, "all.atom").entries}
+    assert later == first | {"Clinic opens for new arrivals": "2024-04-02T00:00:02+00:00"}
+    assert atom_problems((settings.output_dir / "all.atom").read_bytes()) == []

@@ -316,8 +316,11 @@ def test_a_missing_content_directory_is_one_clear_error(
     content = service_config.parent / "content"
     shutil.rmtree(content)
     service = Running(service_config, service_port)
-    assert service.process.wait(timeout=START) == 1
-    service.stop()
+    try:
+        service.process.wait(timeout=START)
+    finally:
+        code = service.stop()  # a service that did start is not left running
+    assert code == 1
     assert service.log == [f"pressfeed: {content}: content directory not found"]
 
 

@@ -232,8 +232,8 @@ def _index_path(settings: Settings) -> Path:
 # --- feeds --------------------------------------------------------------------------------------
 
 
-def feed_entry(settings: Settings, stored: StoredRelease) -> FeedEntry:
-    """A stored release as a feed entry."""
+def feed_entry(settings: Settings, stored: StoredRelease, rank: int = 0) -> FeedEntry:
+    """A stored release as a feed entry; `rank` is its `store.arrival_ranks` among its date's."""
     release = stored.release
     titles = {t.slug: t.title for t in settings.topics}
     published = _published(stored)
@@ -243,7 +243,7 @@ def feed_entry(settings: Settings, stored: StoredRelease) -> FeedEntry:
         title=release.title,
         url=release_url(settings, release.id),
         published=published,
-        updated=_entry_updated(stored),
+        updated=_entry_updated(stored, rank),
         summary=release.paragraphs[0] if release.paragraphs else release.title,
         paragraphs=release.paragraphs,
         contacts=release.contacts,
@@ -258,13 +258,16 @@ def _published(stored: StoredRelease) -> dt.datetime:
     return dt.datetime.combine(stored.release.date, dt.time(), dt.UTC)
 
 
-def _entry_updated(stored: StoredRelease) -> dt.datetime:
+def _entry_updated(stored: StoredRelease, rank: int) -> dt.datetime:
     """The release's date, or the time its text changed after it first arrived.
 
     Its arrival is not a change of the release: entries all updated at one scan are
-    indistinguishable to a reader (and a validator's `DuplicateUpdated`)."""
+    indistinguishable to a reader (and a validator's `DuplicateUpdated`). Releases of one date
+    are a second apart in the order they arrived, so no two entries share a time either."""
     published = _published(stored)
-    return max(stored.updated, published) if stored.updated > stored.first_seen else published
+    if stored.updated > stored.first_seen:
+        return max(stored.updated, published)
+    return published + dt.timedelta(seconds=rank)
 
 
 def feed_updated(releases: Sequence[StoredRelease], empty: dt.datetime) -> dt.datetime:
@@ -273,6 +276,7 @@ def feed_updated(releases: Sequence[StoredRelease], empty: dt.datetime) -> dt.da
 
 
 def _feed_doc(
+    connection: Connection,
     settings: Settings,
     slug: str,
     releases: Sequence[StoredRelease],
@@ -282,7 +286,8 @@ def _feed_doc(
     empty: dt.datetime,
 ) -> FeedDoc:
     links = feed_links(settings, slug)
-    entries = tuple(feed_entry(settings, s) for s in releases)
+    ranks = store.arrival_ranks(connection, [s.release.id for s in releases])
+    entries = tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
     title = f"{links.title} ({month})" if month else links.title
     return FeedDoc(
         id=stable_id("feed", f"{slug}/{month}" if month else slug),
@@ -394,7 +399,7 @@ def _write_current(
     archive = ArchiveLinks(
         current=base, prev=archive_base(settings, slug, months[-1]) if months else None
     )
-    doc = _feed_doc(settings, slug, releases, archive, empty=quiet)
+    doc = _feed_doc(connection, settings, slug, releases, archive, empty=quiet)
     out = settings.output_dir
     report.count(write_if_changed(out / f"{slug}.atom", atom_bytes(doc)))
     report.count(write_if_changed(out / f"{slug}.rss", rss_bytes(doc)))
@@ -428,7 +433,8 @@ def _write_archive(
         is_archive=True,
     )
     # A month with no release left is removed, never written: its feed is not empty.
-    doc = _feed_doc(settings, slug, releases, archive, month=month, empty=_published(releases[0]))
+    empty = _published(releases[0])
+    doc = _feed_doc(connection, settings, slug, releases, archive, month=month, empty=empty)
     folder = settings.output_dir / "archive" / slug
     report.count(write_if_changed(folder / f"{month}.atom", atom_bytes(doc)))
     report.count(write_if_changed(folder / f"{month}.json", json_bytes(doc)))

@@ -738,6 +738,21 @@ def topic_counts(connection: Connection) -> dict[str, int]:
     return {slug: count for slug, count in counts.items() if count}
 
 
+def arrival_ranks(connection: Connection, ids: Sequence[str]) -> dict[str, int]:
+    """Each release's place, from 0, among every release of its date in the order they arrived.
+
+    Withdrawn releases count too, and a later arrival comes last: a rank once given never
+    changes."""
+    if not ids:
+        return {}
+    order = (releases.c.first_seen, releases.c.source, releases.c.position, releases.c.id)
+    rank = func.row_number().over(partition_by=releases.c.date, order_by=order) - 1
+    dates = select(releases.c.date).where(releases.c.id.in_(ids))
+    ranked = select(releases.c.id, rank.label("rank")).where(releases.c.date.in_(dates)).subquery()
+    rows = connection.execute(select(ranked.c.id, ranked.c.rank).where(ranked.c.id.in_(ids)))
+    return {row.id: row.rank for row in rows}
+
+
 def all_release_ids(connection: Connection) -> list[str]:
     """Every release id, live or withdrawn."""
     return list(connection.execute(select(releases.c.id).order_by(releases.c.id)).scalars())

@@ -404,7 +404,8 @@ def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[
             for stored in store.feed_releases(connection, slug, limit=settings.feed_length)
         }.values()
     )[: settings.feed_length]
-    entries = tuple(feed_entry(settings, stored) for stored in releases)
+    ranks = store.arrival_ranks(connection, [stored.release.id for stored in releases])
+    entries = tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
     titles = [feed_links(settings, slug).title for slug in slugs]
     return FeedDoc(
         id=stable_id("feed", "+".join(sorted(slugs))),
