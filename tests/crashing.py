@@ -209,7 +209,7 @@ STATE_QUERIES = {
     "files": "SELECT path, size, mtime_ns, sha256 FROM files ORDER BY path",
     "pending": "SELECT kind, key FROM pending ORDER BY kind, key",
     "meta": "SELECT key, value FROM meta"
-    " WHERE key NOT IN ('news_since', 'backfill_started') ORDER BY key",
+    " WHERE key NOT IN ('news_since', 'backfill_started', 'first_published') ORDER BY key",
 }
 
 

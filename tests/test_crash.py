@@ -213,12 +213,12 @@ def test_the_index_is_written_after_every_other_file(
     missing_when_indexed: list[Path] = []
     write_front = publish._write_front
 
-    def checked_front(connection: Any, settings: Settings, report: Any) -> None:
+    def checked_front(connection: Any, settings: Settings, report: Any, *rest: Any) -> None:
         with engine.connect() as reading:
             ids = store.all_release_ids(reading)
         pages = [settings.output_dir / "releases" / f"{i}.html" for i in ids]
         missing_when_indexed.extend(p for p in pages if not p.exists())
-        write_front(connection, settings, report)
+        write_front(connection, settings, report, *rest)
 
     monkeypatch.setattr(publish, "_write_front", checked_front)
     publish.publish(replace(settings, workers=2), engine)

@@ -749,7 +749,11 @@ def _stored_titled(title: str) -> StoredRelease:
 
 def feed_bytes(stored: Sequence[StoredRelease]) -> dict[str, bytes]:
     settings = feed_settings()
-    doc = publishing._feed_doc(settings, "all", stored, None)
+    engine = store.open_store("sqlite://")  # no release stored: every entry ranks first
+    store.migrate(engine)
+    with engine.connect() as connection:
+        doc = publishing._feed_doc(connection, settings, "all", stored, None, empty=NOW)
+    engine.dispose()
     return {"atom": atom_bytes(doc), "rss": rss_bytes(doc), "json": json_bytes(doc)}
 
 
