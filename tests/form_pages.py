@@ -28,7 +28,7 @@ def form_page_urls(served: Served) -> dict[str, str]:
     confirm_token = quote(tokens.sign(secret, CONFIRM, waiting.id, issued=now), safe="")
     member = quote(served.confirmed_subscriber("member@example.org").token, safe="")
     return {
-        "sign-up": served.url,
+        "sign-up": f"{served.url}subscribe",
         "confirm": f"{served.url}confirm?token={confirm_token}",
         "manage": f"{served.url}subscription?token={member}",
         "unsubscribe": f"{served.url}unsubscribe?token={member}",
