@@ -314,6 +314,24 @@ def test_feeds_are_gzipped_when_the_client_accepts_it(site: Served) -> None:
         assert zipped.content == plain.content  # httpx unzipped it
 
 
+def test_gzip_and_plain_bytes_have_their_own_etags_and_each_answers_304(site: Served) -> None:
+    for path in ("all.atom", "health+libya.rss", "site.css"):
+        zipped = site.client.get(path, headers={"Accept-Encoding": "gzip"})
+        plain = site.client.get(path, headers={"Accept-Encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip", path
+        assert zipped.headers["etag"] != plain.headers["etag"], path  # RFC 9110 8.8.3
+        for response in (zipped, plain):
+            assert "Accept-Encoding" in response.headers["vary"], path
+        for coding, tag in (("gzip", zipped.headers["etag"]), ("identity", plain.headers["etag"])):
+            again = site.client.get(path, headers={"Accept-Encoding": coding, "If-None-Match": tag})
+            assert again.status_code == 304, (path, coding)
+            assert again.headers["etag"] == tag, (path, coding)
+        other = site.client.get(
+            path, headers={"Accept-Encoding": "gzip", "If-None-Match": '"other-gzip"'}
+        )
+        assert other.status_code == 200, path
+
+
 def test_a_feed_version_is_compressed_once_and_a_new_version_anew(site: Served) -> None:
     path = site.settings.output_dir / "all.atom"
     compressions = []
