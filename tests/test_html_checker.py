@@ -83,6 +83,8 @@ def answered_pages(served: Served) -> dict[str, str]:
         "manage-saved": client.post("subscription", data={"token": member.token}).text,
         "unsubscribed": client.post("unsubscribe", params={"token": member.token}).text,
         "link-invalid": client.get("subscription", params={"token": "nobody"}).text,
+        "not-found": client.get("nothing-here.html").text,
+        "feed-not-found": client.get("libya+nope.atom").text,
     }
     return pages
 

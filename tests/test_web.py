@@ -425,6 +425,28 @@ def test_unknown_feeds_are_404(site: Served) -> None:
         assert site.client.get(path).status_code == 404, path
 
 
+def test_a_feed_of_topics_that_do_not_exist_lists_those_that_do(site: Served) -> None:
+    response = site.client.get("libya+nope.atom")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = lxml.html.fromstring(response.text)
+    assert page.xpath("//h1")[0].text_content() == "Page not found"
+    assert "There is no topic named nope." in page.text_content()
+    listed = page.xpath("//main//ul/li/a/@href")
+    assert listed == [f"{site.url}{topic.slug}.atom" for topic in site.settings.topics]
+    assert site.client.get(listed[0]).status_code == 200
+
+
+def test_every_404_is_a_page_of_the_site(site: Served) -> None:
+    for path in ("nothing-here.html", "releases/nope.html", "archive/", "nope.atom"):
+        response = site.client.get(path)
+        assert response.status_code == 404, path
+        page = lxml.html.fromstring(response.text)
+        assert page.xpath("//h1")[0].text_content() == "Page not found", path
+        assert page.xpath("//nav[@aria-label='Site']//a[.='Subscribe']"), path
+        assert page.xpath("//link[@rel='stylesheet']/@href") == [f"{site.url}site.css"], path
+
+
 # --- the output directory stays closed ----------------------------------------------------------
 
 

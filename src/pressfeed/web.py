@@ -162,7 +162,7 @@ def create_app(
         Middleware(_CodingTags),
         Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: web.not_found})
 
 
 # --- limits -------------------------------------------------------------------------------------
@@ -693,6 +693,18 @@ class _Web:
         self.on_mail = on_mail
         self.sign_ups = _Window(SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
         self.address_sign_ups = _Window(ADDRESS_SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
+
+    def not_found(self, request: Request, exc: Exception) -> Response:
+        """Every 404 as a page of the site; a missing feed lists the topics there are."""
+        settings = self.get_settings()
+        name = request.url.path.removeprefix("/")
+        stem, _, kind = name.rpartition(".")
+        asked = stem.split("+") if kind in FEED_TYPES and stem and "/" not in stem else []
+        known = {t.slug for t in settings.topics}
+        topics = settings.topics if asked else ()
+        unknown = [slug for slug in asked if slug not in known]
+        path = quote(name, safe="/+.")
+        return _page(settings, "not_found.html", path, 404, topics=topics, unknown=unknown)
 
     def health(self, request: Request) -> Response:
         with self.engine.connect() as connection:
