@@ -1,7 +1,7 @@
 """A visitor in headless Chromium: the index, signing up, confirming, managing, unsubscribing.
 
-Screenshots of the index page and of a digest are saved under build/screenshots/ for a person
-to look at.
+Screenshots of the index page, of a digest and of every form page, narrow and wide, are saved
+under build/screenshots/ for a person to look at.
 """
 
 # The SMTP fixtures are imported by name, and pytest passes them back as same-named arguments.
@@ -19,6 +19,7 @@ import pytest
 from pressfeed import store
 from pressfeed.config import load_settings
 from tests.conftest import ROOT
+from tests.form_pages import form_page_urls
 from tests.smtp_servers import SmtpServer, free_port, smtp_sink
 from tests.test_service import (
     Running,
@@ -27,8 +28,9 @@ from tests.test_service import (
     service_config,
     service_port,
 )
+from tests.test_web import Served, served
 
-__all__ = ["running", "service_config", "service_port", "smtp_sink"]
+__all__ = ["running", "served", "service_config", "service_port", "smtp_sink"]
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"
@@ -40,6 +42,8 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+PHONE = 390  # px, the narrowest screen the pages are made for
+DESKTOP = 1280  # px
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +150,69 @@ def test_a_digest_looks_right_in_the_browser(
     page.screenshot(path=str(SHOTS / "digest.png"), full_page=True)  # type: ignore[attr-defined]
     page.set_viewport_size({"width": 380, "height": 800})  # type: ignore[attr-defined]
     page.screenshot(path=str(SHOTS / "digest-narrow.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_form_pages_fit_a_phone_and_are_saved_narrow_and_wide(
+    browser: object, served: Served
+) -> None:
+    urls = form_page_urls(served)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (PHONE, DESKTOP):
+        context = browser.new_context(viewport={"width": width, "height": 800})  # type: ignore[attr-defined]
+        page = context.new_page()
+        for name, url in urls.items():
+            page.goto(url)
+            assert page.locator("form button[type=submit]").count() >= 1, name
+            page.screenshot(path=str(SHOTS / f"form-{name}-{width}.png"), full_page=True)
+            if width == PHONE:
+                scroll_width = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll_width <= PHONE, f"{name} is {scroll_width} px wide"
+        context.close()
+
+
+def test_subscribe_in_every_page_s_navigation_opens_the_form_at_the_top(
+    browser: object, served: Served
+) -> None:
+    release = next((served.settings.output_dir / "releases").glob("*.html")).name
+    token = served.confirmed_subscriber("ana@example.org").token
+    context = browser.new_context(viewport={"width": PHONE, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    for path in ("", f"releases/{release}", f"subscription?token={token}"):
+        page.goto(f"{served.url}{path}")
+        page.get_by_role("navigation", name="Site").get_by_role("link", name="Subscribe").click()
+        assert page.url == f"{served.url}subscribe", path
+        address = page.get_by_label("Email address")
+        address.focus()  # a visitor can type at once, nothing scrolled
+        assert page.evaluate("window.scrollY") == 0, path
+        box = address.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= 800, f"from {path}: the form starts below the screen"
+    context.close()
+
+
+def test_a_refused_change_is_shown_beside_its_field(page: object, served: Served) -> None:
+    subscriber = served.confirmed_subscriber("ana@example.org", "health")
+    p = page
+    p.goto(f"{served.url}subscription?token={subscriber.token}")  # type: ignore[attr-defined]
+    p.check("#topic-libya")  # type: ignore[attr-defined]
+    p.check("#frequency-weekly")  # type: ignore[attr-defined]
+    p.select_option("#weekday", "friday")  # type: ignore[attr-defined]
+    # A zone the list no longer offers, as a page left open across an upgrade would send.
+    p.eval_on_selector("#timezone option[value='Europe/Rome']", "o => o.value = 'Mars/Olympus'")  # type: ignore[attr-defined]
+    p.select_option("#timezone", "Mars/Olympus")  # type: ignore[attr-defined]
+    p.click("form button[type=submit]")  # type: ignore[attr-defined]
+
+    assert p.is_checked("#topic-libya")  # type: ignore[attr-defined]
+    assert p.is_checked("#topic-health")  # type: ignore[attr-defined]
+    assert p.is_checked("#frequency-weekly")  # type: ignore[attr-defined]
+    assert p.input_value("#weekday") == "friday"  # type: ignore[attr-defined]
+    zone, error = p.locator("#timezone"), p.locator("#timezone-error")  # type: ignore[attr-defined]
+    assert error.is_visible()
+    assert "unknown time zone" in error.inner_text()
+    assert "timezone-error" in (zone.get_attribute("aria-describedby") or "").split()
+    field, message = zone.bounding_box(), error.bounding_box()
+    assert field is not None
+    assert message is not None
+    assert 0 <= message["y"] - (field["y"] + field["height"]) <= 60  # right under the field
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(SHOTS / "form-manage-refused.png"), full_page=True)  # type: ignore[attr-defined]

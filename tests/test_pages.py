@@ -275,8 +275,14 @@ def test_index_title_and_all_releases(env: jinja2.Environment) -> None:
         "Atom": f"{BASE}all.atom",
         "RSS": f"{BASE}all.rss",
         "JSON Feed": f"{BASE}all.json",
-        "Subscribe to every topic at once": f"{BASE}topics.opml",
+        "Subscribe to every topic at once (OPML)": f"{BASE}topics.opml",
     }
+
+
+def test_index_offers_every_topic_at_once_once(env: jinja2.Environment) -> None:
+    page = index_page(env)
+    opml = [a for a in page.all("a") if a.attrs.get("href") == SITE.opml_url]
+    assert [a.text() for a in opml] == ["Subscribe to every topic at once (OPML)"]
 
 
 @pytest.mark.parametrize("summary", TOPICS, ids=lambda s: s.links.slug)
@@ -296,7 +302,6 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
         "Atom": links.atom,
         "RSS": links.rss,
         "JSON Feed": links.json,
-        "Subscribe to every topic at once": SITE.opml_url,
     }
     assert section.links() == expected
 

@@ -314,6 +314,24 @@ def test_feeds_are_gzipped_when_the_client_accepts_it(site: Served) -> None:
         assert zipped.content == plain.content  # httpx unzipped it
 
 
+def test_gzip_and_plain_bytes_have_their_own_etags_and_each_answers_304(site: Served) -> None:
+    for path in ("all.atom", "health+libya.rss", "site.css"):
+        zipped = site.client.get(path, headers={"Accept-Encoding": "gzip"})
+        plain = site.client.get(path, headers={"Accept-Encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip", path
+        assert zipped.headers["etag"] != plain.headers["etag"], path  # RFC 9110 8.8.3
+        for response in (zipped, plain):
+            assert "Accept-Encoding" in response.headers["vary"], path
+        for coding, tag in (("gzip", zipped.headers["etag"]), ("identity", plain.headers["etag"])):
+            again = site.client.get(path, headers={"Accept-Encoding": coding, "If-None-Match": tag})
+            assert again.status_code == 304, (path, coding)
+            assert again.headers["etag"] == tag, (path, coding)
+        other = site.client.get(
+            path, headers={"Accept-Encoding": "gzip", "If-None-Match": '"other-gzip"'}
+        )
+        assert other.status_code == 200, path
+
+
 def test_a_feed_version_is_compressed_once_and_a_new_version_anew(site: Served) -> None:
     path = site.settings.output_dir / "all.atom"
     compressions = []
@@ -405,6 +423,28 @@ def test_unknown_feeds_are_404(site: Served) -> None:
         "libya+health.xml",
     ):
         assert site.client.get(path).status_code == 404, path
+
+
+def test_a_feed_of_topics_that_do_not_exist_lists_those_that_do(site: Served) -> None:
+    response = site.client.get("libya+nope.atom")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = lxml.html.fromstring(response.text)
+    assert page.xpath("//h1")[0].text_content() == "Page not found"
+    assert "There is no topic named nope." in page.text_content()
+    listed = page.xpath("//main//ul/li/a/@href")
+    assert listed == [f"{site.url}{topic.slug}.atom" for topic in site.settings.topics]
+    assert site.client.get(listed[0]).status_code == 200
+
+
+def test_every_404_is_a_page_of_the_site(site: Served) -> None:
+    for path in ("nothing-here.html", "releases/nope.html", "archive/", "nope.atom"):
+        response = site.client.get(path)
+        assert response.status_code == 404, path
+        page = lxml.html.fromstring(response.text)
+        assert page.xpath("//h1")[0].text_content() == "Page not found", path
+        assert page.xpath("//nav[@aria-label='Site']//a[.='Subscribe']"), path
+        assert page.xpath("//link[@rel='stylesheet']/@href") == [f"{site.url}site.css"], path
 
 
 # --- the output directory stays closed ----------------------------------------------------------

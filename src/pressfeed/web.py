@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.datastructures import FormData, Headers
+from starlette.datastructures import FormData, Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -159,8 +159,12 @@ def create_app(
         Route("/unsubscribe", web.unsubscribe, methods=["POST"]),
         Mount("/", app=_Output(get_settings)),
     ]
-    middleware = [Middleware(_Limits), Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)]
-    return Starlette(routes=routes, middleware=middleware)
+    middleware = [
+        Middleware(_Limits),
+        Middleware(_CodingTags),
+        Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM),
+    ]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: web.not_found})
 
 
 # --- limits -------------------------------------------------------------------------------------
@@ -239,6 +243,69 @@ _REFUSALS = {
     414: "URL too long.\n",
     431: "Request headers too large.\n",
 }
+
+
+# --- entity tags of codings ---------------------------------------------------------------------
+
+GZIP_SUFFIX = "-gzip"  # appended inside the quotes of a tag: "abc" becomes "abc-gzip"
+
+
+def gzip_tag(etag: str) -> str:
+    """The entity tag of the gzip coding of the representation tagged `etag`."""
+    return f'{etag[:-1]}{GZIP_SUFFIX}"' if etag.endswith('"') else etag
+
+
+class _CodingTags:
+    """Gives the gzip coding of a response an entity tag of its own, and takes either tag back.
+
+    RFC 9110 8.8.3: the gzip bytes and the plain bytes are two representations, and a cache
+    given one tag for both may serve one for the other. Handlers tag the plain bytes: on the
+    way in, If-None-Match loses the gzip suffix; on the way out, a gzip response, or a 304
+    answering a gzip tag, gets it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        asked = _gzip_tags_asked(Headers(scope=scope).get("if-none-match", ""))
+        if asked:
+            scope = {**scope, "headers": _without_gzip_tags(scope["headers"])}
+
+        async def send_tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _tag_coding(MutableHeaders(raw=message["headers"]), message["status"], asked)
+            await send(message)
+
+        await self.app(scope, receive, send_tagged)
+
+
+def _gzip_tags_asked(if_none_match: str) -> set[str]:
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return {tag for tag in tags if tag.endswith(f'{GZIP_SUFFIX}"')}
+
+
+def _without_gzip_tags(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    suffix = f'{GZIP_SUFFIX}"'.encode()
+    return [
+        (name, value.replace(suffix, b'"') if name == b"if-none-match" else value)
+        for name, value in headers
+    ]
+
+
+def _tag_coding(headers: MutableHeaders, status: int, asked: set[str]) -> None:
+    """Suffixes the tag of a gzip response, or of a 304 that matched a gzip tag; sets Vary."""
+    etag = headers.get("etag")
+    if etag is None:
+        return
+    gzipped = headers.get("content-encoding") == "gzip"
+    if gzipped or (status == 304 and gzip_tag(etag.removeprefix("W/")) in asked):
+        headers["etag"] = gzip_tag(etag)
+    if "accept-encoding" not in headers.get("vary", "").lower():
+        headers.add_vary_header("Accept-Encoding")  # the tag depends on it, even for the plain
 
 
 # --- static files -------------------------------------------------------------------------------
@@ -629,6 +696,18 @@ class _Web:
         self.on_mail = on_mail
         self.sign_ups = _Window(SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
         self.address_sign_ups = _Window(ADDRESS_SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
+
+    def not_found(self, request: Request, exc: Exception) -> Response:
+        """Every 404 as a page of the site; a missing feed lists the topics there are."""
+        settings = self.get_settings()
+        name = request.url.path.removeprefix("/")
+        stem, _, kind = name.rpartition(".")
+        asked = stem.split("+") if kind in FEED_TYPES and stem and "/" not in stem else []
+        known = {t.slug for t in settings.topics}
+        topics = settings.topics if asked else ()
+        unknown = [slug for slug in asked if slug not in known]
+        path = quote(name, safe="/+.")
+        return _page(settings, "not_found.html", path, 404, topics=topics, unknown=unknown)
 
     def health(self, request: Request) -> Response:
         with self.engine.connect() as connection:

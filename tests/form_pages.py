@@ -1,0 +1,35 @@
+"""The pages of the site that hold a form, as a visitor reaches them on a served site."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from pressfeed import tokens
+from pressfeed.digest import mail_settings
+from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
+from pressfeed.web import CONFIRM
+from tests.test_web import Served
+
+
+def form_page_urls(served: Served) -> dict[str, str]:
+    """Name to URL of each form page: sign-up, confirm, manage and unsubscribe.
+
+    It stores one address waiting for confirmation and one confirmed subscriber, whose links
+    the pages need; the confirmation token is signed now, as the server checks it against
+    the real clock.
+    """
+    now = dt.datetime.now(dt.UTC)
+    waiting = subscriber_from(
+        Choice("waiting@example.org", "health"), served.settings, now=now, confirmed=False
+    )
+    add_subscriber(served.engine, waiting)
+    secret = mail_settings(served.settings, served.engine).secret
+    confirm_token = quote(tokens.sign(secret, CONFIRM, waiting.id, issued=now), safe="")
+    member = quote(served.confirmed_subscriber("member@example.org").token, safe="")
+    return {
+        "sign-up": f"{served.url}subscribe",
+        "confirm": f"{served.url}confirm?token={confirm_token}",
+        "manage": f"{served.url}subscription?token={member}",
+        "unsubscribe": f"{served.url}unsubscribe?token={member}",
+    }
