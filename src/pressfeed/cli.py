@@ -43,6 +43,7 @@ from pressfeed.subscriptions import (
     remove_subscriber,
     subscriber_from,
 )
+from pressfeed.unsubscribes import read_unsubscribes
 
 log = logging.getLogger("pressfeed")
 
@@ -54,6 +55,7 @@ EPILOG_LEARN = "example: pressfeed topics learn labels.json content/ --out my-to
 EPILOG_PUBLISH = "example: pressfeed publish --full"
 EPILOG_SUBSCRIBERS = "example: pressfeed subscribers add ana@example.org --topics libya,health"
 EPILOG_DIGEST = "example: pressfeed digest --dry-run"
+EPILOG_UNSUBSCRIBES = "example: pressfeed unsubscribes read"
 EPILOG_RUN = "example: pressfeed run --port 8080"
 
 
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topics(commands)
     _add_subscribers(commands)
     _add_digest(commands)
+    _add_unsubscribes(commands)
     return parser
 
 
@@ -685,6 +688,39 @@ def _digest_line(digest: Digest) -> str:
         return f"{digest.subscriber.address}: nothing new"
     sections = ", ".join(f"{s.title} {len(s.items)}" for s in digest.sections)
     return f"{digest.subscriber.address}: {digest.count} releases ({sections})"
+
+
+# --- unsubscribes -------------------------------------------------------------------------------
+
+
+def _add_unsubscribes(commands: Commands) -> None:
+    sub = _command(commands, "unsubscribes", "act on unsubscribe requests", EPILOG_UNSUBSCRIBES)
+    actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    read = actions.add_parser(
+        "read",
+        help="unsubscribe whose token the mails in email.unsubscribe_maildir carry",
+        description="Read the unsubscribe maildir, remove each subscriber whose token a mail "
+        "carries, and move those mails to its 'processed' folder.",
+        epilog=EPILOG_UNSUBSCRIBES,
+    )
+    read.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    _add_common(read)
+    read.set_defaults(handler=run_unsubscribes_read)
+
+
+def run_unsubscribes_read(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    maildir = settings.email.unsubscribe_maildir
+    if maildir is None:
+        print("pressfeed: email.unsubscribe_maildir is not set", file=sys.stderr)
+        return 2
+    with _opened(settings) as engine:
+        report = read_unsubscribes(maildir, engine)
+    print(
+        f"{report.unsubscribed} unsubscribed, {report.unknown} with an unknown token, "
+        f"{report.skipped} skipped and kept"
+    )
+    return 0
 
 
 # --- shared -------------------------------------------------------------------------------------

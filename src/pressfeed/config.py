@@ -112,6 +112,10 @@ def _path(value: object, base: Path) -> Path:
     return _absolute(Path(value), base)
 
 
+def _optional_path(value: object, base: Path) -> Path | None:
+    return None if value == "" else _path(value, base)
+
+
 def _database(value: object, base: Path) -> str:
     if isinstance(value, str) and "://" in value:
         return value
@@ -188,6 +192,7 @@ def _choice(*names: str) -> Kind:
 TEXT = Kind("string", "a string", _string)
 NAME = Kind("string", "a non-empty string", _nonempty_string)
 PATH = Kind("path", "a path (string)", _path)
+OPTIONAL_PATH = Kind("path", "'' (none) or a path (string)", _optional_path)
 DATABASE = Kind("path or URL", "a file path or an SQLAlchemy URL (string)", _database)
 SITE_URL = Kind("URL", "an http:// or https:// URL", _site_url)
 BOOLEAN = Kind("boolean", "true or false", _boolean, _text_as_bool)
@@ -279,6 +284,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("email", "reply_to", TEXT, "", "Reply-To address; empty for none"),
     Option("email", "outbox_dir", PATH, "outbox", "directory of .eml files waiting to be sent"),
+    Option(
+        "email",
+        "unsubscribe_maildir",
+        OPTIONAL_PATH,
+        "",
+        "maildir that receives mail to unsubscribe+TOKEN@ the From domain; '' for none",
+    ),
     Option("smtp", "host", TEXT, "", "SMTP server host name"),
     Option("smtp", "port", _integer(1, 65535), 25, "SMTP server port"),
     Option("smtp", "starttls", BOOLEAN, False, "upgrade the connection with STARTTLS"),

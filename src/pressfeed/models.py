@@ -168,6 +168,7 @@ class EmailSettings:
     sender: str = "pressfeed <pressfeed@localhost>"
     reply_to: str = ""
     outbox_dir: Path = Path("outbox")
+    unsubscribe_maildir: Path | None = None  # where unsubscribe+TOKEN@ mail lands; None: no mailto
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ class MailSettings:
     site_url: str  # ends with "/"
     secret: bytes  # key for Message-ID HMACs
     template_dirs: tuple[Path, ...]
+    unsubscribe_mailto: bool = False  # offer unsubscribe+TOKEN@ the sender's domain
 
 
 @dataclass(frozen=True)
