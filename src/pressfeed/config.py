@@ -266,6 +266,13 @@ OPTIONS: tuple[Option, ...] = (
         "processes that read files and write pages in large scans; 0: one per core",
     ),
     Option("", "topics_file", PATH, "topics.toml", "TOML file of topic rules"),
+    Option(
+        "",
+        "topics_draft",
+        OPTIONAL_PATH,
+        "",
+        "topics file that topics diff and apply read; '': topics_file's name with .draft",
+    ),
     Option("", "templates_dir", PATH, "templates", "folder of page and mail templates (jinja2)"),
     Option(
         "email",
@@ -918,6 +925,21 @@ def load_settings(
         raise ConfigError(_in_reading_order(problems))
     log.debug("configuration loaded from %s", config_file)
     return _settings(config_file, {key: g.value for key, g in winners.items()}, topics)
+
+
+def load_topics(path: Path) -> tuple[Topic, ...]:
+    """The topics of one topics file, or a ConfigError naming every problem with its line."""
+    problems: list[ConfigProblem] = []
+    topics = _read_topics(path, problems)
+    if problems:
+        raise ConfigError(_in_reading_order(problems))
+    return topics
+
+
+def draft_topics_file(settings: Settings) -> Path:
+    """The draft topics file: `topics_draft`, else "topics.draft.toml" beside the live one."""
+    live = settings.topics_file
+    return settings.topics_draft or live.with_name(f"{live.stem}.draft{live.suffix}")
 
 
 def _read_topics(path: Path, problems: list[ConfigProblem]) -> tuple[Topic, ...]:

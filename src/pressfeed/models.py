@@ -212,6 +212,7 @@ class Settings:
     database_timeout: float = 10.0  # seconds a write waits for another writer's lock
     workers: int = 0  # processes for large scans and publishes; 0: one per core
     max_file_lines: int = 100_000  # content files with more lines are skipped
+    topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
