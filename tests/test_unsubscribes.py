@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import mailbox
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -20,8 +21,9 @@ from pressfeed.digest import send_due_digests
 from pressfeed.models import Settings
 from pressfeed.unsubscribes import MAX_MAIL_BYTES, read_unsubscribes
 from tests.conftest import NOW, write_settings
-from tests.smtp_servers import SmtpServer, smtp_sink
+from tests.smtp_servers import SmtpServer, free_port, smtp_sink
 from tests.test_digest_delivery import smtp, subscribe, with_news
+from tests.test_service import Running
 
 __all__ = ["smtp_sink"]
 
@@ -31,6 +33,14 @@ def reading(tmp_path: Path) -> Settings:
     """Settings whose digests offer a mailto read from tmp_path/unsubscribes."""
     config = write_settings(tmp_path, '[email]\nunsubscribe_maildir = "unsubscribes"\n')
     return load_settings(config, environ={})
+
+
+@pytest.fixture
+def engine(reading: Settings) -> Iterator[Engine]:
+    """The store of `reading`, on a real SQLite file."""
+    engine = store.open_store(reading.database)
+    yield engine
+    engine.dispose()
 
 
 def mailto_of(server: SmtpServer, settings: Settings, engine: Engine) -> str:
@@ -58,9 +68,8 @@ def addresses(engine: Engine) -> list[str]:
 
 
 def test_answering_the_mailto_unsubscribes_and_moves_the_mail(
-    reading: Settings, smtp_sink: SmtpServer, capsys: pytest.CaptureFixture[str]
+    reading: Settings, engine: Engine, smtp_sink: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = store.open_store(reading.database)
     link = urlsplit(mailto_of(smtp_sink, reading, engine))
     assert link.path.startswith("unsubscribe+")
     assert link.path.endswith("@localhost")
@@ -72,7 +81,6 @@ def test_answering_the_mailto_unsubscribes_and_moves_the_mail(
     assert addresses(engine) == []
     assert box.keys() == []
     assert len(box.get_folder("processed")) == 1
-    engine.dispose()
 
 
 def test_a_token_in_the_subject_alone_is_enough(
@@ -106,11 +114,30 @@ def test_from_alone_wrong_tokens_and_huge_mails_unsubscribe_nobody(
 
 
 def test_without_a_maildir_digests_carry_no_mailto(
-    settings: Settings, engine: Engine, smtp_sink: SmtpServer
+    settings: Settings, smtp_sink: SmtpServer
 ) -> None:
+    engine = store.open_store(settings.database)
     with_news(settings, engine)
     subscribe(settings, engine, "ana@example.org")
     send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_sink, settings))
     header = smtp_sink.wait_for(1)[0].message["List-Unsubscribe"]
     assert "unsubscribe?token=" in header
     assert "mailto:" not in header
+    engine.dispose()
+
+
+def test_the_service_reads_the_maildir(reading: Settings, engine: Engine) -> None:
+    subscribe(reading, engine, "ana@example.org")
+    with engine.connect() as connection:
+        token = store.all_subscribers(connection)[0].token
+    folder = reading.email.unsubscribe_maildir or Path()
+    mailbox.Maildir(folder, create=True).add(request(f"unsubscribe+{token}@localhost", "x"))
+    config = reading.config_file
+    config.write_text(config.read_text("utf-8") + "[service]\nscan_interval = 3600\n", "utf-8")
+    service = Running(config, free_port())
+    try:
+        service.wait_for_log(r"unsubscribe mails: 1 unsubscribed, 0 unknown tokens, 0 kept")
+    finally:
+        service.stop()
+    assert addresses(engine) == []
+    assert len(mailbox.Maildir(folder).get_folder("processed")) == 1
