@@ -242,11 +242,11 @@ def test_eval_reports_a_broken_labels_file(
     assert "labels.json: not a labels file" in err
 
 
-def test_topics_diff_shows_gains_and_losses_before_publishing(
+def test_topics_diff_stored_shows_gains_and_losses_before_publishing(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(capsys, "--config", str(config), "scan")
-    _, out, _ = run(capsys, "--config", str(config), "topics", "diff")
+    _, out, _ = run(capsys, "--config", str(config), "topics", "diff", "--stored")
     assert out.strip() == "no release would change topics"
     topics = tmp_path / "topics.toml"
     original = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
@@ -260,12 +260,12 @@ def test_topics_diff_shows_gains_and_losses_before_publishing(
         ),
         encoding="utf-8",
     )
-    code, out, _ = run(capsys, "--config", str(config), "topics", "diff")
+    code, out, _ = run(capsys, "--config", str(config), "topics", "diff", "--stored")
     assert code == 0
     assert "-health" in out
     assert "Health workers screen new arrivals for tuberculosis" in out
     assert out.splitlines()[-1] == "health +0 -1"
-    _, again, _ = run(capsys, "--config", str(config), "topics", "diff")
+    _, again, _ = run(capsys, "--config", str(config), "topics", "diff", "--stored")
     assert again == out  # diff changes nothing
 
 
@@ -399,7 +399,7 @@ def test_config_and_verbose_may_follow_the_command(
     code, out, _ = run(capsys, "scan", "--config", str(config))
     assert code == 0
     assert "2 releases added" in out
-    code, out, _ = run(capsys, "topics", "diff", "-v", "--config", str(config))
+    code, out, _ = run(capsys, "topics", "diff", "--stored", "-v", "--config", str(config))
     assert code == 0
     assert "no release would change topics" in out
 

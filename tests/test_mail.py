@@ -214,10 +214,7 @@ def test_digest_headers() -> None:
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["List-Id"] == "Press Office <press-office.press.example.org>"
     token = "Zq3%2B%2Fx%3D" + "k" * 40
-    assert message["List-Unsubscribe"] == (
-        f"<{SITE}unsubscribe?token={token}>, "
-        f"<mailto:news@example.org?subject=unsubscribe%20{token}>"
-    )
+    assert message["List-Unsubscribe"] == f"<{SITE}unsubscribe?token={token}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert header_names(message) == EXPECTED_HEADERS
 
@@ -225,9 +222,30 @@ def test_digest_headers() -> None:
 def test_long_list_unsubscribe_is_folded_not_encoded() -> None:
     lines = header_block(digest_message(digest(), mail_settings(), now=NOW))
     start = next(i for i, line in enumerate(lines) if line.startswith("List-Unsubscribe:"))
-    assert lines[start] == f"List-Unsubscribe: <{SITE}unsubscribe?token=Zq3%2B%2Fx%3D{'k' * 40}>,"
-    assert lines[start + 1].startswith(" <mailto:news@example.org?subject=unsubscribe%20")
+    assert lines[start] == f"List-Unsubscribe: <{SITE}unsubscribe?token=Zq3%2B%2Fx%3D{'k' * 40}>"
     assert not any("=?" in line for line in lines)
+
+
+def test_mailto_unsubscribe_only_when_a_maildir_reads_it() -> None:
+    reader = subscriber(token="Ab_-" + "k" * 28)
+    off = parsed(digest_message(digest(reader=reader), mail_settings(), now=NOW))
+    assert "mailto:" not in off["List-Unsubscribe"]
+    on = mail_settings(unsubscribe_mailto=True)
+    lines = header_block(digest_message(digest(reader=reader), on, now=NOW))
+    start = next(i for i, line in enumerate(lines) if line.startswith("List-Unsubscribe:"))
+    mailto = f"mailto:unsubscribe+{reader.token}@example.org?subject=unsubscribe%20{reader.token}"
+    assert lines[start + 1] == f" <{mailto}>"
+
+
+def test_a_token_unfit_for_an_address_gets_no_mailto() -> None:
+    message = parsed(digest_message(digest(), mail_settings(unsubscribe_mailto=True), now=NOW))
+    assert "mailto:" not in message["List-Unsubscribe"]
+
+
+def test_one_click_post_only_for_https() -> None:
+    plain = mail_settings(site_url="http://127.0.0.1:8080/")
+    message = parsed(digest_message(digest(), plain, now=NOW))
+    assert message["List-Unsubscribe-Post"] is None
 
 
 def test_bytes_are_seven_bit_with_crlf_and_short_lines() -> None:

@@ -42,6 +42,8 @@ from pressfeed.subscriptions import (
     remove_subscriber,
     subscriber_from,
 )
+from pressfeed.topicdrafts import apply_draft, draft_topics
+from pressfeed.unsubscribes import read_unsubscribes
 
 log = logging.getLogger("pressfeed")
 
@@ -49,10 +51,12 @@ EPILOG_SCAN = "example: pressfeed scan --content content/ --db var/pressfeed.db"
 EPILOG_CLASSIFY = "example: pressfeed classify --explain content/iom/listing-2023.txt"
 EPILOG_EVAL = "example: pressfeed eval ../shared/seeds-golden.json ../shared/seeds"
 EPILOG_DIFF = "example: pressfeed topics diff"
+EPILOG_APPLY = "example: pressfeed topics apply"
 EPILOG_LEARN = "example: pressfeed topics learn labels.json content/ --out my-topics.toml"
 EPILOG_PUBLISH = "example: pressfeed publish --full"
 EPILOG_SUBSCRIBERS = "example: pressfeed subscribers add ana@example.org --topics libya,health"
 EPILOG_DIGEST = "example: pressfeed digest --dry-run"
+EPILOG_UNSUBSCRIBES = "example: pressfeed unsubscribes read"
 EPILOG_RUN = "example: pressfeed run --port 8080"
 
 
@@ -97,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topics(commands)
     _add_subscribers(commands)
     _add_digest(commands)
+    _add_unsubscribes(commands)
     return parser
 
 
@@ -431,14 +436,29 @@ def _add_topics(commands: Commands) -> None:
     actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
     diff = actions.add_parser(
         "diff",
-        help="which stored releases would gain or lose a topic under the current topics.toml",
-        description="Compare the stored topics of every release with the current topics.toml; "
-        "changes nothing.",
+        help="which stored releases would gain or lose a topic under the draft topics file",
+        description="Classify every stored release under the live topics file and under the "
+        "draft (topics_draft, by default topics.draft.toml beside it) and show the "
+        "differences; with --stored, compare the topics stored at the last scan with the live "
+        "file instead. Changes nothing.",
         epilog=EPILOG_DIFF,
     )
     diff.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    diff.add_argument(
+        "--stored", action="store_true", help="stored topics against the live file, no draft"
+    )
     _add_common(diff)
     diff.set_defaults(handler=run_topics_diff)
+    apply = actions.add_parser(
+        "apply",
+        help="validate the draft topics file and install it as the live one",
+        description="Check the draft topics file whole; when it is valid, keep the live file "
+        "as <name>.bak and replace it atomically with the draft, which a running service "
+        "then loads. A broken draft is refused with file, line and reason.",
+        epilog=EPILOG_APPLY,
+    )
+    _add_common(apply)
+    apply.set_defaults(handler=run_topics_apply)
     learn = actions.add_parser(
         "learn",
         help="propose topic rules (topics.toml) from labelled examples, cross-validated",
@@ -461,16 +481,35 @@ def _add_topics(commands: Commands) -> None:
 
 def run_topics_diff(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
-    rules = compile_rules(settings.topics)
+    live = compile_rules(settings.topics)
+    draft = None if args.stored else compile_rules(draft_topics(settings)[1])
     gained: dict[str, int] = {}
     lost: dict[str, int] = {}
     with _opened(settings) as engine, engine.connect() as connection:
         for stored in store.live_releases(connection):
-            now = {s.slug for s in classify(stored.release, rules) if s.assigned}
-            _print_diff(stored.release, set(stored.topics), now, gained, lost)
+            live_topics = _assigned(stored.release, live)
+            if draft is None:
+                before, after = set(stored.topics), live_topics
+            else:
+                before, after = live_topics, _assigned(stored.release, draft)
+            _print_diff(stored.release, before, after, gained, lost)
     slugs = sorted(set(gained) | set(lost))
     summary = ", ".join(f"{s} +{gained.get(s, 0)} -{lost.get(s, 0)}" for s in slugs)
     print(summary or "no release would change topics")
+    return 0
+
+
+def _assigned(release: Release, rules: Rules) -> set[str]:
+    return {s.slug for s in classify(release, rules) if s.assigned}
+
+
+def run_topics_apply(args: argparse.Namespace) -> int:
+    applied = apply_draft(_settings(args))
+    if not applied.changed:
+        print(f"{applied.live} already holds the draft; nothing changed")
+        return 0
+    kept = f"; the previous one is {applied.backup}" if applied.backup else ""
+    print(f"{len(applied.topics)} topics installed in {applied.live}{kept}")
     return 0
 
 
@@ -678,6 +717,39 @@ def _digest_line(digest: Digest) -> str:
         return f"{digest.subscriber.address}: nothing new"
     sections = ", ".join(f"{s.title} {len(s.items)}" for s in digest.sections)
     return f"{digest.subscriber.address}: {digest.count} releases ({sections})"
+
+
+# --- unsubscribes -------------------------------------------------------------------------------
+
+
+def _add_unsubscribes(commands: Commands) -> None:
+    sub = _command(commands, "unsubscribes", "act on unsubscribe requests", EPILOG_UNSUBSCRIBES)
+    actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    read = actions.add_parser(
+        "read",
+        help="unsubscribe whose token the mails in email.unsubscribe_maildir carry",
+        description="Read the unsubscribe maildir, remove each subscriber whose token a mail "
+        "carries, and move those mails to its 'processed' folder.",
+        epilog=EPILOG_UNSUBSCRIBES,
+    )
+    read.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    _add_common(read)
+    read.set_defaults(handler=run_unsubscribes_read)
+
+
+def run_unsubscribes_read(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    maildir = settings.email.unsubscribe_maildir
+    if maildir is None:
+        print("pressfeed: email.unsubscribe_maildir is not set", file=sys.stderr)
+        return 2
+    with _opened(settings) as engine:
+        report = read_unsubscribes(maildir, engine)
+    print(
+        f"{report.unsubscribed} unsubscribed, {report.unknown} with an unknown token, "
+        f"{report.skipped} skipped and kept"
+    )
+    return 0
 
 
 # --- shared -------------------------------------------------------------------------------------

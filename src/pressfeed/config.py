@@ -112,6 +112,10 @@ def _path(value: object, base: Path) -> Path:
     return _absolute(Path(value), base)
 
 
+def _optional_path(value: object, base: Path) -> Path | None:
+    return None if value == "" else _path(value, base)
+
+
 def _database(value: object, base: Path) -> str:
     if isinstance(value, str) and "://" in value:
         return value
@@ -188,6 +192,7 @@ def _choice(*names: str) -> Kind:
 TEXT = Kind("string", "a string", _string)
 NAME = Kind("string", "a non-empty string", _nonempty_string)
 PATH = Kind("path", "a path (string)", _path)
+OPTIONAL_PATH = Kind("path", "'' (none) or a path (string)", _optional_path)
 DATABASE = Kind("path or URL", "a file path or an SQLAlchemy URL (string)", _database)
 SITE_URL = Kind("URL", "an http:// or https:// URL", _site_url)
 BOOLEAN = Kind("boolean", "true or false", _boolean, _text_as_bool)
@@ -268,6 +273,13 @@ OPTIONS: tuple[Option, ...] = (
         "processes that read files and write pages in large scans; 0: one per core",
     ),
     Option("", "topics_file", PATH, "topics.toml", "TOML file of topic rules"),
+    Option(
+        "",
+        "topics_draft",
+        OPTIONAL_PATH,
+        "",
+        "topics file that topics diff and apply read; '': topics_file's name with .draft",
+    ),
     Option("", "templates_dir", PATH, "templates", "folder of page and mail templates (jinja2)"),
     Option(
         "email",
@@ -286,6 +298,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("email", "reply_to", TEXT, "", "Reply-To address; empty for none"),
     Option("email", "outbox_dir", PATH, "outbox", "directory of .eml files waiting to be sent"),
+    Option(
+        "email",
+        "unsubscribe_maildir",
+        OPTIONAL_PATH,
+        "",
+        "maildir that receives mail to unsubscribe+TOKEN@ the From domain; '' for none",
+    ),
     Option("smtp", "host", TEXT, "", "SMTP server host name"),
     Option("smtp", "port", _integer(1, 65535), 25, "SMTP server port"),
     Option("smtp", "starttls", BOOLEAN, False, "upgrade the connection with STARTTLS"),
@@ -913,6 +932,21 @@ def load_settings(
         raise ConfigError(_in_reading_order(problems))
     log.debug("configuration loaded from %s", config_file)
     return _settings(config_file, {key: g.value for key, g in winners.items()}, topics)
+
+
+def load_topics(path: Path) -> tuple[Topic, ...]:
+    """The topics of one topics file, or a ConfigError naming every problem with its line."""
+    problems: list[ConfigProblem] = []
+    topics = _read_topics(path, problems)
+    if problems:
+        raise ConfigError(_in_reading_order(problems))
+    return topics
+
+
+def draft_topics_file(settings: Settings) -> Path:
+    """The draft topics file: `topics_draft`, else "topics.draft.toml" beside the live one."""
+    live = settings.topics_file
+    return settings.topics_draft or live.with_name(f"{live.stem}.draft{live.suffix}")
 
 
 def _read_topics(path: Path, problems: list[ConfigProblem]) -> tuple[Topic, ...]:

@@ -153,6 +153,7 @@ def mail_settings(settings: Settings, engine: Engine) -> MailSettings:
         site_url=settings.site_url,
         secret=secret(settings, engine).encode(),
         template_dirs=(settings.templates_dir,),
+        unsubscribe_mailto=settings.email.unsubscribe_maildir is not None,
     )
 
 

@@ -37,6 +37,7 @@ from pressfeed.templating import environment, long_date, prints_plainly, render
 
 ID_DOMAIN = "pressfeed.invalid"  # Message-ID domain when neither site nor sender has one
 LIST_DOMAIN = "localhost"  # List-Id domain when neither site nor sender has one
+UNSUBSCRIBE_LOCAL = "unsubscribe"  # local part of the mailto unsubscribe address, before "+"
 SUBJECT_TOPICS = 4  # topics a subject names; with more, it names one fewer and counts the rest
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
@@ -148,6 +149,18 @@ def unsubscribe_url(settings: MailSettings, subscriber: Subscriber) -> str:
     return f"{settings.site_url}unsubscribe?token={quote(subscriber.token, safe='')}"
 
 
+def unsubscribe_mailto(settings: MailSettings, subscriber: Subscriber) -> str | None:
+    """`mailto:unsubscribe+TOKEN@DOMAIN?subject=unsubscribe TOKEN`, or None when nothing reads it.
+
+    The domain is the sender's; a token that is not plain URL-safe text gets no mailto.
+    """
+    token = subscriber.token
+    if not settings.unsubscribe_mailto or not _PLAIN_TOKEN.fullmatch(token):
+        return None
+    domain = _mailbox(settings.sender, "sender").domain
+    return f"mailto:{UNSUBSCRIBE_LOCAL}+{token}@{quote(domain)}?subject=unsubscribe%20{token}"
+
+
 def header_text(value: str) -> str:
     """`value` without line breaks, control characters or lone surrogates, spaces collapsed."""
     return " ".join(_UNSAFE.sub(" ", value).split())
@@ -180,10 +193,11 @@ def _add_list_headers(
     list_id = f"{_slug(title)}.{_domain(settings) or LIST_DOMAIN}"
     message["List-Id"] = f"{_phrase(title)} <{list_id}>"
     web = _ascii_url(unsubscribe_url(settings, subscriber))
-    sender = _mailbox(settings.sender, "sender").addr_spec
-    token = quote(subscriber.token, safe="")
-    mailto = f"mailto:{quote(sender, safe='@+')}?subject=unsubscribe%20{token}"
-    message["List-Unsubscribe"] = _FoldedList("List-Unsubscribe", (f"<{web}>", f"<{mailto}>"))
+    items = [f"<{web}>"]
+    mailto = unsubscribe_mailto(settings, subscriber)
+    if mailto:
+        items.append(f"<{mailto}>")
+    message["List-Unsubscribe"] = _FoldedList("List-Unsubscribe", items)
     if web.startswith("https://"):  # RFC 8058 one-click requires an HTTPS URI
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 

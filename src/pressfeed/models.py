@@ -180,6 +180,7 @@ class EmailSettings:
     sender: str = "pressfeed <pressfeed@localhost>"
     reply_to: str = ""
     outbox_dir: Path = Path("outbox")
+    unsubscribe_maildir: Path | None = None  # where unsubscribe+TOKEN@ mail lands; None: no mailto
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class Settings:
     workers: int = 0  # processes for large scans and publishes; 0: one per core
     max_file_lines: int = 100_000  # content files with more lines are skipped
     organisation: str = ""  # the publisher of releases whose page names none
+    topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -382,6 +384,7 @@ class MailSettings:
     site_url: str  # ends with "/"
     secret: bytes  # key for Message-ID HMACs
     template_dirs: tuple[Path, ...]
+    unsubscribe_mailto: bool = False  # offer unsubscribe+TOKEN@ the sender's domain
 
 
 @dataclass(frozen=True)

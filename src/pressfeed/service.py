@@ -32,11 +32,13 @@ from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import transport_for
 from pressfeed.sources import SUFFIXES
+from pressfeed.unsubscribes import read_unsubscribes
 from pressfeed.web import MAX_HEAD_BYTES, create_app
 
 log = logging.getLogger(__name__)
 
 DIGEST_TICK = 60  # seconds between looks at what digests are due
+UNSUBSCRIBE_TICK = 60  # seconds between reads of the unsubscribe maildir
 CONFIG_LOOK = 1.0  # seconds between looks at the config files
 RESCAN_AFTER_START = 2.0  # a second scan soon after start catches files the watcher missed
 SETTLE_QUIET = 0.2  # seconds a changed file must go unwritten before it is scanned
@@ -121,6 +123,24 @@ class Service:
                 report.sent,
                 report.deferred,
                 report.failed,
+            )
+
+    async def unsubscribes(self) -> None:
+        """Act on the unsubscribe mails in the configured maildir, if there is one."""
+        maildir = self.settings.email.unsubscribe_maildir
+        if maildir is None:
+            return
+        try:
+            report = await asyncio.to_thread(read_unsubscribes, maildir, self.engine)
+        except (OSError, PressfeedError) as error:
+            log.error("unsubscribe mails not read: %s; the next run tries again", error)
+            return
+        if report.unsubscribed or report.unknown or report.skipped:
+            log.info(
+                "unsubscribe mails: %d unsubscribed, %d unknown tokens, %d kept",
+                report.unsubscribed,
+                report.unknown,
+                report.skipped,
             )
 
     async def deliver(self) -> None:
@@ -230,6 +250,9 @@ class Service:
             self.scan, "interval", seconds=interval, args=["periodic"], next_run_time=soon
         )
         self.scheduler.add_job(self.digests, "interval", seconds=DIGEST_TICK, next_run_time=_now())
+        self.scheduler.add_job(
+            self.unsubscribes, "interval", seconds=UNSUBSCRIBE_TICK, next_run_time=_now()
+        )
         self.scheduler.start()
 
     def _stop(self, sig: int) -> None:
