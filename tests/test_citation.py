@@ -13,7 +13,7 @@ from pressfeed import store
 from pressfeed.digest import digest_sections
 from pressfeed.extract import extract_text
 from pressfeed.markup import citable_url
-from pressfeed.models import Settings
+from pressfeed.models import Release, Settings
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from tests.conftest import NOW
@@ -39,7 +39,7 @@ Source: https://www.iom.int/news/mobile-clinics-vaccinate-children
 """
 
 
-def extracted(text: str, suffix: str) -> list:  # type: ignore[type-arg]
+def extracted(text: str, suffix: str) -> list[Release]:
     day = dt.date(2024, 5, 8)
     return extract_text(text, suffix, source=f"page{suffix}", file_date=day, today=day)
 

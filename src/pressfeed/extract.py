@@ -342,7 +342,7 @@ def _build(
     # A date alone on its line, and the headline printed under it.
     if date_alone and headline is None and len(body) > 2 and reads_as_headline(body[1]):
         headline, body = body[1], [body[0], *body[2:]]
-    body, source_url = take_source_line(body)
+    body, source_url = _take_source_line(body)
     paragraphs, contacts = split_contacts(body)
     if headline is None and not paragraphs:
         return None
@@ -372,7 +372,7 @@ _SOURCE_LABEL = re.compile(
 )
 
 
-def take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
+def _take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
     """The body without the line that gives the original page ("Source: https://..."), and
     that page's address. A bare address is no source: contact blocks end with social links."""
     for i, text in enumerate(body):
