@@ -543,6 +543,31 @@ def sign_ups_at(served: Served, address: str, times: list[dt.datetime]) -> list[
     return [record_sign_up(served.engine, mail, wanted, now=t) for t in times]
 
 
+def test_confirmation_mail_and_confirmed_page_restate_the_choices(served: Served) -> None:
+    served.sign_up("ana@example.org", topics=["health", "libya"], frequency="weekly")
+    [row] = served.confirmations()
+    mailed = served.mail_dir / f"{row.key}.eml"
+    wait_until(mailed.is_file, "confirmation mail", threading.current_thread())
+    message = email.message_from_bytes(mailed.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    titles = {t.slug: t.title for t in served.settings.topics}
+    topics = f"{titles['health']} and {titles['libya']}"
+    when = "once a week, on Monday at 08:00 (UTC time)"
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,))
+        assert body is not None
+        text = " ".join(body.get_content().split())
+        assert topics in text, kind
+        assert when in text, kind
+    page = served.client.get(confirm_link(served, row))
+    token = next(p["value"] for p in form_parts(page.text) if p.get("name") == "token")
+    confirmed = served.client.post("confirm", data={"token": str(token)})
+    assert confirmed.status_code == 200
+    shown = " ".join(lxml.html.fromstring(confirmed.text).text_content().split())
+    assert f"Topics: {topics}" in shown
+    assert f"How often: {when}" in shown
+
+
 def test_each_confirmation_mail_has_its_own_message_id(served: Served) -> None:
     sign_ups_at(served, "ana@example.org", [NOW, NOW + CONFIRMATION_GAP])
     first, second = served.confirmations()

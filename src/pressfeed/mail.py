@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import css_inline
 
 from pressfeed.models import Digest, Frequency, MailSettings, Subscriber
-from pressfeed.templating import environment, long_date, prints_plainly, render
+from pressfeed.templating import environment, long_date, prints_plainly, render, schedule
 
 ID_DOMAIN = "pressfeed.invalid"  # Message-ID domain when neither site nor sender has one
 LIST_DOMAIN = "localhost"  # List-Id domain when neither site nor sender has one
@@ -95,9 +95,15 @@ def digest_message(digest: Digest, settings: MailSettings, *, now: dt.datetime) 
 
 
 def confirmation_message(
-    subscriber: Subscriber, settings: MailSettings, *, confirm_url: str, now: dt.datetime
+    subscriber: Subscriber,
+    settings: MailSettings,
+    *,
+    confirm_url: str,
+    now: dt.datetime,
+    topic_titles: Mapping[str, str] | None = None,
 ) -> EmailMessage:
-    """The mail asking `subscriber` to confirm their address before anything else is sent."""
+    """The mail asking `subscriber` to confirm their address before anything else is sent; it
+    restates the topics (named by `topic_titles`, slug to title) and the schedule chosen."""
     subject = f"Confirm your subscription to {settings.site_title}"
     parts = (subscriber.id, "confirm", _utc_iso(subscriber.created, "created"))
     message = _message(settings, subscriber, subject, now, parts)
@@ -105,9 +111,20 @@ def confirmation_message(
         **_site_values(settings, subject),
         "address": subscriber.address,
         "confirm_url": confirm_url,
+        "topics": chosen_topics(subscriber, topic_titles or {}),
+        "when": schedule(
+            subscriber.frequency.value, subscriber.hour, subscriber.weekday, subscriber.timezone
+        ),
     }
     _add_body(message, settings, "confirm", values)
     return message
+
+
+def chosen_topics(subscriber: Subscriber, titles: Mapping[str, str]) -> str:
+    """The subscriber's topics in words: "Health and Libya", or "every topic"."""
+    if not subscriber.topics:
+        return "every topic, including topics added later"
+    return _and_list([titles.get(slug, slug) for slug in subscriber.topics])
 
 
 def message_bytes(message: EmailMessage) -> bytes:

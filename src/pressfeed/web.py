@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pressfeed import store, tokens
 from pressfeed.digest import mail_settings, outgoing
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
-from pressfeed.mail import confirmation_message, manage_url
+from pressfeed.mail import chosen_topics, confirmation_message, manage_url
 from pressfeed.models import (
     FeedDoc,
     MailSettings,
@@ -75,7 +75,7 @@ from pressfeed.subscriptions import (
     subscriber_from,
     with_choices,
 )
-from pressfeed.templating import environment, render
+from pressfeed.templating import environment, render, schedule
 
 log = logging.getLogger(__name__)
 
@@ -616,7 +616,12 @@ class _Window:
 
 
 def record_sign_up(
-    engine: Engine, mail: MailSettings, wanted: Subscriber, *, now: dt.datetime
+    engine: Engine,
+    mail: MailSettings,
+    wanted: Subscriber,
+    *,
+    now: dt.datetime,
+    topic_titles: Mapping[str, str] | None = None,
 ) -> bool:
     """Store a sign-up and record its confirmation mail; True when a mail was recorded.
 
@@ -633,7 +638,7 @@ def record_sign_up(
         # whether it may be sent and writes the subscriber (a confirmed one unchanged), so that
         # none answers noticeably faster. The mail is made before anything is stored: it
         # raises ValueError for an address mail cannot carry.
-        queued, message_id = _confirmation(connection, mail, subscriber, now)
+        queued, message_id = _confirmation(connection, mail, subscriber, now, topic_titles or {})
         may_mail = _may_mail(connection, subscriber.id, now)
         if existing is not None and existing.confirmed:
             store.save_subscriber(connection, existing)
@@ -665,14 +670,20 @@ def _may_mail(connection: Connection, subscriber_id: str, now: dt.datetime) -> b
 
 
 def _confirmation(
-    connection: Connection, mail: MailSettings, subscriber: Subscriber, now: dt.datetime
+    connection: Connection,
+    mail: MailSettings,
+    subscriber: Subscriber,
+    now: dt.datetime,
+    titles: Mapping[str, str],
 ) -> tuple[Outgoing, str]:
     """The confirmation mail for `subscriber` as it would be queued, and its Message-ID."""
     token = tokens.sign(mail.secret, CONFIRM, subscriber.id, issued=now)
     url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
     # The Message-ID is made from the subscriber's creation time: giving each mail its own
     # time gives each its own id, so a second request is not dropped as a duplicate.
-    message = confirmation_message(replace(subscriber, created=now), mail, confirm_url=url, now=now)
+    message = confirmation_message(
+        replace(subscriber, created=now), mail, confirm_url=url, now=now, topic_titles=titles
+    )
     count = store.messages_since(connection, subscriber.id, CONFIRM, EPOCH) + 1
     return outgoing(message, f"{subscriber.id}-{CONFIRM}-{count}"), str(message["Message-ID"])
 
@@ -769,7 +780,10 @@ class _Web:
             return limited
         mail = await run_in_threadpool(mail_settings, settings, self.engine)
         try:
-            recorded = await run_in_threadpool(record_sign_up, self.engine, mail, wanted, now=now)
+            titles = {t.slug: t.title for t in settings.topics}
+            recorded = await run_in_threadpool(
+                record_sign_up, self.engine, mail, wanted, now=now, topic_titles=titles
+            )
         except ValueError:  # passed our checks, but the mail cannot carry it
             problem = f"We cannot send mail to {wanted.address!r}."
             return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
@@ -819,7 +833,17 @@ class _Web:
             # covered_until stays empty: the first digest covers everything since sign-up.
             store.save_subscriber(connection, replace(subscriber, confirmed=True))
         log.info("subscriber confirmed: %s", subscriber.id)
-        return _page(settings, "confirmed.html", "confirm", manage_url=manage_url(mail, subscriber))
+        titles = {t.slug: t.title for t in settings.topics}
+        return _page(
+            settings,
+            "confirmed.html",
+            "confirm",
+            manage_url=manage_url(mail, subscriber),
+            topics=chosen_topics(subscriber, titles),
+            when=schedule(
+                subscriber.frequency.value, subscriber.hour, subscriber.weekday, subscriber.timezone
+            ),
+        )
 
     def _to_confirm(
         self, mail: MailSettings, connection: Connection, token: str
