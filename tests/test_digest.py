@@ -22,7 +22,7 @@ from pressfeed.digest import (
     preview_digests,
     send_due_digests,
 )
-from pressfeed.mail import DigestMailer, digest_message, message_bytes
+from pressfeed.mail import DigestMailer, digest_message, digest_subject, message_bytes
 from pressfeed.models import (
     DateKind,
     Digest,
@@ -161,6 +161,34 @@ def test_maximum_age_skips_old_datelines(settings: Settings) -> None:
     assert unlimited.count == 2
 
 
+def test_old_releases_are_newly_added_and_file_dates_are_marked(
+    settings: Settings, engine: Engine
+) -> None:
+    guessed = stored("guess", ("libya",), NOW.date())
+    guessed = dataclasses.replace(
+        guessed, release=dataclasses.replace(guessed.release, date_kind=DateKind.FILE_TIME)
+    )
+    arrived = [stored("new", ("libya",)), stored("old", ("libya",), dt.date(2019, 1, 1)), guessed]
+    digest = build_digest(settings, subscriber(), arrived, NOW, NOW, today=NOW.date())
+    items = {i.release_id: i for s in digest.sections for i in s.items}
+    assert [(r, items[r].newly_added, items[r].date_inferred) for r in items] == [
+        ("new", False, False),
+        ("old", True, False),
+        ("guess", False, True),  # its date is the file's: nothing says it is old
+    ]
+    assert digest_subject(digest) == "2 new releases and 1 newly added on Libya"
+    message = digest_message(digest, mail_settings(settings, engine), now=NOW)
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,))
+        assert body is not None
+        text = " ".join(body.get_content().split())
+        assert "2 new releases and 1 newly added from" in text, kind
+        assert "1 January 2019 · newly added" in text, kind
+        assert f"{NOW.day} November 2026 (date from the file)" in text, kind
+    only_old = build_digest(settings, subscriber(), arrived[1:2], NOW, NOW, today=NOW.date())
+    assert digest_subject(only_old) == "1 release newly added on Libya"
+
+
 # --- the whole run, written to a directory of .eml files ------------------------------------------
 
 
@@ -226,7 +254,7 @@ def test_due_digest_is_recorded_sent_once_and_holds_only_news(
     assert (report.planned, report.empty, report.sent) == (1, 1, 1)  # type: ignore[attr-defined]
     (message,) = messages(news).values()
     assert message["To"] == "ana@example.org"
-    assert message["Subject"] == "1 new release on Health"
+    assert message["Subject"] == "1 release newly added on Health"  # dated 2024
     assert "Clinic opens for new arrivals" in message.get_body(("plain",)).get_content()
     assert "tuberculosis" not in message.get_body(("plain",)).get_content()  # the archive
     again = run(settings, engine, NOW + dt.timedelta(hours=1), news)

@@ -87,11 +87,11 @@ def test_each_subscriber_gets_their_topics_over_smtp(
     ana = mails["ana@example.org"].message
     assert ana.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in ana.iter_parts()] == ["text/plain", "text/html"]
-    assert ana["Subject"] == "1 new release on Health"
+    assert ana["Subject"] == "1 release newly added on Health"  # dated 2024
     assert ana["List-Unsubscribe-Post"] is None or "One-Click" in ana["List-Unsubscribe-Post"]
     assert "unsubscribe?token=" in ana["List-Unsubscribe"]
     bo = mails["bo@example.org"].message
-    assert bo["Subject"] == "2 new releases on Sea rescue and Health"
+    assert bo["Subject"] == "2 releases newly added on Sea rescue and Health"
     text = bo.get_body(("plain",)).get_content()
     assert text.index("Sea rescue") < text.index("Rescue ship waits") < text.index("Health")
     assert "Clinic opens for new arrivals" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import html
 import json
 import re
 import time
@@ -18,7 +19,7 @@ import pytest
 from lxml import etree
 
 from pressfeed import __version__
-from pressfeed.feeds import atom_bytes, json_bytes, opml_bytes, rss_bytes
+from pressfeed.feeds import atom_bytes, dateline, json_bytes, opml_bytes, rss_bytes
 from pressfeed.models import ArchiveLinks, FeedDoc, FeedEntry, FeedLinks
 from tests.feedcheck import atom_problems, rss_problems
 
@@ -130,9 +131,9 @@ FEED_LINKS = tuple(
 )
 # The hostile entry's HTML: every character of the text escaped, forbidden ones gone.
 HOSTILE_HTML = (
+    "<p>Genève, 20 November 2026</p>\n"
     "<p>GENEVA – &lt;script&gt;alert(1)&lt;/script&gt; &amp;  </p>\n"
     "<p>A vertical tab and a C1 control, “quoted”.</p>\n"
-    "<p>Genève</p>\n"
     "<p>Media: Ana Ruiz<br/>+41 22 000 00 00<br/>press@example.org</p>"
 )
 
@@ -258,12 +259,15 @@ def test_json_feed_has_every_field() -> None:
         assert (item["id"], item["url"]) == (expected.id, expected.url)
         assert item["title"] == dropped(expected.title)
         assert item["summary"] == dropped(expected.summary)
-        assert item["content_text"] == "\n\n".join(dropped(p) for p in expected.paragraphs)
+        assert item["content_text"] == "\n\n".join(
+            (dateline(expected), *(dropped(p) for p in expected.paragraphs))
+        )
         assert item["tags"] == [title for _, title in expected.categories]
         assert item["_pressfeed"] == {
             "release_id": expected.release_id,
             "place": expected.place,
             "contacts": list(expected.contacts),
+            "date_inferred": False,
         }
         for key, moment in (
             ("date_published", expected.published),
@@ -276,7 +280,9 @@ def test_json_feed_has_every_field() -> None:
 def test_json_feed_items_hold_the_html_content() -> None:
     items = json.loads(json_bytes(DOC))["items"]
     assert items[0]["content_html"] == HOSTILE_HTML
-    assert items[1]["content_html"] == "<p>Story 2 begins here.</p>\n<p>Story 2 goes on.</p>"
+    assert items[1]["content_html"] == (
+        "<p>18 November 2026</p>\n<p>Story 2 begins here.</p>\n<p>Story 2 goes on.</p>"
+    )
 
 
 # --- markup and forbidden characters --------------------------------------------------------------
@@ -295,6 +301,16 @@ def hostile_html(fmt: str) -> str:
 def test_content_is_html_with_every_character_of_the_text_escaped(fmt: str) -> None:
     assert hostile_html(fmt) == HOSTILE_HTML
     assert Tags(hostile_html(fmt)).tags == ["p", "p", "p", "p", "br", "br"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_content_opens_with_the_dateline_and_says_when_the_date_is_the_files(fmt: str) -> None:
+    guessed = replace(ENTRIES[2], date_inferred=True)
+    shown = FORMATS[fmt](make_doc(entries=(ENTRIES[0], guessed))).decode()
+    assert "Tripoli, 15 November 2026 (date from the file: the page gives none)" in shown
+    assert "Genève, 20 November 2026" in shown
+    assert "Genève, 20 November 2026 (date" not in shown
+    assert "<p>Tripoli</p>" not in html.unescape(shown)
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])

@@ -148,11 +148,13 @@ TOPICS = (
         LIBYA,
         12,
         (
-            ("Boat capsizes off Zuwara", release_url("r1"), dt.date(2026, 3, 4)),
-            ("Returns from Tripoli resume", release_url("r2"), dt.date(2026, 2, 27)),
+            ("Boat capsizes off Zuwara", release_url("r1"), dt.date(2026, 3, 4), False),
+            ("Returns from Tripoli resume", release_url("r2"), dt.date(2026, 2, 27), True),
         ),
     ),
-    TopicSummary(HEALTH, 1, (("Measles cases rise", release_url("r3"), dt.date(2026, 1, 9)),)),
+    TopicSummary(
+        HEALTH, 1, (("Measles cases rise", release_url("r3"), dt.date(2026, 1, 9), False),)
+    ),
     TopicSummary(QUIET, 0, ()),
 )
 
@@ -293,12 +295,13 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
     noun = "release" if summary.count == 1 else "releases"
     assert section.one("p", **{"class": "count"}).text() == f"{summary.count} {noun}"
     items = section.all("li")
-    for title, url, day in summary.latest:
+    for title, url, day, guessed in summary.latest:
         item = next(i for i in items if i.links().get(title) == url)
         assert item.one("time").attrs["datetime"] == day.isoformat()
         assert item.one("time").text() == long_date(day)
+        assert ("(date from the file)" in item.text()) is guessed
     links = summary.links
-    expected = {title: url for title, url, _ in summary.latest} | {
+    expected = {title: url for title, url, _, _ in summary.latest} | {
         "Atom": links.atom,
         "RSS": links.rss,
         "JSON Feed": links.json,

@@ -415,3 +415,31 @@ def test_releases_of_one_date_have_distinct_updated_kept_as_more_arrive(
     later = {e.title: e.updated for e in parse(settings, "all.atom").entries}
     assert later == first | {"Clinic opens for new arrivals": "2024-04-02T00:00:02+00:00"}
     assert atom_problems((settings.output_dir / "all.atom").read_bytes()) == []
+
+
+UNDATED = """Volunteers train in first aid
+
+A measles vaccination campaign for migrants began in Misrata, with health workers screening \
+children for measles and tuberculosis in the city's clinics.
+"""
+
+
+def test_a_release_dated_by_its_file_is_marked_and_never_the_newest(
+    settings: Settings, engine: Engine
+) -> None:
+    (settings.content_dir / "health.txt").write_text(HEALTH, encoding="utf-8")
+    (settings.content_dir / "undated.txt").write_text(UNDATED, encoding="utf-8")
+    scan(settings, engine)
+    publish(settings, engine)
+    entries = parse(settings, "all.atom").entries
+    assert [e.title for e in entries] == [
+        "Clinic opens for new arrivals",
+        "Volunteers train in first aid",
+    ]  # the file's time is later than 2024, yet the dated release comes first
+    assert "date from the file" in entries[1].content[0].value
+    assert "date from the file" not in entries[0].content[0].value
+    index = (settings.output_dir / "index.html").read_text(encoding="utf-8")
+    line = next(x for x in index.splitlines() if "Volunteers train in first aid" in x)
+    assert "(date from the file)" in line
+    json_items = json.loads((settings.output_dir / "all.json").read_bytes())["items"]
+    assert [i["_pressfeed"]["date_inferred"] for i in json_items] == [False, True]

@@ -43,6 +43,9 @@ from pressfeed.send import Outcome, Result, Transport, transport_for
 
 log = logging.getLogger(__name__)
 
+# A release dated this long before the digest is sent is old news, newly added to the folder.
+NEWLY_ADDED_AFTER = dt.timedelta(days=30)
+
 SECRET_KEY = "secret"
 MAX_ATTEMPTS = 20  # with back-off doubling from a minute up to an hour: about half a day
 OTHER_RELEASES = "Other releases"
@@ -119,7 +122,7 @@ def digest_sections(
         if slug is None and not topics:
             slug = ALL_FEED  # everything, also what no topic carries
         if slug is not None:
-            grouped[slug].append(_item(settings, stored))
+            grouped[slug].append(_item(settings, stored, today))
     return tuple(
         DigestSection(slug, titles.get(slug, OTHER_RELEASES), tuple(items))
         for slug, items in grouped.items()
@@ -127,7 +130,7 @@ def digest_sections(
     )
 
 
-def _item(settings: Settings, stored: StoredRelease) -> DigestItem:
+def _item(settings: Settings, stored: StoredRelease, today: dt.date) -> DigestItem:
     release = stored.release
     return DigestItem(
         release_id=release.id,
@@ -138,6 +141,8 @@ def _item(settings: Settings, stored: StoredRelease) -> DigestItem:
         summary=release.paragraphs[0] if release.paragraphs else "",
         organisation=release.organisation,
         source_url=release.source_url,
+        date_inferred=release.date_inferred,
+        newly_added=not release.date_inferred and release.date < today - NEWLY_ADDED_AFTER,
     )
 
 

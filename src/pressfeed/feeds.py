@@ -19,6 +19,7 @@ from feedgen.util import xml_elem
 
 from pressfeed import __version__
 from pressfeed.models import ArchiveLinks, FeedDoc, FeedEntry, FeedLinks
+from pressfeed.templating import long_date
 
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
@@ -117,9 +118,8 @@ def opml_bytes(title: str, feeds: Sequence[FeedLinks], created: dt.datetime) -> 
 
 
 def _content_html(entry: FeedEntry) -> str:
-    """A <p> per paragraph, one for the place, one for the contacts; every character escaped."""
-    blocks = [text for text in (*entry.paragraphs, entry.place or "") if text]
-    parts = [f"<p>{html.escape(text)}</p>" for text in blocks]
+    """The dateline, a <p> per paragraph, one for the contacts, the source; all escaped."""
+    parts = [f"<p>{html.escape(text)}</p>" for text in _texts(entry)]
     if entry.contacts:
         parts.append("<p>" + "<br/>".join(html.escape(line) for line in entry.contacts) + "</p>")
     if cited := _source_html(entry):
@@ -133,6 +133,20 @@ def _source_html(entry: FeedEntry) -> str:
     if entry.source_url:
         return f'<a href="{html.escape(entry.source_url)}">{name}</a>'
     return name if entry.organisation else ""
+
+
+def dateline(entry: FeedEntry) -> str:
+    """Where and when, as a release opens: "Tripoli, 4 March 2026"; a date that is only the
+    file's is said to be so."""
+    day = long_date(entry.published.date())
+    if entry.date_inferred:
+        day += " (date from the file: the page gives none)"
+    return f"{entry.place}, {day}" if entry.place else day
+
+
+def _texts(entry: FeedEntry) -> tuple[str, ...]:
+    """The dateline, then the paragraphs."""
+    return (dateline(entry), *entry.paragraphs)
 
 
 def _add_atom_entry(fg: Any, entry: FeedEntry) -> None:
@@ -173,7 +187,7 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
         "url": entry.url,
         "title": _entry_title(entry),
         "content_html": _content_html(entry),
-        "content_text": "\n\n".join(entry.paragraphs),
+        "content_text": "\n\n".join(_texts(entry)),
         "summary": entry.summary,
         "date_published": _utc(entry.published).isoformat(),
         "date_modified": _utc(entry.updated).isoformat(),
@@ -182,6 +196,7 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
             "release_id": entry.release_id,
             "place": entry.place,
             "contacts": list(entry.contacts),
+            "date_inferred": entry.date_inferred,
         },
     }
 

@@ -134,14 +134,26 @@ def message_bytes(message: EmailMessage) -> bytes:
 
 def digest_subject(digest: Digest) -> str:
     """What is inside: "3 new releases on Libya and Health"."""
-    count = digest.count
-    if count == 0:
+    if digest.count == 0:
         return "No new releases"
     titles = [header_text(s.title) for s in digest.sections if s.items]
     if len(titles) > SUBJECT_TOPICS:
         named = SUBJECT_TOPICS - 1
         titles = [*titles[:named], f"{len(titles) - named} more topics"]
-    return f"{count} new release{'' if count == 1 else 's'} on {_and_list(titles)}"
+    return f"{releases_phrase(digest)} on {_and_list(titles)}"
+
+
+def releases_phrase(digest: Digest) -> str:
+    """ "3 new releases", "2 releases newly added" (dated long ago), or "1 new release and 2
+    newly added": old releases dropped into the folder are not called new."""
+    old = digest.newly_added
+    new = digest.count - old
+    fresh = f"{new} new release{'' if new == 1 else 's'}"
+    if not old:
+        return fresh
+    if not new:
+        return f"{old} release{'' if old == 1 else 's'} newly added"
+    return f"{fresh} and {old} newly added"
 
 
 def message_id(settings: MailSettings, *parts: str) -> str:
@@ -245,6 +257,7 @@ def _shared_values(digest: Digest, settings: MailSettings) -> dict[str, Any]:
     return {
         **_site_values(settings, digest_subject(digest)),
         "count": digest.count,
+        "releases_phrase": releases_phrase(digest),
         "sections": [s for s in digest.sections if s.items],
         "period": _period(digest.period_start, digest.period_end, zone),
         "frequency": subscriber.frequency.value,

@@ -274,6 +274,7 @@ class FeedEntry:
     categories: tuple[tuple[str, str], ...]  # (slug, title) of its topics
     source_url: str | None = None  # the original page
     organisation: str | None = None  # who published the release
+    date_inferred: bool = False  # the page gave no date: `published` is the file's date
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,8 @@ class DigestItem:
     summary: str
     organisation: str | None = None  # who published the release
     source_url: str | None = None  # the original page
+    date_inferred: bool = False  # the page gave no date: `date` is the file's
+    newly_added: bool = False  # dated long before the digest: an old release, newly added
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,11 @@ class Digest:
     @property
     def count(self) -> int:
         return sum(len(s.items) for s in self.sections)
+
+    @property
+    def newly_added(self) -> int:
+        """Items dated long before the digest: old releases, only now added."""
+        return sum(i.newly_added for s in self.sections for i in s.items)
 
 
 @dataclass(frozen=True)

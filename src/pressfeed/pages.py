@@ -32,7 +32,8 @@ class TopicSummary:
 
     links: FeedLinks
     count: int  # releases carrying the topic
-    latest: tuple[tuple[str, str, dt.date], ...]  # (title, url, date) of the newest releases
+    # (title, url, date, date guessed from the file) of the newest releases
+    latest: tuple[tuple[str, str, dt.date, bool], ...]
 
 
 def render_index(

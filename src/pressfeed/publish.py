@@ -251,6 +251,7 @@ def feed_entry(settings: Settings, stored: StoredRelease, rank: int = 0) -> Feed
         categories=tuple((slug, titles[slug]) for slug in stored.topics if slug in titles),
         source_url=release.source_url,
         organisation=release.organisation,
+        date_inferred=release.date_inferred,
     )
 
 
@@ -501,7 +502,8 @@ def _write_front(
         changes += [s.updated for s in latest]
         count = store.release_count(connection) if topic is None else counts.get(slug, 0)
         heads = tuple(
-            (s.release.title, release_url(settings, s.release.id), s.release.date) for s in latest
+            (r.title, release_url(settings, r.id), r.date, r.date_inferred)
+            for r in (s.release for s in latest)
         )
         summaries.append(TopicSummary(feed_links(settings, slug), count, heads))
     newest = max(changes) if len(changes) == 1 else max(changes[1:])

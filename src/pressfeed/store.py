@@ -684,6 +684,22 @@ def _newest_first(query: Any) -> Any:
     return query.order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
 
 
+_GUESSED = releases.c.date_kind == DateKind.FILE_TIME.value
+
+
+def _dated_first(connection: Connection, query: Any, limit: int | None) -> list[Any]:
+    """Rows with a printed date newest first, then those whose date is the file's.
+
+    A file's time says when it was copied (a checkout sets it to now), not when the release
+    came out: such a release never outranks a dated one. Two walks of the date index keep
+    the newest few cheap."""
+    rows = list(connection.execute(_newest_first(query.where(~_GUESSED)).limit(limit)).all())
+    if limit is None or len(rows) < limit:
+        left = None if limit is None else limit - len(rows)
+        rows += connection.execute(_newest_first(query.where(_GUESSED)).limit(left)).all()
+    return rows
+
+
 def _in_feed(slug: str | None) -> Any:
     """Live releases of a topic. SQLite walks the date index and looks each release's topic
     up, so the newest few or one month cost little however large the topic is."""
@@ -708,7 +724,7 @@ def feed_releases(
     query = _in_feed(slug)
     if between:
         query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
-    rows = connection.execute(_newest_first(query).limit(limit)).all()
+    rows = _dated_first(connection, query, limit)
     topics = topics_of(connection, [row.id for row in rows]) if rows else {}
     return [_stored(row, topics.get(row.id, ())) for row in rows]
 
@@ -846,15 +862,13 @@ def set_covered_until_many(connection: Connection, until: Mapping[str, dt.dateti
 
 
 def arrivals(connection: Connection, after: dt.datetime, until: dt.datetime) -> list[StoredRelease]:
-    """Live releases that first arrived in (after, until], newest first."""
-    query = _newest_first(
-        select(releases).where(
-            releases.c.withdrawn_at.is_(None),
-            releases.c.first_seen > after,
-            releases.c.first_seen <= until,
-        )
+    """Live releases that first arrived in (after, until], newest first (dated ones first)."""
+    query = select(releases).where(
+        releases.c.withdrawn_at.is_(None),
+        releases.c.first_seen > after,
+        releases.c.first_seen <= until,
     )
-    rows = connection.execute(query).all()
+    rows = _dated_first(connection, query, None)
     topics = topics_of(connection, [row.id for row in rows]) if rows else {}
     return [_stored(row, topics.get(row.id, ())) for row in rows]
 

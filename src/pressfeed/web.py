@@ -489,9 +489,13 @@ def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[
 
 
 def _newest_first(releases: Iterable[StoredRelease]) -> list[StoredRelease]:
-    """The store's feed order: date, then arrival, newest first; ties by id."""
+    """The store's feed order: dated before dated by the file, then date, then arrival, newest
+    first; ties by id."""
     ordered = sorted(releases, key=lambda s: s.release.id)
-    ordered.sort(key=lambda s: (s.release.date, s.first_seen), reverse=True)  # stable: ids stay
+    # stable: ids stay
+    ordered.sort(
+        key=lambda s: (not s.release.date_inferred, s.release.date, s.first_seen), reverse=True
+    )
     return ordered
 
 
