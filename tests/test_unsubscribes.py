@@ -102,15 +102,19 @@ def test_from_alone_wrong_tokens_and_huge_mails_unsubscribe_nobody(
     forged = box.add(request("unsubscribe@localhost", "unsubscribe"))  # From: ana, no token
     box.add(request(f"unsubscribe+{token[:-1]}x@localhost", "unsubscribe"))
     huge = box.add(request(f"unsubscribe+{token}@localhost", "x" * MAX_MAIL_BYTES))
+    odd = box.add(b"Cc: :;.:\r\nTo: B:qbb@;q>?\r\nSubject: =?x?b?!!?=\r\n\r\nbody\r\n")
+    subject = f"Subject: =?utf-8?q?unsubscribe_{token[:-1]}x?=\r\n\r\n"
+    encoded = box.add(f"To: x@localhost\r\n{subject}".encode())
     with caplog.at_level(logging.WARNING, "pressfeed.unsubscribes"):
         report = read_unsubscribes(folder, engine)
-    assert (report.unsubscribed, report.unknown, report.skipped) == (0, 1, 2)
+    assert (report.unsubscribed, report.unknown, report.skipped) == (0, 2, 3)
     assert addresses(engine) == ["ana@example.org"]
-    assert sorted(box.keys()) == sorted([forged, huge])
+    assert sorted(box.keys()) == sorted([forged, huge, odd])
+    assert encoded not in box
     assert f"unsubscribe mail {forged} skipped and kept: no unsubscribe token" in caplog.text
     assert f"unsubscribe mail {huge} skipped and kept: over {MAX_MAIL_BYTES} bytes" in caplog.text
     again = read_unsubscribes(folder, engine)
-    assert (again.unknown, again.skipped, len(box.get_folder("processed"))) == (0, 2, 1)
+    assert (again.unknown, again.skipped, len(box.get_folder("processed"))) == (0, 3, 2)
 
 
 def test_without_a_maildir_digests_carry_no_mailto(
