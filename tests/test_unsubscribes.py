@@ -7,11 +7,14 @@ from __future__ import annotations
 import logging
 import mailbox
 from collections.abc import Iterator
+from email.header import Header
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from pressfeed import store
@@ -19,7 +22,7 @@ from pressfeed.cli import main
 from pressfeed.config import load_settings
 from pressfeed.digest import send_due_digests
 from pressfeed.models import Settings
-from pressfeed.unsubscribes import MAX_MAIL_BYTES, read_unsubscribes
+from pressfeed.unsubscribes import MAX_MAIL_BYTES, mail_token, read_unsubscribes
 from tests.conftest import NOW, write_settings
 from tests.smtp_servers import SmtpServer, free_port, smtp_sink
 from tests.test_digest_delivery import smtp, subscribe, with_news
@@ -102,15 +105,20 @@ def test_from_alone_wrong_tokens_and_huge_mails_unsubscribe_nobody(
     forged = box.add(request("unsubscribe@localhost", "unsubscribe"))  # From: ana, no token
     box.add(request(f"unsubscribe+{token[:-1]}x@localhost", "unsubscribe"))
     huge = box.add(request(f"unsubscribe+{token}@localhost", "x" * MAX_MAIL_BYTES))
+    odd = box.add(b"Cc: :;.:\r\nTo: B:qbb@;q>?\r\nSubject: =?x?b?!!?=\r\n\r\nbody\r\n")
+    # Base64 encoded words: in Q encoding a token's "_" would read as a space.
+    subject = f"Subject: {Header(f'unsubscribe {token[:-1]}x', 'utf-8').encode()}\r\n\r\n"
+    encoded = box.add(f"To: x@localhost\r\n{subject}".encode())
     with caplog.at_level(logging.WARNING, "pressfeed.unsubscribes"):
         report = read_unsubscribes(folder, engine)
-    assert (report.unsubscribed, report.unknown, report.skipped) == (0, 1, 2)
+    assert (report.unsubscribed, report.unknown, report.skipped) == (0, 2, 3)
     assert addresses(engine) == ["ana@example.org"]
-    assert sorted(box.keys()) == sorted([forged, huge])
+    assert sorted(box.keys()) == sorted([forged, huge, odd])
+    assert encoded not in box
     assert f"unsubscribe mail {forged} skipped and kept: no unsubscribe token" in caplog.text
     assert f"unsubscribe mail {huge} skipped and kept: over {MAX_MAIL_BYTES} bytes" in caplog.text
     again = read_unsubscribes(folder, engine)
-    assert (again.unknown, again.skipped, len(box.get_folder("processed"))) == (0, 2, 1)
+    assert (again.unknown, again.skipped, len(box.get_folder("processed"))) == (0, 3, 2)
 
 
 def test_without_a_maildir_digests_carry_no_mailto(
@@ -141,3 +149,17 @@ def test_the_service_reads_the_maildir(reading: Settings, engine: Engine) -> Non
         service.stop()
     assert addresses(engine) == []
     assert len(mailbox.Maildir(folder).get_folder("processed")) == 1
+
+
+HEADER_NAMES = st.sampled_from(["To", "Cc", "Delivered-To", "X-Original-To", "Subject", "From"])
+
+
+@given(
+    st.lists(st.tuples(HEADER_NAMES, st.binary(max_size=80)), max_size=6), st.binary(max_size=40)
+)
+def test_no_header_value_stops_the_read(headers: list[tuple[str, bytes]], body: bytes) -> None:
+    raw = b"".join(
+        name.encode() + b": " + value.replace(b"\n", b" ") + b"\r\n" for name, value in headers
+    )
+    token = mail_token(raw + b"\r\n" + body)
+    assert token is None or token.isascii()

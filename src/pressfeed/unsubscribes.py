@@ -17,7 +17,8 @@ import logging
 import mailbox
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -97,20 +98,27 @@ def _token_of(box: mailbox.Maildir, key: str) -> str | None:
 
 
 def mail_token(data: bytes) -> str | None:
-    """The unsubscribe token in a mail's recipient headers or subject, else None."""
-    try:
-        message = email.message_from_bytes(data, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        texts = [str(v) for name in _ADDRESS_HEADERS for v in message.get_all(name, [])]
-        subject = str(message.get("Subject", ""))
-    except (ValueError, IndexError, TypeError) as error:  # headers `email` cannot parse
-        log.debug("unreadable headers: %s", error)
-        return None
+    """The unsubscribe token in a mail's recipient headers or subject, else None.
+
+    Headers are read as raw text, never parsed as addresses: Python's address parser raises
+    on some malformed headers, and a token is found by its pattern anyway.
+    """
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    texts = [str(v) for name in _ADDRESS_HEADERS for v in message.get_all(name, [])]
     for text in texts:
         if match := _IN_ADDRESS.search(text):
             return match.group(1)
-    match = _IN_SUBJECT.search(subject)
+    subject = str(message.get("Subject", ""))
+    match = _IN_SUBJECT.search(subject) or _IN_SUBJECT.search(_decoded(subject))
     return match.group(1) if match else None
+
+
+def _decoded(header: str) -> str:
+    """A header's RFC 2047 encoded words decoded; "" when they do not decode."""
+    try:
+        return str(make_header(decode_header(header)))
+    except (HeaderParseError, UnicodeError, LookupError, ValueError):
+        return ""
 
 
 def _unsubscribe(engine: Engine, token: str) -> bool:
