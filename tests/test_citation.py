@@ -5,18 +5,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 
 import feedparser
+import pytest
 from sqlalchemy import Engine
 
 from pressfeed import store
+from pressfeed.cli import main
+from pressfeed.config import load_settings
 from pressfeed.digest import digest_sections
+from pressfeed.evaluate import labelled_examples
 from pressfeed.extract import extract_text
 from pressfeed.markup import citable_url
 from pressfeed.models import Release, Settings
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
-from tests.conftest import NOW
+from tests.conftest import NOW, write_settings
 
 ORIGINAL = "https://www.iom.int/news/rescue-ship-brings-80-migrants-ashore"
 PAGE = f"""<!doctype html><html lang="en"><head>
@@ -119,3 +124,59 @@ def test_a_bare_address_at_the_end_is_a_contact_not_the_source() -> None:
     (release,) = extracted(text, ".txt")
     assert release.source_url is None
     assert release.contacts[-1] == "https://twitter.com/example"
+
+
+FOLDERS = """
+organisation = "Newsroom"
+
+[sources."iom"]
+organisation = "IOM"
+
+[sources."wire"]
+organisation = ""
+"""
+
+
+def test_scan_classify_and_eval_name_the_same_publishers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_settings(tmp_path, FOLDERS)
+    content = tmp_path / "content"
+    for name, text in {
+        "iom/press/clinic.txt": TEXT,
+        "iom/rescue.html": PAGE,
+        "wire/clinic.txt": TEXT.replace("Mobile clinics", "Wire: mobile clinics"),
+        "clinic.txt": TEXT.replace("Mobile clinics", "Newsroom: mobile clinics"),
+    }.items():
+        (content / name).parent.mkdir(parents=True, exist_ok=True)
+        (content / name).write_text(text, encoding="utf-8")
+    assert main(["--config", str(config), "scan"]) == 0
+    settings = load_settings(config, environ={})
+    engine = store.open_store(settings.database)
+    with engine.connect() as connection:
+        scanned = {s.release.id: s.release.organisation for s in store.live_releases(connection)}
+    engine.dispose()
+    capsys.readouterr()
+
+    # A sub-folder, as classify is often given one: its files are still placed by their path
+    # under the content directory.
+    paths = [str(content / "iom"), str(content / "wire"), str(content / "clinic.txt")]
+    assert main(["--config", str(config), "classify", "--json", *paths]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    classified = {r["id"]: r["organisation"] for r in map(json.loads, lines)}
+    labels = tmp_path / "labels.json"
+    whole = {"whole_file": True, "releases": [{"title": None, "date": None, "topics": []}]}
+    files = dict.fromkeys(("iom/press/clinic.txt", "wire/clinic.txt", "clinic.txt"), whole)
+    labels.write_text(json.dumps({"topics": [], "files": files}), encoding="utf-8")
+    _, examples, _ = labelled_examples(labels, [content], now=NOW, settings=settings)
+    evaluated = {r.id: r.organisation for example in examples for r in example.releases}
+
+    assert sorted(scanned.values(), key=lambda name: name or "") == [
+        None,
+        "IOM",
+        "International Organization for Migration",
+        "Newsroom",
+    ]
+    assert classified == scanned
+    assert evaluated == {rid: scanned[rid] for rid in evaluated}
+    assert len(evaluated) == 3

@@ -280,7 +280,7 @@ def run_classify(args: argparse.Namespace) -> int:
     problems: list[SourceError] = []
     for file in _files(args.paths, problems):
         try:
-            releases = releases_of(file, settings.read_limits, _now().date())
+            releases = releases_of(file, settings, _now().date())
         except SourceError as problem:
             problems.append(problem)
             continue
@@ -335,6 +335,8 @@ def release_json(release: Release, scores: Sequence[TopicScore]) -> dict[str, An
         "paragraphs": len(release.paragraphs),
         "body": "\n\n".join(release.paragraphs),
         "contacts": list(release.contacts),
+        "source_url": release.source_url,
+        "organisation": release.organisation,
     }
 
 
@@ -382,7 +384,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = _settings_or_builtin(args)
     paths = args.paths or [settings.content_dir]
     rules = compile_rules(settings.topics)
-    report = evaluate(args.labels, paths, rules, now=_now(), limits=settings.read_limits)
+    report = evaluate(args.labels, paths, rules, now=_now(), settings=settings)
     _print_problems(report.problems)
     print(format_eval(report, show_misses=args.misses))
     return 0
@@ -516,7 +518,7 @@ def run_topics_apply(args: argparse.Namespace) -> int:
 def run_topics_learn(args: argparse.Namespace) -> int:
     settings = _settings_or_builtin(args)
     slugs, examples, report = labelled_examples(
-        args.labels, args.paths, now=_now(), limits=settings.read_limits
+        args.labels, args.paths, now=_now(), settings=settings
     )
     _print_problems(report.problems)
     try:
