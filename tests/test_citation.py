@@ -9,7 +9,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pressfeed import store
 from pressfeed.cli import main
@@ -142,14 +142,14 @@ def test_scan_classify_and_eval_name_the_same_publishers(
 ) -> None:
     config = write_settings(tmp_path, FOLDERS)
     content = tmp_path / "content"
-    for name, text in {
+    for name, page in {
         "iom/press/clinic.txt": TEXT,
         "iom/rescue.html": PAGE,
         "wire/clinic.txt": TEXT.replace("Mobile clinics", "Wire: mobile clinics"),
         "clinic.txt": TEXT.replace("Mobile clinics", "Newsroom: mobile clinics"),
     }.items():
         (content / name).parent.mkdir(parents=True, exist_ok=True)
-        (content / name).write_text(text, encoding="utf-8")
+        (content / name).write_text(page, encoding="utf-8")
     assert main(["--config", str(config), "scan"]) == 0
     settings = load_settings(config, environ={})
     engine = store.open_store(settings.database)
@@ -180,3 +180,63 @@ def test_scan_classify_and_eval_name_the_same_publishers(
     assert classified == scanned
     assert evaluated == {rid: scanned[rid] for rid in evaluated}
     assert len(evaluated) == 3
+
+
+SOURCE_COLUMNS = next(
+    version
+    for version, migration in enumerate(store.MIGRATIONS)
+    if not callable(migration) and any("ADD COLUMN source_url" in s for s in migration)
+)
+
+
+def make_old(engine: Engine) -> None:
+    """Turn the database back into one of the schema before sources were kept, holding what a
+    scan of that time stored."""
+    with engine.begin() as connection:
+        for column in ("source_url", "organisation"):
+            connection.execute(text(f"ALTER TABLE releases DROP COLUMN {column}"))
+        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
+        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
+        connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})
+
+
+def test_an_upgraded_database_gets_the_sources_of_its_releases_in_place(
+    settings: Settings, tmp_path: Path
+) -> None:
+    cited = dataclasses.replace(settings, organisation="IOM")
+    (cited.content_dir / "rescue.html").write_text(PAGE, encoding="utf-8")
+    (cited.content_dir / "clinic.txt").write_text(TEXT, encoding="utf-8")
+    engine = store.open_store(cited.database)
+    scan_content(cited, engine, now=NOW)
+    make_old(engine)
+    engine.dispose()
+
+    engine = store.open_store(cited.database)  # migrated
+    with engine.connect() as connection:
+        before = {s.release.id: s for s in store.live_releases(connection)}
+    assert [s.release.organisation for s in before.values()] == [None, None]
+    later = NOW + dt.timedelta(days=1)
+    report = scan_content(cited, engine, now=later)
+    with engine.connect() as connection:
+        after = {s.release.id: s for s in store.live_releases(connection)}
+        arrived = store.arrivals(connection, NOW, later)  # what the next digests would hold
+
+    assert (report.files_read, report.added, report.updated, report.withdrawn) == (2, 0, 0, 0)
+    assert after.keys() == before.keys()
+    assert {s.release.organisation for s in after.values()} == {
+        "IOM",
+        "International Organization for Migration",
+    }
+    assert {s.release.source_url for s in after.values()} == {
+        ORIGINAL,
+        "https://www.iom.int/news/mobile-clinics-vaccinate-children",
+    }
+    for rid, stored in after.items():
+        assert (stored.first_seen, stored.updated) == (before[rid].first_seen, before[rid].updated)
+    assert arrived == []
+    assert scan_content(cited, engine, now=later).files_read == 0  # read again once only
+    publish(cited, engine, now=later)
+    rescue = next(rid for rid, s in after.items() if s.release.source_url == ORIGINAL)
+    page = (cited.output_dir / "releases" / f"{rescue}.html").read_text(encoding="utf-8")
+    assert f'Source: <a href="{ORIGINAL}">International Organization for Migration</a>' in page
+    engine.dispose()

@@ -258,6 +258,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE releases ADD COLUMN source_url TEXT",
         "ALTER TABLE releases ADD COLUMN organisation TEXT",
     ),
+    # ... which releases stored before then lack: the next scan reads every file again (no file
+    # has these times or this hash) and fills them in place, under the same ids and arrival times.
+    ("UPDATE files SET mtime_ns = -1, sha256 = ''",),
 )
 
 
