@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import feedparser
@@ -17,11 +18,15 @@ from pressfeed.config import load_settings
 from pressfeed.digest import digest_sections
 from pressfeed.evaluate import labelled_examples
 from pressfeed.extract import extract_text
+from pressfeed.mail import digest_message
 from pressfeed.markup import citable_url
 from pressfeed.models import Release, Settings
+from pressfeed.pages import render_release
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
-from tests.conftest import NOW, write_settings
+from pressfeed.templating import environment
+from tests import test_mail, test_pages
+from tests.conftest import NOW, ROOT, write_settings
 
 ORIGINAL = "https://www.iom.int/news/rescue-ship-brings-80-migrants-ashore"
 PAGE = f"""<!doctype html><html lang="en"><head>
@@ -240,3 +245,34 @@ def test_an_upgraded_database_gets_the_sources_of_its_releases_in_place(
     page = (cited.output_dir / "releases" / f"{rescue}.html").read_text(encoding="utf-8")
     assert f'Source: <a href="{ORIGINAL}">International Organization for Migration</a>' in page
     engine.dispose()
+
+
+OWN_SOURCE_LINE = """\
+{% macro source_line(item, css_class) %}
+<p class="{{ css_class }}">Cited: {{ item.organisation }}</p>
+{% endmacro %}
+{% macro source_text(item) %}Cited: {{ item.organisation }}
+{% endmacro %}
+"""
+
+
+def test_one_partial_writes_the_source_line_of_every_page_and_mail(tmp_path: Path) -> None:
+    templates = ROOT / "templates"
+    assert [p.name for p in templates.iterdir() if "Source:" in p.read_text("utf-8")] == [
+        "_source.html"
+    ]
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "_source.html").write_text(OWN_SOURCE_LINE, encoding="utf-8")
+    release = dataclasses.replace(test_pages.RELEASE, organisation="IOM", source_url=ORIGINAL)
+    page = render_release(
+        environment([own]), test_pages.SITE, release, (), test_pages.release_url("r1"), NOW
+    )
+    item = dataclasses.replace(test_mail.item(1), organisation="IOM", source_url=ORIGINAL)
+    made = test_mail.digest(test_mail.section("libya", "Libya", item))
+    mail = digest_message(made, test_mail.mail_settings(template_dirs=(own,)), now=NOW)
+    text, html = test_mail.parts(test_mail.parsed(mail))
+    assert '<p class="source">Cited: IOM</p>' in page
+    assert "Cited: IOM\n" in text
+    assert re.search(r'<p class="meta"[^>]*>Cited: IOM</p>', html)
+    assert "Source:" not in page + text + html
