@@ -20,7 +20,7 @@ from pressfeed.evaluate import labelled_examples
 from pressfeed.extract import extract_text
 from pressfeed.mail import digest_message
 from pressfeed.markup import citable_url
-from pressfeed.models import Release, Settings
+from pressfeed.models import FolderSource, Release, Settings
 from pressfeed.pages import render_release
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
@@ -276,3 +276,32 @@ def test_one_partial_writes_the_source_line_of_every_page_and_mail(tmp_path: Pat
     assert "Cited: IOM\n" in text
     assert re.search(r'<p class="meta"[^>]*>Cited: IOM</p>', html)
     assert "Source:" not in page + text + html
+
+
+def test_a_publisher_configured_later_reaches_the_stored_releases(
+    settings: Settings, engine: Engine
+) -> None:
+    (settings.content_dir / "iom").mkdir()
+    (settings.content_dir / "iom" / "clinic.txt").write_text(TEXT, encoding="utf-8")
+    (settings.content_dir / "rescue.html").write_text(PAGE, encoding="utf-8")
+    scan_content(settings, engine, now=NOW)
+    with engine.connect() as connection:
+        before = {s.release.id: s for s in store.live_releases(connection)}
+    assert scan_content(settings, engine, now=NOW).files_read == 0
+
+    later = NOW + dt.timedelta(hours=1)
+    configured = dataclasses.replace(settings, sources=(FolderSource("iom", "IOM"),))
+    report = scan_content(configured, engine, now=later)
+    with engine.connect() as connection:
+        after = {s.release.id: s for s in store.live_releases(connection)}
+        arrived = store.arrivals(connection, NOW, later)
+
+    assert (report.files_read, report.added, report.updated) == (2, 0, 0)
+    assert after.keys() == before.keys()
+    assert sorted(s.release.organisation or "" for s in after.values()) == [
+        "IOM",
+        "International Organization for Migration",
+    ]
+    assert [s.first_seen for s in after.values()] == [s.first_seen for s in before.values()]
+    assert arrived == []
+    assert scan_content(configured, engine, now=later).files_read == 0

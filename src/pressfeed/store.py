@@ -387,6 +387,11 @@ def save_files(connection: Connection, records: Sequence[FileRecord]) -> None:
     connection.execute(insert(files), [vars(r) for r in records])
 
 
+def forget_file_hashes(connection: Connection) -> None:
+    """Make the next scan read every known file again, as if each had changed."""
+    connection.execute(update(files).values(mtime_ns=-1, sha256=""))
+
+
 def delete_files(connection: Connection, paths: Sequence[str]) -> None:
     if paths:
         connection.execute(delete(files).where(files.c.path.in_(paths)))
