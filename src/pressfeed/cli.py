@@ -19,6 +19,7 @@ from pressfeed import __version__, store
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.config import (
     CONFIG_ENV,
+    SOURCE_OPTIONS,
     describe_options,
     env_name,
     load_settings,
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings_help() -> str:
     lines = ["settings (config file key, environment variable):"]
     lines += [f"  {key:<20} {env_name(key)}" for key, *_ in describe_options()]
+    lines += [f"  {key}  (file only)" for key, *_ in describe_options(SOURCE_OPTIONS)]
     return "\n".join(lines)
 
 
