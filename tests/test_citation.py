@@ -5,18 +5,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
+from pathlib import Path
 
 import feedparser
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, text
 
 from pressfeed import store
+from pressfeed.cli import main
+from pressfeed.config import load_settings
 from pressfeed.digest import digest_sections
+from pressfeed.evaluate import labelled_examples
 from pressfeed.extract import extract_text
+from pressfeed.mail import digest_message
 from pressfeed.markup import citable_url
-from pressfeed.models import Release, Settings
+from pressfeed.models import FolderSource, Release, Settings
+from pressfeed.pages import render_release
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
-from tests.conftest import NOW
+from pressfeed.templating import environment
+from tests import test_mail, test_pages
+from tests.conftest import NOW, ROOT, write_settings
 
 ORIGINAL = "https://www.iom.int/news/rescue-ship-brings-80-migrants-ashore"
 PAGE = f"""<!doctype html><html lang="en"><head>
@@ -119,3 +129,179 @@ def test_a_bare_address_at_the_end_is_a_contact_not_the_source() -> None:
     (release,) = extracted(text, ".txt")
     assert release.source_url is None
     assert release.contacts[-1] == "https://twitter.com/example"
+
+
+FOLDERS = """
+organisation = "Newsroom"
+
+[sources."iom"]
+organisation = "IOM"
+
+[sources."wire"]
+organisation = ""
+"""
+
+
+def test_scan_classify_and_eval_name_the_same_publishers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_settings(tmp_path, FOLDERS)
+    content = tmp_path / "content"
+    for name, page in {
+        "iom/press/clinic.txt": TEXT,
+        "iom/rescue.html": PAGE,
+        "wire/clinic.txt": TEXT.replace("Mobile clinics", "Wire: mobile clinics"),
+        "clinic.txt": TEXT.replace("Mobile clinics", "Newsroom: mobile clinics"),
+    }.items():
+        (content / name).parent.mkdir(parents=True, exist_ok=True)
+        (content / name).write_text(page, encoding="utf-8")
+    assert main(["--config", str(config), "scan"]) == 0
+    settings = load_settings(config, environ={})
+    engine = store.open_store(settings.database)
+    with engine.connect() as connection:
+        scanned = {s.release.id: s.release.organisation for s in store.live_releases(connection)}
+    engine.dispose()
+    capsys.readouterr()
+
+    # A sub-folder, as classify is often given one: its files are still placed by their path
+    # under the content directory.
+    paths = [str(content / "iom"), str(content / "wire"), str(content / "clinic.txt")]
+    assert main(["--config", str(config), "classify", "--json", *paths]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    classified = {r["id"]: r["organisation"] for r in map(json.loads, lines)}
+    labels = tmp_path / "labels.json"
+    whole = {"whole_file": True, "releases": [{"title": None, "date": None, "topics": []}]}
+    files = dict.fromkeys(("iom/press/clinic.txt", "wire/clinic.txt", "clinic.txt"), whole)
+    labels.write_text(json.dumps({"topics": [], "files": files}), encoding="utf-8")
+    _, examples, _ = labelled_examples(labels, [content], now=NOW, settings=settings)
+    evaluated = {r.id: r.organisation for example in examples for r in example.releases}
+
+    assert sorted(scanned.values(), key=lambda name: name or "") == [
+        None,
+        "IOM",
+        "International Organization for Migration",
+        "Newsroom",
+    ]
+    assert classified == scanned
+    assert evaluated == {rid: scanned[rid] for rid in evaluated}
+    assert len(evaluated) == 3
+
+
+SOURCE_COLUMNS = next(
+    version
+    for version, migration in enumerate(store.MIGRATIONS)
+    if not callable(migration) and any("ADD COLUMN source_url" in s for s in migration)
+)
+
+
+def make_old(engine: Engine) -> None:
+    """Turn the database back into one of the schema before sources were kept, holding what a
+    scan of that time stored."""
+    with engine.begin() as connection:
+        for column in ("source_url", "organisation"):
+            connection.execute(text(f"ALTER TABLE releases DROP COLUMN {column}"))
+        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
+        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
+        connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})
+
+
+def test_an_upgraded_database_gets_the_sources_of_its_releases_in_place(
+    settings: Settings, tmp_path: Path
+) -> None:
+    cited = dataclasses.replace(settings, organisation="IOM")
+    (cited.content_dir / "rescue.html").write_text(PAGE, encoding="utf-8")
+    (cited.content_dir / "clinic.txt").write_text(TEXT, encoding="utf-8")
+    engine = store.open_store(cited.database)
+    scan_content(cited, engine, now=NOW)
+    make_old(engine)
+    engine.dispose()
+
+    engine = store.open_store(cited.database)  # migrated
+    with engine.connect() as connection:
+        before = {s.release.id: s for s in store.live_releases(connection)}
+    assert [s.release.organisation for s in before.values()] == [None, None]
+    later = NOW + dt.timedelta(days=1)
+    report = scan_content(cited, engine, now=later)
+    with engine.connect() as connection:
+        after = {s.release.id: s for s in store.live_releases(connection)}
+        arrived = store.arrivals(connection, NOW, later)  # what the next digests would hold
+
+    assert (report.files_read, report.added, report.updated, report.withdrawn) == (2, 0, 0, 0)
+    assert after.keys() == before.keys()
+    assert {s.release.organisation for s in after.values()} == {
+        "IOM",
+        "International Organization for Migration",
+    }
+    assert {s.release.source_url for s in after.values()} == {
+        ORIGINAL,
+        "https://www.iom.int/news/mobile-clinics-vaccinate-children",
+    }
+    for rid, stored in after.items():
+        assert (stored.first_seen, stored.updated) == (before[rid].first_seen, before[rid].updated)
+    assert arrived == []
+    assert scan_content(cited, engine, now=later).files_read == 0  # read again once only
+    publish(cited, engine, now=later)
+    rescue = next(rid for rid, s in after.items() if s.release.source_url == ORIGINAL)
+    page = (cited.output_dir / "releases" / f"{rescue}.html").read_text(encoding="utf-8")
+    assert f'Source: <a href="{ORIGINAL}">International Organization for Migration</a>' in page
+    engine.dispose()
+
+
+OWN_SOURCE_LINE = """\
+{% macro source_line(item, css_class) %}
+<p class="{{ css_class }}">Cited: {{ item.organisation }}</p>
+{% endmacro %}
+{% macro source_text(item) %}Cited: {{ item.organisation }}
+{% endmacro %}
+"""
+
+
+def test_one_partial_writes_the_source_line_of_every_page_and_mail(tmp_path: Path) -> None:
+    templates = ROOT / "templates"
+    assert [p.name for p in templates.iterdir() if "Source:" in p.read_text("utf-8")] == [
+        "_source.html"
+    ]
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "_source.html").write_text(OWN_SOURCE_LINE, encoding="utf-8")
+    release = dataclasses.replace(test_pages.RELEASE, organisation="IOM", source_url=ORIGINAL)
+    page = render_release(
+        environment([own]), test_pages.SITE, release, (), test_pages.release_url("r1"), NOW
+    )
+    item = dataclasses.replace(test_mail.item(1), organisation="IOM", source_url=ORIGINAL)
+    made = test_mail.digest(test_mail.section("libya", "Libya", item))
+    mail = digest_message(made, test_mail.mail_settings(template_dirs=(own,)), now=NOW)
+    text, html = test_mail.parts(test_mail.parsed(mail))
+    assert '<p class="source">Cited: IOM</p>' in page
+    assert "Cited: IOM\n" in text
+    assert re.search(r'<p class="meta"[^>]*>Cited: IOM</p>', html)
+    assert "Source:" not in page + text + html
+
+
+def test_a_publisher_configured_later_reaches_the_stored_releases(
+    settings: Settings, engine: Engine
+) -> None:
+    (settings.content_dir / "iom").mkdir()
+    (settings.content_dir / "iom" / "clinic.txt").write_text(TEXT, encoding="utf-8")
+    (settings.content_dir / "rescue.html").write_text(PAGE, encoding="utf-8")
+    scan_content(settings, engine, now=NOW)
+    with engine.connect() as connection:
+        before = {s.release.id: s for s in store.live_releases(connection)}
+    assert scan_content(settings, engine, now=NOW).files_read == 0
+
+    later = NOW + dt.timedelta(hours=1)
+    configured = dataclasses.replace(settings, sources=(FolderSource("iom", "IOM"),))
+    report = scan_content(configured, engine, now=later)
+    with engine.connect() as connection:
+        after = {s.release.id: s for s in store.live_releases(connection)}
+        arrived = store.arrivals(connection, NOW, later)
+
+    assert (report.files_read, report.added, report.updated) == (2, 0, 0)
+    assert after.keys() == before.keys()
+    assert sorted(s.release.organisation or "" for s in after.values()) == [
+        "IOM",
+        "International Organization for Migration",
+    ]
+    assert [s.first_seen for s in after.values()] == [s.first_seen for s in before.values()]
+    assert arrived == []
+    assert scan_content(configured, engine, now=later).files_read == 0

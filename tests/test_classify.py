@@ -1008,7 +1008,7 @@ def test_default_topics_on_the_seeds(shared_dir: Path, default_settings: Setting
         [shared_dir / "seeds"],
         compile_rules(default_settings.topics),
         now=NOW,
-        limits=default_settings.read_limits,
+        settings=default_settings,
     )
     assert report.distinct == 17
     perfect(report)
@@ -1020,7 +1020,7 @@ def test_default_topics_on_the_sample_content(default_settings: Settings) -> Non
         [ROOT / "content"],
         compile_rules(default_settings.topics),
         now=NOW,
-        limits=default_settings.read_limits,
+        settings=default_settings,
     )
     assert report.distinct > 0
     perfect(report)

@@ -9,7 +9,7 @@ import pytest
 
 from pressfeed.config import TOPIC_OPTIONS, describe_options, env_name, key_lines, load_settings
 from pressfeed.errors import ConfigError
-from pressfeed.models import EmailSettings, SmtpSettings, Term, Topic
+from pressfeed.models import EmailSettings, FolderSource, SmtpSettings, Term, Topic
 from tests.conftest import write_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -857,3 +857,106 @@ def test_a_home_directory_of_no_user_is_a_config_problem(tmp_path: Path) -> None
         load_settings(config, environ={})
     with pytest.raises(ConfigError, match="names no home directory"):
         load_settings(Path("~no-such-user-here/pressfeed.toml"), environ={})
+
+
+def test_sources_name_the_publisher_of_each_content_folder(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        """
+        organisation = "Wire"
+
+        [sources."iom"]
+        organisation = "IOM"
+
+        [sources."iom/press/"]
+        organisation = ""
+        """,
+    )
+
+    settings = load_settings(config, environ={})
+
+    assert settings.organisation == "Wire"
+    assert settings.sources == (FolderSource("iom", "IOM"), FolderSource("iom/press", ""))
+
+
+def test_source_folder_problems_are_reported_with_file_line_and_key(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        """
+        [sources."/srv/iom"]
+        organisation = "IOM"
+        [sources."../unhcr"]
+        organisation = "UNHCR"
+        [sources.'wfp\\news']
+        organisation = "WFP"
+        [sources."msf"]
+        organization = "MSF"
+        [sources."who"]
+        organisation = 3
+        [sources."ifrc"]
+        [sources.unicef.press]
+        organisation = "UNICEF"
+        [sources."oxfam"]
+        organisation = "Oxfam"
+        [sources."oxfam/"]
+        organisation = "Oxfam"
+        """,
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+
+    relative = "expected a folder relative to content_dir, such as 'iom/press'"
+    assert problems(error) == [
+        ("pressfeed.toml", 1, 'sources."/srv/iom"', f"{relative}, not an absolute path"),
+        (
+            "pressfeed.toml",
+            3,
+            'sources."../unhcr"',
+            f"{relative}; '.', '..', empty names and NUL are not allowed",
+        ),
+        ("pressfeed.toml", 5, 'sources."wfp\\\\news"', f"{relative}, written with '/'"),
+        (
+            "pressfeed.toml",
+            8,
+            "sources.msf.organization",
+            "unknown key 'organization'; did you mean 'organisation'?",
+        ),
+        ("pressfeed.toml", 10, "sources.who.organisation", "expected a string, got 3 (integer)"),
+        ("pressfeed.toml", 11, "sources.ifrc", "missing required key 'organisation'"),
+        (
+            "pressfeed.toml",
+            12,
+            "sources.unicef.press",
+            "unknown key 'press'; a folder with a \"/\" is written quoted: "
+            '[sources."unicef/press"]',
+        ),
+        ("pressfeed.toml", 16, 'sources."oxfam/"', "names the folder 'oxfam' a second time"),
+    ]
+
+
+def test_sources_must_be_tables(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'sources = "iom"\n')
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+
+    assert problems(error) == [
+        (
+            "pressfeed.toml",
+            1,
+            "sources",
+            "expected tables [sources.\"<folder>\"], got 'iom' (string)",
+        ),
+    ]
+
+
+def test_a_misspelt_sources_table_is_named(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[source."iom"]\norganisation = "IOM"\n')
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+
+    assert problems(error) == [
+        ("pressfeed.toml", 1, "source", "unknown section 'source'; did you mean 'sources'?"),
+    ]

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from pressfeed.cli import build_parser
-from pressfeed.config import TOPIC_OPTIONS, describe_options, env_name
+from pressfeed.config import SOURCE_OPTIONS, TOPIC_OPTIONS, describe_options, env_name
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -61,6 +61,11 @@ def test_every_setting_and_its_variable_are_documented(key: str) -> None:
 
 @pytest.mark.parametrize("key", [row[0] for row in describe_options(TOPIC_OPTIONS)])
 def test_every_topic_setting_is_documented(key: str) -> None:
+    assert f"`{key}`" in README
+
+
+@pytest.mark.parametrize("key", [row[0] for row in describe_options(SOURCE_OPTIONS)])
+def test_every_folder_source_setting_is_documented(key: str) -> None:
     assert f"`{key}`" in README
 
 

@@ -52,7 +52,7 @@ def scored(
         [tmp_path / "content"],
         compile_rules(settings.topics),
         now=NOW,
-        limits=settings.read_limits,
+        settings=settings,
     )
 
 
@@ -115,7 +115,7 @@ def test_labelled_examples_hold_the_releases_of_whole_files(tmp_path: Path) -> N
     (tmp_path / "content" / "two.txt").write_text(RESCUE + "\n" + CLINIC, encoding="utf-8")
     path = labels(tmp_path / "labels.json", {"two.txt": whole("sea-rescue", "health")})
     slugs, examples, report = labelled_examples(
-        path, [tmp_path / "content"], now=NOW, limits=settings.read_limits
+        path, [tmp_path / "content"], now=NOW, settings=settings
     )
     assert slugs == ["libya", "sea-rescue", "health", "governance"]
     (example,) = examples

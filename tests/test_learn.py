@@ -13,8 +13,7 @@ from pressfeed.cli import main
 from pressfeed.config import load_settings
 from pressfeed.evaluate import labelled_examples
 from pressfeed.learn import learn_topics, learned_toml
-from pressfeed.models import ReadLimits
-from tests.conftest import NOW
+from tests.conftest import NOW, write_settings
 
 pytest.importorskip("sklearn")
 
@@ -68,8 +67,9 @@ def corpus(tmp_path: Path) -> Path:
 def test_learned_rules_find_the_topic_words_and_score_well_unseen(
     corpus: Path, tmp_path: Path
 ) -> None:
+    settings = load_settings(write_settings(tmp_path), environ={})
     slugs, examples, _ = labelled_examples(
-        corpus, [tmp_path / "content"], now=NOW, limits=ReadLimits(max_bytes=10**6)
+        corpus, [tmp_path / "content"], now=NOW, settings=settings
     )
     learned = learn_topics(slugs, examples, folds=4)
     terms = {t.slug: {term.text for term in t.terms} for t in learned.topics}
@@ -84,8 +84,9 @@ def test_learned_rules_find_the_topic_words_and_score_well_unseen(
 
 
 def test_the_learned_topics_file_loads_and_classifies(corpus: Path, tmp_path: Path) -> None:
+    settings = load_settings(write_settings(tmp_path), environ={})
     slugs, examples, _ = labelled_examples(
-        corpus, [tmp_path / "content"], now=NOW, limits=ReadLimits(max_bytes=10**6)
+        corpus, [tmp_path / "content"], now=NOW, settings=settings
     )
     topics_file = tmp_path / "learned.toml"
     topics_file.write_text(learned_toml(learn_topics(slugs, examples, folds=4)), "utf-8")

@@ -19,6 +19,7 @@ from pressfeed import __version__, store
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.config import (
     CONFIG_ENV,
+    SOURCE_OPTIONS,
     describe_options,
     env_name,
     load_settings,
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings_help() -> str:
     lines = ["settings (config file key, environment variable):"]
     lines += [f"  {key:<20} {env_name(key)}" for key, *_ in describe_options()]
+    lines += [f"  {key}  (file only)" for key, *_ in describe_options(SOURCE_OPTIONS)]
     return "\n".join(lines)
 
 
@@ -280,7 +282,7 @@ def run_classify(args: argparse.Namespace) -> int:
     problems: list[SourceError] = []
     for file in _files(args.paths, problems):
         try:
-            releases = releases_of(file, settings.read_limits, _now().date())
+            releases = releases_of(file, settings, _now().date())
         except SourceError as problem:
             problems.append(problem)
             continue
@@ -335,6 +337,8 @@ def release_json(release: Release, scores: Sequence[TopicScore]) -> dict[str, An
         "paragraphs": len(release.paragraphs),
         "body": "\n\n".join(release.paragraphs),
         "contacts": list(release.contacts),
+        "source_url": release.source_url,
+        "organisation": release.organisation,
     }
 
 
@@ -382,7 +386,7 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = _settings_or_builtin(args)
     paths = args.paths or [settings.content_dir]
     rules = compile_rules(settings.topics)
-    report = evaluate(args.labels, paths, rules, now=_now(), limits=settings.read_limits)
+    report = evaluate(args.labels, paths, rules, now=_now(), settings=settings)
     _print_problems(report.problems)
     print(format_eval(report, show_misses=args.misses))
     return 0
@@ -516,7 +520,7 @@ def run_topics_apply(args: argparse.Namespace) -> int:
 def run_topics_learn(args: argparse.Namespace) -> int:
     settings = _settings_or_builtin(args)
     slugs, examples, report = labelled_examples(
-        args.labels, args.paths, now=_now(), limits=settings.read_limits
+        args.labels, args.paths, now=_now(), settings=settings
     )
     _print_problems(report.problems)
     try:

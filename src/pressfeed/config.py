@@ -12,7 +12,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from pressfeed.models import (
     ALL_FEED,
     DigestSettings,
     EmailSettings,
+    FolderSource,
     ServiceSettings,
     Settings,
     SmtpSettings,
@@ -665,9 +666,9 @@ def _file_values(doc: _Document, problems: list[ConfigProblem]) -> list[_Given]:
             given += _section_values(doc, key, value, problems)
         elif key in SECTIONS:
             problems.append(doc.problem([key], f"expected a table [{key}], got {_describe(value)}"))
-        else:
+        elif key != SOURCES:  # read by _folder_sources
             what = "section" if isinstance(value, dict) else "key"
-            known = SECTIONS if isinstance(value, dict) else [*_BY_DOTTED, *SECTIONS]
+            known = [*SECTIONS, SOURCES] if isinstance(value, dict) else [*_BY_DOTTED, *SECTIONS]
             problems.append(doc.problem([key], _unknown(what, key, known)))
     return given
 
@@ -888,6 +889,81 @@ def _term(text: str, value: object, lists: Mapping[str, tuple[str, ...]]) -> Ter
     return Term(text, float(value), near)
 
 
+# --- [sources."<folder>"]: who published the releases of a content sub-folder -----------------
+
+SOURCES = "sources"
+SOURCE_SECTION = 'sources."<folder>"'
+SOURCE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        SOURCE_SECTION,
+        "organisation",
+        TEXT,
+        None,
+        "publisher of the folder's releases whose page names none; empty: none",
+    ),
+)
+_SOURCE_BY_KEY = {o.key: o for o in SOURCE_OPTIONS}
+_RELATIVE_FOLDER = "expected a folder relative to content_dir, such as 'iom/press'"
+
+
+def folder_problem(folder: str) -> str | None:
+    """Why `folder` cannot name a sub-folder of the content directory, or None when it can."""
+    if "\\" in folder:
+        return f"{_RELATIVE_FOLDER}, written with '/'"
+    if folder.startswith(("/", "~")) or PureWindowsPath(folder).drive:
+        return f"{_RELATIVE_FOLDER}, not an absolute path"
+    if "\x00" in folder or any(p in ("", ".", "..") for p in folder.removesuffix("/").split("/")):
+        return f"{_RELATIVE_FOLDER}; '.', '..', empty names and NUL are not allowed"
+    return None
+
+
+def _folder_sources(doc: _Document, problems: list[ConfigProblem]) -> tuple[FolderSource, ...]:
+    """The [sources."<folder>"] tables, each folder once."""
+    table = doc.data.get(SOURCES, {})
+    if not isinstance(table, dict):
+        reason = f"expected tables [{SOURCE_SECTION}], got {_describe(table)}"
+        problems.append(doc.problem([SOURCES], reason))
+        return ()
+    found: dict[str, FolderSource] = {}
+    for folder, entry in table.items():
+        source = _folder_source(doc, folder, entry, problems)
+        if source and source.folder in found:
+            reason = f"names the folder {source.folder!r} a second time"
+            problems.append(doc.problem([SOURCES, folder], reason))
+        elif source:
+            found[source.folder] = source
+    return tuple(found.values())
+
+
+def _folder_source(
+    doc: _Document, folder: str, entry: object, problems: list[ConfigProblem]
+) -> FolderSource | None:
+    where = [SOURCES, folder]
+    before = len(problems)
+    if reason := folder_problem(folder):
+        problems.append(doc.problem(where, reason))
+    if not isinstance(entry, dict):
+        problems.append(doc.problem(where, f"expected a table, got {_describe(entry)}"))
+        return None
+    values: dict[str, Any] = {}
+    for key, value in entry.items():
+        if isinstance(value, dict):  # [sources.iom.press] is the folder "iom", its table "press"
+            hint = f'a folder with a "/" is written quoted: [sources."{folder}/{key}"]'
+            problems.append(doc.problem([*where, key], f"{_unknown('key', key, [])}; {hint}"))
+        elif key not in _SOURCE_BY_KEY:
+            problems.append(doc.problem([*where, key], _unknown("key", key, _SOURCE_BY_KEY)))
+        else:
+            try:
+                values[key] = _convert(_SOURCE_BY_KEY[key], value, doc.path.parent)
+            except ValueError as error:
+                problems.append(doc.problem([*where, key], str(error)))
+    if len(problems) > before:
+        return None  # beside these, a missing key would be noise
+    for missing in [key for key in _SOURCE_BY_KEY if key not in entry]:
+        problems.append(doc.problem(where, f"missing required key {missing!r}"))
+    return None if len(problems) > before else FolderSource(folder.removesuffix("/"), **values)
+
+
 # --- putting it together ------------------------------------------------------------------------
 
 
@@ -924,6 +1000,7 @@ def load_settings(
     ]
     winners = _resolve(given, problems)
     _check_together(winners, problems)
+    sources = _folder_sources(doc, problems)
     # Without a valid topics_file there is no knowing which topics file was meant.
     topics = (
         _read_topics(winners["topics_file"].value, problems) if "topics_file" in winners else ()
@@ -931,7 +1008,8 @@ def load_settings(
     if problems:
         raise ConfigError(_in_reading_order(problems))
     log.debug("configuration loaded from %s", config_file)
-    return _settings(config_file, {key: g.value for key, g in winners.items()}, topics)
+    values = {key: g.value for key, g in winners.items()}
+    return _settings(config_file, values, topics, sources)
 
 
 def load_topics(path: Path) -> tuple[Topic, ...]:
@@ -958,13 +1036,19 @@ def _read_topics(path: Path, problems: list[ConfigProblem]) -> tuple[Topic, ...]
     return _load_topics(doc, problems)
 
 
-def _settings(config_file: Path, values: Mapping[str, Any], topics: tuple[Topic, ...]) -> Settings:
+def _settings(
+    config_file: Path,
+    values: Mapping[str, Any],
+    topics: tuple[Topic, ...],
+    sources: tuple[FolderSource, ...],
+) -> Settings:
     def fields(section: str) -> dict[str, Any]:
         return {o.attribute: values[o.dotted] for o in OPTIONS if o.section == section}
 
     return Settings(
         config_file=config_file,
         topics=topics,
+        sources=sources,
         email=EmailSettings(**fields("email")),
         smtp=SmtpSettings(**fields("smtp")),
         digest=DigestSettings(**fields("digest")),

@@ -13,7 +13,7 @@ from typing import Any
 from pressfeed.classify import Rules, assigned_topics
 from pressfeed.errors import LabelsError, SourceError
 from pressfeed.identity import Namesakes, adopt_ids, merge_versions
-from pressfeed.models import ReadLimits, Release
+from pressfeed.models import Release, Settings
 from pressfeed.reading import releases_of
 from pressfeed.sources import SourceFile, discover
 
@@ -150,12 +150,12 @@ class _Labelled:
 
 
 def _read(
-    labels_path: Path, paths: Sequence[Path], now: dt.datetime, limits: ReadLimits
+    labels_path: Path, paths: Sequence[Path], now: dt.datetime, settings: Settings
 ) -> _Labelled:
     slugs, labels = read_labels(labels_path)
     files = labelled_files({label.file for label in labels}, paths)
     report = EvalReport()
-    extracted = _extract(files, now, limits, report)
+    extracted = _extract(files, now, settings, report)
     matches = _match([lb for lb in labels if not lb.whole_file], extracted, report)
     return _Labelled(slugs, labels, extracted, matches, report)
 
@@ -166,10 +166,10 @@ def evaluate(
     rules: Rules,
     *,
     now: dt.datetime,
-    limits: ReadLimits,
+    settings: Settings,
 ) -> EvalReport:
     """Extract and classify the labelled files, and score the result against the labels."""
-    read = _read(labels_path, paths, now, limits)
+    read = _read(labels_path, paths, now, settings)
     report = read.report
     merged = _merge(r for found in read.extracted.values() for r in found)
     topics = {rid: set(assigned_topics(r, rules)) for rid, r in merged.items()}
@@ -194,10 +194,10 @@ class Example:
 
 
 def labelled_examples(
-    labels_path: Path, paths: Sequence[Path], *, now: dt.datetime, limits: ReadLimits
+    labels_path: Path, paths: Sequence[Path], *, now: dt.datetime, settings: Settings
 ) -> tuple[list[str], list[Example], EvalReport]:
     """The topic slugs and the labelled items found in the files, with what was not found."""
-    read = _read(labels_path, paths, now, limits)
+    read = _read(labels_path, paths, now, settings)
     found = {key: r for key, r in read.items().items() if r}
     examples = [
         Example(key, found[key], frozenset(required), frozenset(optional - required))
@@ -208,14 +208,14 @@ def labelled_examples(
 
 
 def _extract(
-    files: dict[str, SourceFile], now: dt.datetime, limits: ReadLimits, report: EvalReport
+    files: dict[str, SourceFile], now: dt.datetime, settings: Settings, report: EvalReport
 ) -> dict[str, list[Release]]:
     extracted: dict[str, list[Release]] = {}
     namesakes: Namesakes = {}
     for name, file in sorted(files.items(), key=lambda item: item[1].path):
         try:
             # Named as labelled, which is how the content folder names it.
-            found = releases_of(replace(file, name=name), limits, now.date())
+            found = releases_of(replace(file, name=name), settings, now.date())
         except SourceError as problem:
             report.problems.append(problem)
             continue

@@ -200,6 +200,15 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class FolderSource:
+    """A `[sources."<folder>"]` table: how releases under one content sub-folder are cited when
+    their page does not say."""
+
+    folder: str  # relative to the content directory, with forward slashes: "iom/press"
+    organisation: str  # "": no publisher, whatever the top-level `organisation` says
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -224,7 +233,8 @@ class Settings:
     database_timeout: float = 10.0  # seconds a write waits for another writer's lock
     workers: int = 0  # processes for large scans and publishes; 0: one per core
     max_file_lines: int = 100_000  # content files with more lines are skipped
-    organisation: str = ""  # the publisher of releases whose page names none
+    organisation: str = ""  # the publisher of releases whose page and folder name none
+    sources: tuple[FolderSource, ...] = ()  # publishers by content sub-folder, as written
     topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
 
     @property

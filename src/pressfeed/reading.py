@@ -13,11 +13,12 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pressfeed.classify import Rules, classify, compile_rules
 from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
-from pressfeed.models import FileRecord, ReadLimits, Release, Settings
+from pressfeed.models import FileRecord, Release, Settings
 from pressfeed.processes import end_with_parent
 from pressfeed.sources import SourceFile, read_with
 
@@ -69,10 +70,7 @@ class Reader:
         record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
         if known_sha256 == source.sha256:
             return Read(record, None, [])
-        releases = releases_in(file, source.text, self.now.date())
-        if self.settings.organisation:
-            default = self.settings.organisation
-            releases = [replace(r, organisation=r.organisation or default) for r in releases]
+        releases = releases_in(file, source.text, self.now.date(), self.settings)
         return Read(record, releases, [scores_of(r, self.rules) for r in releases])
 
     def close(self) -> None:
@@ -102,15 +100,39 @@ def _read_in_worker(job: tuple[SourceFile, str | None]) -> Read | SourceError:
     return _worker.read(*job)
 
 
-def releases_of(file: SourceFile, limits: ReadLimits, today: dt.date) -> list[Release]:
+def releases_of(file: SourceFile, settings: Settings, today: dt.date) -> list[Release]:
     """A file's releases, read as a scan reads it: what scan stores, classify shows and eval
     scores. Raises SourceError for a file that cannot be read."""
-    return releases_in(file, read_with(file, limits).text, today)
+    return releases_in(file, read_with(file, settings.read_limits).text, today, settings)
 
 
-def releases_in(file: SourceFile, text: str, today: dt.date) -> list[Release]:
-    """The releases in a file's text."""
-    return extract_text(text, file.suffix, source=file.name, file_date=file_date(file), today=today)
+def releases_in(file: SourceFile, text: str, today: dt.date, settings: Settings) -> list[Release]:
+    """The releases in a file's text, with the configured publisher where the page names none."""
+    found = extract_text(
+        text, file.suffix, source=file.name, file_date=file_date(file), today=today
+    )
+    if not (publisher := organisation_of(file, settings)):
+        return found
+    return [replace(r, organisation=r.organisation or publisher) for r in found]
+
+
+def organisation_of(file: SourceFile, settings: Settings) -> str:
+    """Who published a file's releases when their page does not say: the `[sources]` entry of
+    the deepest folder holding the file, else the `organisation` setting."""
+    if not settings.sources:
+        return settings.organisation
+    name = content_name(file, settings.content_dir)
+    holding = [s for s in settings.sources if name.startswith(s.folder + "/")]
+    deepest = max(holding, key=lambda s: len(s.folder), default=None)
+    return settings.organisation if deepest is None else deepest.organisation
+
+
+def content_name(file: SourceFile, content_dir: Path) -> str:
+    """The file's path relative to the content directory, as a scan names it; a file outside
+    it keeps its own name (eval names files as the labels do)."""
+    # abspath, not resolve: a link inside the content directory belongs to the link's folder.
+    path, root = Path(os.path.abspath(file.path)), Path(os.path.abspath(content_dir))
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else file.name
 
 
 def file_date(file: SourceFile) -> dt.date:

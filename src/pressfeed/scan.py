@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 BATCH_FILES = 200
 RECLASSIFY_BATCH = 500
 TOPICS_KEY = "topics_fingerprint"
+PUBLISHERS_KEY = "publishers_fingerprint"
 BACKFILL_KEY = "backfill_started"
 
 
@@ -68,6 +69,7 @@ def scan_content(
     rules = compile_rules(settings.topics)
     now = _backfill_time(engine, now)
     _reclassify_if_topics_changed(engine, settings.topics, rules, report)
+    _reread_if_publishers_changed(engine, settings)
     with engine.connect() as connection:
         known = store.file_records(connection)
     reader = Reader(settings, rules, now)
@@ -316,3 +318,15 @@ def _reclassify_if_topics_changed(
             _mark_for_publishing(connection, [], moved, stored)
             report.reclassified += len(changed)
         store.set_meta_value(connection, TOPICS_KEY, fingerprint)
+
+
+def _reread_if_publishers_changed(engine: Engine, settings: Settings) -> None:
+    """`organisation` or a `[sources]` table changed since the last scan: every file is read
+    again, so that stored releases take the publisher now configured for them."""
+    publishers = (settings.organisation, sorted(settings.sources, key=lambda s: s.folder))
+    fingerprint = hashlib.sha256(repr(publishers).encode()).hexdigest()
+    with engine.begin() as connection:
+        if store.meta_value(connection, PUBLISHERS_KEY) == fingerprint:
+            return
+        store.forget_file_hashes(connection)
+        store.set_meta_value(connection, PUBLISHERS_KEY, fingerprint)

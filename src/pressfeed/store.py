@@ -258,6 +258,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE releases ADD COLUMN source_url TEXT",
         "ALTER TABLE releases ADD COLUMN organisation TEXT",
     ),
+    # ... which releases stored before then lack: the next scan reads every file again (no file
+    # has these times or this hash) and fills them in place, under the same ids and arrival times.
+    ("UPDATE files SET mtime_ns = -1, sha256 = ''",),
 )
 
 
@@ -382,6 +385,11 @@ def save_files(connection: Connection, records: Sequence[FileRecord]) -> None:
         return
     delete_files(connection, [r.path for r in records])
     connection.execute(insert(files), [vars(r) for r in records])
+
+
+def forget_file_hashes(connection: Connection) -> None:
+    """Make the next scan read every known file again, as if each had changed."""
+    connection.execute(update(files).values(mtime_ns=-1, sha256=""))
 
 
 def delete_files(connection: Connection, paths: Sequence[str]) -> None:
