@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 
 from pressfeed import store
 from pressfeed.digest import (
-    backoff,
     build_digest,
     dry_run,
     mail_settings,
@@ -101,10 +100,6 @@ def test_weekly_period_ends_on_the_weekday() -> None:
 def test_immediate_period_ends_now() -> None:
     now = at("2026-11-23T09:17:03+00:00")
     assert period_end(subscriber(frequency=Frequency.IMMEDIATE), now) == now
-
-
-def test_backoff_grows_to_an_hour() -> None:
-    assert [backoff(n).total_seconds() for n in (1, 2, 3, 7, 30)] == [60, 120, 240, 3600, 3600]
 
 
 # --- what ---------------------------------------------------------------------------------------
@@ -223,14 +218,14 @@ def test_due_digest_is_recorded_sent_once_and_holds_only_news(
     add(settings, engine, "ana@example.org", topics="health")
     add(settings, engine, "bo@example.org", topics="libya")
     report = run(settings, engine, NOW, news)
-    assert (report.planned, report.empty, report.sent) == (1, 1, 1)  # type: ignore[attr-defined]
+    assert (report.planned, report.empty, report.delivery.sent) == (1, 1, 1)  # type: ignore[attr-defined]
     (message,) = messages(news).values()
     assert message["To"] == "ana@example.org"
     assert message["Subject"] == "1 new release on Health"
     assert "Clinic opens for new arrivals" in message.get_body(("plain",)).get_content()
     assert "tuberculosis" not in message.get_body(("plain",)).get_content()  # the archive
     again = run(settings, engine, NOW + dt.timedelta(hours=1), news)
-    assert (again.planned, again.sent) == (0, 0)  # type: ignore[attr-defined]
+    assert (again.planned, again.delivery.sent) == (0, 0)  # type: ignore[attr-defined]
     with engine.connect() as connection:
         (row,) = store.outbox_rows(connection)
     assert row.status == "sent"

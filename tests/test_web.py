@@ -32,9 +32,10 @@ from sqlalchemy import Engine
 
 from pressfeed import store, tokens
 from pressfeed.config import load_settings
-from pressfeed.digest import DigestReport, deliver_outbox, mail_settings
+from pressfeed.digest import mail_settings
 from pressfeed.files import write_if_changed
 from pressfeed.models import Frequency, Settings, Subscriber
+from pressfeed.outbox import deliver_outbox
 from pressfeed.publish import publish, stable_id
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport
@@ -99,7 +100,7 @@ def deliver_now(engine: Engine, directory: Path) -> None:
     transport = DirectoryTransport(directory)
     now = dt.datetime.now(dt.UTC)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(deliver_outbox, engine, transport, now=now, report=DigestReport()).result()
+        pool.submit(deliver_outbox, engine, transport, now=now).result()
 
 
 @contextlib.contextmanager

@@ -45,7 +45,7 @@ from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressfeed import store, tokens
-from pressfeed.digest import mail_settings, outgoing
+from pressfeed.digest import mail_settings
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
 from pressfeed.mail import confirmation_message, manage_url
 from pressfeed.models import (
@@ -56,6 +56,7 @@ from pressfeed.models import (
     StoredRelease,
     Subscriber,
 )
+from pressfeed.outbox import outgoing
 from pressfeed.pages import render_stylesheet
 from pressfeed.publish import (
     EPOCH,
