@@ -289,6 +289,44 @@ def test_now_option_ends_every_period_now(settings: Settings, engine: Engine, ne
     assert report.planned == 1
 
 
+# "a..b@example.org" passes the sign-up checks, but no mail can carry it (not one mailbox).
+UNCARRIED = "a..b@example.org"
+# A broken template override: str.format raises ValueError while the mail is made.
+BROKEN_TEMPLATE = '{{ "{:d}".format(address) }}\n'
+
+
+def test_an_address_mail_cannot_carry_is_skipped_and_the_others_get_their_digest(
+    settings: Settings, engine: Engine, news: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    add(settings, engine, "ana@example.org", topics="health")
+    skipped = add(settings, engine, UNCARRIED, topics="health")
+    report = run(settings, engine, NOW, news)
+    assert (report.planned, report.delivery.sent) == (1, 1)  # type: ignore[attr-defined]
+    assert [m["To"] for m in messages(news).values()] == ["ana@example.org"]
+    assert f"digest for {UNCARRIED} not made" in caplog.text
+    with engine.connect() as connection:
+        left = store.subscriber_by_id(connection, skipped.id)
+    assert left is not None
+    assert left.covered_until is None  # its period stays open: nothing was lost for it
+
+
+def test_a_bug_while_making_a_digest_stops_the_run_and_is_not_taken_for_a_bad_address(
+    settings: Settings, engine: Engine, news: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt").write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    broken = dataclasses.replace(settings, templates_dir=tmp_path / "mine")
+    reader = add(settings, engine, "ana@example.org", topics="health")
+    with pytest.raises(ValueError, match="Unknown format code"):
+        run(broken, engine, NOW, news)
+    with engine.connect() as connection:
+        assert store.outbox_rows(connection) == []
+        after = store.subscriber_by_id(connection, reader.id)
+    assert after is not None
+    assert after.covered_until is None  # the next run, templates mended, sends it
+    assert run(settings, engine, NOW, news).planned == 1  # type: ignore[attr-defined]
+
+
 # --- one rendering for many subscribers ---------------------------------------------------------
 
 

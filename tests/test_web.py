@@ -595,6 +595,30 @@ def test_invalid_sign_ups_get_400_saying_why(
     assert served.confirmations() == []
 
 
+def test_an_address_mail_cannot_carry_gets_400_saying_so(served: Served) -> None:
+    response = served.sign_up("a..b@example.org")  # passes the checks; not one mailbox
+    assert response.status_code == 400
+    assert "We cannot send mail to" in response.text
+    assert "a..b@example.org" in response.text
+    assert served.subscriber("a..b@example.org") is None
+    assert served.confirmations() == []
+
+
+def test_a_bug_while_making_the_confirmation_is_an_error_not_a_bad_address(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    # A broken template override: str.format raises ValueError while the mail is made.
+    (mine / "confirm.txt").write_text('{{ "{:d}".format(address) }}\n', encoding="utf-8")
+    with serving(dataclasses.replace(settings, templates_dir=mine), engine) as served:
+        response = served.sign_up("ana@example.org")
+        assert response.status_code == 500
+        assert "We cannot send mail" not in response.text
+        assert served.subscriber("ana@example.org") is None
+        assert served.confirmations() == []
+
+
 def test_sign_ups_from_another_site_are_refused(served: Served) -> None:
     for header in (
         {"Origin": "https://evil.example"},

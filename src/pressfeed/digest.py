@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store
+from pressfeed.errors import MailAddressError
 from pressfeed.files import write_if_changed
 from pressfeed.mail import DigestMailer, digest_message, message_bytes
 from pressfeed.models import (
@@ -269,7 +270,7 @@ def _built_batch(mailer: DigestMailer, digests: Sequence[Digest]) -> _PlanBatch:
     for digest in digests:
         try:
             built = mailer.build(digest) if digest.count else None
-        except ValueError as error:  # an address the mail cannot carry: the others go on
+        except MailAddressError as error:  # the others go on
             log.error("digest for %s not made: %s", digest.subscriber.address, error)
             continue
         if built is not None:

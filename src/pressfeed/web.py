@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressfeed import store, tokens
 from pressfeed.digest import mail_settings
+from pressfeed.errors import MailAddressError
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
 from pressfeed.mail import confirmation_message, manage_url
 from pressfeed.models import (
@@ -633,7 +634,7 @@ def record_sign_up(
         # Every sign-up, whatever the address's state, makes the mail's final bytes, asks
         # whether it may be sent and writes the subscriber (a confirmed one unchanged), so that
         # none answers noticeably faster. The mail is made before anything is stored: it
-        # raises ValueError for an address mail cannot carry.
+        # raises MailAddressError for an address mail cannot carry.
         queued, message_id = _confirmation(connection, mail, subscriber, now)
         may_mail = _may_mail(connection, subscriber.id, now)
         if existing is not None and existing.confirmed:
@@ -771,7 +772,7 @@ class _Web:
         mail = await run_in_threadpool(mail_settings, settings, self.engine)
         try:
             recorded = await run_in_threadpool(record_sign_up, self.engine, mail, wanted, now=now)
-        except ValueError:  # passed our checks, but the mail cannot carry it
+        except MailAddressError:  # passed our checks, but the mail cannot carry it
             problem = f"We cannot send mail to {wanted.address!r}."
             return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
         page = _page(settings, "subscribed.html", "subscribe", problem=None)
