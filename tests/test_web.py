@@ -39,8 +39,14 @@ from pressfeed.outbox import deliver_outbox
 from pressfeed.publish import publish, stable_id
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport
-from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
-from pressfeed.web import CONFIRMATION_GAP, create_app, record_sign_up
+from pressfeed.subscriptions import (
+    CONFIRMATION_GAP,
+    Choice,
+    add_subscriber,
+    record_sign_up,
+    subscriber_from,
+)
+from pressfeed.web import create_app
 from tests.conftest import NOW, write_settings
 from tests.test_publish import HEALTH
 from tests.test_scan import LISTING
@@ -479,6 +485,7 @@ def test_sign_up_mails_a_link_that_confirms(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="pressfeed.web")
+    caplog.set_level("INFO", logger="pressfeed.subscriptions")
     response = served.sign_up("ana@example.org", topics=["health", "libya"], frequency="weekly")
     assert response.status_code == 200
     assert CHECK_INBOX in response.text

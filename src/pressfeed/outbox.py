@@ -15,13 +15,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import parseaddr
 
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store
-from pressfeed.mail import message_bytes
 from pressfeed.models import Outgoing
 from pressfeed.send import Outcome, Result, Transport
 
@@ -61,13 +58,6 @@ RETRY = Backoff()
 def backoff(attempts: int) -> dt.timedelta:
     """How long to wait before the next try: one minute, doubling, at most an hour."""
     return RETRY.delay(attempts)
-
-
-def outgoing(message: EmailMessage, key: str) -> Outgoing:
-    """A built message as final bytes with its envelope, ready for the outbox under `key`."""
-    sender = parseaddr(str(message["From"]))[1]
-    recipient = parseaddr(str(message["To"]))[1]
-    return Outgoing(key, sender, recipient, message_bytes(message))
 
 
 def deliver_outbox(
