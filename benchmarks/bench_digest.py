@@ -249,16 +249,15 @@ def measure_plan(db: Path) -> Measure:
 def measure_deliver(db: Path, port: int) -> Measure:
     """`deliver_outbox` with the SMTP transport, as `pressfeed digest` sends."""
     from pressfeed import store
-    from pressfeed.digest import DigestReport, deliver_outbox
+    from pressfeed.outbox import deliver_outbox
     from pressfeed.send import SmtpTransport
 
     settings = bench_settings(db, port)
     engine = store.open_store(settings.database)
 
     def deliver() -> int:
-        report = DigestReport()
         transport = SmtpTransport(settings.smtp, settings.digest.connections)
-        deliver_outbox(engine, transport, now=now(), report=report)
+        report = deliver_outbox(engine, transport, now=now())
         if report.deferred or report.failed:
             raise RuntimeError(f"{report.deferred} deferred, {report.failed} failed")
         return report.sent

@@ -7,8 +7,7 @@ from urllib.parse import quote
 
 from pressfeed import tokens
 from pressfeed.digest import mail_settings
-from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
-from pressfeed.web import CONFIRM
+from pressfeed.subscriptions import CONFIRM, Choice, add_subscriber, subscriber_from
 from tests.test_web import Served
 
 

@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 
 from pressfeed import store
 from pressfeed.digest import (
-    backoff,
     build_digest,
     dry_run,
     mail_settings,
@@ -101,10 +100,6 @@ def test_weekly_period_ends_on_the_weekday() -> None:
 def test_immediate_period_ends_now() -> None:
     now = at("2026-11-23T09:17:03+00:00")
     assert period_end(subscriber(frequency=Frequency.IMMEDIATE), now) == now
-
-
-def test_backoff_grows_to_an_hour() -> None:
-    assert [backoff(n).total_seconds() for n in (1, 2, 3, 7, 30)] == [60, 120, 240, 3600, 3600]
 
 
 # --- what ---------------------------------------------------------------------------------------
@@ -251,14 +246,14 @@ def test_due_digest_is_recorded_sent_once_and_holds_only_news(
     add(settings, engine, "ana@example.org", topics="health")
     add(settings, engine, "bo@example.org", topics="libya")
     report = run(settings, engine, NOW, news)
-    assert (report.planned, report.empty, report.sent) == (1, 1, 1)  # type: ignore[attr-defined]
+    assert (report.planned, report.empty, report.delivery.sent) == (1, 1, 1)  # type: ignore[attr-defined]
     (message,) = messages(news).values()
     assert message["To"] == "ana@example.org"
     assert message["Subject"] == "1 release newly added on Health"  # dated 2024
     assert "Clinic opens for new arrivals" in message.get_body(("plain",)).get_content()
     assert "tuberculosis" not in message.get_body(("plain",)).get_content()  # the archive
     again = run(settings, engine, NOW + dt.timedelta(hours=1), news)
-    assert (again.planned, again.sent) == (0, 0)  # type: ignore[attr-defined]
+    assert (again.planned, again.delivery.sent) == (0, 0)  # type: ignore[attr-defined]
     with engine.connect() as connection:
         (row,) = store.outbox_rows(connection)
     assert row.status == "sent"
@@ -320,6 +315,44 @@ def test_now_option_ends_every_period_now(settings: Settings, engine: Engine, ne
         settings, engine, now=NOW, end_now=True, transport=DirectoryTransport(news)
     )
     assert report.planned == 1
+
+
+# "a..b@example.org" passes the sign-up checks, but no mail can carry it (not one mailbox).
+UNCARRIED = "a..b@example.org"
+# A broken template override: str.format raises ValueError while the mail is made.
+BROKEN_TEMPLATE = '{{ "{:d}".format(address) }}\n'
+
+
+def test_an_address_mail_cannot_carry_is_skipped_and_the_others_get_their_digest(
+    settings: Settings, engine: Engine, news: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    add(settings, engine, "ana@example.org", topics="health")
+    skipped = add(settings, engine, UNCARRIED, topics="health")
+    report = run(settings, engine, NOW, news)
+    assert (report.planned, report.delivery.sent) == (1, 1)  # type: ignore[attr-defined]
+    assert [m["To"] for m in messages(news).values()] == ["ana@example.org"]
+    assert f"digest for {UNCARRIED} not made" in caplog.text
+    with engine.connect() as connection:
+        left = store.subscriber_by_id(connection, skipped.id)
+    assert left is not None
+    assert left.covered_until is None  # its period stays open: nothing was lost for it
+
+
+def test_a_bug_while_making_a_digest_stops_the_run_and_is_not_taken_for_a_bad_address(
+    settings: Settings, engine: Engine, news: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt").write_text(BROKEN_TEMPLATE, encoding="utf-8")
+    broken = dataclasses.replace(settings, templates_dir=tmp_path / "mine")
+    reader = add(settings, engine, "ana@example.org", topics="health")
+    with pytest.raises(ValueError, match="Unknown format code"):
+        run(broken, engine, NOW, news)
+    with engine.connect() as connection:
+        assert store.outbox_rows(connection) == []
+        after = store.subscriber_by_id(connection, reader.id)
+    assert after is not None
+    assert after.covered_until is None  # the next run, templates mended, sends it
+    assert run(settings, engine, NOW, news).planned == 1  # type: ignore[attr-defined]
 
 
 # --- one rendering for many subscribers ---------------------------------------------------------

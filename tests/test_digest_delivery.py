@@ -81,7 +81,7 @@ def test_each_subscriber_gets_their_topics_over_smtp(
     subscribe(settings, engine, "bo@example.org", "sea-rescue,health")
     subscribe(settings, engine, "cy@example.org", "governance")
     report = send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_sink, settings))
-    assert (report.planned, report.empty, report.sent) == (2, 1, 2)
+    assert (report.planned, report.empty, report.delivery.sent) == (2, 1, 2)
     mails = by_recipient(smtp_sink.wait_for(2))
     assert set(mails) == {"ana@example.org", "bo@example.org"}
     ana = mails["ana@example.org"].message
@@ -104,15 +104,15 @@ def test_temporary_refusal_is_retried_after_the_back_off(
     with_news(settings, engine)
     subscribe(settings, engine, "ana@example.org")
     first = send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_flaky, settings))
-    assert (first.sent, first.deferred) == (0, 1)
+    assert (first.delivery.sent, first.delivery.deferred) == (0, 1)
     early = send_due_digests(
         settings, engine, now=NOW + dt.timedelta(seconds=30), transport=smtp(smtp_flaky, settings)
     )
-    assert early.sent == 0  # the back-off holds it a minute
+    assert early.delivery.sent == 0  # the back-off holds it a minute
     later = send_due_digests(
         settings, engine, now=NOW + dt.timedelta(minutes=2), transport=smtp(smtp_flaky, settings)
     )
-    assert later.sent == 1
+    assert later.delivery.sent == 1
     assert len(smtp_flaky.wait_for(1)) == 1
 
 
@@ -124,7 +124,7 @@ def test_permanent_rejection_fails_one_and_spares_the_others(
     subscribe(settings, engine, "ana@example.org")
     subscribe(settings, engine, "bo@example.org")
     report = send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_reject, settings))
-    assert (report.sent, report.failed) == (2, 1)
+    assert (report.delivery.sent, report.delivery.failed) == (2, 1)
     assert set(by_recipient(smtp_reject.wait_for(2))) == {"ana@example.org", "bo@example.org"}
     with engine.connect() as connection:
         statuses = {
@@ -165,12 +165,12 @@ def test_server_down_then_back_delivers_everything_once(
         subscribe(settings, engine, f"{name}@example.org")
     down = settings.smtp.__class__(host="127.0.0.1", port=smtp_down_port, timeout=2.0)
     report = send_due_digests(settings, engine, now=NOW, transport=SmtpTransport(down, 2))
-    assert (report.planned, report.deferred) == (2, 2)
+    assert (report.planned, report.delivery.deferred) == (2, 2)
     server = start_smtp(sink(smtp_down_port))  # type: ignore[operator]
     later = send_due_digests(
         settings, engine, now=NOW + dt.timedelta(minutes=2), transport=SmtpTransport(down, 2)
     )
-    assert later.sent == 2
+    assert later.delivery.sent == 2
     received = server.wait_for(2)
     assert sorted(r.rcpt_tos[0] for r in received) == ["ana@example.org", "bo@example.org"]
 

@@ -37,9 +37,10 @@ from sqlalchemy import Engine
 from pressfeed import files, store
 from pressfeed.cli import main
 from pressfeed.config import load_settings
-from pressfeed.digest import Backoff, DigestReport, deliver_outbox, send_due_digests
+from pressfeed.digest import send_due_digests
 from pressfeed.errors import StoreError, WriteError
 from pressfeed.models import Outgoing, Settings, SmtpSettings
+from pressfeed.outbox import Backoff, deliver_outbox
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport, SmtpTransport, Transport
@@ -119,8 +120,8 @@ def deliver_until_done(
     rounds: list[Round] = []
     attempts = {r.key: r.attempts for r in outbox(engine)}
     while True:
-        at, report = clock(), DigestReport()
-        deliver_outbox(engine, transport, now=at, report=report, retry=retry, clock=clock)
+        at = clock()
+        report = deliver_outbox(engine, transport, now=at, retry=retry, clock=clock)
         rows = outbox(engine)
         tried = frozenset(r.key for r in rows if r.attempts > attempts[r.key])
         attempts = {r.key: r.attempts for r in rows}
@@ -225,7 +226,7 @@ def test_digests_through_a_refusing_server_all_arrive(
         clock.wait_until(min(waiting))
     assert len(reports) > 1  # some were refused at first
     assert reports[0].planned == 12
-    assert sum(r.sent for r in reports) == 12
+    assert sum(r.delivery.sent for r in reports) == 12
     received = server.wait_for(12)
     assert sorted(r.rcpt_tos[0] for r in received) == [
         f"reader{n:02}@example.org" for n in range(12)
@@ -269,8 +270,7 @@ def test_a_server_slower_than_the_timeout_costs_one_timeout_per_connection(
     queue(engine, 10)
     transport = smtp_to(server.port, timeout=0.2, connections=2)
     started = time.monotonic()
-    report = DigestReport()
-    deliver_outbox(engine, transport, now=NOW, report=report, retry=QUICK)
+    report = deliver_outbox(engine, transport, now=NOW, retry=QUICK)
     took = time.monotonic() - started
     assert (report.sent, report.deferred) == (0, 10)
     assert took < 1.5  # each session gives up after one timeout, not one per message
@@ -355,8 +355,7 @@ def test_the_back_off_counts_from_when_a_slow_round_ends(
     # A round held up by a slow server must not stamp next attempts that are already past.
     server = start_smtp(slow_replies(0.3))
     queue(engine, 1)
-    report = DigestReport()
-    deliver_outbox(engine, smtp_to(server.port, timeout=0.1), now=NOW, report=report, retry=QUICK)
+    deliver_outbox(engine, smtp_to(server.port, timeout=0.1), now=NOW, retry=QUICK)
     row = outbox(engine)[0]
     assert row.status == "pending"
     assert row.next_attempt - NOW >= QUICK.first + dt.timedelta(seconds=0.09)

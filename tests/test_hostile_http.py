@@ -29,8 +29,15 @@ from pressfeed import store, tokens
 from pressfeed.config import load_settings
 from pressfeed.digest import mail_settings
 from pressfeed.models import Settings, Subscriber
-from pressfeed.subscriptions import Choice, add_subscriber, remove_subscriber, subscriber_from
-from pressfeed.web import ADDRESS_SIGN_UPS_PER_HOUR, CONFIRM_VALID, MAX_BODY_BYTES
+from pressfeed.subscriptions import (
+    ADDRESS_SIGN_UPS_PER_HOUR,
+    CONFIRM_VALID,
+    Choice,
+    add_subscriber,
+    remove_subscriber,
+    subscriber_from,
+)
+from pressfeed.web import MAX_BODY_BYTES
 from tests.conftest import NOW, write_settings
 from tests.smtp_servers import SmtpServer, free_port, sink
 from tests.test_publish import HEALTH

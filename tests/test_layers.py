@@ -45,6 +45,7 @@ def test_the_code_keeps_its_layers(copy: Path) -> None:
         ("classify", "from pressfeed import store", "Stages import neither"),
         ("store", "from pressfeed import extract", "The store knows no stage"),
         ("digest", "from pressfeed import cli", "Flows import neither"),
+        ("outbox", "from pressfeed import service", "Flows import neither"),
     ],
 )
 def test_an_import_across_a_layer_is_refused(

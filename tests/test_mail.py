@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pressfeed.errors import MailAddressError
 from pressfeed.mail import (
     confirmation_message,
     digest_message,
@@ -509,9 +510,10 @@ def test_topic_title_cannot_add_headers() -> None:
 )
 def test_bad_subscriber_address_is_refused(address: str) -> None:
     reader = subscriber(address=address)
-    with pytest.raises(ValueError, match="address of subscriber sub-1"):
+    with pytest.raises(MailAddressError, match="address of subscriber sub-1") as made:
         digest_message(digest(reader=reader), mail_settings(), now=NOW)
-    with pytest.raises(ValueError, match="address of subscriber sub-1"):
+    assert (made.value.what, made.value.address) == ("address of subscriber sub-1", address)
+    with pytest.raises(MailAddressError, match="address of subscriber sub-1"):
         confirmation_message(reader, mail_settings(), confirm_url=CONFIRM_URL, now=NOW)
 
 
@@ -524,7 +526,7 @@ def test_stray_whitespace_around_an_address_is_dropped() -> None:
 @pytest.mark.parametrize("field", ["sender", "reply_to"])
 def test_injected_sender_or_reply_to_is_refused(field: str) -> None:
     settings = mail_settings(**{field: f"Press <news@example.org>{INJECTION}"})
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(MailAddressError, match=field):
         digest_message(digest(), settings, now=NOW)
 
 

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from pressfeed import store
+from pressfeed.digest import mail_settings
+from pressfeed.errors import MailAddressError
 from pressfeed.models import Frequency, Settings
 from pressfeed.subscriptions import (
+    ADDRESS_SIGN_UPS_PER_HOUR,
+    CONFIRMATION_GAP,
+    SIGN_UP_WINDOW,
+    SIGN_UPS_PER_HOUR,
     Choice,
+    SignUpLimits,
+    SignUpOutcome,
     SubscriptionError,
     add_subscriber,
     import_subscribers,
     normal_address,
     remove_subscriber,
+    sign_up,
     subscriber_from,
 )
 from tests.conftest import NOW
@@ -177,3 +188,112 @@ def test_importing_again_keeps_choices_and_never_brings_back_who_left(
         ana = store.subscriber_by_address(connection, "ana@example.org")
     assert ana is not None
     assert ana.topics == ("health",)
+
+
+# --- signing up ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SignUps:
+    """sign_up as one running service calls it: one set of limits, the store, the settings."""
+
+    settings: Settings
+    engine: Engine
+    limits: SignUpLimits = dataclasses.field(default_factory=SignUpLimits)
+
+    def __call__(
+        self, address: str, *, client: str = "192.0.2.1", at: dt.datetime = NOW, **fields: str
+    ) -> SignUpOutcome:
+        mail = mail_settings(self.settings, self.engine)
+        choice = Choice(address, **fields)
+        return sign_up(self.engine, self.settings, mail, self.limits, choice, client=client, now=at)
+
+    def confirmations(self) -> list[store.OutboxRow]:
+        with self.engine.connect() as connection:
+            return [r for r in store.outbox_rows(connection) if r.kind == "confirm"]
+
+    def stored(self, address: str) -> bool:
+        with self.engine.connect() as connection:
+            return store.subscriber_by_address(connection, address) is not None
+
+
+@pytest.fixture
+def signing_up(settings: Settings, engine: Engine) -> SignUps:
+    return SignUps(settings, engine)
+
+
+def test_a_new_address_is_stored_unconfirmed_with_a_confirmation_mail(
+    signing_up: SignUps,
+) -> None:
+    assert signing_up("Ana@Example.ORG", topics="health", frequency="weekly") is (
+        SignUpOutcome.MAILED
+    )
+    with signing_up.engine.connect() as connection:
+        saved = store.subscriber_by_address(connection, "Ana@example.org")
+    assert saved is not None
+    assert (saved.confirmed, saved.topics, saved.frequency) == (
+        False,
+        ("health",),
+        Frequency.WEEKLY,
+    )
+    [row] = signing_up.confirmations()
+    assert (row.key, row.message.recipient) == (f"{saved.id}-confirm-1", "Ana@example.org")
+    assert b"confirm?token=" in row.message.data
+
+
+def test_a_second_sign_up_takes_the_new_choices_and_waits_for_its_mail(
+    signing_up: SignUps,
+) -> None:
+    assert signing_up("ana@example.org", topics="health") is SignUpOutcome.MAILED
+    soon = NOW + CONFIRMATION_GAP / 2
+    assert signing_up("ana@example.org", topics="libya", at=soon) is SignUpOutcome.NOT_MAILED
+    with signing_up.engine.connect() as connection:
+        saved = store.subscriber_by_address(connection, "ana@example.org")
+    assert saved is not None
+    assert saved.topics == ("libya",)
+    later = NOW + CONFIRMATION_GAP
+    assert signing_up("ana@example.org", at=later) is SignUpOutcome.MAILED
+    assert [r.key.rsplit("-", 1)[1] for r in signing_up.confirmations()] == ["1", "2"]
+
+
+def test_a_confirmed_subscriber_is_left_as_it_is_and_mailed_nothing(
+    signing_up: SignUps,
+) -> None:
+    made = subscriber_from(
+        Choice("ana@example.org", "health"), signing_up.settings, now=NOW, confirmed=True
+    )
+    before = add_subscriber(signing_up.engine, made)[0]
+    assert signing_up("ana@example.org", topics="libya") is SignUpOutcome.NOT_MAILED
+    with signing_up.engine.connect() as connection:
+        assert store.subscriber_by_address(connection, "ana@example.org") == before
+    assert signing_up.confirmations() == []
+
+
+def test_sign_ups_over_an_hourly_count_are_refused_and_store_nothing(
+    signing_up: SignUps,
+) -> None:
+    address = [signing_up("ana@example.org") for _ in range(ADDRESS_SIGN_UPS_PER_HOUR + 1)]
+    assert address[-1] is SignUpOutcome.LIMITED
+    assert SignUpOutcome.LIMITED not in address[:-1]
+    clients = [signing_up(f"r{n}@example.org", client="c") for n in range(SIGN_UPS_PER_HOUR + 1)]
+    assert clients[-1] is SignUpOutcome.LIMITED
+    assert SignUpOutcome.LIMITED not in clients[:-1]
+    assert not signing_up.stored(f"r{SIGN_UPS_PER_HOUR}@example.org")
+    an_hour_on = NOW + SIGN_UP_WINDOW
+    assert signing_up("ana@example.org", client="c", at=an_hour_on) is SignUpOutcome.MAILED
+
+
+def test_a_refused_choice_raises_and_counts_against_no_limit(signing_up: SignUps) -> None:
+    for _ in range(SIGN_UPS_PER_HOUR + 1):
+        with pytest.raises(SubscriptionError, match="unknown frequency"):
+            signing_up("ana@example.org", frequency="hourly")
+    assert not signing_up.stored("ana@example.org")
+    assert signing_up("ana@example.org") is SignUpOutcome.MAILED
+
+
+def test_an_address_no_mail_can_carry_raises_and_stores_nothing(signing_up: SignUps) -> None:
+    with pytest.raises(MailAddressError) as raised:
+        signing_up("a..b@example.org")  # passes the checks; not one mailbox
+    assert raised.value.address == "a..b@example.org"
+    assert not signing_up.stored("a..b@example.org")
+    assert signing_up.confirmations() == []

@@ -32,14 +32,21 @@ from sqlalchemy import Engine
 
 from pressfeed import store, tokens
 from pressfeed.config import load_settings
-from pressfeed.digest import DigestReport, deliver_outbox, mail_settings
+from pressfeed.digest import mail_settings
 from pressfeed.files import write_if_changed
 from pressfeed.models import Frequency, Settings, Subscriber
+from pressfeed.outbox import deliver_outbox
 from pressfeed.publish import publish, stable_id
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport
-from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
-from pressfeed.web import CONFIRMATION_GAP, create_app, record_sign_up
+from pressfeed.subscriptions import (
+    CONFIRMATION_GAP,
+    Choice,
+    add_subscriber,
+    record_sign_up,
+    subscriber_from,
+)
+from pressfeed.web import create_app
 from tests.conftest import NOW, write_settings
 from tests.test_publish import HEALTH
 from tests.test_scan import LISTING
@@ -99,7 +106,7 @@ def deliver_now(engine: Engine, directory: Path) -> None:
     transport = DirectoryTransport(directory)
     now = dt.datetime.now(dt.UTC)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(deliver_outbox, engine, transport, now=now, report=DigestReport()).result()
+        pool.submit(deliver_outbox, engine, transport, now=now).result()
 
 
 @contextlib.contextmanager
@@ -478,6 +485,7 @@ def test_sign_up_mails_a_link_that_confirms(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="pressfeed.web")
+    caplog.set_level("INFO", logger="pressfeed.subscriptions")
     response = served.sign_up("ana@example.org", topics=["health", "libya"], frequency="weekly")
     assert response.status_code == 200
     assert CHECK_INBOX in response.text
@@ -617,6 +625,30 @@ def test_invalid_sign_ups_get_400_saying_why(
     assert problem in response.text
     assert served.subscriber("ana@example.org") is None
     assert served.confirmations() == []
+
+
+def test_an_address_mail_cannot_carry_gets_400_saying_so(served: Served) -> None:
+    response = served.sign_up("a..b@example.org")  # passes the checks; not one mailbox
+    assert response.status_code == 400
+    assert "We cannot send mail to" in response.text
+    assert "a..b@example.org" in response.text
+    assert served.subscriber("a..b@example.org") is None
+    assert served.confirmations() == []
+
+
+def test_a_bug_while_making_the_confirmation_is_an_error_not_a_bad_address(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    # A broken template override: str.format raises ValueError while the mail is made.
+    (mine / "confirm.txt").write_text('{{ "{:d}".format(address) }}\n', encoding="utf-8")
+    with serving(dataclasses.replace(settings, templates_dir=mine), engine) as served:
+        response = served.sign_up("ana@example.org")
+        assert response.status_code == 500
+        assert "We cannot send mail" not in response.text
+        assert served.subscriber("ana@example.org") is None
+        assert served.confirmations() == []
 
 
 def test_sign_ups_from_another_site_are_refused(served: Served) -> None:

@@ -709,9 +709,10 @@ def run_digest(args: argparse.Namespace) -> int:
             print(f"wrote {len(report.previews)} digests to {args.preview}")
             return 0
         report = send_due_digests(settings, engine, **options)
+    delivery = report.delivery
     print(
         f"digests: {report.planned} recorded, {report.empty} with nothing new; messages: "
-        f"{report.sent} sent, {report.deferred} deferred, {report.failed} failed"
+        f"{delivery.sent} sent, {delivery.deferred} deferred, {delivery.failed} failed"
     )
     return 0
 

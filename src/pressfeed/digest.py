@@ -1,30 +1,25 @@
 """Orchestrates digests: due subscribers -> messages -> the outbox -> the mail server.
 
 A digest is recorded in the outbox, in the same transaction that moves its subscriber's
-`covered_until` to the end of its period, before anything is sent; a message is marked sent
-right after the server accepts it. After a crash at any point the next run resends what is
-still pending: only messages in flight at the crash can arrive twice, with their original
-Message-ID.
+`covered_until` to the end of its period, before anything is sent; then the outbox delivers
+what it holds (`outbox.deliver_outbox`), so a crash at any point loses no digest.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import secrets
-import time
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store
+from pressfeed.errors import MailAddressError
 from pressfeed.files import write_if_changed
 from pressfeed.mail import DigestMailer, digest_message, message_bytes
 from pressfeed.models import (
@@ -39,7 +34,8 @@ from pressfeed.models import (
     StoredRelease,
     Subscriber,
 )
-from pressfeed.send import Outcome, Result, Transport, transport_for
+from pressfeed.outbox import Backoff, Clock, DeliveryReport, deliver_outbox
+from pressfeed.send import Transport, transport_for
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +43,6 @@ log = logging.getLogger(__name__)
 NEWLY_ADDED_AFTER = dt.timedelta(days=30)
 
 SECRET_KEY = "secret"
-MAX_ATTEMPTS = 20  # with back-off doubling from a minute up to an hour: about half a day
 OTHER_RELEASES = "Other releases"
 PLAN_BATCH = 500  # digests recorded per transaction
 
@@ -58,9 +53,7 @@ class DigestReport:
 
     planned: int = 0  # digests recorded in the outbox
     empty: int = 0  # subscribers with nothing new: no mail
-    sent: int = 0
-    deferred: int = 0
-    failed: int = 0
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)  # what the outbox sent
     previews: list[Path] = field(default_factory=list)
 
 
@@ -192,7 +185,7 @@ def send_due_digests(
         settings, engine, mail, now=now, frequency=frequency, end_now=end_now, report=report
     )
     chosen = transport or transport_for(settings.email, settings.smtp, settings.digest.connections)
-    deliver_outbox(engine, chosen, now=now, report=report, retry=retry, clock=clock)
+    report.delivery = deliver_outbox(engine, chosen, now=now, retry=retry, clock=clock)
     return report
 
 
@@ -282,7 +275,7 @@ def _built_batch(mailer: DigestMailer, digests: Sequence[Digest]) -> _PlanBatch:
     for digest in digests:
         try:
             built = mailer.build(digest) if digest.count else None
-        except ValueError as error:  # an address the mail cannot carry: the others go on
+        except MailAddressError as error:  # the others go on
             log.error("digest for %s not made: %s", digest.subscriber.address, error)
             continue
         if built is not None:
@@ -294,148 +287,6 @@ def _built_batch(mailer: DigestMailer, digests: Sequence[Digest]) -> _PlanBatch:
 
 def digest_key(digest: Digest) -> str:
     return f"{digest.subscriber.id}-{digest.period_end:%Y%m%dT%H%M%SZ}"
-
-
-def outgoing(message: EmailMessage, key: str) -> Outgoing:
-    """A built message as final bytes with its envelope."""
-    sender = parseaddr(str(message["From"]))[1]
-    recipient = parseaddr(str(message["To"]))[1]
-    return Outgoing(key, sender, recipient, message_bytes(message))
-
-
-Clock = Callable[[], dt.datetime]
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """When a deferred message is tried again: `first`, doubling to `longest`; `attempts` in all."""
-
-    first: dt.timedelta = dt.timedelta(minutes=1)
-    longest: dt.timedelta = dt.timedelta(hours=1)
-    attempts: int = MAX_ATTEMPTS
-
-    def delay(self, tries: int) -> dt.timedelta:
-        """The wait after the `tries`-th failed attempt."""
-        doubled = self.first.total_seconds() * 2.0 ** min(tries - 1, 62)
-        return dt.timedelta(seconds=min(doubled, self.longest.total_seconds()))
-
-
-RETRY = Backoff()
-
-
-def deliver_outbox(
-    engine: Engine,
-    transport: Transport,
-    *,
-    now: dt.datetime,
-    report: DigestReport,
-    retry: Backoff | None = None,
-    clock: Clock | None = None,
-) -> None:
-    """Send every message in the outbox due at `now` and record each outcome as it comes.
-
-    Outcomes are stamped with `clock()`, by default `now` plus the time the run has taken: a
-    run held up by a slow server must not leave next attempts that are already past.
-    """
-    with engine.connect() as connection:
-        due = store.due_messages(connection, now)
-    if not due:
-        return
-    attempts = {row.key: row.attempts for row in due}
-    ledger = _Ledger(engine, attempts, clock or _elapsed_since(now), retry or RETRY, report)
-    asyncio.run(ledger.deliver(transport, [row.message for row in due]))
-
-
-def _elapsed_since(now: dt.datetime) -> Clock:
-    started = time.monotonic()
-    return lambda: now + dt.timedelta(seconds=time.monotonic() - started)
-
-
-class _Ledger:
-    """Records delivery outcomes in the outbox, as many to a transaction as come together.
-
-    The transport waits for `record` before it sends another message on that connection, so at
-    most one accepted message per connection is unrecorded at any moment: all that a crash can
-    repeat. Transactions commit in a worker thread, so the connections go on meanwhile, and the
-    outcomes that arrive during one commit go together into the next.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        attempts: dict[str, int],
-        clock: Clock,
-        retry: Backoff,
-        report: DigestReport,
-    ) -> None:
-        self.engine = engine
-        self.attempts = attempts
-        self.clock = clock
-        self.retry = retry
-        self.report = report
-        self._gathered: list[tuple[Result, dt.datetime, asyncio.Future[None]]] = []
-        self._writing: asyncio.Task[None] | None = None
-        self._in_thread = store.same_database_in_threads(engine)
-
-    async def deliver(self, transport: Transport, messages: Sequence[Outgoing]) -> None:
-        """Send `messages`, then wait until every outcome is recorded."""
-        await transport.deliver(messages, self.record)
-        while self._writing is not None:
-            await self._writing
-
-    def record(self, result: Result) -> asyncio.Future[None]:
-        """Queue an outcome; the future is done once it is committed."""
-        done = asyncio.get_running_loop().create_future()
-        self._gathered.append((result, self.clock(), done))
-        if self._writing is None:
-            self._writing = asyncio.create_task(self._write())
-        return done
-
-    async def _write(self) -> None:
-        while self._gathered:
-            batch, self._gathered = self._gathered, []
-            outcomes = [(result, at) for result, at, _ in batch]
-            try:
-                if self._in_thread:
-                    await asyncio.to_thread(self._commit, outcomes)
-                else:
-                    self._commit(outcomes)
-            except Exception as error:  # each sender gets it, as if it had written itself
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-            else:
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-        self._writing = None
-
-    def _commit(self, batch: Sequence[tuple[Result, dt.datetime]]) -> None:
-        sent = [(r.key, at, r.detail) for r, at in batch if r.outcome is Outcome.SENT]
-        with self.engine.begin() as connection:
-            store.mark_sent_many(connection, sent)
-            for result, at in batch:
-                if result.outcome is not Outcome.SENT:
-                    self._record_unsent(connection, result, at)
-        self.report.sent += len(sent)
-
-    def _record_unsent(self, connection: Connection, result: Result, at: dt.datetime) -> None:
-        report, retry = self.report, self.retry
-        tries = self.attempts[result.key] + 1
-        failed = result.outcome is Outcome.FAILED or tries >= retry.attempts
-        store.mark_deferred(
-            connection, result.key, at + retry.delay(tries), result.detail, failed=failed
-        )
-        if failed:
-            report.failed += 1
-            log.warning("message failed: %s: %s", result.key, result.detail)
-        else:
-            report.deferred += 1
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """How long to wait before the next try: one minute, doubling, at most an hour."""
-    return RETRY.delay(attempts)
 
 
 # --- looking without sending --------------------------------------------------------------------

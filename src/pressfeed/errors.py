@@ -11,6 +11,20 @@ class PressfeedError(Exception):
     """Base of every error pressfeed reports to a user."""
 
 
+class MailAddressError(PressfeedError, ValueError):
+    """An address that mail cannot carry: it does not parse as exactly one mailbox.
+
+    `what` names whose address it is ("sender", "address of subscriber 3f2a..."). Also a
+    ValueError, for callers that handle any value mail refuses.
+    """
+
+    def __init__(self, what: str, address: str, reason: str = "is not an email address") -> None:
+        self.what = what
+        self.address = address
+        self.reason = reason
+        super().__init__(f"{what} {reason}: {address!r}")
+
+
 class ConfigProblem:
     """One thing wrong in a configuration file."""
 

@@ -2,7 +2,7 @@
 
 Every text that reaches a header passes through `header_text` first: Python 3.11.7 lacks the
 fix for CVE-2024-6923, so a line break in a title or an address could otherwise add a header.
-Addresses that still do not parse as exactly one mailbox raise ValueError.
+Addresses that still do not parse as exactly one mailbox raise MailAddressError.
 
 Domain rule, for Message-ID and List-Id: the host of the site URL when it is a dotted domain
 name (not "localhost", not an IP address), else the domain of the sender's address under the
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 
+from pressfeed.errors import MailAddressError
 from pressfeed.models import Digest, Frequency, MailSettings, Subscriber
 from pressfeed.templating import environment, long_date, prints_plainly, render, schedule
 
@@ -284,15 +285,15 @@ def _period(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> str:
 
 
 def _mailbox(value: str, what: str) -> Address:
-    """The one address in `value`; ValueError naming `what` when there is not exactly one."""
+    """The one address in `value`; MailAddressError naming `what` when there is not exactly one."""
     try:
         header = _HEADERS("To", header_text(value))
     except (IndexError, ValueError) as error:  # "x@" raises IndexError inside 3.11's parser
-        raise ValueError(f"{what} is not an email address: {value!r}") from error
+        raise MailAddressError(what, value) from error
     assert isinstance(header, AddressHeader)
     found = header.addresses
     if header.defects or len(found) != 1 or not found[0].username or not found[0].domain:
-        raise ValueError(f"{what} is not one email address: {value!r}")
+        raise MailAddressError(what, value, "is not one email address")
     return found[0]
 
 
@@ -381,7 +382,7 @@ class DigestMailer:
         return len(self._bodies)
 
     def build(self, digest: Digest) -> BuiltMessage:
-        """The digest as final bytes; ValueError when it cannot be mailed (as `digest_message`)."""
+        """The digest as final bytes; MailAddressError for an address mail cannot carry."""
         if digest.count == 0:
             raise ValueError(f"digest for subscriber {digest.subscriber.id} has no releases")
         subscriber = digest.subscriber

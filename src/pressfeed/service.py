@@ -25,9 +25,10 @@ from watchfiles import Change, awatch
 
 from pressfeed import store
 from pressfeed.config import load_settings
-from pressfeed.digest import DigestReport, deliver_outbox, send_due_digests
+from pressfeed.digest import send_due_digests
 from pressfeed.errors import ConfigError, PressfeedError, ServiceError
 from pressfeed.models import Settings
+from pressfeed.outbox import deliver_outbox
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import transport_for
@@ -116,13 +117,14 @@ class Service:
             except PressfeedError as error:
                 log.error("digest run stopped: %s; the next run tries again", error)
                 return
-        if report.planned or report.sent or report.deferred or report.failed:
+        delivery = report.delivery
+        if report.planned or delivery.sent or delivery.deferred or delivery.failed:
             log.info(
                 "digests: %d recorded, %d sent, %d deferred, %d failed",
                 report.planned,
-                report.sent,
-                report.deferred,
-                report.failed,
+                delivery.sent,
+                delivery.deferred,
+                delivery.failed,
             )
 
     async def unsubscribes(self) -> None:
@@ -149,7 +151,7 @@ class Service:
             settings = self.settings
             transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
             try:
-                await asyncio.to_thread(_deliver_in_thread, self.engine, transport, _now())
+                await asyncio.to_thread(deliver_outbox, self.engine, transport, now=_now())
             except PressfeedError as error:
                 log.error("delivery stopped: %s; the next run tries again", error)
 
@@ -287,10 +289,6 @@ def _listen(host: str, port: int) -> socket.socket:
         raise ServiceError(host, port, error.strerror or str(error)) from error
     listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return listening
-
-
-def _deliver_in_thread(engine: Engine, transport: Any, now: dt.datetime) -> None:
-    deliver_outbox(engine, transport, now=now, report=DigestReport())
 
 
 def _content_filter(change: Change, path: str) -> bool:

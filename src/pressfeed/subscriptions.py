@@ -1,21 +1,28 @@
-"""Subscribers: validated, added, changed, removed and imported from CSV."""
+"""Subscribers: validated, signed up, added, changed, removed and imported from CSV."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import enum
+import logging
 import re
 import secrets
+import threading
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from pressfeed import store
+from pressfeed import store, tokens
 from pressfeed.errors import PressfeedError
-from pressfeed.models import Frequency, Settings, Subscriber
+from pressfeed.mail import built, confirmation_message
+from pressfeed.models import Frequency, MailSettings, Outgoing, Settings, Subscriber
+
+log = logging.getLogger(__name__)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _ADDRESS = re.compile(
@@ -129,6 +136,175 @@ def _timezone(name: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a folder
         raise SubscriptionError(f"unknown time zone {name!r}") from None
     return name
+
+
+# --- signing up ---------------------------------------------------------------------------------
+
+CONFIRM = "confirm"  # token purpose and outbox kind of confirmation mails
+CONFIRM_VALID = dt.timedelta(days=7)  # how long a confirmation link works
+CONFIRMATIONS_PER_DAY = 3  # mails per address
+CONFIRMATION_GAP = dt.timedelta(minutes=10)  # between two mails to one address
+SIGN_UP_WINDOW = dt.timedelta(hours=1)  # the span the sign-up counts below cover
+SIGN_UPS_PER_HOUR = 20  # per client (its IP address)
+ADDRESS_SIGN_UPS_PER_HOUR = 5  # per address, from any client
+_EVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # before every message in the outbox
+
+
+class SignUpOutcome(enum.Enum):
+    """What became of a sign-up whose fields passed their checks."""
+
+    MAILED = "mailed"  # stored, and a confirmation mail waits in the outbox
+    NOT_MAILED = "not mailed"  # stored (a confirmed subscriber left as it was); no new mail
+    LIMITED = "limited"  # over an hourly count: nothing stored, nothing mailed
+
+
+@dataclass
+class _Window:
+    """Events per key within a sliding span, in memory."""
+
+    limit: int
+    span: dt.timedelta
+    seen: dict[str, list[dt.datetime]] = field(default_factory=dict)
+    keys: int = 10_000  # past this, keys that went quiet are forgotten, then the oldest
+
+    def allow(self, key: str, now: dt.datetime) -> bool:
+        """Count one event for `key`; False, and not counted, when the limit is reached."""
+        if len(self.seen) >= self.keys:
+            self.seen = {k: v for k, v in self.seen.items() if v[-1] > now - self.span}
+            if len(self.seen) >= self.keys:
+                newest = sorted(self.seen.items(), key=lambda item: item[1][-1])[self.keys // 2 :]
+                self.seen = dict(newest)
+        recent = [t for t in self.seen.get(key, []) if t > now - self.span]
+        allowed = len(recent) < self.limit
+        self.seen[key] = [*recent, now] if allowed else recent
+        return allowed
+
+
+class SignUpLimits:
+    """The hourly sign-up counts, per client and per address, of one running service.
+
+    Kept in memory (a restart starts them afresh) and shared by the threads that sign up.
+    """
+
+    def __init__(self) -> None:
+        self.clients = _Window(SIGN_UPS_PER_HOUR, SIGN_UP_WINDOW)
+        self.addresses = _Window(ADDRESS_SIGN_UPS_PER_HOUR, SIGN_UP_WINDOW)
+        self._lock = threading.Lock()
+
+    def allow(self, client: str, address: str, now: dt.datetime) -> bool:
+        """Count a sign-up: within the client's and the address's counts, whatever its state."""
+        with self._lock:
+            if not self.clients.allow(client, now):
+                log.warning("sign-up refused: client %s over %d an hour", client, SIGN_UPS_PER_HOUR)
+                return False
+            if not self.addresses.allow(address.casefold(), now):
+                log.warning(
+                    "sign-up refused: one address over %d an hour", ADDRESS_SIGN_UPS_PER_HOUR
+                )
+                return False
+        return True
+
+
+def sign_up(
+    engine: Engine,
+    settings: Settings,
+    mail: MailSettings,
+    limits: SignUpLimits,
+    choice: Choice,
+    *,
+    client: str,
+    now: dt.datetime,
+) -> SignUpOutcome:
+    """Check a sign-up, count it, store it and record its confirmation mail when one is due.
+
+    Raises SubscriptionError when a field fails its check (nothing is counted or stored) and
+    MailAddressError when the address passes but no mail can carry it (nothing is stored).
+    """
+    wanted = subscriber_from(choice, settings, now=now, confirmed=False)
+    if not limits.allow(client, wanted.address, now):
+        return SignUpOutcome.LIMITED
+    titles = {t.slug: t.title for t in settings.topics}
+    mailed = record_sign_up(engine, mail, wanted, now=now, topic_titles=titles)
+    return SignUpOutcome.MAILED if mailed else SignUpOutcome.NOT_MAILED
+
+
+def record_sign_up(
+    engine: Engine,
+    mail: MailSettings,
+    wanted: Subscriber,
+    *,
+    now: dt.datetime,
+    topic_titles: Mapping[str, str] | None = None,
+) -> bool:
+    """Store a sign-up and record its confirmation mail; True when a mail was recorded.
+
+    A new address is stored unconfirmed. An unconfirmed one takes the new choices and gets a
+    new mail, at most one every `CONFIRMATION_GAP` and `CONFIRMATIONS_PER_DAY` a day: the link
+    of the last mail still works. A confirmed one is left as it is and gets nothing: its
+    digests carry its manage and unsubscribe links, and the confirmation text ("nothing will
+    be sent until you confirm") would be wrong for it.
+    """
+    with engine.begin() as connection:
+        existing = store.subscriber_by_address(connection, wanted.address)
+        subscriber = wanted if existing is None else with_choices(existing, wanted)
+        # Every sign-up, whatever the address's state, makes the mail's final bytes, asks
+        # whether it may be sent and writes the subscriber (a confirmed one unchanged), so that
+        # none answers noticeably faster. The mail is made before anything is stored: it
+        # raises MailAddressError for an address mail cannot carry.
+        queued, message_id = _confirmation(connection, mail, subscriber, now, topic_titles or {})
+        may_mail = _may_mail(connection, subscriber.id, now)
+        if existing is not None and existing.confirmed:
+            store.save_subscriber(connection, existing)
+            log.info("sign-up of confirmed subscriber %s ignored", existing.id)
+            return False
+        store.save_subscriber(connection, subscriber)
+        if not may_mail:
+            log.warning("confirmation not recorded: subscriber %s mailed recently", subscriber.id)
+            return False
+        store.add_to_outbox(
+            connection,
+            queued,
+            subscriber_id=subscriber.id,
+            kind=CONFIRM,
+            message_id=message_id,
+            now=now,
+        )
+    if existing is None:
+        log.info("subscriber added: %s", subscriber.id)
+    log.info("confirmation recorded: subscriber %s", subscriber.id)
+    return True
+
+
+def _may_mail(connection: Connection, subscriber_id: str, now: dt.datetime) -> bool:
+    """False when a confirmation went out within the gap, or the day's are used up."""
+    recent = store.messages_since(connection, subscriber_id, CONFIRM, now - CONFIRMATION_GAP)
+    today = store.messages_since(connection, subscriber_id, CONFIRM, now - dt.timedelta(days=1))
+    return recent == 0 and today < CONFIRMATIONS_PER_DAY
+
+
+def _confirmation(
+    connection: Connection,
+    mail: MailSettings,
+    subscriber: Subscriber,
+    now: dt.datetime,
+    titles: Mapping[str, str],
+) -> tuple[Outgoing, str]:
+    """The confirmation mail for `subscriber` as it would be queued, and its Message-ID."""
+    token = tokens.sign(mail.secret, CONFIRM, subscriber.id, issued=now)
+    url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
+    # The Message-ID is made from the subscriber's creation time: giving each mail its own
+    # time gives each its own id, so a second request is not dropped as a duplicate.
+    message = built(
+        confirmation_message(
+            replace(subscriber, created=now), mail, confirm_url=url, now=now, topic_titles=titles
+        )
+    )
+    count = store.messages_since(connection, subscriber.id, CONFIRM, _EVER) + 1
+    key = f"{subscriber.id}-{CONFIRM}-{count}"
+    return Outgoing(key, message.sender, message.recipient, message.data), message.message_id
+
+
+# --- adding, changing, removing -----------------------------------------------------------------
 
 
 def add_subscriber(engine: Engine, subscriber: Subscriber) -> tuple[Subscriber, bool]:

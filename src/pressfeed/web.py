@@ -17,7 +17,7 @@ import os
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -45,17 +45,11 @@ from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressfeed import store, tokens
-from pressfeed.digest import mail_settings, outgoing
+from pressfeed.digest import mail_settings
+from pressfeed.errors import MailAddressError
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
-from pressfeed.mail import chosen_topics, confirmation_message, manage_url
-from pressfeed.models import (
-    FeedDoc,
-    MailSettings,
-    Outgoing,
-    Settings,
-    StoredRelease,
-    Subscriber,
-)
+from pressfeed.mail import chosen_topics, manage_url
+from pressfeed.models import FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
 from pressfeed.pages import render_stylesheet
 from pressfeed.publish import (
     EPOCH,
@@ -68,10 +62,16 @@ from pressfeed.publish import (
     stable_id,
 )
 from pressfeed.subscriptions import (
+    CONFIRM,
+    CONFIRM_VALID,
+    SIGN_UP_WINDOW,
     WEEKDAYS,
     Choice,
+    SignUpLimits,
+    SignUpOutcome,
     SubscriptionError,
     choice_problems,
+    sign_up,
     subscriber_from,
     with_choices,
 )
@@ -106,14 +106,8 @@ PAGE_HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
-CONFIRM = "confirm"  # token purpose and outbox kind of confirmation mails
-CONFIRM_VALID = dt.timedelta(days=7)  # how long a confirmation link works
-CONFIRMATIONS_PER_DAY = 3  # mails per address
-CONFIRMATION_GAP = dt.timedelta(minutes=10)  # between two mails to one address
 TIMEZONES = tuple(sorted(zoneinfo.available_timezones()))  # the manage form's choices
-SIGN_UPS_PER_HOUR = 20  # per client IP
-ADDRESS_SIGN_UPS_PER_HOUR = 5  # per address, from any client
-RETRY_SIGN_UP = 3600  # seconds, the Retry-After of a refused sign-up: the window's span
+RETRY_SIGN_UP = int(SIGN_UP_WINDOW.total_seconds())  # the Retry-After of a refused sign-up
 FORM_FIELDS = 200  # more than any of our forms can send
 # What one request may hold. The server (h11) refuses a head over MAX_HEAD_BYTES that arrives in
 # pieces; _Limits checks the head that arrived whole, the URL and the body.
@@ -594,104 +588,6 @@ def _choice(form: FormData, address: str) -> Choice:
     )
 
 
-# --- sign-ups -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Window:
-    """Events per key within a sliding span, in memory (touched only on the event loop)."""
-
-    limit: int
-    span: dt.timedelta
-    seen: dict[str, list[dt.datetime]] = field(default_factory=dict)
-    keys: int = 10_000  # past this, keys that went quiet are forgotten, then the oldest
-
-    def allow(self, key: str, now: dt.datetime) -> bool:
-        """Count one event for `key`; False, and not counted, when the limit is reached."""
-        if len(self.seen) >= self.keys:
-            self.seen = {k: v for k, v in self.seen.items() if v[-1] > now - self.span}
-            if len(self.seen) >= self.keys:
-                newest = sorted(self.seen.items(), key=lambda item: item[1][-1])[self.keys // 2 :]
-                self.seen = dict(newest)
-        recent = [t for t in self.seen.get(key, []) if t > now - self.span]
-        allowed = len(recent) < self.limit
-        self.seen[key] = [*recent, now] if allowed else recent
-        return allowed
-
-
-def record_sign_up(
-    engine: Engine,
-    mail: MailSettings,
-    wanted: Subscriber,
-    *,
-    now: dt.datetime,
-    topic_titles: Mapping[str, str] | None = None,
-) -> bool:
-    """Store a sign-up and record its confirmation mail; True when a mail was recorded.
-
-    A new address is stored unconfirmed. An unconfirmed one takes the new choices and gets a
-    new mail, at most one every `CONFIRMATION_GAP` and `CONFIRMATIONS_PER_DAY` a day: the link
-    of the last mail still works. A confirmed one is left as it is and gets nothing: its
-    digests carry its manage and unsubscribe links, and the confirmation text ("nothing will
-    be sent until you confirm") would be wrong for it.
-    """
-    with engine.begin() as connection:
-        existing = store.subscriber_by_address(connection, wanted.address)
-        subscriber = wanted if existing is None else with_choices(existing, wanted)
-        # Every sign-up, whatever the address's state, makes the mail's final bytes, asks
-        # whether it may be sent and writes the subscriber (a confirmed one unchanged), so that
-        # none answers noticeably faster. The mail is made before anything is stored: it
-        # raises ValueError for an address mail cannot carry.
-        queued, message_id = _confirmation(connection, mail, subscriber, now, topic_titles or {})
-        may_mail = _may_mail(connection, subscriber.id, now)
-        if existing is not None and existing.confirmed:
-            store.save_subscriber(connection, existing)
-            log.info("sign-up of confirmed subscriber %s ignored", existing.id)
-            return False
-        store.save_subscriber(connection, subscriber)
-        if not may_mail:
-            log.warning("confirmation not recorded: subscriber %s mailed recently", subscriber.id)
-            return False
-        store.add_to_outbox(
-            connection,
-            queued,
-            subscriber_id=subscriber.id,
-            kind=CONFIRM,
-            message_id=message_id,
-            now=now,
-        )
-    if existing is None:
-        log.info("subscriber added: %s", subscriber.id)
-    log.info("confirmation recorded: subscriber %s", subscriber.id)
-    return True
-
-
-def _may_mail(connection: Connection, subscriber_id: str, now: dt.datetime) -> bool:
-    """False when a confirmation went out within the gap, or the day's are used up."""
-    recent = store.messages_since(connection, subscriber_id, CONFIRM, now - CONFIRMATION_GAP)
-    today = store.messages_since(connection, subscriber_id, CONFIRM, now - dt.timedelta(days=1))
-    return recent == 0 and today < CONFIRMATIONS_PER_DAY
-
-
-def _confirmation(
-    connection: Connection,
-    mail: MailSettings,
-    subscriber: Subscriber,
-    now: dt.datetime,
-    titles: Mapping[str, str],
-) -> tuple[Outgoing, str]:
-    """The confirmation mail for `subscriber` as it would be queued, and its Message-ID."""
-    token = tokens.sign(mail.secret, CONFIRM, subscriber.id, issued=now)
-    url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
-    # The Message-ID is made from the subscriber's creation time: giving each mail its own
-    # time gives each its own id, so a second request is not dropped as a duplicate.
-    message = confirmation_message(
-        replace(subscriber, created=now), mail, confirm_url=url, now=now, topic_titles=titles
-    )
-    count = store.messages_since(connection, subscriber.id, CONFIRM, EPOCH) + 1
-    return outgoing(message, f"{subscriber.id}-{CONFIRM}-{count}"), str(message["Message-ID"])
-
-
 # --- the application ----------------------------------------------------------------------------
 
 
@@ -709,8 +605,7 @@ class _Web:
         self.engine = engine
         self.now = now
         self.on_mail = on_mail
-        self.sign_ups = _Window(SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
-        self.address_sign_ups = _Window(ADDRESS_SIGN_UPS_PER_HOUR, dt.timedelta(hours=1))
+        self.sign_up_limits = SignUpLimits()
 
     def not_found(self, request: Request, exc: Exception) -> Response:
         """Every 404 as a page of the site; a missing feed lists the topics there are."""
@@ -771,44 +666,31 @@ class _Web:
             problem = "The form was sent from another site. Please use the form on our index page."
             return _page(settings, "subscribed.html", "subscribe", 403, problem=problem)
         form = await request.form(max_files=0, max_fields=FORM_FIELDS)
-        now = self.now()
+        choice = _choice(form, _form_text(form, "address"))
+        client = request.client.host if request.client else "unknown"
         try:
-            wanted = subscriber_from(
-                _choice(form, _form_text(form, "address")), settings, now=now, confirmed=False
-            )
+            outcome = await run_in_threadpool(self._sign_up, settings, choice, client)
         except SubscriptionError as error:
             return _page(settings, "subscribed.html", "subscribe", 400, problem=str(error))
-        if not self._sign_up_allowed(request, wanted.address, now):
+        except MailAddressError as error:  # passed our checks, but the mail cannot carry it
+            problem = f"We cannot send mail to {error.address!r}."
+            return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
+        if outcome is SignUpOutcome.LIMITED:
             limited = _page(settings, "sign_up_limited.html", "subscribe", 429)
             limited.headers["Retry-After"] = str(RETRY_SIGN_UP)
             return limited
-        mail = await run_in_threadpool(mail_settings, settings, self.engine)
-        try:
-            titles = {t.slug: t.title for t in settings.topics}
-            recorded = await run_in_threadpool(
-                record_sign_up, self.engine, mail, wanted, now=now, topic_titles=titles
-            )
-        except ValueError:  # passed our checks, but the mail cannot carry it
-            problem = f"We cannot send mail to {wanted.address!r}."
-            return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
         page = _page(settings, "subscribed.html", "subscribe", problem=None)
-        if recorded:  # once the page is sent: mail going out must not slow the answer down
+        if outcome is SignUpOutcome.MAILED:  # once the page is sent, not to slow the answer
             page.background = BackgroundTask(self._mail)
         return page
 
+    def _sign_up(self, settings: Settings, choice: Choice, client: str) -> SignUpOutcome:
+        mail = mail_settings(settings, self.engine)
+        limits = self.sign_up_limits
+        return sign_up(self.engine, settings, mail, limits, choice, client=client, now=self.now())
+
     async def _mail(self) -> None:
         self.on_mail()  # on the event loop, as create_app promises
-
-    def _sign_up_allowed(self, request: Request, address: str, now: dt.datetime) -> bool:
-        """Within the client's and the address's hourly counts, whatever the address's state."""
-        client = request.client.host if request.client else "unknown"
-        if not self.sign_ups.allow(client, now):
-            log.warning("sign-up refused: client %s over %d an hour", client, SIGN_UPS_PER_HOUR)
-            return False
-        if not self.address_sign_ups.allow(address.casefold(), now):
-            log.warning("sign-up refused: one address over %d an hour", ADDRESS_SIGN_UPS_PER_HOUR)
-            return False
-        return True
 
     def confirm_page(self, request: Request) -> Response:
         """A button to press: link scanners fetch URLs in mail, and must not confirm anybody."""
