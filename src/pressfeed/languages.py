@@ -1,14 +1,17 @@
-"""The words of each language pressfeed reads: one table per language.
+"""The words of each language pressfeed reads: one table per language, in a registry.
 
-Adding a language is adding one `Language` here; the dateline reader (`dates`) uses the
-languages marked `datelines`, the web page reader (`webpage.pubdate`) every language.
+Adding a language is adding one `Language` to LANGUAGES, or `register`ing one: every reader
+builds its patterns from the registered languages and builds them again when they change. The
+dateline reader (`dates`) uses the languages marked `datelines`, the web page reader
+(`webpage.pubdate`) every language.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,53 @@ LANGUAGES: tuple[Language, ...] = (
     ),
 )  # fmt: skip
 
-DATELINE_LANGUAGES = tuple(language for language in LANGUAGES if language.datelines)
+T = TypeVar("T")
+
+
+class _Registry:
+    """The languages read now: the table's, and those registered since."""
+
+    def __init__(self, languages: Iterable[Language]) -> None:
+        self.languages = tuple(languages)
+
+
+_REGISTRY = _Registry(LANGUAGES)
+
+
+def registered() -> tuple[Language, ...]:
+    """The languages pressfeed reads, in the order they were added."""
+    return _REGISTRY.languages
+
+
+def register(language: Language) -> None:
+    """Read `language` from now on, in place of a registered language with its code."""
+    others = (known for known in _REGISTRY.languages if known.code != language.code)
+    _REGISTRY.languages = (*others, language)
+
+
+def unregister(code: str) -> None:
+    """Stop reading the language with this code."""
+    _REGISTRY.languages = tuple(known for known in _REGISTRY.languages if known.code != code)
+
+
+def built_from_languages(build: Callable[[tuple[Language, ...]], T]) -> Callable[[], T]:
+    """`build` applied to the registered languages, built again only once they change."""
+    built: list[tuple[tuple[Language, ...], T]] = []
+
+    def current() -> T:
+        languages = _REGISTRY.languages
+        # By identity: the registry holds a new tuple after each change, and this runs per
+        # paragraph, too often to hash every table.
+        if not built or built[0][0] is not languages:
+            built[:] = [(languages, build(languages))]
+        return built[0][1]
+
+    return current
+
+
+def dateline_languages(languages: Iterable[Language]) -> tuple[Language, ...]:
+    """The languages whose releases open with a dateline pressfeed reads."""
+    return tuple(language for language in languages if language.datelines)
 
 
 def month_names(languages: Iterable[Language]) -> dict[int, tuple[str, ...]]:
