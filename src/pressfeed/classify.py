@@ -26,22 +26,22 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import NamedTuple
 
+from pressfeed.languages import CAPITALS, is_capital
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
 
 LIST_FACTOR = 0.25
 
-_UPPER = "A-ZÀ-ÖØ-Þ"  # capitals of the Latin-1 languages whose datelines pressfeed reads
 # A listed name may follow articles or prepositions: "du Niger, de la Libye et de l'Égypte",
 # "dalla Libia e dalla Tunisia"; short words only, so that "Morocco, where IOM" is no list.
 _NAME = (
     r"(?<!\w)(?:(?:[a-zà-ÿ]{1,3}|[a-z]{1,2}(?:ll|gl)[aeio]{1,2})\s+){0,2}(?:[a-zà-ÿ]{1,4}['’])?"
-    rf"[{_UPPER}][\w'’.-]*(?:\s+[{_UPPER}][\w'’.-]*){{0,2}}"
+    rf"[{CAPITALS}][\w'’.-]*(?:\s+[{CAPITALS}][\w'’.-]*){{0,2}}"
 )
 _ENUMERATION = re.compile(
     rf"{_NAME}(?:\s*,\s*{_NAME}){{2,}}(?:\s*,?\s+(?:and|or|et|ou|e|o|y|und|oder)\s+{_NAME})?"
     rf"|{_NAME}(?:\s*,\s*{_NAME})+\s*,?\s+(?:and|or|et|ou|e|o|y|und|oder)\s+{_NAME}"
 )
-_SENTENCE_BREAK = re.compile(rf"(?<=[.!?])[\"'”’)]*\s+(?=[{_UPPER}“\"‘'(])")
+_SENTENCE_BREAK = re.compile(rf"(?<=[.!?])[\"'”’)]*\s+(?=[{CAPITALS}“\"‘'(])")
 
 
 _WORD = re.compile(r"\w+")
@@ -540,7 +540,7 @@ def _counted(
             if not close:
                 continue
         words = part.text[match.start : match.end]
-        listed = words[0].isupper() and _in_enumeration(part, match)
+        listed = is_capital(words[0]) and _in_enumeration(part, match)
         found, context = counted.setdefault((match.slot, listed), ([], []))
         found.append(words)
         context += close

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pressfeed.languages import (
+    CAPITALS,
     Language,
     built_from_languages,
     dateline_languages,
@@ -37,21 +38,6 @@ def _alternation(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(variants, key=lambda w: (-len(w), w)))
 
 
-def _uppercase_chars() -> str:
-    """The body of a regex character class of every upper- or title-case BMP letter."""
-    ranges: list[tuple[int, int]] = []
-    for code in range(0x10000):
-        char = chr(code)
-        if not (char.isupper() or char.istitle()):
-            continue
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1] = (ranges[-1][0], code)
-        else:
-            ranges.append((code, code))
-    parts = (re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
-    return "".join(parts)
-
-
 # Written as escapes: these look alike but are different characters.
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"  # hyphen to minus sign
 _LONG_DASHES = "\u2013\u2014"  # en and em dash
@@ -59,8 +45,7 @@ _APOSTROPHES = "'\u2019"
 _OPENING_QUOTES = "\"'\u201c\u2018\u00ab\u201e"
 _CLOSING_QUOTES = "\"'\u201d\u2019\u00bb"
 
-_UPPER_CHARS = _uppercase_chars()
-_UPPER = f"[{_UPPER_CHARS}]"
+_UPPER = f"[{CAPITALS}]"
 _LETTER = r"[^\W\d_]"
 _ARTICLE = r"(?:(?i:le|el|il|am|den)\s+)"
 _ORDINAL = r"(?:st|nd|rd|th|er|re|º|°|ª)?\.?"
@@ -114,7 +99,7 @@ def _dated(group: str, months: Sequence[str], weekdays: Sequence[str]) -> re.Pat
         (?:
             (?P<sep>,?\s*(?:--|[\-{_DASHES}|:])\s*)
           | (?P<close>\s*$)
-          | (?P<bare>\s+)(?=[{_UPPER_CHARS}\d{_OPENING_QUOTES}])
+          | (?P<bare>\s+)(?=[{CAPITALS}\d{_OPENING_QUOTES}])
         )
         """,
         re.VERBOSE,

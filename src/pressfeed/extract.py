@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.identity import release_id
+from pressfeed.languages import CAPITALS, is_capital
 from pressfeed.markup import blocks_for, citable_url
 from pressfeed.models import Block, DateKind, Dateline, Release
 from pressfeed.webpage import WebPage, read_webpage
@@ -53,7 +54,7 @@ _CONTACT_INTRO = re.compile(
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
-_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s+[A-Z“\"‘'(]|$)")
+_FIRST_SENTENCE = re.compile(rf"^(.+?[.!?])(?=\s+[{CAPITALS}“\"‘'(]|$)")
 
 _MENU_WORDS = 4
 _GLUED_LABEL_WORDS = 6
@@ -266,7 +267,7 @@ def reads_as_headline(text: str) -> bool:
         return False
     if text[-1] in ".:;," or text.endswith("..."):
         return False
-    return text[0].isupper() or text[0].isdigit() or text[0] in "“\"‘'«¿¡"
+    return is_capital(text[0]) or text[0].isdigit() or text[0] in "“\"‘'«¿¡"
 
 
 def _spans(starts: Sequence[_Start], total: int) -> list[tuple[int, int]]:

@@ -8,6 +8,7 @@ dateline reader (`dates`) uses the languages marked `datelines`, the web page re
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -143,6 +144,31 @@ def month_names(languages: Iterable[Language]) -> dict[int, tuple[str, ...]]:
 
 def weekday_names(languages: Iterable[Language]) -> tuple[str, ...]:
     return tuple(name for language in languages for name in language.weekdays.split())
+
+
+def is_capital(char: str) -> bool:
+    """An upper- or title-case letter of any script: "A", "É", "Ł", "Ж", "ǅ"."""
+    return char.isupper() or char.istitle()
+
+
+_CASED_END = 0x20000  # no letter past the first two planes of Unicode has a case
+
+
+def _capital_class() -> str:
+    """The body of a regex character class of every character `is_capital` accepts."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(_CASED_END):
+        if not is_capital(chr(code)):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    parts = (re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
+    return "".join(parts)
+
+
+CAPITALS = _capital_class()  # in a regex: f"[{CAPITALS}]" is one capital letter
 
 
 def fold(word: str) -> str:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pressfeed.languages import is_capital
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk
 
@@ -124,7 +125,7 @@ def _is_label(part: str, separator: str) -> bool:
         return False
     if "|" in separator:
         return True
-    return all(w[:1].isupper() or not w[:1].isalpha() for w in words)
+    return all(is_capital(w[:1]) or not w[:1].isalpha() for w in words)
 
 
 def _is_domain(part: str) -> bool:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from pressfeed.languages import Language, built_from_languages, fold, month_names
+from pressfeed.languages import CAPITALS, Language, built_from_languages, fold, month_names
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk, TimeTag
 
@@ -194,7 +194,7 @@ _WINDOW_AFTER = 12  # chunks after the headline where a byline or dateline may b
 _WINDOW_BEFORE = 3
 _LONG = 150  # a paragraph this long is story text: only a dateline at its start counts
 _DATELINE_SPAN = 40
-_LOWER_WORD = re.compile(r"(?:^|\s)[^\W\d_A-Z]*[a-z]\w*", re.UNICODE)
+_LOWER_WORD = re.compile(rf"(?:^|\s)[^\W\d_{CAPITALS}]*[a-z]\w*")
 
 
 DATE_GLUE = " |·•–—-:,()[]"
