@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.identity import release_id
-from pressfeed.languages import CAPITALS, is_capital
+from pressfeed.languages import CAPITALS, Language, alternation, built_from_languages, is_capital
 from pressfeed.markup import blocks_for, citable_url
 from pressfeed.models import Block, DateKind, Dateline, Release
 from pressfeed.webpage import WebPage, read_webpage
@@ -44,14 +44,6 @@ _READ_MORE = re.compile(
     r"[\s.…»›→>]*$",
     re.IGNORECASE,
 )
-_CONTACT_INTRO = re.compile(
-    r"^(?:for (?:further|more) information\b.{0,60}\bcontact"
-    r"|(?:media|press) (?:contacts?|enquiries|"
-    r"inquiries)|contacts?\s*(?::|$)|please contact|pour (?:plus d.|de plus amples )informations|"
-    r"contacts? presse|per (?:ulteriori )?informazioni|contatti\s*(?::|$)|"
-    r"para (?:más|mayor) información|contactos?\s*(?::|$)|pressekontakt|kontakt\s*(?::|$))",
-    re.IGNORECASE,
-)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
 _FIRST_SENTENCE = re.compile(rf"^(.+?[.!?])(?=\s+[{CAPITALS}“\"‘'(]|$)")
@@ -62,6 +54,23 @@ _HEADLINE_WORDS = 35
 _PROSE_WORDS = 12
 _DERIVED_TITLE_WORDS = 12
 _ANY_TODAY = dt.date(dt.MAXYEAR - 1, 12, 31)  # accepts any printed year, to tell datelines apart
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The patterns of the registered languages' words."""
+
+    contact_intro: re.Pattern[str]
+
+
+def _words_of(languages: tuple[Language, ...]) -> _Words:
+    headings = alternation(h for language in languages for h in language.contact_headings)
+    labels = alternation(w for language in languages for w in language.contact_labels)
+    contact_intro = re.compile(rf"^(?:{headings}|(?:{labels})\s*(?::|$))", re.IGNORECASE)
+    return _Words(contact_intro)
+
+
+_words = built_from_languages(_words_of)
 
 
 @dataclass(frozen=True)
@@ -387,7 +396,7 @@ def _take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
 def split_contacts(body: Sequence[str]) -> tuple[list[str], list[str]]:
     """The body without its closing contact block, and that block."""
     for i in range(1, len(body)):
-        if _CONTACT_INTRO.match(body[i]):
+        if _words().contact_intro.match(body[i]):
             return list(body[:i]), list(body[i:])
     i = len(body)
     while i > 1 and _is_contact(body[i - 1]) and len(body[i - 1].split()) <= 30:

@@ -17,10 +17,16 @@ from typing import TypeVar
 
 @dataclass(frozen=True)
 class Language:
+    """The words pressfeed reads in one language; phrases are matched as `alternation` says."""
+
     code: str  # ISO 639-1, or a group of them ("sv da no")
     months: tuple[str, ...]  # per month, January first: its names and abbreviations
     weekdays: str = ""  # names and abbreviations
     datelines: bool = False  # releases in it open with a dateline pressfeed reads
+    # A paragraph opening with one starts the contact block: "For more information … contact".
+    contact_headings: tuple[str, ...] = ()
+    # A contact block's heading when alone on its line or before a colon: "Contact:".
+    contact_labels: tuple[str, ...] = ()
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -31,6 +37,13 @@ LANGUAGES: tuple[Language, ...] = (
         "monday tuesday wednesday thursday friday saturday sunday "
         "mon tue tues wed thu thur thurs fri sat sun",
         datelines=True,
+        contact_headings=(
+            "for further information … contact", "for more information … contact",
+            "media contact", "media contacts", "media enquiries", "media inquiries",
+            "press contact", "press contacts", "press enquiries", "press inquiries",
+            "please contact",
+        ),
+        contact_labels=("contact", "contacts"),
     ),
     Language(
         "fr",
@@ -38,6 +51,10 @@ LANGUAGES: tuple[Language, ...] = (
          "juillet juil", "août", "septembre", "octobre", "novembre", "décembre déc"),
         "lundi mardi mercredi jeudi vendredi samedi dimanche",
         datelines=True,
+        contact_headings=(
+            "pour plus d'informations", "pour de plus amples informations", "contact presse",
+            "contacts presse",
+        ),
     ),
     Language(
         "it",
@@ -45,6 +62,8 @@ LANGUAGES: tuple[Language, ...] = (
          "agosto ago", "settembre set", "ottobre ott", "novembre", "dicembre dic"),
         "lunedì martedì mercoledì giovedì venerdì sabato domenica",
         datelines=True,
+        contact_headings=("per informazioni", "per ulteriori informazioni"),
+        contact_labels=("contatti",),
     ),
     Language(
         "es",
@@ -52,6 +71,8 @@ LANGUAGES: tuple[Language, ...] = (
          "septiembre setiembre", "octubre", "noviembre", "diciembre dic"),
         "lunes martes miércoles jueves viernes sábado domingo",
         datelines=True,
+        contact_headings=("para más información", "para mayor información"),
+        contact_labels=("contacto", "contactos"),
     ),
     Language(
         "de",
@@ -59,6 +80,8 @@ LANGUAGES: tuple[Language, ...] = (
          "august", "september", "oktober okt", "november", "dezember dez"),
         "montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag",
         datelines=True,
+        contact_headings=("pressekontakt",),
+        contact_labels=("kontakt",),
     ),
     Language(
         "pt",
@@ -126,6 +149,30 @@ def built_from_languages(build: Callable[[tuple[Language, ...]], T]) -> Callable
         return built[0][1]
 
     return current
+
+
+_GAP = " … "  # in a phrase: up to _GAP_CHARS characters between two whole words
+_GAP_CHARS = 60
+
+
+def alternation(phrases: Iterable[str], *, space: str = " ") -> str:
+    """A regex alternation of a table's phrases, longest first. A phrase's words match as
+    written in any case; a space matches `space`; " … " up to 60 characters between whole
+    words; an apostrophe any one character, as pages type ' ’ ʼ ´ alike."""
+    patterns = (
+        _phrase(phrase, space) for phrase in sorted(set(phrases), key=lambda p: (-len(p), p))
+    )
+    return "|".join(patterns)
+
+
+def _phrase(phrase: str, space: str) -> str:
+    gap = rf"\b.{{0,{_GAP_CHARS}}}\b"
+    parts = (_words(part, space) for part in phrase.split(_GAP))
+    return gap.join(parts)
+
+
+def _words(words: str, space: str) -> str:
+    return space.join(".".join(map(re.escape, word.split("'"))) for word in words.split(" "))
 
 
 def dateline_languages(languages: Iterable[Language]) -> tuple[Language, ...]:
