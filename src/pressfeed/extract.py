@@ -36,14 +36,6 @@ _CAPTION = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
-_READ_MORE = re.compile(
-    r"(?<=[.!?”\"'])\s+"
-    r"(?:read|continue reading|watch|see|learn|find out|lire|leggi|leer|weiterlesen)"
-    r"(?:\s+(?:more|here|the news|the (?:full )?(?:story|release|article|statement)|on"
-    r"|la suite|plus|más|di più|tutto))?"
-    r"[\s.…»›→>]*$",
-    re.IGNORECASE,
-)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
 _FIRST_SENTENCE = re.compile(rf"^(.+?[.!?])(?=\s+[{CAPITALS}“\"‘'(]|$)")
@@ -61,13 +53,24 @@ class _Words:
     """The patterns of the registered languages' words."""
 
     contact_intro: re.Pattern[str]
+    read_more: re.Pattern[str]
 
 
 def _words_of(languages: tuple[Language, ...]) -> _Words:
+    return _Words(_contact_intro(languages), _read_more(languages))
+
+
+def _contact_intro(languages: Sequence[Language]) -> re.Pattern[str]:
     headings = alternation(h for language in languages for h in language.contact_headings)
     labels = alternation(w for language in languages for w in language.contact_labels)
-    contact_intro = re.compile(rf"^(?:{headings}|(?:{labels})\s*(?::|$))", re.IGNORECASE)
-    return _Words(contact_intro)
+    return re.compile(rf"^(?:{headings}|(?:{labels})\s*(?::|$))", re.IGNORECASE)
+
+
+def _read_more(languages: Sequence[Language]) -> re.Pattern[str]:
+    """A link after a paragraph's last sentence: "... said. Read the full story »"."""
+    links = alternation(w for language in languages for w in language.read_more)
+    ends = alternation(w for language in languages for w in language.read_more_ends)
+    return re.compile(rf"(?<=[.!?”\"'])\s+(?:{links})(?:\s+(?:{ends}))?[\s.…»›→>]*$", re.IGNORECASE)
 
 
 _words = built_from_languages(_words_of)
@@ -347,7 +350,8 @@ def _build(
     source: str,
     position: int,
 ) -> Release | None:
-    body = [_READ_MORE.sub("", text) for text in body]
+    read_more = _words().read_more
+    body = [read_more.sub("", text) for text in body]
     date_alone = bool(body) and dateline.end >= len(body[0])
     # A date alone on its line, and the headline printed under it.
     if date_alone and headline is None and len(body) > 2 and reads_as_headline(body[1]):

@@ -27,6 +27,10 @@ class Language:
     contact_headings: tuple[str, ...] = ()
     # A contact block's heading when alone on its line or before a colon: "Contact:".
     contact_labels: tuple[str, ...] = ()
+    # A link closing a paragraph, dropped: one of `read_more` ("Read", "Weiterlesen"), then
+    # perhaps one of any language's `read_more_ends` ("more", "the full story").
+    read_more: tuple[str, ...] = ()
+    read_more_ends: tuple[str, ...] = ()
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -44,6 +48,12 @@ LANGUAGES: tuple[Language, ...] = (
             "please contact",
         ),
         contact_labels=("contact", "contacts"),
+        read_more=("read", "continue reading", "watch", "see", "learn", "find out"),
+        read_more_ends=(
+            "more", "here", "on", "the news", "the story", "the full story", "the release",
+            "the full release", "the article", "the full article", "the statement",
+            "the full statement",
+        ),
     ),
     Language(
         "fr",
@@ -55,6 +65,8 @@ LANGUAGES: tuple[Language, ...] = (
             "pour plus d'informations", "pour de plus amples informations", "contact presse",
             "contacts presse",
         ),
+        read_more=("lire",),
+        read_more_ends=("la suite", "plus"),
     ),
     Language(
         "it",
@@ -64,6 +76,8 @@ LANGUAGES: tuple[Language, ...] = (
         datelines=True,
         contact_headings=("per informazioni", "per ulteriori informazioni"),
         contact_labels=("contatti",),
+        read_more=("leggi",),
+        read_more_ends=("di più", "tutto"),
     ),
     Language(
         "es",
@@ -73,6 +87,8 @@ LANGUAGES: tuple[Language, ...] = (
         datelines=True,
         contact_headings=("para más información", "para mayor información"),
         contact_labels=("contacto", "contactos"),
+        read_more=("leer",),
+        read_more_ends=("más",),
     ),
     Language(
         "de",
@@ -82,6 +98,7 @@ LANGUAGES: tuple[Language, ...] = (
         datelines=True,
         contact_headings=("pressekontakt",),
         contact_labels=("kontakt",),
+        read_more=("weiterlesen",),
     ),
     Language(
         "pt",
