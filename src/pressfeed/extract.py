@@ -29,12 +29,6 @@ _NO_DATELINE = Dateline(place=None, date=None, year_stated=False, end=0)
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")
 _BULLET = re.compile(r"^[-•*·–]\s+\S")
-_CAPTION = re.compile(
-    r"©|\(c\)\s*\d{4}|all rights reserved"
-    r"|^(?:photos?|image|picture|credits?|foto)\s*(?:credit)?\s*:"
-    r"|\b(?:photo|credit|foto)\s*:\s*[^.]{2,60}$",
-    re.IGNORECASE,
-)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
@@ -54,10 +48,22 @@ class _Words:
 
     contact_intro: re.Pattern[str]
     read_more: re.Pattern[str]
+    caption: re.Pattern[str]
 
 
 def _words_of(languages: tuple[Language, ...]) -> _Words:
-    return _Words(_contact_intro(languages), _read_more(languages))
+    return _Words(_contact_intro(languages), _read_more(languages), _caption(languages))
+
+
+def _caption(languages: Sequence[Language]) -> re.Pattern[str]:
+    """A photo caption or credit, or a copyright line, anywhere in a paragraph."""
+    labels = alternation((w for lang in languages for w in lang.caption_labels), space=r"\s*")
+    credits = alternation(w for language in languages for w in language.credit_labels)
+    rights = alternation(w for language in languages for w in language.rights_reserved)
+    return re.compile(
+        rf"©|\(c\)\s*\d{{4}}|{rights}|^(?:{labels})\s*:|\b(?:{credits})\s*:\s*[^.]{{2,60}}$",
+        re.IGNORECASE,
+    )
 
 
 def _contact_intro(languages: Sequence[Language]) -> re.Pattern[str]:
@@ -175,7 +181,7 @@ def strip_chrome(blocks: Sequence[Block]) -> list[Block]:
 
 
 def _is_noise(text: str) -> bool:
-    return bool(_PUNCT_ONLY.match(text) or _is_breadcrumb(text) or _CAPTION.search(text))
+    return bool(_PUNCT_ONLY.match(text) or _is_breadcrumb(text) or _words().caption.search(text))
 
 
 def _is_breadcrumb(text: str) -> bool:

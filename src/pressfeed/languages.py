@@ -31,6 +31,12 @@ class Language:
     # perhaps one of any language's `read_more_ends` ("more", "the full story").
     read_more: tuple[str, ...] = ()
     read_more_ends: tuple[str, ...] = ()
+    # A photo caption or credit, dropped: a line opening with a caption label and a colon
+    # ("Photo credit: ..."), a paragraph closing with a credit label, a colon and a short name
+    # ("... Photo: Jane Doe"), a copyright notice ("All rights reserved").
+    caption_labels: tuple[str, ...] = ()
+    credit_labels: tuple[str, ...] = ()
+    rights_reserved: tuple[str, ...] = ()
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -54,6 +60,12 @@ LANGUAGES: tuple[Language, ...] = (
             "the full release", "the article", "the full article", "the statement",
             "the full statement",
         ),
+        caption_labels=(
+            "photo", "photos", "image", "picture", "credit", "credits", "photo credit",
+            "photos credit", "image credit", "picture credit",
+        ),
+        credit_labels=("photo", "credit"),
+        rights_reserved=("all rights reserved",),
     ),
     Language(
         "fr",
@@ -78,6 +90,8 @@ LANGUAGES: tuple[Language, ...] = (
         contact_labels=("contatti",),
         read_more=("leggi",),
         read_more_ends=("di più", "tutto"),
+        caption_labels=("foto", "foto credit"),
+        credit_labels=("foto",),
     ),
     Language(
         "es",
@@ -89,6 +103,8 @@ LANGUAGES: tuple[Language, ...] = (
         contact_labels=("contacto", "contactos"),
         read_more=("leer",),
         read_more_ends=("más",),
+        caption_labels=("foto",),
+        credit_labels=("foto",),
     ),
     Language(
         "de",
@@ -99,6 +115,8 @@ LANGUAGES: tuple[Language, ...] = (
         contact_headings=("pressekontakt",),
         contact_labels=("kontakt",),
         read_more=("weiterlesen",),
+        caption_labels=("foto",),
+        credit_labels=("foto",),
     ),
     Language(
         "pt",
