@@ -37,6 +37,8 @@ class Language:
     caption_labels: tuple[str, ...] = ()
     credit_labels: tuple[str, ...] = ()
     rights_reserved: tuple[str, ...] = ()
+    # The words that join the last name of a list: "Libya, Tunisia and Niger".
+    conjunctions: tuple[str, ...] = ()
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -66,6 +68,7 @@ LANGUAGES: tuple[Language, ...] = (
         ),
         credit_labels=("photo", "credit"),
         rights_reserved=("all rights reserved",),
+        conjunctions=("and", "or"),
     ),
     Language(
         "fr",
@@ -79,6 +82,7 @@ LANGUAGES: tuple[Language, ...] = (
         ),
         read_more=("lire",),
         read_more_ends=("la suite", "plus"),
+        conjunctions=("et", "ou"),
     ),
     Language(
         "it",
@@ -92,6 +96,7 @@ LANGUAGES: tuple[Language, ...] = (
         read_more_ends=("di più", "tutto"),
         caption_labels=("foto", "foto credit"),
         credit_labels=("foto",),
+        conjunctions=("e", "o"),
     ),
     Language(
         "es",
@@ -105,6 +110,7 @@ LANGUAGES: tuple[Language, ...] = (
         read_more_ends=("más",),
         caption_labels=("foto",),
         credit_labels=("foto",),
+        conjunctions=("y", "o"),
     ),
     Language(
         "de",
@@ -117,6 +123,7 @@ LANGUAGES: tuple[Language, ...] = (
         read_more=("weiterlesen",),
         caption_labels=("foto",),
         credit_labels=("foto",),
+        conjunctions=("und", "oder"),
     ),
     Language(
         "pt",
