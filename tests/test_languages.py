@@ -152,3 +152,8 @@ def test_a_space_may_stand_for_a_pattern() -> None:
     pattern = re.compile(alternation(["photo credit"], space=r"\s*"), re.IGNORECASE)
     assert pattern.fullmatch("Photocredit")
     assert pattern.fullmatch("Photo  credit")
+
+
+def test_no_phrase_matches_nothing() -> None:
+    assert re.search(alternation([]), "any text, or none") is None
+    assert re.search(alternation([]), "") is None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pressfeed.languages import (
     CAPITALS,
+    NOTHING,
     Language,
     built_from_languages,
     dateline_languages,
@@ -19,23 +20,15 @@ from pressfeed.languages import (
 )
 from pressfeed.models import Dateline
 
-_LABELS = (
-    "published", "posted", "date", "updated", "press release", "news release",
-    "publié le", "pubblicato il", "publicado el", "veröffentlicht am",
-)  # fmt: skip
-
-# Words that open a label, so they must never be taken for a place.
-_NOT_PLACES = (
-    "published", "posted", "updated", "publié", "pubblicato", "publicado", "veröffentlicht",
-)  # fmt: skip
-
+# Words of place names, not of the release's language: "Rio de Janeiro", "Dar es Salaam".
 _CONNECTORS = ("de", "del", "da", "di", "es", "el", "al", "la", "le", "of", "au", "sur")
 
 
 def _alternation(words: Iterable[str]) -> str:
     """A regex alternation of `words` and their unaccented forms, longest first."""
     variants = {form for word in words for form in (word, fold(word))}
-    return "|".join(re.escape(w) for w in sorted(variants, key=lambda w: (-len(w), w)))
+    ordered = sorted(variants, key=lambda w: (-len(w), w))
+    return "|".join(re.escape(w) for w in ordered) or NOTHING
 
 
 # Written as escapes: these look alike but are different characters.
@@ -47,7 +40,6 @@ _CLOSING_QUOTES = "\"'\u201d\u2019\u00bb"
 
 _UPPER = f"[{CAPITALS}]"
 _LETTER = r"[^\W\d_]"
-_ARTICLE = r"(?:(?i:le|el|il|am|den)\s+)"
 _ORDINAL = r"(?:st|nd|rd|th|er|re|º|°|ª)?\.?"
 _DAY = r"(?<!\d)[0-3]?\d(?!\d)"
 _YEAR = r"\d{4}(?!\d)"
@@ -69,30 +61,44 @@ def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
     names = month_names(readable)
     weekdays = weekday_names(readable)
     months = {fold(name): month for month, written in names.items() for name in written}
-    blocked = _alternation([*weekdays, *_NOT_PLACES])
+    blocked = _alternation([*weekdays, *_pooled(lang.never_places for lang in readable)])
     word = rf"(?!(?i:{blocked})(?!{_LETTER})){_UPPER}(?:{_LETTER}|{_INNER})*+\.?"
     group = rf"{word}(?:/{word})*+"
     written = [name for found in names.values() for name in found]
-    return _Patterns(months, _dated(group, written, weekdays), _place_only(group))
+    dated = _dated(readable, group, _date(readable, written, weekdays))
+    return _Patterns(months, dated, _place_only(group))
 
 
-def _dated(group: str, months: Sequence[str], weekdays: Sequence[str]) -> re.Pattern[str]:
-    """A dateline with a date: a label or a place, the date, then a separator or the end."""
+def _pooled(lists: Iterable[Sequence[str]]) -> list[str]:
+    """The words of one field of every language."""
+    return [word for words in lists for word in words]
+
+
+def _date(languages: Sequence[Language], months: Sequence[str], weekdays: Sequence[str]) -> str:
+    """A date as a dateline prints it: ISO, or a day and a month name, perhaps with a year."""
     month = rf"(?i:{_alternation(months)})\.?(?!{_LETTER})"
     weekday = rf"(?i:{_alternation(weekdays)})\.?,?\s+"
-    date = rf"""
+    article = rf"(?:(?i:{_alternation(_pooled(lang.date_articles for lang in languages))})\s+)"
+    of = _alternation(_pooled(lang.month_joiners for lang in languages))
+    year_of = _alternation(_pooled(lang.year_joiners for lang in languages))
+    return rf"""
         (?P<iy>{_YEAR})-(?P<im>[01]?\d)-(?P<id>{_DAY})
-      | {_ARTICLE}?(?:{weekday})?{_ARTICLE}?
+      | {article}?(?:{weekday})?{article}?
         (?:
-            (?P<dd>{_DAY}){_ORDINAL}\s*(?:(?i:de|of)\s+)?(?P<dm>{month})
-            (?:,?\s+(?:(?i:de|del)\s+)?(?P<dy>{_YEAR}))?
+            (?P<dd>{_DAY}){_ORDINAL}\s*(?:(?i:{of})\s+)?(?P<dm>{month})
+            (?:,?\s+(?:(?i:{year_of})\s+)?(?P<dy>{_YEAR}))?
           | (?P<mm>{month})\s*(?P<md>{_DAY}){_ORDINAL}(?:,?\s+(?P<my>{_YEAR}))?
         )
     """
+
+
+def _dated(languages: Sequence[Language], group: str, date: str) -> re.Pattern[str]:
+    """A dateline with a date: a label or a place, the date, then a separator or the end."""
+    labels = _alternation(_pooled(lang.date_labels for lang in languages))
     return re.compile(
         rf"""
         \s*
-        (?:(?P<label>(?i:{_alternation(_LABELS)}))(?:\s+(?i:on))?\s*:?\s*
+        (?:(?P<label>(?i:{labels}))(?:\s+(?i:on))?\s*:?\s*
           | (?P<place>{group}(?:{_LINK}{group}){{0,4}}),?\s+
         )?
         (?:{date})

@@ -23,6 +23,15 @@ class Language:
     months: tuple[str, ...]  # per month, January first: its names and abbreviations
     weekdays: str = ""  # names and abbreviations
     datelines: bool = False  # releases in it open with a dateline pressfeed reads
+    # A label before a date alone on its line: "Published: 3 May 2020", "Publié le 3 mai 2020".
+    date_labels: tuple[str, ...] = ()
+    # Words that open such a label, and so never a dateline's place: "Published", "Publié".
+    never_places: tuple[str, ...] = ()
+    # Before a date or its weekday: "le 3 mars", "am 3. März".
+    date_articles: tuple[str, ...] = ()
+    # Between a day and its month, and before a year: "3 de marzo de 2020", "3rd of March".
+    month_joiners: tuple[str, ...] = ()
+    year_joiners: tuple[str, ...] = ()
     # A paragraph opening with one starts the contact block: "For more information … contact".
     contact_headings: tuple[str, ...] = ()
     # A contact block's heading when alone on its line or before a colon: "Contact:".
@@ -49,6 +58,9 @@ LANGUAGES: tuple[Language, ...] = (
         "monday tuesday wednesday thursday friday saturday sunday "
         "mon tue tues wed thu thur thurs fri sat sun",
         datelines=True,
+        date_labels=("published", "posted", "date", "updated", "press release", "news release"),
+        never_places=("published", "posted", "updated"),
+        month_joiners=("of",),
         contact_headings=(
             "for further information … contact", "for more information … contact",
             "media contact", "media contacts", "media enquiries", "media inquiries",
@@ -76,6 +88,9 @@ LANGUAGES: tuple[Language, ...] = (
          "juillet juil", "août", "septembre", "octobre", "novembre", "décembre déc"),
         "lundi mardi mercredi jeudi vendredi samedi dimanche",
         datelines=True,
+        date_labels=("publié le",),
+        never_places=("publié",),
+        date_articles=("le",),
         contact_headings=(
             "pour plus d'informations", "pour de plus amples informations", "contact presse",
             "contacts presse",
@@ -90,6 +105,9 @@ LANGUAGES: tuple[Language, ...] = (
          "agosto ago", "settembre set", "ottobre ott", "novembre", "dicembre dic"),
         "lunedì martedì mercoledì giovedì venerdì sabato domenica",
         datelines=True,
+        date_labels=("pubblicato il",),
+        never_places=("pubblicato",),
+        date_articles=("il",),
         contact_headings=("per informazioni", "per ulteriori informazioni"),
         contact_labels=("contatti",),
         read_more=("leggi",),
@@ -104,6 +122,11 @@ LANGUAGES: tuple[Language, ...] = (
          "septiembre setiembre", "octubre", "noviembre", "diciembre dic"),
         "lunes martes miércoles jueves viernes sábado domingo",
         datelines=True,
+        date_labels=("publicado el",),
+        never_places=("publicado",),
+        date_articles=("el",),
+        month_joiners=("de",),
+        year_joiners=("de", "del"),
         contact_headings=("para más información", "para mayor información"),
         contact_labels=("contacto", "contactos"),
         read_more=("leer",),
@@ -118,6 +141,9 @@ LANGUAGES: tuple[Language, ...] = (
          "august", "september", "oktober okt", "november", "dezember dez"),
         "montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag",
         datelines=True,
+        date_labels=("veröffentlicht am",),
+        never_places=("veröffentlicht",),
+        date_articles=("am", "den"),
         contact_headings=("pressekontakt",),
         contact_labels=("kontakt",),
         read_more=("weiterlesen",),
@@ -193,18 +219,17 @@ def built_from_languages(build: Callable[[tuple[Language, ...]], T]) -> Callable
     return current
 
 
+NOTHING = "(?!)"  # the alternation of no phrase: it matches nowhere, not everywhere
 _GAP = " … "  # in a phrase: up to _GAP_CHARS characters between two whole words
 _GAP_CHARS = 60
 
 
 def alternation(phrases: Iterable[str], *, space: str = " ") -> str:
-    """A regex alternation of a table's phrases, longest first. A phrase's words match as
-    written in any case; a space matches `space`; " … " up to 60 characters between whole
-    words; an apostrophe any one character, as pages type ' ’ ʼ ´ alike."""
-    patterns = (
-        _phrase(phrase, space) for phrase in sorted(set(phrases), key=lambda p: (-len(p), p))
-    )
-    return "|".join(patterns)
+    """A regex alternation of a table's phrases, longest first, to compile ignoring case. A
+    space in a phrase matches `space`; " … " up to 60 characters between whole words; an
+    apostrophe any one character, as pages type ' ’ ʼ ´ alike."""
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    return "|".join(_phrase(phrase, space) for phrase in ordered) or NOTHING
 
 
 def _phrase(phrase: str, space: str) -> str:

@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from pressfeed.languages import CAPITALS, Language, built_from_languages, fold, month_names
+from pressfeed.languages import (
+    CAPITALS,
+    Language,
+    alternation,
+    built_from_languages,
+    fold,
+    month_names,
+)
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk, TimeTag
 
@@ -36,13 +43,15 @@ def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
         key=lambda w: (-len(w), w),
     )
     month = r"(?:" + "|".join(re.escape(w.rstrip(".")) for w in words) + r")(?![^\W\d_])\.?"
+    of = alternation((w for lang in languages for w in lang.month_joiners), space=r"\ ")
+    year_of = alternation((w for lang in languages for w in lang.year_joiners), space=r"\ ")
     dates = re.compile(
         rf"""
           (?<![\d.])(?P<iy>(?:19|20)\d\d)(?P<is>[-/.])(?P<im>[01]?\d)(?P=is)(?P<id>[0-3]?\d)(?!\d)
         | (?<![\d.,])(?P<na>[0-3]?\d)\s?(?P<ns>[./-])\s?(?P<nb>[0-3]?\d)\s?(?P=ns)\s?
           (?P<ny>(?:19|20)\d\d|\d\d)(?![\d])
-        | (?<![\d.])(?P<dd>[0-3]?\d){_ORDINAL}\s*(?:(?:de|of)\s+)?(?P<dm>{month}),?\s*
-          (?:(?:de|del)\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
+        | (?<![\d.])(?P<dd>[0-3]?\d){_ORDINAL}\s*(?:(?:{of})\s+)?(?P<dm>{month}),?\s*
+          (?:(?:{year_of})\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
         | (?P<mm>{month})\s*(?P<md>[0-3]?\d)(?:st|nd|rd|th)?(?!\d),?\s+(?P<my>(?:19|20)\d\d)(?!\d)
         | (?P<cy>(?:19|20)\d\d)\s*年\s*(?P<cm>[01]?\d)\s*月\s*(?P<cd>[0-3]?\d)\s*日
         """,
