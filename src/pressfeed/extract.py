@@ -49,10 +49,22 @@ class _Words:
     contact_intro: re.Pattern[str]
     read_more: re.Pattern[str]
     caption: re.Pattern[str]
+    source_line: re.Pattern[str]
 
 
 def _words_of(languages: tuple[Language, ...]) -> _Words:
-    return _Words(_contact_intro(languages), _read_more(languages), _caption(languages))
+    return _Words(
+        _contact_intro(languages),
+        _read_more(languages),
+        _caption(languages),
+        _source_line(languages),
+    )
+
+
+def _source_line(languages: Sequence[Language]) -> re.Pattern[str]:
+    """A line giving the original page: "Source: https://...", its address as group 1."""
+    labels = alternation(w for language in languages for w in language.source_labels)
+    return re.compile(rf"(?:{labels})\s*:\s*(\S+)", re.IGNORECASE)
 
 
 def _caption(languages: Sequence[Language]) -> re.Pattern[str]:
@@ -385,18 +397,11 @@ def _build(
     )
 
 
-_SOURCE_LABEL = re.compile(
-    r"(?:source|original|original (?:page|release|article)|read (?:it )?online|quelle|fuente"
-    r"|fonte|source originale|lien|link|url)\s*:\s*(\S+)",
-    re.IGNORECASE,
-)
-
-
 def _take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
     """The body without the line that gives the original page ("Source: https://..."), and
     that page's address. A bare address is no source: contact blocks end with social links."""
     for i, text in enumerate(body):
-        label = _SOURCE_LABEL.fullmatch(text.strip())
+        label = _words().source_line.fullmatch(text.strip())
         url = citable_url(label.group(1)) if label else None
         if url:
             return [*body[:i], *body[i + 1 :]], url

@@ -49,6 +49,9 @@ class Language:
     # The words that join the last name of a list: "Libya, Tunisia and Niger".
     conjunctions: tuple[str, ...] = ()
 
+    # A line that gives the original page, before a colon: "Source: https://...".
+    source_labels: tuple[str, ...] = ()
+
 
 LANGUAGES: tuple[Language, ...] = (
     Language(
@@ -81,6 +84,10 @@ LANGUAGES: tuple[Language, ...] = (
         credit_labels=("photo", "credit"),
         rights_reserved=("all rights reserved",),
         conjunctions=("and", "or"),
+        source_labels=(
+            "source", "original", "original page", "original release", "original article",
+            "read online", "read it online", "link", "url",
+        ),
     ),
     Language(
         "fr",
@@ -98,6 +105,7 @@ LANGUAGES: tuple[Language, ...] = (
         read_more=("lire",),
         read_more_ends=("la suite", "plus"),
         conjunctions=("et", "ou"),
+        source_labels=("source", "source originale", "lien"),
     ),
     Language(
         "it",
@@ -115,6 +123,7 @@ LANGUAGES: tuple[Language, ...] = (
         caption_labels=("foto", "foto credit"),
         credit_labels=("foto",),
         conjunctions=("e", "o"),
+        source_labels=("fonte",),
     ),
     Language(
         "es",
@@ -134,6 +143,7 @@ LANGUAGES: tuple[Language, ...] = (
         caption_labels=("foto",),
         credit_labels=("foto",),
         conjunctions=("y", "o"),
+        source_labels=("fuente",),
     ),
     Language(
         "de",
@@ -150,6 +160,7 @@ LANGUAGES: tuple[Language, ...] = (
         caption_labels=("foto",),
         credit_labels=("foto",),
         conjunctions=("und", "oder"),
+        source_labels=("quelle",),
     ),
     Language(
         "pt",
