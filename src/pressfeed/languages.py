@@ -52,6 +52,11 @@ class Language:
     # A line that gives the original page, before a colon: "Source: https://...".
     source_labels: tuple[str, ...] = ()
 
+    # On a web page, a date just after one is the publication date ("Published on 3 May"), or
+    # an update's, passed over ("Updated 4 May").
+    published_words: tuple[str, ...] = ()
+    update_words: tuple[str, ...] = ()
+
 
 LANGUAGES: tuple[Language, ...] = (
     Language(
@@ -88,6 +93,8 @@ LANGUAGES: tuple[Language, ...] = (
             "source", "original", "original page", "original release", "original article",
             "read online", "read it online", "link", "url",
         ),
+        published_words=("published", "posted", "date"),
+        update_words=("update", "updated", "last modified", "modified", "edited", "revised"),
     ),
     Language(
         "fr",
@@ -106,6 +113,8 @@ LANGUAGES: tuple[Language, ...] = (
         read_more_ends=("la suite", "plus"),
         conjunctions=("et", "ou"),
         source_labels=("source", "source originale", "lien"),
+        published_words=("publié",),
+        update_words=("mis à jour", "modifié"),
     ),
     Language(
         "it",
@@ -124,6 +133,8 @@ LANGUAGES: tuple[Language, ...] = (
         credit_labels=("foto",),
         conjunctions=("e", "o"),
         source_labels=("fonte",),
+        published_words=("pubblicato",),
+        update_words=("aggiornato", "aggiornata", "modificato"),
     ),
     Language(
         "es",
@@ -144,6 +155,8 @@ LANGUAGES: tuple[Language, ...] = (
         credit_labels=("foto",),
         conjunctions=("y", "o"),
         source_labels=("fuente",),
+        published_words=("publicado",),
+        update_words=("actualizado", "actualización", "modificado"),
     ),
     Language(
         "de",
@@ -161,21 +174,28 @@ LANGUAGES: tuple[Language, ...] = (
         credit_labels=("foto",),
         conjunctions=("und", "oder"),
         source_labels=("quelle",),
+        published_words=("veröffentlicht", "erschienen"),
+        update_words=("aktualisiert", "geändert", "bearbeitet"),
     ),
     Language(
         "pt",
         ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
          "setembro set", "outubro", "novembro", "dezembro"),
+        update_words=("atualizado",),
     ),
     Language(
         "nl",
         ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
          "september", "oktober", "november", "december"),
+        published_words=("gepubliceerd",),
+        update_words=("bijgewerkt",),
     ),
     Language(
         "sv da no",
         ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
          "september", "oktober", "november", "desember"),
+        published_words=("publisert", "publiceret", "publicerad"),
+        update_words=("oppdatert", "endret", "opdateret", "uppdaterad", "ændret"),
     ),
     Language(
         "fi",
@@ -183,6 +203,8 @@ LANGUAGES: tuple[Language, ...] = (
          "huhtikuuta huhtikuu", "toukokuuta toukokuu", "kesäkuuta kesäkuu", "heinäkuuta heinäkuu",
          "elokuuta elokuu", "syyskuuta syyskuu", "lokakuuta lokakuu", "marraskuuta marraskuu",
          "joulukuuta joulukuu"),
+        published_words=("julkaistu",),
+        update_words=("päivitetty", "muokattu"),
     ),
 )  # fmt: skip
 

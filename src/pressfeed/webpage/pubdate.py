@@ -33,6 +33,8 @@ class _Patterns:
 
     months: dict[str, int]  # a month's name, folded -> its number
     dates: re.Pattern[str]
+    update_words: re.Pattern[str]  # a label just before a date
+    published_words: re.Pattern[str]
 
 
 def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
@@ -57,7 +59,17 @@ def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
         """,
         re.VERBOSE | re.IGNORECASE,
     )
-    return _Patterns(months, dates)
+    return _Patterns(months, dates, *_labels(languages))
+
+
+def _labels(languages: Sequence[Language]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The words that label a date as an update, and as the publication date."""
+    updates = alternation((w for lang in languages for w in lang.update_words), space=r"\s+")
+    published = alternation(w for language in languages for w in language.published_words)
+    return (
+        re.compile(rf"\b(?:{updates})\W{{0,3}}(?:\w+\W+){{0,3}}$", re.IGNORECASE),
+        re.compile(rf"\b(?:{published})\b\W{{0,3}}(?:\w+\W+){{0,3}}$", re.IGNORECASE),
+    )
 
 
 _patterns = built_from_languages(_patterns_of)
@@ -170,29 +182,18 @@ def day_comes_first(language: str, url: str = "") -> bool:
     return bool(host and _DAY_FIRST_DOMAINS.search(host + "/"))
 
 
-_UPDATE_WORDS = re.compile(
-    r"\b(?:updated?|last\s+modified|modified|edited|revised|aktualisiert|geändert|bearbeitet|"
-    r"mis\s+à\s+jour|modifié|actualizado|actualización|modificado|aggiornat[oa]|modificato|"
-    r"päivitetty|muokattu|oppdatert|endret|opdateret|uppdaterad|ændret|bijgewerkt|atualizado)"
-    r"\W{0,3}(?:\w+\W+){0,3}$",
-    re.IGNORECASE,
-)
-_PUBLISHED_WORDS = re.compile(
-    r"\b(?:published|posted|publié|publicado|pubblicato|veröffentlicht|erschienen|julkaistu|"
-    r"publisert|publiceret|publicerad|gepubliceerd|date)\b\W{0,3}(?:\w+\W+){0,3}$",
-    re.IGNORECASE,
-)
-
-
 def is_update(text: str, found: Found) -> bool:
     """The date is labelled as an update or modification ("Updated 3 May 2020")."""
     before = text[max(0, found.start - 40) : found.start]
-    return bool(_UPDATE_WORDS.search(before)) and not _PUBLISHED_WORDS.search(before[-12:])
+    patterns = _patterns()
+    updated = patterns.update_words.search(before)
+    return bool(updated) and not patterns.published_words.search(before[-12:])
 
 
 def is_published(text: str, found: Found) -> bool:
     """The date is labelled as the publication date ("Published on 3 May 2020")."""
-    return bool(_PUBLISHED_WORDS.search(text[max(0, found.start - 40) : found.start]))
+    before = text[max(0, found.start - 40) : found.start]
+    return bool(_patterns().published_words.search(before))
 
 
 def closest(dates: Sequence[dt.date], to: dt.date) -> dt.date:
