@@ -57,6 +57,9 @@ class Language:
     published_words: tuple[str, ...] = ()
     update_words: tuple[str, ...] = ()
 
+    # A line of these (and of network names) is a share bar, never a headline.
+    share_words: tuple[str, ...] = ()
+
 
 LANGUAGES: tuple[Language, ...] = (
     Language(
@@ -95,6 +98,7 @@ LANGUAGES: tuple[Language, ...] = (
         ),
         published_words=("published", "posted", "date"),
         update_words=("update", "updated", "last modified", "modified", "edited", "revised"),
+        share_words=("share", "print", "copy link"),
     ),
     Language(
         "fr",
@@ -115,6 +119,7 @@ LANGUAGES: tuple[Language, ...] = (
         source_labels=("source", "source originale", "lien"),
         published_words=("publié",),
         update_words=("mis à jour", "modifié"),
+        share_words=("partager", "imprimer"),
     ),
     Language(
         "it",
@@ -135,6 +140,7 @@ LANGUAGES: tuple[Language, ...] = (
         source_labels=("fonte",),
         published_words=("pubblicato",),
         update_words=("aggiornato", "aggiornata", "modificato"),
+        share_words=("condividi",),
     ),
     Language(
         "es",
@@ -157,6 +163,7 @@ LANGUAGES: tuple[Language, ...] = (
         source_labels=("fuente",),
         published_words=("publicado",),
         update_words=("actualizado", "actualización", "modificado"),
+        share_words=("compartir",),
     ),
     Language(
         "de",
@@ -176,6 +183,7 @@ LANGUAGES: tuple[Language, ...] = (
         source_labels=("quelle",),
         published_words=("veröffentlicht", "erschienen"),
         update_words=("aktualisiert", "geändert", "bearbeitet"),
+        share_words=("teilen", "drucken"),
     ),
     Language(
         "pt",
@@ -196,6 +204,7 @@ LANGUAGES: tuple[Language, ...] = (
          "september", "oktober", "november", "desember"),
         published_words=("publisert", "publiceret", "publicerad"),
         update_words=("oppdatert", "endret", "opdateret", "uppdaterad", "ændret"),
+        share_words=("del",),
     ),
     Language(
         "fi",
@@ -205,6 +214,7 @@ LANGUAGES: tuple[Language, ...] = (
          "joulukuuta joulukuu"),
         published_words=("julkaistu",),
         update_words=("päivitetty", "muokattu"),
+        share_words=("jaa",),
     ),
 )  # fmt: skip
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pressfeed.languages import is_capital
+from pressfeed.languages import Language, alternation, built_from_languages, is_capital
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk
 
@@ -29,11 +29,15 @@ _BYLINE = re.compile(
     r"^(?:by|von|par|por|di|da|af|av|door|kirjoittanut|text|texte|autor|author)\s*:?\s+\S",
     re.IGNORECASE,
 )
-_SHARE = re.compile(
-    r"\b(?:share|teilen|partager|compartir|condividi|jaa|del|facebook|twitter|linkedin|"
-    r"whatsapp|e-?mail|print|drucken|imprimer|copy link)\b",
-    re.IGNORECASE,
-)
+_NETWORKS = ("facebook", "twitter", "linkedin", "whatsapp", "e-mail", "email")
+
+
+def _share_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    words = alternation([*_NETWORKS, *(w for lang in languages for w in lang.share_words)])
+    return re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
+
+
+_share = built_from_languages(_share_of)
 _TRAIL = re.compile(r"\s(?:>|»|›|/|\\)\s")
 _MAX_WORDS = 40
 _KICKER_WORDS = 4
@@ -153,7 +157,7 @@ def is_not_a_headline(text: str) -> bool:
     """A clock time, a byline, a share bar or a breadcrumb trail."""
     if _CLOCK.match(text) or _BYLINE.match(text) or _TRAIL.search(text):
         return True
-    shares = len(_SHARE.findall(text))
+    shares = len(_share().findall(text))
     return shares >= 2 and shares * 3 >= len(text.split())
 
 
