@@ -60,6 +60,14 @@ class Language:
     # A line of these (and of network names) is a share bar, never a headline.
     share_words: tuple[str, ...] = ()
 
+    # A line opening with one (and a few words more) is chrome inside an article: an
+    # "Advertisement" label, a "Read more" link, a "5 min read" reading time.
+    boilerplate: tuple[str, ...] = ()
+    minute_words: tuple[str, ...] = ()
+    reading_words: tuple[str, ...] = ()
+    # The label of a release printed as a line of its own: "Press release", "Pressemitteilung".
+    release_labels: tuple[str, ...] = ()
+
 
 LANGUAGES: tuple[Language, ...] = (
     Language(
@@ -99,6 +107,14 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("published", "posted", "date"),
         update_words=("update", "updated", "last modified", "modified", "edited", "revised"),
         share_words=("share", "print", "copy link"),
+        boilerplate=(
+            "advertisement", "read more", "continue reading", "related", "see also",
+            "more on this", "share this", "follow us", "sign up", "subscribe", "newsletter",
+            "comment", "comments",
+        ),
+        minute_words=("min", "minute", "minutes"),
+        reading_words=("read",),
+        release_labels=("for immediate release", "press release", "news release", "media release"),
     ),
     Language(
         "fr",
@@ -120,6 +136,9 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("publié",),
         update_words=("mis à jour", "modifié"),
         share_words=("partager", "imprimer"),
+        boilerplate=("publicité", "lire la suite"),
+        reading_words=("de lecture",),
+        release_labels=("communiqué de presse",),
     ),
     Language(
         "it",
@@ -141,6 +160,8 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("pubblicato",),
         update_words=("aggiornato", "aggiornata", "modificato"),
         share_words=("condividi",),
+        boilerplate=("pubblicità",),
+        release_labels=("comunicato stampa",),
     ),
     Language(
         "es",
@@ -164,6 +185,8 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("publicado",),
         update_words=("actualizado", "actualización", "modificado"),
         share_words=("compartir",),
+        boilerplate=("publicidad", "leer más"),
+        release_labels=("comunicado de prensa",),
     ),
     Language(
         "de",
@@ -184,6 +207,10 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("veröffentlicht", "erschienen"),
         update_words=("aktualisiert", "geändert", "bearbeitet"),
         share_words=("teilen", "drucken"),
+        boilerplate=("anzeige", "werbung", "weiterlesen"),
+        minute_words=("minuten",),
+        reading_words=("lesezeit",),
+        release_labels=("pressemitteilung", "presseinformation", "pressemeldung"),
     ),
     Language(
         "pt",
@@ -205,6 +232,8 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("publisert", "publiceret", "publicerad"),
         update_words=("oppdatert", "endret", "opdateret", "uppdaterad", "ændret"),
         share_words=("del",),
+        boilerplate=("annonse",),
+        release_labels=("pressemelding", "pressemeddelelse", "pressmeddelande"),
     ),
     Language(
         "fi",
@@ -215,6 +244,8 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("julkaistu",),
         update_words=("päivitetty", "muokattu"),
         share_words=("jaa",),
+        boilerplate=("mainos",),
+        release_labels=("lehdistötiedote", "tiedote"),
     ),
 )  # fmt: skip
 
