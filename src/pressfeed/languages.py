@@ -68,6 +68,13 @@ class Language:
     # The label of a release printed as a line of its own: "Press release", "Pressemitteilung".
     release_labels: tuple[str, ...] = ()
 
+    # A byline opens with one: "By Jane Doe", "Von Hans Meier"; a short line opening so,
+    # printed by the headline, is left out of the story.
+    bylines: tuple[str, ...] = ()
+    # Words that open a byline too, but also lines of story text ("Door", "Da", "Text"): they
+    # only keep a heading from being taken for the headline.
+    author_words: tuple[str, ...] = ()
+
 
 LANGUAGES: tuple[Language, ...] = (
     Language(
@@ -115,6 +122,8 @@ LANGUAGES: tuple[Language, ...] = (
         minute_words=("min", "minute", "minutes"),
         reading_words=("read",),
         release_labels=("for immediate release", "press release", "news release", "media release"),
+        bylines=("by",),
+        author_words=("text", "author"),
     ),
     Language(
         "fr",
@@ -139,6 +148,8 @@ LANGUAGES: tuple[Language, ...] = (
         boilerplate=("publicité", "lire la suite"),
         reading_words=("de lecture",),
         release_labels=("communiqué de presse",),
+        bylines=("par",),
+        author_words=("texte",),
     ),
     Language(
         "it",
@@ -162,6 +173,8 @@ LANGUAGES: tuple[Language, ...] = (
         share_words=("condividi",),
         boilerplate=("pubblicità",),
         release_labels=("comunicato stampa",),
+        bylines=("di",),
+        author_words=("da",),
     ),
     Language(
         "es",
@@ -187,6 +200,8 @@ LANGUAGES: tuple[Language, ...] = (
         share_words=("compartir",),
         boilerplate=("publicidad", "leer más"),
         release_labels=("comunicado de prensa",),
+        bylines=("por",),
+        author_words=("autor",),
     ),
     Language(
         "de",
@@ -211,6 +226,8 @@ LANGUAGES: tuple[Language, ...] = (
         minute_words=("minuten",),
         reading_words=("lesezeit",),
         release_labels=("pressemitteilung", "presseinformation", "pressemeldung"),
+        bylines=("von",),
+        author_words=("autor",),
     ),
     Language(
         "pt",
@@ -224,6 +241,7 @@ LANGUAGES: tuple[Language, ...] = (
          "september", "oktober", "november", "december"),
         published_words=("gepubliceerd",),
         update_words=("bijgewerkt",),
+        author_words=("door",),
     ),
     Language(
         "sv da no",
@@ -234,6 +252,7 @@ LANGUAGES: tuple[Language, ...] = (
         share_words=("del",),
         boilerplate=("annonse",),
         release_labels=("pressemelding", "pressemeddelelse", "pressmeddelande"),
+        bylines=("af", "av"),
     ),
     Language(
         "fi",
@@ -246,6 +265,7 @@ LANGUAGES: tuple[Language, ...] = (
         share_words=("jaa",),
         boilerplate=("mainos",),
         release_labels=("lehdistötiedote", "tiedote"),
+        author_words=("kirjoittanut",),
     ),
 )  # fmt: skip
 

@@ -25,10 +25,6 @@ _CLOCK = re.compile(
     r"^\d{1,2}(?:[:.h]\d{2})?\s*(?:[ap]\.?m\.?|uhr|h)?\s*(?:[A-Z]{2,5}|UTC[+-]?\d*)?$",
     re.IGNORECASE,
 )
-_BYLINE = re.compile(
-    r"^(?:by|von|par|por|di|da|af|av|door|kirjoittanut|text|texte|autor|author)\s*:?\s+\S",
-    re.IGNORECASE,
-)
 _NETWORKS = ("facebook", "twitter", "linkedin", "whatsapp", "e-mail", "email")
 
 
@@ -38,6 +34,14 @@ def _share_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
 
 
 _share = built_from_languages(_share_of)
+
+
+def _byline_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    words = alternation(w for lang in languages for w in (*lang.bylines, *lang.author_words))
+    return re.compile(rf"^(?:{words})\s*:?\s+\S", re.IGNORECASE)
+
+
+_byline = built_from_languages(_byline_of)
 _TRAIL = re.compile(r"\s(?:>|»|›|/|\\)\s")
 _MAX_WORDS = 40
 _KICKER_WORDS = 4
@@ -155,7 +159,7 @@ def _score(chunk: Chunk, text: str, references: _References) -> float:
 
 def is_not_a_headline(text: str) -> bool:
     """A clock time, a byline, a share bar or a breadcrumb trail."""
-    if _CLOCK.match(text) or _BYLINE.match(text) or _TRAIL.search(text):
+    if _CLOCK.match(text) or _byline().match(text) or _TRAIL.search(text):
         return True
     shares = len(_share().findall(text))
     return shares >= 2 and shares * 3 >= len(text.split())
