@@ -40,7 +40,7 @@ _CLOSING_QUOTES = "\"'\u201d\u2019\u00bb"
 
 _UPPER = f"[{CAPITALS}]"
 _LETTER = r"[^\W\d_]"
-_ORDINAL = r"(?:st|nd|rd|th|er|re|º|°|ª)?\.?"
+_ORDINAL_MARKS = ("º", "°", "ª")
 _DAY = r"(?<!\d)[0-3]?\d(?!\d)"
 _YEAR = r"\d{4}(?!\d)"
 _INNER = rf"[{_APOSTROPHES}.\-](?={_LETTER})"  # Cox's, U.S, Port-au-Prince
@@ -81,13 +81,15 @@ def _date(languages: Sequence[Language], months: Sequence[str], weekdays: Sequen
     article = rf"(?:(?i:{_alternation(_pooled(lang.date_articles for lang in languages))})\s+)"
     of = _alternation(_pooled(lang.month_joiners for lang in languages))
     year_of = _alternation(_pooled(lang.year_joiners for lang in languages))
+    suffixes = [*_pooled(lang.ordinals for lang in languages), *_ORDINAL_MARKS]
+    ordinal = rf"(?:{_alternation(suffixes)})?\.?"
     return rf"""
         (?P<iy>{_YEAR})-(?P<im>[01]?\d)-(?P<id>{_DAY})
       | {article}?(?:{weekday})?{article}?
         (?:
-            (?P<dd>{_DAY}){_ORDINAL}\s*(?:(?i:{of})\s+)?(?P<dm>{month})
+            (?P<dd>{_DAY}){ordinal}\s*(?:(?i:{of})\s+)?(?P<dm>{month})
             (?:,?\s+(?:(?i:{year_of})\s+)?(?P<dy>{_YEAR}))?
-          | (?P<mm>{month})\s*(?P<md>{_DAY}){_ORDINAL}(?:,?\s+(?P<my>{_YEAR}))?
+          | (?P<mm>{month})\s*(?P<md>{_DAY}){ordinal}(?:,?\s+(?P<my>{_YEAR}))?
         )
     """
 

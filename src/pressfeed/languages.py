@@ -75,6 +75,9 @@ class Language:
     # only keep a heading from being taken for the headline.
     author_words: tuple[str, ...] = ()
 
+    # After a day's number: "3rd", "1er" (the marks º ° ª are read in every language).
+    ordinals: tuple[str, ...] = ()
+
 
 LANGUAGES: tuple[Language, ...] = (
     Language(
@@ -124,6 +127,7 @@ LANGUAGES: tuple[Language, ...] = (
         release_labels=("for immediate release", "press release", "news release", "media release"),
         bylines=("by",),
         author_words=("text", "author"),
+        ordinals=("st", "nd", "rd", "th"),
     ),
     Language(
         "fr",
@@ -150,6 +154,7 @@ LANGUAGES: tuple[Language, ...] = (
         release_labels=("communiqué de presse",),
         bylines=("par",),
         author_words=("texte",),
+        ordinals=("er", "re"),
     ),
     Language(
         "it",
@@ -242,6 +247,7 @@ LANGUAGES: tuple[Language, ...] = (
         published_words=("gepubliceerd",),
         update_words=("bijgewerkt",),
         author_words=("door",),
+        ordinals=("e",),
     ),
     Language(
         "sv da no",

@@ -24,7 +24,7 @@ from pressfeed.languages import (
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk, TimeTag
 
-_ORDINAL = r"(?:st|nd|rd|th|er|re|e|º|°|ª)?\.?"
+_ORDINAL_MARKS = ("º", "°", "ª")
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,15 @@ def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
     )
     month = r"(?:" + "|".join(re.escape(w.rstrip(".")) for w in words) + r")(?![^\W\d_])\.?"
     of = alternation((w for lang in languages for w in lang.month_joiners), space=r"\ ")
+    suffixes = [*(w for language in languages for w in language.ordinals), *_ORDINAL_MARKS]
+    ordinal = rf"(?:{alternation(suffixes)})?\.?"
     year_of = alternation((w for lang in languages for w in lang.year_joiners), space=r"\ ")
     dates = re.compile(
         rf"""
           (?<![\d.])(?P<iy>(?:19|20)\d\d)(?P<is>[-/.])(?P<im>[01]?\d)(?P=is)(?P<id>[0-3]?\d)(?!\d)
         | (?<![\d.,])(?P<na>[0-3]?\d)\s?(?P<ns>[./-])\s?(?P<nb>[0-3]?\d)\s?(?P=ns)\s?
           (?P<ny>(?:19|20)\d\d|\d\d)(?![\d])
-        | (?<![\d.])(?P<dd>[0-3]?\d){_ORDINAL}\s*(?:(?:{of})\s+)?(?P<dm>{month}),?\s*
+        | (?<![\d.])(?P<dd>[0-3]?\d){ordinal}\s*(?:(?:{of})\s+)?(?P<dm>{month}),?\s*
           (?:(?:{year_of})\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
         | (?P<mm>{month})\s*(?P<md>[0-3]?\d)(?:st|nd|rd|th)?(?!\d),?\s+(?P<my>(?:19|20)\d\d)(?!\d)
         | (?P<cy>(?:19|20)\d\d)\s*年\s*(?P<cm>[01]?\d)\s*月\s*(?P<cd>[0-3]?\d)\s*日
