@@ -22,6 +22,8 @@ class Language:
     code: str  # ISO 639-1, or a group of them ("sv da no")
     months: tuple[str, ...]  # per month, January first: its names and abbreviations
     weekdays: str = ""  # names and abbreviations
+
+    # --- dates: datelines (`dates`) and dates printed on web pages (`webpage.pubdate`) ---
     datelines: bool = False  # releases in it open with a dateline pressfeed reads
     # A label before a date alone on its line: "Published: 3 May 2020", "Publié le 3 mai 2020".
     date_labels: tuple[str, ...] = ()
@@ -29,9 +31,13 @@ class Language:
     never_places: tuple[str, ...] = ()
     # Before a date or its weekday: "le 3 mars", "am 3. März".
     date_articles: tuple[str, ...] = ()
+    # After a day's number: "3rd", "1er" (the marks º ° ª are read in every language).
+    ordinals: tuple[str, ...] = ()
     # Between a day and its month, and before a year: "3 de marzo de 2020", "3rd of March".
     month_joiners: tuple[str, ...] = ()
     year_joiners: tuple[str, ...] = ()
+
+    # --- the parts of a release (`extract`) ---
     # A paragraph opening with one starts the contact block: "For more information … contact".
     contact_headings: tuple[str, ...] = ()
     # A contact block's heading when alone on its line or before a colon: "Contact:".
@@ -46,20 +52,26 @@ class Language:
     caption_labels: tuple[str, ...] = ()
     credit_labels: tuple[str, ...] = ()
     rights_reserved: tuple[str, ...] = ()
-    # The words that join the last name of a list: "Libya, Tunisia and Niger".
-    conjunctions: tuple[str, ...] = ()
-
     # A line that gives the original page, before a colon: "Source: https://...".
     source_labels: tuple[str, ...] = ()
 
-    # On a web page, a date just after one is the publication date ("Published on 3 May"), or
-    # an update's, passed over ("Updated 4 May").
+    # --- topics (`classify`) ---
+    # The words that join the last name of a list: "Libya, Tunisia and Niger".
+    conjunctions: tuple[str, ...] = ()
+
+    # --- web pages (`webpage`) ---
+    # A date just after one is the publication date ("Published on 3 May"), or an update's,
+    # passed over ("Updated 4 May").
     published_words: tuple[str, ...] = ()
     update_words: tuple[str, ...] = ()
-
+    # A byline opens with one: "By Jane Doe", "Von Hans Meier"; a short line opening so,
+    # printed by the headline, is left out of the story.
+    bylines: tuple[str, ...] = ()
+    # Words that open a byline too, but also lines of story text ("Door", "Da", "Text"): they
+    # only keep a heading from being taken for the headline.
+    author_words: tuple[str, ...] = ()
     # A line of these (and of network names) is a share bar, never a headline.
     share_words: tuple[str, ...] = ()
-
     # A line opening with one (and a few words more) is chrome inside an article: an
     # "Advertisement" label, a "Read more" link, a "5 min read" reading time.
     boilerplate: tuple[str, ...] = ()
@@ -67,16 +79,6 @@ class Language:
     reading_words: tuple[str, ...] = ()
     # The label of a release printed as a line of its own: "Press release", "Pressemitteilung".
     release_labels: tuple[str, ...] = ()
-
-    # A byline opens with one: "By Jane Doe", "Von Hans Meier"; a short line opening so,
-    # printed by the headline, is left out of the story.
-    bylines: tuple[str, ...] = ()
-    # Words that open a byline too, but also lines of story text ("Door", "Da", "Text"): they
-    # only keep a heading from being taken for the headline.
-    author_words: tuple[str, ...] = ()
-
-    # After a day's number: "3rd", "1er" (the marks º ° ª are read in every language).
-    ordinals: tuple[str, ...] = ()
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -89,6 +91,7 @@ LANGUAGES: tuple[Language, ...] = (
         datelines=True,
         date_labels=("published", "posted", "date", "updated", "press release", "news release"),
         never_places=("published", "posted", "updated"),
+        ordinals=("st", "nd", "rd", "th"),
         month_joiners=("of",),
         contact_headings=(
             "for further information … contact", "for more information … contact",
@@ -109,13 +112,15 @@ LANGUAGES: tuple[Language, ...] = (
         ),
         credit_labels=("photo", "credit"),
         rights_reserved=("all rights reserved",),
-        conjunctions=("and", "or"),
         source_labels=(
             "source", "original", "original page", "original release", "original article",
             "read online", "read it online", "link", "url",
         ),
+        conjunctions=("and", "or"),
         published_words=("published", "posted", "date"),
         update_words=("update", "updated", "last modified", "modified", "edited", "revised"),
+        bylines=("by",),
+        author_words=("text", "author"),
         share_words=("share", "print", "copy link"),
         boilerplate=(
             "advertisement", "read more", "continue reading", "related", "see also",
@@ -125,9 +130,6 @@ LANGUAGES: tuple[Language, ...] = (
         minute_words=("min", "minute", "minutes"),
         reading_words=("read",),
         release_labels=("for immediate release", "press release", "news release", "media release"),
-        bylines=("by",),
-        author_words=("text", "author"),
-        ordinals=("st", "nd", "rd", "th"),
     ),
     Language(
         "fr",
@@ -138,23 +140,23 @@ LANGUAGES: tuple[Language, ...] = (
         date_labels=("publié le",),
         never_places=("publié",),
         date_articles=("le",),
+        ordinals=("er", "re"),
         contact_headings=(
             "pour plus d'informations", "pour de plus amples informations", "contact presse",
             "contacts presse",
         ),
         read_more=("lire",),
         read_more_ends=("la suite", "plus"),
-        conjunctions=("et", "ou"),
         source_labels=("source", "source originale", "lien"),
+        conjunctions=("et", "ou"),
         published_words=("publié",),
         update_words=("mis à jour", "modifié"),
+        bylines=("par",),
+        author_words=("texte",),
         share_words=("partager", "imprimer"),
         boilerplate=("publicité", "lire la suite"),
         reading_words=("de lecture",),
         release_labels=("communiqué de presse",),
-        bylines=("par",),
-        author_words=("texte",),
-        ordinals=("er", "re"),
     ),
     Language(
         "it",
@@ -171,15 +173,15 @@ LANGUAGES: tuple[Language, ...] = (
         read_more_ends=("di più", "tutto"),
         caption_labels=("foto", "foto credit"),
         credit_labels=("foto",),
-        conjunctions=("e", "o"),
         source_labels=("fonte",),
+        conjunctions=("e", "o"),
         published_words=("pubblicato",),
         update_words=("aggiornato", "aggiornata", "modificato"),
+        bylines=("di",),
+        author_words=("da",),
         share_words=("condividi",),
         boilerplate=("pubblicità",),
         release_labels=("comunicato stampa",),
-        bylines=("di",),
-        author_words=("da",),
     ),
     Language(
         "es",
@@ -198,15 +200,15 @@ LANGUAGES: tuple[Language, ...] = (
         read_more_ends=("más",),
         caption_labels=("foto",),
         credit_labels=("foto",),
-        conjunctions=("y", "o"),
         source_labels=("fuente",),
+        conjunctions=("y", "o"),
         published_words=("publicado",),
         update_words=("actualizado", "actualización", "modificado"),
+        bylines=("por",),
+        author_words=("autor",),
         share_words=("compartir",),
         boilerplate=("publicidad", "leer más"),
         release_labels=("comunicado de prensa",),
-        bylines=("por",),
-        author_words=("autor",),
     ),
     Language(
         "de",
@@ -222,17 +224,17 @@ LANGUAGES: tuple[Language, ...] = (
         read_more=("weiterlesen",),
         caption_labels=("foto",),
         credit_labels=("foto",),
-        conjunctions=("und", "oder"),
         source_labels=("quelle",),
+        conjunctions=("und", "oder"),
         published_words=("veröffentlicht", "erschienen"),
         update_words=("aktualisiert", "geändert", "bearbeitet"),
+        bylines=("von",),
+        author_words=("autor",),
         share_words=("teilen", "drucken"),
         boilerplate=("anzeige", "werbung", "weiterlesen"),
         minute_words=("minuten",),
         reading_words=("lesezeit",),
         release_labels=("pressemitteilung", "presseinformation", "pressemeldung"),
-        bylines=("von",),
-        author_words=("autor",),
     ),
     Language(
         "pt",
@@ -244,10 +246,10 @@ LANGUAGES: tuple[Language, ...] = (
         "nl",
         ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
          "september", "oktober", "november", "december"),
+        ordinals=("e",),
         published_words=("gepubliceerd",),
         update_words=("bijgewerkt",),
         author_words=("door",),
-        ordinals=("e",),
     ),
     Language(
         "sv da no",
@@ -255,10 +257,10 @@ LANGUAGES: tuple[Language, ...] = (
          "september", "oktober", "november", "desember"),
         published_words=("publisert", "publiceret", "publicerad"),
         update_words=("oppdatert", "endret", "opdateret", "uppdaterad", "ændret"),
+        bylines=("af", "av"),
         share_words=("del",),
         boilerplate=("annonse",),
         release_labels=("pressemelding", "pressemeddelelse", "pressmeddelande"),
-        bylines=("af", "av"),
     ),
     Language(
         "fi",
@@ -268,10 +270,10 @@ LANGUAGES: tuple[Language, ...] = (
          "joulukuuta joulukuu"),
         published_words=("julkaistu",),
         update_words=("päivitetty", "muokattu"),
+        author_words=("kirjoittanut",),
         share_words=("jaa",),
         boilerplate=("mainos",),
         release_labels=("lehdistötiedote", "tiedote"),
-        author_words=("kirjoittanut",),
     ),
 )  # fmt: skip
 
