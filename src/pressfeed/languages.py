@@ -1,9 +1,10 @@
-"""The words of each language pressfeed reads: one table per language, in a registry.
+"""The words of each language pressfeed reads, one table per language in a registry, and the
+one definition of a capital letter.
 
 Adding a language is adding one `Language` to LANGUAGES, or `register`ing one: every reader
-builds its patterns from the registered languages and builds them again when they change. The
-dateline reader (`dates`) uses the languages marked `datelines`, the web page reader
-(`webpage.pubdate`) every language.
+builds its patterns from the registered languages (`built_from_languages`) and builds them
+again when they change. The dateline reader (`dates`) pools the languages marked `datelines`,
+every other reader all of them.
 """
 
 from __future__ import annotations
