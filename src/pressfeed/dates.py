@@ -97,10 +97,11 @@ def _date(languages: Sequence[Language], months: Sequence[str], weekdays: Sequen
 def _dated(languages: Sequence[Language], group: str, date: str) -> re.Pattern[str]:
     """A dateline with a date: a label or a place, the date, then a separator or the end."""
     labels = _alternation(_pooled(lang.date_labels for lang in languages))
+    label_ends = _alternation(_pooled(lang.date_label_ends for lang in languages))
     return re.compile(
         rf"""
         \s*
-        (?:(?P<label>(?i:{labels}))(?:\s+(?i:on))?\s*:?\s*
+        (?:(?P<label>(?i:{labels}))(?:\s+(?i:{label_ends}))?\s*:?\s*
           | (?P<place>{group}(?:{_LINK}{group}){{0,4}}),?\s+
         )?
         (?:{date})

@@ -28,6 +28,7 @@ class Language:
     datelines: bool = False  # releases in it open with a dateline pressfeed reads
     # A label before a date alone on its line: "Published: 3 May 2020", "Publié le 3 mai 2020".
     date_labels: tuple[str, ...] = ()
+    date_label_ends: tuple[str, ...] = ()  # may follow any label: "Published on 3 May 2020"
     # Words that open such a label, and so never a dateline's place: "Published", "Publié".
     never_places: tuple[str, ...] = ()
     # Before a date or its weekday: "le 3 mars", "am 3. März".
@@ -91,6 +92,7 @@ LANGUAGES: tuple[Language, ...] = (
         "mon tue tues wed thu thur thurs fri sat sun",
         datelines=True,
         date_labels=("published", "posted", "date", "updated", "press release", "news release"),
+        date_label_ends=("on",),
         never_places=("published", "posted", "updated"),
         ordinals=("st", "nd", "rd", "th"),
         month_joiners=("of",),
