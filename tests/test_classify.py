@@ -317,6 +317,9 @@ def test_a_name_far_into_a_long_list_is_still_in_the_list() -> None:
         "Llegaron de Mali, Libia, Níger y Argelia.",
         "Sie kamen aus Ägypten, Libyen und Tunesien.",
         "They came from Éthiopie, Libya and Érythrée.",
+        # Capitals outside Latin-1 start names too.
+        "They came from Łódź, Libya, Česká and Đà Nẵng.",
+        "They came from Αθήνα, Libya and Москва.",
     ],
 )
 def test_enumerations_with_articles_or_accented_capitals_are_lists(sentence: str) -> None:

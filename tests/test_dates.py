@@ -39,6 +39,8 @@ DATED = [
     ("Dar es Salaam, 4 June 2019 – IOM", "Dar es Salaam", D(2019, 6, 4), "IOM"),
     ("Washington, D.C., March 2, 2020 – IOM", "Washington, D.C.", D(2020, 3, 2), "IOM"),
     ("ROME, 3 MAY 2019 – IOM", "ROME", D(2019, 5, 3), "IOM"),
+    ("Łódź, 3 May 2019 – IOM", "Łódź", D(2019, 5, 3), "IOM"),
+    ("𝐑𝐎𝐌𝐄, 3 May 2019 – IOM", "𝐑𝐎𝐌𝐄", D(2019, 5, 3), "IOM"),  # mathematical bold capitals
     ("Roma, lunedì 26 gennaio 2019 – L'OIM", "Roma", D(2019, 1, 26), "L'OIM"),
     ("Madrid, lunes 3 de marzo de 2020 – La OIM", "Madrid", D(2020, 3, 3), "La OIM"),
     ("Berlin, Montag, 3. März 2020 – Die IOM", "Berlin", D(2020, 3, 3), "Die IOM"),

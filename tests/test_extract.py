@@ -355,6 +355,8 @@ def test_derived_title_of_a_page_without_headline_or_dateline() -> None:
         ("Geneva – Talks ended. The next round is in May.", "Talks ended"),
         ("Geneva – the talks ended on Friday", "The talks ended on Friday"),
         ("No dateline here. Second sentence.", "No dateline here"),
+        ("Talks ended. Łukasz Nowak chaired them.", "Talks ended"),
+        ("Talks ended. Čtvrté kolo je v květnu.", "Talks ended"),
     ],
 )
 def test_derive_title_takes_the_first_sentence_after_the_dateline(

@@ -278,6 +278,15 @@ def test_a_date_above_the_headline_that_metadata_contradicts_is_today_not_the_da
     assert (read(html).date, read(html).date_source) == (dt.date(2019, 11, 13), "meta")
 
 
+@pytest.mark.parametrize("place", ["Aarhus", "Århus", "Ørsted", "Łódź", "Élancourt"])
+def test_a_dateline_opening_the_story_dates_it_whatever_the_place_begins_with(place: str) -> None:
+    # The place's capital is no lower-case word before the date, in any script.
+    html = article("<h1>Two clinics open</h1>").replace(
+        f"<p>{STORY}</p>", f"<p>{place}, 3 May 2020 – {STORY}</p>"
+    )
+    assert (read(html).date, read(html).date_source) == (dt.date(2020, 5, 3), "page")
+
+
 def test_a_generic_h1_loses_to_the_release_heading_under_it() -> None:
     html = article("<h1>Pressemitteilung</h1><h2>Zwei Kliniken im Norden eröffnet</h2>", lang="de")
     assert read(html).headline == "Zwei Kliniken im Norden eröffnet"

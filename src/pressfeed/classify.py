@@ -26,22 +26,30 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import NamedTuple
 
+from pressfeed.languages import CAPITALS, Language, alternation, built_from_languages, is_capital
 from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
 
 LIST_FACTOR = 0.25
 
-_UPPER = "A-ZÀ-ÖØ-Þ"  # capitals of the Latin-1 languages whose datelines pressfeed reads
 # A listed name may follow articles or prepositions: "du Niger, de la Libye et de l'Égypte",
 # "dalla Libia e dalla Tunisia"; short words only, so that "Morocco, where IOM" is no list.
 _NAME = (
     r"(?<!\w)(?:(?:[a-zà-ÿ]{1,3}|[a-z]{1,2}(?:ll|gl)[aeio]{1,2})\s+){0,2}(?:[a-zà-ÿ]{1,4}['’])?"
-    rf"[{_UPPER}][\w'’.-]*(?:\s+[{_UPPER}][\w'’.-]*){{0,2}}"
+    rf"[{CAPITALS}][\w'’.-]*(?:\s+[{CAPITALS}][\w'’.-]*){{0,2}}"
 )
-_ENUMERATION = re.compile(
-    rf"{_NAME}(?:\s*,\s*{_NAME}){{2,}}(?:\s*,?\s+(?:and|or|et|ou|e|o|y|und|oder)\s+{_NAME})?"
-    rf"|{_NAME}(?:\s*,\s*{_NAME})+\s*,?\s+(?:and|or|et|ou|e|o|y|und|oder)\s+{_NAME}"
-)
-_SENTENCE_BREAK = re.compile(rf"(?<=[.!?])[\"'”’)]*\s+(?=[{_UPPER}“\"‘'(])")
+
+
+def _enumeration_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    """Three names or more, the last perhaps after a conjunction: "Libya, Mali and Niger"."""
+    joins = alternation(w for language in languages for w in language.conjunctions)
+    return re.compile(
+        rf"{_NAME}(?:\s*,\s*{_NAME}){{2,}}(?:\s*,?\s+(?:{joins})\s+{_NAME})?"
+        rf"|{_NAME}(?:\s*,\s*{_NAME})+\s*,?\s+(?:{joins})\s+{_NAME}"
+    )
+
+
+_enumeration = built_from_languages(_enumeration_of)
+_SENTENCE_BREAK = re.compile(rf"(?<=[.!?])[\"'”’)]*\s+(?=[{CAPITALS}“\"‘'(])")
 
 
 _WORD = re.compile(r"\w+")
@@ -230,7 +238,7 @@ class Part:
     @cached_property
     def enumerations(self) -> list[tuple[int, int]]:
         """Where the text lists names ("Libya, Tunisia, Niger and Mali")."""
-        return [m.span() for m in _ENUMERATION.finditer(self.text)]
+        return [m.span() for m in _enumeration().finditer(self.text)]
 
 
 def release_parts(release: Release) -> list[Part]:
@@ -540,7 +548,7 @@ def _counted(
             if not close:
                 continue
         words = part.text[match.start : match.end]
-        listed = words[0].isupper() and _in_enumeration(part, match)
+        listed = is_capital(words[0]) and _in_enumeration(part, match)
         found, context = counted.setdefault((match.slot, listed), ([], []))
         found.append(words)
         context += close

@@ -6,45 +6,29 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from pressfeed.languages import DATELINE_LANGUAGES, fold, month_names, weekday_names
+from pressfeed.languages import (
+    CAPITALS,
+    NOTHING,
+    Language,
+    built_from_languages,
+    dateline_languages,
+    fold,
+    month_names,
+    weekday_names,
+)
 from pressfeed.models import Dateline
 
-_MONTH_NAMES = month_names(DATELINE_LANGUAGES)
-_WEEKDAY_NAMES = weekday_names(DATELINE_LANGUAGES)
-
-_LABELS = (
-    "published", "posted", "date", "updated", "press release", "news release",
-    "publié le", "pubblicato il", "publicado el", "veröffentlicht am",
-)  # fmt: skip
-
-# Words that open a label, so they must never be taken for a place.
-_NOT_PLACES = (
-    "published", "posted", "updated", "publié", "pubblicato", "publicado", "veröffentlicht",
-)  # fmt: skip
-
+# Words of place names, not of the release's language: "Rio de Janeiro", "Dar es Salaam".
 _CONNECTORS = ("de", "del", "da", "di", "es", "el", "al", "la", "le", "of", "au", "sur")
 
 
 def _alternation(words: Iterable[str]) -> str:
     """A regex alternation of `words` and their unaccented forms, longest first."""
     variants = {form for word in words for form in (word, fold(word))}
-    return "|".join(re.escape(w) for w in sorted(variants, key=lambda w: (-len(w), w)))
-
-
-def _uppercase_chars() -> str:
-    """The body of a regex character class of every upper- or title-case BMP letter."""
-    ranges: list[tuple[int, int]] = []
-    for code in range(0x10000):
-        char = chr(code)
-        if not (char.isupper() or char.istitle()):
-            continue
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1] = (ranges[-1][0], code)
-        else:
-            ranges.append((code, code))
-    parts = (re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
-    return "".join(parts)
+    ordered = sorted(variants, key=lambda w: (-len(w), w))
+    return "|".join(re.escape(w) for w in ordered) or NOTHING
 
 
 # Written as escapes: these look alike but are different characters.
@@ -54,50 +38,91 @@ _APOSTROPHES = "'\u2019"
 _OPENING_QUOTES = "\"'\u201c\u2018\u00ab\u201e"
 _CLOSING_QUOTES = "\"'\u201d\u2019\u00bb"
 
-_MONTHS = {fold(name): month for month, names in _MONTH_NAMES.items() for name in names}
-_MONTHS_WRITTEN = [name for names in _MONTH_NAMES.values() for name in names]
-_UPPER_CHARS = _uppercase_chars()
-_UPPER = f"[{_UPPER_CHARS}]"
+_UPPER = f"[{CAPITALS}]"
 _LETTER = r"[^\W\d_]"
-_MONTH = rf"(?i:{_alternation(_MONTHS_WRITTEN)})\.?(?!{_LETTER})"
-_WEEKDAY = rf"(?i:{_alternation(_WEEKDAY_NAMES)})\.?,?\s+"
-_ARTICLE = r"(?:(?i:le|el|il|am|den)\s+)"
-_ORDINAL = r"(?:st|nd|rd|th|er|re|º|°|ª)?\.?"
+_ORDINAL_MARKS = ("º", "°", "ª")
 _DAY = r"(?<!\d)[0-3]?\d(?!\d)"
 _YEAR = r"\d{4}(?!\d)"
-_BLOCKED = _alternation([*_WEEKDAY_NAMES, *_NOT_PLACES])
 _INNER = rf"[{_APOSTROPHES}.\-](?={_LETTER})"  # Cox's, U.S, Port-au-Prince
-_WORD = rf"(?!(?i:{_BLOCKED})(?!{_LETTER})){_UPPER}(?:{_LETTER}|{_INNER})*+\.?"
-_GROUP = rf"{_WORD}(?:/{_WORD})*+"
 _LINK = rf"(?:,\s*|\s+)(?:(?:{'|'.join(_CONNECTORS)})\s+)*"
 
-_DATE = rf"""
-    (?P<iy>{_YEAR})-(?P<im>[01]?\d)-(?P<id>{_DAY})
-  | {_ARTICLE}?(?:{_WEEKDAY})?{_ARTICLE}?
-    (?:
-        (?P<dd>{_DAY}){_ORDINAL}\s*(?:(?i:de|of)\s+)?(?P<dm>{_MONTH})
-        (?:,?\s+(?:(?i:de|del)\s+)?(?P<dy>{_YEAR}))?
-      | (?P<mm>{_MONTH})\s*(?P<md>{_DAY}){_ORDINAL}(?:,?\s+(?P<my>{_YEAR}))?
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The dateline patterns of the registered languages."""
+
+    months: dict[str, int]  # a month's name, folded -> its number
+    dated: re.Pattern[str]
+    place_only: re.Pattern[str]
+
+
+def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
+    readable = dateline_languages(languages)
+    names = month_names(readable)
+    weekdays = weekday_names(readable)
+    months = {fold(name): month for month, written in names.items() for name in written}
+    blocked = _alternation([*weekdays, *_pooled(lang.never_places for lang in readable)])
+    word = rf"(?!(?i:{blocked})(?!{_LETTER})){_UPPER}(?:{_LETTER}|{_INNER})*+\.?"
+    group = rf"{word}(?:/{word})*+"
+    written = [name for found in names.values() for name in found]
+    dated = _dated(readable, group, _date(readable, written, weekdays))
+    return _Patterns(months, dated, _place_only(group))
+
+
+def _pooled(lists: Iterable[Sequence[str]]) -> list[str]:
+    """The words of one field of every language."""
+    return [word for words in lists for word in words]
+
+
+def _date(languages: Sequence[Language], months: Sequence[str], weekdays: Sequence[str]) -> str:
+    """A date as a dateline prints it: ISO, or a day and a month name, perhaps with a year."""
+    month = rf"(?i:{_alternation(months)})\.?(?!{_LETTER})"
+    weekday = rf"(?i:{_alternation(weekdays)})\.?,?\s+"
+    article = rf"(?:(?i:{_alternation(_pooled(lang.date_articles for lang in languages))})\s+)"
+    of = _alternation(_pooled(lang.month_joiners for lang in languages))
+    year_of = _alternation(_pooled(lang.year_joiners for lang in languages))
+    suffixes = [*_pooled(lang.ordinals for lang in languages), *_ORDINAL_MARKS]
+    ordinal = rf"(?:{_alternation(suffixes)})?\.?"
+    return rf"""
+        (?P<iy>{_YEAR})-(?P<im>[01]?\d)-(?P<id>{_DAY})
+      | {article}?(?:{weekday})?{article}?
+        (?:
+            (?P<dd>{_DAY}){ordinal}\s*(?:(?i:{of})\s+)?(?P<dm>{month})
+            (?:,?\s+(?:(?i:{year_of})\s+)?(?P<dy>{_YEAR}))?
+          | (?P<mm>{month})\s*(?P<md>{_DAY}){ordinal}(?:,?\s+(?P<my>{_YEAR}))?
+        )
+    """
+
+
+def _dated(languages: Sequence[Language], group: str, date: str) -> re.Pattern[str]:
+    """A dateline with a date: a label or a place, the date, then a separator or the end."""
+    labels = _alternation(_pooled(lang.date_labels for lang in languages))
+    label_ends = _alternation(_pooled(lang.date_label_ends for lang in languages))
+    return re.compile(
+        rf"""
+        \s*
+        (?:(?P<label>(?i:{labels}))(?:\s+(?i:{label_ends}))?\s*:?\s*
+          | (?P<place>{group}(?:{_LINK}{group}){{0,4}}),?\s+
+        )?
+        (?:{date})
+        (?:
+            (?P<sep>,?\s*(?:--|[\-{_DASHES}|:])\s*)
+          | (?P<close>\s*$)
+          | (?P<bare>\s+)(?=[{CAPITALS}\d{_OPENING_QUOTES}])
+        )
+        """,
+        re.VERBOSE,
     )
-"""
-_DATED = re.compile(
-    rf"""
-    \s*
-    (?:(?P<label>(?i:{_alternation(_LABELS)}))(?:\s+(?i:on))?\s*:?\s*
-      | (?P<place>{_GROUP}(?:{_LINK}{_GROUP}){{0,4}}),?\s+
-    )?
-    (?:{_DATE})
-    (?:
-        (?P<sep>,?\s*(?:--|[\-{_DASHES}|:])\s*)
-      | (?P<close>\s*$)
-      | (?P<bare>\s+)(?=[{_UPPER_CHARS}\d{_OPENING_QUOTES}])
+
+
+def _place_only(group: str) -> re.Pattern[str]:
+    """A dateline of a place and a long dash (or a spaced hyphen), with text after it."""
+    return re.compile(
+        rf"\s*(?P<place>{group}(?:{_LINK}{group}){{0,2}})(?:\s*[{_LONG_DASHES}]\s*|\s+-\s+)(?=\S)"
     )
-    """,
-    re.VERBOSE,
-)
-_PLACE_ONLY = re.compile(
-    rf"\s*(?P<place>{_GROUP}(?:{_LINK}{_GROUP}){{0,2}})(?:\s*[{_LONG_DASHES}]\s*|\s+-\s+)(?=\S)"
-)
+
+
+_patterns = built_from_languages(_patterns_of)
 _TWELVE_WORDS = re.compile(r"(?:\S+\s+){11}\S")
 _SENTENCE_END = re.compile(rf"[.!?][{_CLOSING_QUOTES})\]]*(?:\s|$)")
 # A dated dateline has a digit early on; a place-only one has a dash early on.
@@ -112,14 +137,14 @@ def parse_dateline(paragraph: str, *, today: dt.date) -> Dateline | None:
         return None
     if _HINT.search(paragraph, 0, _HINT_SPAN) is None:
         return None
-    match = _DATED.match(paragraph)
+    match = _patterns().dated.match(paragraph)
     if match is not None:
         return _dated_dateline(match, today)
     return _place_only_dateline(paragraph)
 
 
 def _dated_dateline(match: re.Match[str], today: dt.date) -> Dateline | None:
-    """The dateline a `_DATED` match describes, or None if the match is not one."""
+    """The dateline a `dated` match describes, or None if the match is not one."""
     parsed = _match_date(match, today)
     if parsed is None:
         return None
@@ -137,9 +162,9 @@ def _match_date(match: re.Match[str], today: dt.date) -> tuple[dt.date, bool] | 
     if match["iy"]:
         year, month, day = match["iy"], int(match["im"]), match["id"]
     elif match["dd"]:
-        year, month, day = match["dy"], _MONTHS[fold(match["dm"])], match["dd"]
+        year, month, day = match["dy"], _patterns().months[fold(match["dm"])], match["dd"]
     else:
-        year, month, day = match["my"], _MONTHS[fold(match["mm"])], match["md"]
+        year, month, day = match["my"], _patterns().months[fold(match["mm"])], match["md"]
     return _checked_date(int(year) if year else None, month, int(day), today)
 
 
@@ -161,7 +186,7 @@ def _checked_date(
 
 def _place_only_dateline(paragraph: str) -> Dateline | None:
     """A dateline of a place and a dash, told from a headline by the story after it."""
-    match = _PLACE_ONLY.match(paragraph)
+    match = _patterns().place_only.match(paragraph)
     if match is None:
         return None
     story = paragraph[match.end() :]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from pressfeed.dates import infer_years, parse_dateline
 from pressfeed.identity import release_id
+from pressfeed.languages import CAPITALS, Language, alternation, built_from_languages, is_capital
 from pressfeed.markup import blocks_for, citable_url
 from pressfeed.models import Block, DateKind, Dateline, Release
 from pressfeed.webpage import WebPage, read_webpage
@@ -28,32 +29,10 @@ _NO_DATELINE = Dateline(place=None, date=None, year_stated=False, end=0)
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _BREADCRUMB = re.compile(r"^[^.!?]{1,40}(?:\s(?:/|>|»|›|\|)\s[^.!?]{1,40}){1,5}$")
 _BULLET = re.compile(r"^[-•*·–]\s+\S")
-_CAPTION = re.compile(
-    r"©|\(c\)\s*\d{4}|all rights reserved"
-    r"|^(?:photos?|image|picture|credits?|foto)\s*(?:credit)?\s*:"
-    r"|\b(?:photo|credit|foto)\s*:\s*[^.]{2,60}$",
-    re.IGNORECASE,
-)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
-_READ_MORE = re.compile(
-    r"(?<=[.!?”\"'])\s+"
-    r"(?:read|continue reading|watch|see|learn|find out|lire|leggi|leer|weiterlesen)"
-    r"(?:\s+(?:more|here|the news|the (?:full )?(?:story|release|article|statement)|on"
-    r"|la suite|plus|más|di più|tutto))?"
-    r"[\s.…»›→>]*$",
-    re.IGNORECASE,
-)
-_CONTACT_INTRO = re.compile(
-    r"^(?:for (?:further|more) information\b.{0,60}\bcontact"
-    r"|(?:media|press) (?:contacts?|enquiries|"
-    r"inquiries)|contacts?\s*(?::|$)|please contact|pour (?:plus d.|de plus amples )informations|"
-    r"contacts? presse|per (?:ulteriori )?informazioni|contatti\s*(?::|$)|"
-    r"para (?:más|mayor) información|contactos?\s*(?::|$)|pressekontakt|kontakt\s*(?::|$))",
-    re.IGNORECASE,
-)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
-_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s+[A-Z“\"‘'(]|$)")
+_FIRST_SENTENCE = re.compile(rf"^(.+?[.!?])(?=\s+[{CAPITALS}“\"‘'(]|$)")
 
 _MENU_WORDS = 4
 _GLUED_LABEL_WORDS = 6
@@ -61,6 +40,58 @@ _HEADLINE_WORDS = 35
 _PROSE_WORDS = 12
 _DERIVED_TITLE_WORDS = 12
 _ANY_TODAY = dt.date(dt.MAXYEAR - 1, 12, 31)  # accepts any printed year, to tell datelines apart
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The patterns of the registered languages' words."""
+
+    contact_intro: re.Pattern[str]
+    read_more: re.Pattern[str]
+    caption: re.Pattern[str]
+    source_line: re.Pattern[str]
+
+
+def _words_of(languages: tuple[Language, ...]) -> _Words:
+    return _Words(
+        _contact_intro(languages),
+        _read_more(languages),
+        _caption(languages),
+        _source_line(languages),
+    )
+
+
+def _source_line(languages: Sequence[Language]) -> re.Pattern[str]:
+    """A line giving the original page: "Source: https://...", its address as group 1."""
+    labels = alternation(w for language in languages for w in language.source_labels)
+    return re.compile(rf"(?:{labels})\s*:\s*(\S+)", re.IGNORECASE)
+
+
+def _caption(languages: Sequence[Language]) -> re.Pattern[str]:
+    """A photo caption or credit, or a copyright line, anywhere in a paragraph."""
+    labels = alternation((w for lang in languages for w in lang.caption_labels), space=r"\s*")
+    credits = alternation(w for language in languages for w in language.credit_labels)
+    rights = alternation(w for language in languages for w in language.rights_reserved)
+    return re.compile(
+        rf"©|\(c\)\s*\d{{4}}|{rights}|^(?:{labels})\s*:|\b(?:{credits})\s*:\s*[^.]{{2,60}}$",
+        re.IGNORECASE,
+    )
+
+
+def _contact_intro(languages: Sequence[Language]) -> re.Pattern[str]:
+    headings = alternation(h for language in languages for h in language.contact_headings)
+    labels = alternation(w for language in languages for w in language.contact_labels)
+    return re.compile(rf"^(?:{headings}|(?:{labels})\s*(?::|$))", re.IGNORECASE)
+
+
+def _read_more(languages: Sequence[Language]) -> re.Pattern[str]:
+    """A link after a paragraph's last sentence: "... said. Read the full story »"."""
+    links = alternation(w for language in languages for w in language.read_more)
+    ends = alternation(w for language in languages for w in language.read_more_ends)
+    return re.compile(rf"(?<=[.!?”\"'])\s+(?:{links})(?:\s+(?:{ends}))?[\s.…»›→>]*$", re.IGNORECASE)
+
+
+_words = built_from_languages(_words_of)
 
 
 @dataclass(frozen=True)
@@ -162,7 +193,7 @@ def strip_chrome(blocks: Sequence[Block]) -> list[Block]:
 
 
 def _is_noise(text: str) -> bool:
-    return bool(_PUNCT_ONLY.match(text) or _is_breadcrumb(text) or _CAPTION.search(text))
+    return bool(_PUNCT_ONLY.match(text) or _is_breadcrumb(text) or _words().caption.search(text))
 
 
 def _is_breadcrumb(text: str) -> bool:
@@ -266,7 +297,7 @@ def reads_as_headline(text: str) -> bool:
         return False
     if text[-1] in ".:;," or text.endswith("..."):
         return False
-    return text[0].isupper() or text[0].isdigit() or text[0] in "“\"‘'«¿¡"
+    return is_capital(text[0]) or text[0].isdigit() or text[0] in "“\"‘'«¿¡"
 
 
 def _spans(starts: Sequence[_Start], total: int) -> list[tuple[int, int]]:
@@ -337,7 +368,8 @@ def _build(
     source: str,
     position: int,
 ) -> Release | None:
-    body = [_READ_MORE.sub("", text) for text in body]
+    read_more = _words().read_more
+    body = [read_more.sub("", text) for text in body]
     date_alone = bool(body) and dateline.end >= len(body[0])
     # A date alone on its line, and the headline printed under it.
     if date_alone and headline is None and len(body) > 2 and reads_as_headline(body[1]):
@@ -365,18 +397,11 @@ def _build(
     )
 
 
-_SOURCE_LABEL = re.compile(
-    r"(?:source|original|original (?:page|release|article)|read (?:it )?online|quelle|fuente"
-    r"|fonte|source originale|lien|link|url)\s*:\s*(\S+)",
-    re.IGNORECASE,
-)
-
-
 def _take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
     """The body without the line that gives the original page ("Source: https://..."), and
     that page's address. A bare address is no source: contact blocks end with social links."""
     for i, text in enumerate(body):
-        label = _SOURCE_LABEL.fullmatch(text.strip())
+        label = _words().source_line.fullmatch(text.strip())
         url = citable_url(label.group(1)) if label else None
         if url:
             return [*body[:i], *body[i + 1 :]], url
@@ -386,7 +411,7 @@ def _take_source_line(body: Sequence[str]) -> tuple[list[str], str | None]:
 def split_contacts(body: Sequence[str]) -> tuple[list[str], list[str]]:
     """The body without its closing contact block, and that block."""
     for i in range(1, len(body)):
-        if _CONTACT_INTRO.match(body[i]):
+        if _words().contact_intro.match(body[i]):
             return list(body[:i]), list(body[i:])
     i = len(body)
     while i > 1 and _is_contact(body[i - 1]) and len(body[i - 1].split()) <= 30:

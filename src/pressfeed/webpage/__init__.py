@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from pressfeed.languages import Language, alternation, built_from_languages
 from pressfeed.markup import citable_url
 from pressfeed.models import Block
 from pressfeed.webpage.headline import find_headline, is_not_a_headline
@@ -88,7 +89,7 @@ def _around_headline(chunks: list[Chunk], headline_at: int | None, date_at: int 
     if date_at is not None and date_at in skip:
         skip.update(i for i in range(headline_at, date_at) if _is_line(chunks[i].text))
     for index in range(headline_at + 1, min(len(chunks), headline_at + 6)):
-        if is_not_a_headline(chunks[index].text) or _BYLINE_LINE.search(chunks[index].text):
+        if is_not_a_headline(chunks[index].text) or _byline_line().search(chunks[index].text):
             skip.add(index)
     return skip
 
@@ -105,7 +106,13 @@ def _is_line(text: str) -> bool:
     return words <= 5 or (words <= _LINE_WORDS and not _SENTENCE_END.search(text))
 
 
-_BYLINE_LINE = re.compile(r"^(?:by|von|par|por|di|af|av)\s+\S.{0,80}$", re.IGNORECASE)
+def _byline_line_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    """A short line opening with a byline word: "By Jane Doe and John Roe"."""
+    words = alternation(w for language in languages for w in language.bylines)
+    return re.compile(rf"^(?:{words})\s+\S.{{0,80}}$", re.IGNORECASE)
+
+
+_byline_line = built_from_languages(_byline_line_of)
 
 
 def _block(chunk: Chunk) -> Block:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pressfeed.languages import Language, alternation, built_from_languages, is_capital
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk
 
@@ -24,15 +25,23 @@ _CLOCK = re.compile(
     r"^\d{1,2}(?:[:.h]\d{2})?\s*(?:[ap]\.?m\.?|uhr|h)?\s*(?:[A-Z]{2,5}|UTC[+-]?\d*)?$",
     re.IGNORECASE,
 )
-_BYLINE = re.compile(
-    r"^(?:by|von|par|por|di|da|af|av|door|kirjoittanut|text|texte|autor|author)\s*:?\s+\S",
-    re.IGNORECASE,
-)
-_SHARE = re.compile(
-    r"\b(?:share|teilen|partager|compartir|condividi|jaa|del|facebook|twitter|linkedin|"
-    r"whatsapp|e-?mail|print|drucken|imprimer|copy link)\b",
-    re.IGNORECASE,
-)
+_NETWORKS = ("facebook", "twitter", "linkedin", "whatsapp", "e-mail", "email")
+
+
+def _share_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    words = alternation([*_NETWORKS, *(w for lang in languages for w in lang.share_words)])
+    return re.compile(rf"\b(?:{words})\b", re.IGNORECASE)
+
+
+_share = built_from_languages(_share_of)
+
+
+def _byline_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    words = alternation(w for lang in languages for w in (*lang.bylines, *lang.author_words))
+    return re.compile(rf"^(?:{words})\s*:?\s+\S", re.IGNORECASE)
+
+
+_byline = built_from_languages(_byline_of)
 _TRAIL = re.compile(r"\s(?:>|»|›|/|\\)\s")
 _MAX_WORDS = 40
 _KICKER_WORDS = 4
@@ -124,7 +133,7 @@ def _is_label(part: str, separator: str) -> bool:
         return False
     if "|" in separator:
         return True
-    return all(w[:1].isupper() or not w[:1].isalpha() for w in words)
+    return all(is_capital(w[:1]) or not w[:1].isalpha() for w in words)
 
 
 def _is_domain(part: str) -> bool:
@@ -150,9 +159,9 @@ def _score(chunk: Chunk, text: str, references: _References) -> float:
 
 def is_not_a_headline(text: str) -> bool:
     """A clock time, a byline, a share bar or a breadcrumb trail."""
-    if _CLOCK.match(text) or _BYLINE.match(text) or _TRAIL.search(text):
+    if _CLOCK.match(text) or _byline().match(text) or _TRAIL.search(text):
         return True
-    shares = len(_SHARE.findall(text))
+    shares = len(_share().findall(text))
     return shares >= 2 and shares * 3 >= len(text.split())
 
 

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
+from pressfeed.languages import Language, alternation, built_from_languages
 from pressfeed.webpage.tree import Chunk, Element
 
 _PROSE_CHARS = 25
@@ -19,18 +20,21 @@ _LINK_DENSITY = 0.5
 _SIBLING_SHARE = 0.2
 _CHROME_SHARE = 0.25
 _WIDER = 1.3
-_BOILERPLATE = re.compile(
-    r"^(?:advertisement|anzeige|werbung|publicité|publicidad|pubblicità|mainos|annonse|"
-    r"read more|weiterlesen|lire la suite|leer más|continue reading|related|see also|"
-    r"more on this|share this|follow us|sign up|subscribe|newsletter|comments?|"
-    r"\d+\s+(?:min|minutes?|minuten)\s+(?:read|lesezeit|de lecture))\b.{0,60}$"
-    # the label of a release printed as a line of its own
-    r"|^(?:for immediate release|press release|news release|media release|pressemitteilung|"
-    r"presseinformation|pressemeldung|communiqué de presse|comunicado de prensa|"
-    r"comunicato stampa|lehdistötiedote|tiedote|pressemelding|pressemeddelelse|"
-    r"pressmeddelande)\W*$",
-    re.IGNORECASE,
-)
+
+
+def _boilerplate_of(languages: tuple[Language, ...]) -> re.Pattern[str]:
+    """A line of chrome: a label or link and a few words, or a release's label alone."""
+    lines = alternation(w for language in languages for w in language.boilerplate)
+    minutes = alternation(w for language in languages for w in language.minute_words)
+    reading = alternation(w for language in languages for w in language.reading_words)
+    labels = alternation(w for language in languages for w in language.release_labels)
+    return re.compile(
+        rf"^(?:{lines}|\d+\s+(?:{minutes})\s+(?:{reading}))\b.{{0,60}}$|^(?:{labels})\W*$",
+        re.IGNORECASE,
+    )
+
+
+_boilerplate = built_from_languages(_boilerplate_of)
 
 
 def main_text(chunks: Sequence[Chunk], skip: set[int]) -> list[int]:
@@ -123,4 +127,4 @@ def _keeps(chunk: Chunk, top_depth: int) -> bool:
     text = chunk.text
     if chunk.link_chars > _LINK_DENSITY * len(text):
         return False
-    return not _BOILERPLATE.match(text)
+    return not _boilerplate().match(text)

@@ -13,31 +13,68 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from pressfeed.languages import LANGUAGES, fold, month_names
+from pressfeed.languages import (
+    CAPITALS,
+    Language,
+    alternation,
+    built_from_languages,
+    fold,
+    month_names,
+)
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk, TimeTag
 
-_MONTH_NAMES = month_names(LANGUAGES)
+_ORDINAL_MARKS = ("º", "°", "ª")
 
-_MONTHS = {fold(n): m for m, names in _MONTH_NAMES.items() for n in names}
-_MONTH_WORDS = sorted(
-    {w for names in _MONTH_NAMES.values() for n in names for w in (n, fold(n))},
-    key=lambda w: (-len(w), w),
-)
-_MONTH = r"(?:" + "|".join(re.escape(w.rstrip(".")) for w in _MONTH_WORDS) + r")(?![^\W\d_])\.?"
-_ORDINAL = r"(?:st|nd|rd|th|er|re|e|º|°|ª)?\.?"
-_DATES = re.compile(
-    rf"""
-      (?<![\d.])(?P<iy>(?:19|20)\d\d)(?P<is>[-/.])(?P<im>[01]?\d)(?P=is)(?P<id>[0-3]?\d)(?!\d)
-    | (?<![\d.,])(?P<na>[0-3]?\d)\s?(?P<ns>[./-])\s?(?P<nb>[0-3]?\d)\s?(?P=ns)\s?
-      (?P<ny>(?:19|20)\d\d|\d\d)(?![\d])
-    | (?<![\d.])(?P<dd>[0-3]?\d){_ORDINAL}\s*(?:(?:de|of)\s+)?(?P<dm>{_MONTH}),?\s*
-      (?:(?:de|del)\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
-    | (?P<mm>{_MONTH})\s*(?P<md>[0-3]?\d)(?:st|nd|rd|th)?(?!\d),?\s+(?P<my>(?:19|20)\d\d)(?!\d)
-    | (?P<cy>(?:19|20)\d\d)\s*年\s*(?P<cm>[01]?\d)\s*月\s*(?P<cd>[0-3]?\d)\s*日
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The printed dates of the registered languages."""
+
+    months: dict[str, int]  # a month's name, folded -> its number
+    dates: re.Pattern[str]
+    update_words: re.Pattern[str]  # a label just before a date
+    published_words: re.Pattern[str]
+
+
+def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
+    names = month_names(languages)
+    months = {fold(n): m for m, written in names.items() for n in written}
+    words = sorted(
+        {w for written in names.values() for n in written for w in (n, fold(n))},
+        key=lambda w: (-len(w), w),
+    )
+    month = r"(?:" + "|".join(re.escape(w.rstrip(".")) for w in words) + r")(?![^\W\d_])\.?"
+    of = alternation((w for lang in languages for w in lang.month_joiners), space=r"\ ")
+    suffixes = [*(w for language in languages for w in language.ordinals), *_ORDINAL_MARKS]
+    ordinal = rf"(?:{alternation(suffixes)})?\.?"
+    year_of = alternation((w for lang in languages for w in lang.year_joiners), space=r"\ ")
+    dates = re.compile(
+        rf"""
+          (?<![\d.])(?P<iy>(?:19|20)\d\d)(?P<is>[-/.])(?P<im>[01]?\d)(?P=is)(?P<id>[0-3]?\d)(?!\d)
+        | (?<![\d.,])(?P<na>[0-3]?\d)\s?(?P<ns>[./-])\s?(?P<nb>[0-3]?\d)\s?(?P=ns)\s?
+          (?P<ny>(?:19|20)\d\d|\d\d)(?![\d])
+        | (?<![\d.])(?P<dd>[0-3]?\d){ordinal}\s*(?:(?:{of})\s+)?(?P<dm>{month}),?\s*
+          (?:(?:{year_of})\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
+        | (?P<mm>{month})\s*(?P<md>[0-3]?\d)(?:st|nd|rd|th)?(?!\d),?\s+(?P<my>(?:19|20)\d\d)(?!\d)
+        | (?P<cy>(?:19|20)\d\d)\s*年\s*(?P<cm>[01]?\d)\s*月\s*(?P<cd>[0-3]?\d)\s*日
+        """,
+        re.VERBOSE | re.IGNORECASE,
+    )
+    return _Patterns(months, dates, *_labels(languages))
+
+
+def _labels(languages: Sequence[Language]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The words that label a date as an update, and as the publication date."""
+    updates = alternation((w for lang in languages for w in lang.update_words), space=r"\s+")
+    published = alternation(w for language in languages for w in language.published_words)
+    return (
+        re.compile(rf"\b(?:{updates})\W{{0,3}}(?:\w+\W+){{0,3}}$", re.IGNORECASE),
+        re.compile(rf"\b(?:{published})\b\W{{0,3}}(?:\w+\W+){{0,3}}$", re.IGNORECASE),
+    )
+
+
+_patterns = built_from_languages(_patterns_of)
 _ISO_START = re.compile(r"\s*((?:19|20)\d\d)-(\d\d)-(\d\d)")
 FIRST_YEAR = 1995  # no saved web page is older
 
@@ -56,7 +93,7 @@ def find_dates(
     text: str, *, day_first: bool, today: dt.date, near: dt.date | None = None
 ) -> Iterator[Found]:
     """Every plausible full date printed in `text`, in order."""
-    for match in _DATES.finditer(text):
+    for match in _patterns().dates.finditer(text):
         date = _match_date(match, day_first, today, near)
         if date is not None:
             numeric = match["na"] is not None
@@ -70,10 +107,11 @@ def _match_date(
         return _date(int(match["iy"]), int(match["im"]), int(match["id"]), today)
     if match["na"]:
         return _numeric(match, day_first, today, near)
+    months = _patterns().months
     if match["dd"]:
-        return _date(int(match["dy"]), _MONTHS[fold(match["dm"])], int(match["dd"]), today)
+        return _date(int(match["dy"]), months[fold(match["dm"])], int(match["dd"]), today)
     if match["mm"]:
-        return _date(int(match["my"]), _MONTHS[fold(match["mm"])], int(match["md"]), today)
+        return _date(int(match["my"]), months[fold(match["mm"])], int(match["md"]), today)
     return _date(int(match["cy"]), int(match["cm"]), int(match["cd"]), today)
 
 
@@ -146,29 +184,18 @@ def day_comes_first(language: str, url: str = "") -> bool:
     return bool(host and _DAY_FIRST_DOMAINS.search(host + "/"))
 
 
-_UPDATE_WORDS = re.compile(
-    r"\b(?:updated?|last\s+modified|modified|edited|revised|aktualisiert|geändert|bearbeitet|"
-    r"mis\s+à\s+jour|modifié|actualizado|actualización|modificado|aggiornat[oa]|modificato|"
-    r"päivitetty|muokattu|oppdatert|endret|opdateret|uppdaterad|ændret|bijgewerkt|atualizado)"
-    r"\W{0,3}(?:\w+\W+){0,3}$",
-    re.IGNORECASE,
-)
-_PUBLISHED_WORDS = re.compile(
-    r"\b(?:published|posted|publié|publicado|pubblicato|veröffentlicht|erschienen|julkaistu|"
-    r"publisert|publiceret|publicerad|gepubliceerd|date)\b\W{0,3}(?:\w+\W+){0,3}$",
-    re.IGNORECASE,
-)
-
-
 def is_update(text: str, found: Found) -> bool:
     """The date is labelled as an update or modification ("Updated 3 May 2020")."""
     before = text[max(0, found.start - 40) : found.start]
-    return bool(_UPDATE_WORDS.search(before)) and not _PUBLISHED_WORDS.search(before[-12:])
+    patterns = _patterns()
+    updated = patterns.update_words.search(before)
+    return bool(updated) and not patterns.published_words.search(before[-12:])
 
 
 def is_published(text: str, found: Found) -> bool:
     """The date is labelled as the publication date ("Published on 3 May 2020")."""
-    return bool(_PUBLISHED_WORDS.search(text[max(0, found.start - 40) : found.start]))
+    before = text[max(0, found.start - 40) : found.start]
+    return bool(_patterns().published_words.search(before))
 
 
 def closest(dates: Sequence[dt.date], to: dt.date) -> dt.date:
@@ -179,7 +206,7 @@ _WINDOW_AFTER = 12  # chunks after the headline where a byline or dateline may b
 _WINDOW_BEFORE = 3
 _LONG = 150  # a paragraph this long is story text: only a dateline at its start counts
 _DATELINE_SPAN = 40
-_LOWER_WORD = re.compile(r"(?:^|\s)[^\W\d_A-Z]*[a-z]\w*", re.UNICODE)
+_LOWER_WORD = re.compile(rf"(?:^|\s)[^\W\d_{CAPITALS}]*[a-z]\w*")
 
 
 DATE_GLUE = " |·•–—-:,()[]"
