@@ -47,9 +47,10 @@ _TOKEN = re.compile(r"\w+")
 class Page:
     name: str
     text: str
-    title: tuple[str, ...]  # the headline and its accepted other forms
+    title: tuple[str, ...]  # the headline and its accepted other forms; empty: not labelled
     date: str | None
     body: str | None  # ground-truth main text, where the suite has one
+    half: str | None = None  # the set's own split ("A", "B"), where it has one
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,10 @@ def load_pages(devset: Path, ground_truth: Path | None) -> list[Page]:
             Page(
                 name=entry["file"],
                 text=data.decode("utf-8", "replace"),
-                title=(entry["title"], *entry.get("title_alt", [])),
+                title=(entry["title"], *entry.get("title_alt", [])) if entry["title"] else (),
                 date=entry["date"],
                 body=bodies.get(entry.get("url") or ""),
+                half=entry.get("half"),
             )
         )
     return pages
@@ -136,7 +138,7 @@ def overlap(truth: str, guess: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Score:
-    pages: int
+    pages: int  # with a labelled headline
     titles: int
     dated: int
     dates: int
@@ -148,22 +150,24 @@ class Score:
     def row(self) -> tuple[str, str, str]:
         f1 = f"{self.f1:.3f} ({self.bodies} pages)" if self.f1 is not None else "-"
         return (
-            f"{self.titles / self.pages:.3f} ({self.titles}/{self.pages})",
+            f"{self.titles / self.pages:.3f} ({self.titles}/{self.pages})" if self.pages else "-",
             f"{self.dates / self.dated:.3f} ({self.dates}/{self.dated})" if self.dated else "-",
             f1,
         )
 
 
 def score(pages: Sequence[Page], guesses: dict[str, Guess]) -> Score:
-    titles = dates = dated = 0
+    titles = dates = dated = titled = 0
     title_misses, date_misses = [], []
     precisions, recalls = [], []
     for page in pages:
         guess = guesses[page.name]
-        if normalise_title(guess.title) in {normalise_title(t) for t in page.title}:
-            titles += 1
-        else:
-            title_misses.append(page.name)
+        if page.title:
+            titled += 1
+            if normalise_title(guess.title) in {normalise_title(t) for t in page.title}:
+                titles += 1
+            else:
+                title_misses.append(page.name)
         if page.date is not None:
             dated += 1
             if (guess.date or "")[:10] == page.date:
@@ -179,7 +183,7 @@ def score(pages: Sequence[Page], guesses: dict[str, Guess]) -> Score:
         p, r = statistics.mean(precisions), statistics.mean(recalls)
         f1 = 2 * p * r / (p + r) if p + r else 0.0
     return Score(
-        len(pages), titles, dated, dates, len(precisions), f1,
+        titled, titles, dated, dates, len(precisions), f1,
         tuple(title_misses), tuple(date_misses),
     )  # fmt: skip
 
@@ -197,6 +201,12 @@ def run(pages: Sequence[Page], extractor: Extractor, passes: int) -> tuple[dict[
 
 
 def halves(pages: Sequence[Page]) -> dict[str, list[Page]]:
+    """The set's own halves where its labels name them, else odd- and even-numbered pages."""
+    named = sorted({p.half for p in pages if p.half})
+    if named:
+        return {"all pages": list(pages)} | {
+            f"half {h}": [p for p in pages if p.half == h] for h in named
+        }
     number = {p.name: int(re.sub(r"\D", "", p.name) or 0) for p in pages}
     return {
         "all pages": list(pages),
