@@ -199,6 +199,8 @@ def dates_in(text: str, *, day_first: bool = True) -> list[dt.date]:
         ("01/02/2020", True, dt.date(2020, 2, 1)),
         ("27/01/2020", False, dt.date(2020, 1, 27)),  # no month 27: the order is plain
         ("11/13/19", False, dt.date(2019, 11, 13)),
+        ("12.29.14", False, dt.date(2014, 12, 29)),  # dots, month first: a US site's order
+        ("05.04.13", True, dt.date(2013, 4, 5)),
         ("January 27, 2020", True, dt.date(2020, 1, 27)),
         ("Jan. 27 2020", True, dt.date(2020, 1, 27)),
         ("27th January 2020", True, dt.date(2020, 1, 27)),
@@ -343,6 +345,9 @@ def test_a_dateline_opening_the_first_paragraph_is_the_date() -> None:
         '{"@type": "NewsArticle", "headline": "Two clinics open", '
         '"datePublished": "2021-09-14T08:00:00+02:00", "dateModified": "2022-01-01"}]}</script>',
         '<meta name="date" content="2021-09-14">',
+        '<meta name="date" content="20210914">',  # ISO 8601's basic format
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "20210914T080000+0200"}</script>',
         '<meta property="article:modified_time" content="2022-01-01">'
         '<meta itemprop="datePublished" content="2021-09-14">',
     ],

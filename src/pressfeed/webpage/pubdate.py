@@ -39,6 +39,8 @@ _DATES = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _ISO_START = re.compile(r"\s*((?:19|20)\d\d)-(\d\d)-(\d\d)")
+# ISO 8601's basic format, without separators: "20180619T055000+0900", "20141120".
+_ISO_BASIC = re.compile(r"\s*((?:19|20)\d\d)([01]\d)([0-3]\d)(?:T\d|\s*$)")
 FIRST_YEAR = 1995  # no saved web page is older
 
 
@@ -80,11 +82,12 @@ def _match_date(
 def _numeric(
     match: re.Match[str], day_first: bool, today: dt.date, near: dt.date | None
 ) -> dt.date | None:
-    """`a.b.y`, `a/b/y` or `a-b-y`; dots always put the day first."""
+    """`a.b.y`, `a/b/y` or `a-b-y`; dots put the day first except where the page writes the
+    month first (US sites print "12.29.14")."""
     a, b, year = int(match["na"]), int(match["nb"]), _full_year(match["ny"], today)
     day_month = _date(year, b, a, today)
     month_day = _date(year, a, b, today)
-    if match["ns"] == ".":
+    if match["ns"] == "." and day_first:
         return day_month
     if day_month is None or month_day is None:
         return day_month or month_day
@@ -113,7 +116,7 @@ def _date(year: int, month: int, day: int, today: dt.date) -> dt.date | None:
 
 def value_date(value: str, *, day_first: bool, today: dt.date) -> dt.date | None:
     """The date of a metadata value: ISO 8601 as written (the page's own day), else printed."""
-    iso = _ISO_START.match(value)
+    iso = _ISO_START.match(value) or _ISO_BASIC.match(value)
     if iso:
         return _date(int(iso[1]), int(iso[2]), int(iso[3]), today)
     if value.strip().isdigit() and len(value.strip()) >= 10:
