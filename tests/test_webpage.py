@@ -280,6 +280,35 @@ def test_a_date_above_the_headline_that_metadata_contradicts_is_today_not_the_da
     assert (read(html).date, read(html).date_source) == (dt.date(2019, 11, 13), "meta")
 
 
+def test_the_address_month_tells_a_printed_date_above_the_headline_from_a_header_today() -> None:
+    head = (
+        '<meta property="og:url" content="https://news.example.com/style/2014/05/packing.html">'
+        '<meta property="article:published_time" content="2009-09-02T00:00:00-04:00">'
+    )
+    html = article('<p class="date">On May 23, 2014 at 1:30 PM</p><h1>Two clinics open</h1>',
+                   head=head)  # fmt: skip
+    assert (read(html).date, read(html).date_source) == (dt.date(2014, 5, 23), "page")
+
+
+def test_a_time_element_prints_the_pages_own_day_of_a_utc_instant() -> None:
+    head = '<meta property="article:published_time" content="2014-12-18T01:01:00Z">'
+    byline = (
+        '<p class="byline"><time datetime="2014-12-18T01:01:00Z">December 17, 2014 at 08:01PM EST'
+        "</time> by Rachel Evans</p>"
+    )
+    html = article("<h1>Two clinics open</h1>", head=head, after=byline)
+    assert (read(html).date, read(html).date_source) == (dt.date(2014, 12, 17), "page")
+
+
+def test_a_date_in_a_picture_caption_is_not_the_date() -> None:
+    html = article(
+        '<h1>Two clinics open</h1><figure><img src="clinic.jpg" alt=""><figcaption>The clinic '
+        "on March 24, 2014, before the works began.</figcaption></figure>"
+        '<p class="byline">By Ana Ruiz</p><p class="date">November 2, 2023 3:53 PM EDT</p>'
+    )
+    assert read(html).date == dt.date(2023, 11, 2)
+
+
 def test_a_generic_h1_loses_to_the_release_heading_under_it() -> None:
     html = article("<h1>Pressemitteilung</h1><h2>Zwei Kliniken im Norden eröffnet</h2>", lang="de")
     assert read(html).headline == "Zwei Kliniken im Norden eröffnet"

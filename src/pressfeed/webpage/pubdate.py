@@ -193,6 +193,21 @@ def at_edge(text: str, found: Found) -> bool:
     return not text[: found.start].strip(DATE_GLUE) or not text[found.end :].strip(DATE_GLUE)
 
 
+_CAPTION_TAGS = frozenset({"figure", "figcaption"})
+_CAPTION_NAMES = re.compile(r"(?<![^\W_])(?:caption|credit)s?(?![^\W_])", re.IGNORECASE)
+
+
+def _is_caption(chunk: Chunk) -> bool:
+    """A picture's caption or credit: its dates tell when the picture was taken."""
+    for element in (chunk.element, *chunk.element.iterancestors())[:4]:
+        if element.tag in _CAPTION_TAGS:
+            return True
+        names = f"{element.get('class') or ''} {element.get('id') or ''}"
+        if _CAPTION_NAMES.search(names):
+            return True
+    return False
+
+
 def _starts_dateline(text: str, found: Found) -> bool:
     """The date opens the paragraph, after a place name at most ("BERLIN, Nov. 18, 2019 --")."""
     before = text[: found.start]
@@ -214,10 +229,11 @@ def publication_date(
     day_first = day_comes_first(meta.language, meta.url)
     declared = metadata_date(meta, times, headline_at, day_first=day_first, today=today)
     printed = printed_date(chunks, headline_at, day_first=day_first, today=today, near=declared)
-    if printed is not None and not _doubtful(printed, headline_at, declared):
+    if printed is not None and not _doubtful(printed, headline_at, declared, meta.url):
         return printed[0], "page", printed[1]
     if declared is not None:
-        return declared, "meta", None
+        shown = _shown_by_time_element(chunks, times, declared, day_first=day_first, today=today)
+        return (shown[0], "page", shown[1]) if shown else (declared, "meta", None)
     # No publication date anywhere: a date in the title, then the last update, printed or not.
     titled = _first(
         value_date(t, day_first=day_first, today=today) for t in [meta.title, *meta.titles]
@@ -234,12 +250,57 @@ def publication_date(
 
 
 def _doubtful(
-    printed: tuple[dt.date, int], headline_at: int | None, declared: dt.date | None
+    printed: tuple[dt.date, int], headline_at: int | None, declared: dt.date | None, url: str
 ) -> bool:
     """A date above the headline that the metadata contradicts: a header's "today", most
-    likely, not the byline."""
+    likely, not the byline; unless the page's address dates the story to the printed month
+    and not to the declared one (the metadata is then what is wrong)."""
     above = headline_at is not None and printed[1] < headline_at
-    return above and declared is not None and abs((printed[0] - declared).days) > _MAX_SKEW
+    if not above or declared is None or abs((printed[0] - declared).days) <= _MAX_SKEW:
+        return False
+    month = address_month(url)
+    return (
+        month is None
+        or month != (printed[0].year, printed[0].month)
+        or month
+        == (
+            declared.year,
+            declared.month,
+        )
+    )
+
+
+_ADDRESS_MONTH = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)(?:[/-][0-3]?\d)?/")
+
+
+def address_month(url: str) -> tuple[int, int] | None:
+    """The year and month a page's address files it under ("/2014/05/", "/2014-05-23/")."""
+    path = url.split("//", 1)[-1].partition("/")[2]
+    match = _ADDRESS_MONTH.search("/" + path)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        return None
+    return int(match[1]), int(match[2])
+
+
+def _shown_by_time_element(
+    chunks: Sequence[Chunk],
+    times: Sequence[TimeTag],
+    declared: dt.date,
+    *,
+    day_first: bool,
+    today: dt.date,
+) -> tuple[dt.date, int] | None:
+    """The date a `<time>` element prints for the declared instant: the page's own day where
+    the declared value is in UTC ("2014-12-18T01:01Z" shown as "December 17, 2014 8:01 PM")."""
+    for tag in times:
+        value = value_date(tag.value, day_first=day_first, today=today)
+        if value is None or abs((value - declared).days) > 1:
+            continue
+        chunk = chunks[tag.chunk]
+        date = _chunk_date(chunk, day_first=day_first, today=today, near=declared, updates=False)
+        if date is not None and abs((date - declared).days) <= 1:
+            return date, tag.chunk
+    return None
 
 
 _MAX_SKEW = 2  # days between a page's printed date and its metadata's (time zones, late edits)
@@ -324,6 +385,8 @@ def _chunk_date(
     text = chunk.text
     if chunk.link_chars > 0.8 * len(text):
         return None  # a teaser: a link to another article
+    if _is_caption(chunk):
+        return None
     story = len(text) >= _LONG
     found = [
         f
