@@ -103,6 +103,14 @@ def test_a_kicker_span_without_a_kicker_name_is_told_by_the_declared_title() -> 
     assert read(html).headline == "Zwei neue Kliniken im Norden eröffnet"
 
 
+def test_a_deck_inside_the_h1_is_not_part_of_the_headline() -> None:
+    html = article(
+        '<h1 class="title"><span class="headline">Two clinics open in the north</span>'
+        '<span class="caption">A letter from the valley</span></h1>'
+    )
+    assert read(html).headline == "Two clinics open in the north"
+
+
 def test_a_kicker_inside_the_h1_is_not_part_of_the_headline() -> None:
     html = article(
         '<h1><span class="kicker">Gesundheit</span> Zwei neue Kliniken im Norden eröffnet</h1>',
