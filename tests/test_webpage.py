@@ -308,6 +308,30 @@ def test_a_time_element_prints_the_pages_own_day_of_a_utc_instant() -> None:
     assert (read(html).date, read(html).date_source) == (dt.date(2014, 12, 17), "page")
 
 
+def test_a_utc_instant_is_read_in_the_zone_a_time_element_prints() -> None:
+    head = '<meta property="article:published_time" content="2019-11-20T05:57:50Z">'
+    top = (
+        '<h1>Two clinics open</h1><p class="date"><time datetime="2019-11-20T06:01:19Z">'
+        "Updated 10:01 pm PST, Tuesday, November 19, 2019</time></p>"
+    )
+    assert (read(article(top, head=head)).date) == dt.date(2019, 11, 19)
+
+
+def test_an_update_with_its_clock_time_is_passed_over() -> None:
+    head = '<meta property="article:published_time" content="2023-11-06T13:00:15Z">'
+    top = '<h1>Two clinics open</h1><p class="byline">Updated 9:22 PM EST, Tue November 7, 2023</p>'
+    assert (read(article(top, head=head)).date) == dt.date(2023, 11, 6)
+
+
+def test_a_related_story_box_date_is_not_the_date() -> None:
+    head = '<meta property="article:published_time" content="2023-11-06T13:00:15Z">'
+    top = (
+        '<h1>Two clinics open</h1><div class="related-stories"><p><a href="/older">Older clinic '
+        "news</a> November 1, 2023</p></div><p>By Ana Ruiz</p>"
+    )
+    assert (read(article(top, head=head)).date) == dt.date(2023, 11, 6)
+
+
 def test_a_date_in_a_picture_caption_is_not_the_date() -> None:
     html = article(
         '<h1>Two clinics open</h1><figure><img src="clinic.jpg" alt=""><figcaption>The clinic '

@@ -9,14 +9,18 @@ German, Portuguese, Dutch and the Nordic languages.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pressfeed.languages import LANGUAGES, fold, month_names
 from pressfeed.webpage.metadata import Metadata
-from pressfeed.webpage.tree import Chunk, TimeTag
+from pressfeed.webpage.timezone import instant, local_day, printed_offset
+from pressfeed.webpage.tree import Chunk, Element, TimeTag
 
+_T = TypeVar("_T")
 _MONTH_NAMES = month_names(LANGUAGES)
 
 _MONTHS = {fold(n): m for m, names in _MONTH_NAMES.items() for n in names}
@@ -165,13 +169,24 @@ _PUBLISHED_WORDS = re.compile(
 
 def is_update(text: str, found: Found) -> bool:
     """The date is labelled as an update or modification ("Updated 3 May 2020")."""
-    before = text[max(0, found.start - 40) : found.start]
+    before = _label_before(text, found)
     return bool(_UPDATE_WORDS.search(before)) and not _PUBLISHED_WORDS.search(before[-12:])
 
 
 def is_published(text: str, found: Found) -> bool:
     """The date is labelled as the publication date ("Published on 3 May 2020")."""
-    return bool(_PUBLISHED_WORDS.search(text[max(0, found.start - 40) : found.start]))
+    return bool(_PUBLISHED_WORDS.search(_label_before(text, found)))
+
+
+# A clock time and its zone between a label and its date ("Updated 9:22 PM EST, Tue Nov 7").
+_CLOCK_TIME = re.compile(
+    r"\b\d{1,2}[:.h]\d{2}(?::\d{2})?(?:\s*[ap]\.?\s?m\b\.?)?(?:\s+[A-Z]{2,5}\b)?", re.IGNORECASE
+)
+
+
+def _label_before(text: str, found: Found) -> str:
+    """The 40 characters before a date where its label is, clock times left out."""
+    return _CLOCK_TIME.sub(" ", text[max(0, found.start - 70) : found.start])[-40:]
 
 
 def closest(dates: Sequence[dt.date], to: dt.date) -> dt.date:
@@ -195,17 +210,30 @@ def at_edge(text: str, found: Found) -> bool:
 
 _CAPTION_TAGS = frozenset({"figure", "figcaption"})
 _CAPTION_NAMES = re.compile(r"(?<![^\W_])(?:caption|credit)s?(?![^\W_])", re.IGNORECASE)
+_TEASER_NAMES = re.compile(
+    r"(?<![^\W_])(?:related|recommended|recommendations|trending|popular|most-?read|"
+    r"more-?stories|teasers?|outbrain|taboola)(?![^\W_])",
+    re.IGNORECASE,
+)
+_BOX_LEVELS = 4  # the chunk's element and the elements just around it
 
 
 def _is_caption(chunk: Chunk) -> bool:
     """A picture's caption or credit: its dates tell when the picture was taken."""
-    for element in (chunk.element, *chunk.element.iterancestors())[:4]:
-        if element.tag in _CAPTION_TAGS:
-            return True
-        names = f"{element.get('class') or ''} {element.get('id') or ''}"
-        if _CAPTION_NAMES.search(names):
-            return True
-    return False
+    return any(e.tag in _CAPTION_TAGS or _CAPTION_NAMES.search(_names(e)) for e in _box(chunk))
+
+
+def _is_teaser(chunk: Chunk) -> bool:
+    """A line of a related-stories box: its date is another article's."""
+    return any(_TEASER_NAMES.search(_names(e)) for e in _box(chunk))
+
+
+def _box(chunk: Chunk) -> list[Element]:
+    return [chunk.element, *itertools.islice(chunk.element.iterancestors(), _BOX_LEVELS - 1)]
+
+
+def _names(element: Element) -> str:
+    return f"{element.get('class') or ''} {element.get('id') or ''}"
 
 
 def _starts_dateline(text: str, found: Found) -> bool:
@@ -233,7 +261,9 @@ def publication_date(
         return printed[0], "page", printed[1]
     if declared is not None:
         shown = _shown_by_time_element(chunks, times, declared, day_first=day_first, today=today)
-        return (shown[0], "page", shown[1]) if shown else (declared, "meta", None)
+        if shown is not None:
+            return shown[0], "page", shown[1]
+        return _in_page_zone(declared, meta, chunks, times, day_first, today), "meta", None
     # No publication date anywhere: a date in the title, then the last update, printed or not.
     titled = _first(
         value_date(t, day_first=day_first, today=today) for t in [meta.title, *meta.titles]
@@ -282,6 +312,36 @@ def address_month(url: str) -> tuple[int, int] | None:
     return int(match[1]), int(match[2])
 
 
+def _in_page_zone(
+    declared: dt.date,
+    meta: Metadata,
+    chunks: Sequence[Chunk],
+    times: Sequence[TimeTag],
+    day_first: bool,
+    today: dt.date,
+) -> dt.date:
+    """The declared date read in the page's own time zone, where a `<time>` element shows it."""
+    values = [v for _, v in meta.dates] + [t.value for t in times]
+    moment = _first(
+        instant(v) for v in values if value_date(v, day_first=day_first, today=today) == declared
+    )
+    offset = _first(_time_element_offset(chunks, t, day_first, today) for t in times)
+    return declared if moment is None or offset is None else local_day(moment, offset)
+
+
+def _time_element_offset(
+    chunks: Sequence[Chunk], tag: TimeTag, day_first: bool, today: dt.date
+) -> dt.timedelta | None:
+    moment = instant(tag.value)
+    if moment is None:
+        return None
+    text = chunks[tag.chunk].text
+    for found in find_dates(text, day_first=day_first, today=today, near=moment.date()):
+        if abs((found.date - moment.date()).days) <= 1:
+            return printed_offset(moment, text, found.date)
+    return None
+
+
 def _shown_by_time_element(
     chunks: Sequence[Chunk],
     times: Sequence[TimeTag],
@@ -306,8 +366,8 @@ def _shown_by_time_element(
 _MAX_SKEW = 2  # days between a page's printed date and its metadata's (time zones, late edits)
 
 
-def _first(dates: Iterable[dt.date | None]) -> dt.date | None:
-    return next((d for d in dates if d is not None), None)
+def _first(values: Iterable[_T | None]) -> _T | None:
+    return next((v for v in values if v is not None), None)
 
 
 def metadata_date(
@@ -385,7 +445,7 @@ def _chunk_date(
     text = chunk.text
     if chunk.link_chars > 0.8 * len(text):
         return None  # a teaser: a link to another article
-    if _is_caption(chunk):
+    if _is_caption(chunk) or _is_teaser(chunk):
         return None
     story = len(text) >= _LONG
     found = [
