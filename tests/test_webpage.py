@@ -332,6 +332,12 @@ def test_a_related_story_box_date_is_not_the_date() -> None:
     assert (read(article(top, head=head)).date) == dt.date(2023, 11, 6)
 
 
+def test_a_list_of_tag_links_between_headline_and_date_does_not_hide_the_date() -> None:
+    tags = "".join(f'<p><a href="/tag/{n}">Topic {n}</a></p>' for n in range(14))
+    html = article(f'<h1>Two clinics open</h1>{tags}<p class="date">2018/6/19 5:50</p>')
+    assert (read(html).date, read(html).date_source) == (dt.date(2018, 6, 19), "page")
+
+
 def test_a_date_in_a_picture_caption_is_not_the_date() -> None:
     html = article(
         '<h1>Two clinics open</h1><figure><img src="clinic.jpg" alt=""><figcaption>The clinic '

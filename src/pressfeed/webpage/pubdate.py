@@ -421,14 +421,22 @@ def printed_date(
 
 
 def _window_after(chunks: Sequence[Chunk], start: int) -> list[int]:
+    """The chunks after the headline up to the story's second long paragraph; links (tags,
+    share buttons) between the headline and the byline do not use the window up."""
     window: list[int] = []
-    long_paragraphs = 0
-    for index in range(start, min(len(chunks), start + _WINDOW_AFTER)):
+    long_paragraphs = lines = 0
+    for index in range(start, min(len(chunks), start + _WINDOW_AFTER * 3)):
         window.append(index)
-        long_paragraphs += len(chunks[index].text) >= _LONG
-        if long_paragraphs >= 2:
+        chunk = chunks[index]
+        long_paragraphs += len(chunk.text) >= _LONG
+        lines += not _is_link(chunk)
+        if long_paragraphs >= 2 or lines >= _WINDOW_AFTER:
             break
     return window
+
+
+def _is_link(chunk: Chunk) -> bool:
+    return chunk.link_chars > 0.8 * len(chunk.text)
 
 
 def _chunk_date(
@@ -443,7 +451,7 @@ def _chunk_date(
     """The publication date a line prints; in a headline only one at its start or end counts,
     as a date inside it is what the story is about."""
     text = chunk.text
-    if chunk.link_chars > 0.8 * len(text):
+    if _is_link(chunk):
         return None  # a teaser: a link to another article
     if _is_caption(chunk) or _is_teaser(chunk):
         return None
