@@ -212,6 +212,7 @@ def dates_in(text: str, *, day_first: bool = True) -> list[dt.date]:
         ("January 27, 2020", True, dt.date(2020, 1, 27)),
         ("Jan. 27 2020", True, dt.date(2020, 1, 27)),
         ("27th January 2020", True, dt.date(2020, 1, 27)),
+        ("27-Jan-2020", True, dt.date(2020, 1, 27)),
         ("27 janvier 2020", True, dt.date(2020, 1, 27)),
         ("1er mars 2020", True, dt.date(2020, 3, 1)),
         ("27 gennaio 2020", True, dt.date(2020, 1, 27)),
@@ -413,6 +414,7 @@ def test_a_dateline_opening_the_first_paragraph_is_the_date() -> None:
         '"datePublished": "2021-09-14T08:00:00+02:00", "dateModified": "2022-01-01"}]}</script>',
         '<meta name="date" content="2021-09-14">',
         '<meta name="date" content="20210914">',  # ISO 8601's basic format
+        '<meta name="publication_date" content="2021-09-14">',
         '<script type="application/ld+json">{"@type": "NewsArticle", '
         '"datePublished": "20210914T080000+0200"}</script>',
         '<meta property="article:modified_time" content="2022-01-01">'
