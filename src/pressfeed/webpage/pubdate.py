@@ -209,7 +209,7 @@ def at_edge(text: str, found: Found) -> bool:
 
 
 _CAPTION_TAGS = frozenset({"figure", "figcaption"})
-_CAPTION_NAMES = re.compile(r"(?<![^\W_])(?:caption|credit)s?(?![^\W_])", re.IGNORECASE)
+_CAPTION_NAMES = re.compile(r"(?<![^\W_])captions?(?![^\W_])", re.IGNORECASE)
 _TEASER_NAMES = re.compile(
     r"(?<![^\W_])(?:related|recommended|recommendations|trending|popular|most-?read|"
     r"more-?stories|teasers?|outbrain|taboola)(?![^\W_])",
@@ -219,7 +219,7 @@ _BOX_LEVELS = 4  # the chunk's element and the elements just around it
 
 
 def _is_caption(chunk: Chunk) -> bool:
-    """A picture's caption or credit: its dates tell when the picture was taken."""
+    """A picture's caption: its dates tell when the picture was taken."""
     return any(e.tag in _CAPTION_TAGS or _CAPTION_NAMES.search(_names(e)) for e in _box(chunk))
 
 
