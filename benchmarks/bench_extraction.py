@@ -7,7 +7,8 @@ date of each page. Main text is scored against the article bodies of the pages t
 scrapinghub/article-extraction-benchmark (its ground-truth.json, matched by URL), with that
 suite's measure: F1 over shingles of four words, precision and recall averaged over pages.
 Figures are given for the whole set and for its two halves: odd-numbered pages (the ones rules
-were tuned on) and even-numbered ones (held out).
+were tuned on) and even-numbered ones (held out), or the halves a set's golden.json names (the
+second check set of benchmarks/materialize_extra_pages.py: A tuned on, B held out).
 
     python benchmarks/bench_extraction.py --devset build/devset-extraction \
         --ground-truth build/devset-extraction/ground-truth.json --out build/bench/extraction.md
@@ -224,17 +225,25 @@ Not run: no development set at `{devset}`. Materialise it as `docs/extraction.md
 # --- report -------------------------------------------------------------------------------------
 
 
+_SET_NAME = {False: "the extraction development set", True: "the second check set"}
+_TUNED_ON = {
+    False: "odd-numbered pages only; the even-numbered ones are held out.",
+    True: "pages of half A only; half B is held out.",
+}
+
+
 def report(results: dict[str, tuple[dict[str, Guess], float]], pages: Sequence[Page]) -> str:
+    named = any(p.half for p in pages)
     lines = [
         "## Extraction from saved web pages",
         "",
-        f"{len(pages)} real news and organisation pages of the extraction development set",
+        f"{len(pages)} real news and organisation pages of {_SET_NAME[named]}",
         "(hand-checked headline and date per page; main text against the article bodies of the",
         "article-extraction-benchmark pages, F1 over four-word shingles). Headline exact: equal",
         "after Unicode NFKC, quotes, dashes, spaces and case are normalised; date exact: the",
         "same day. Pages/s: one process, the median of timed passes over the pages in memory",
         "(parsing included, file reading and start-up not). pressfeed's rules were tuned on the",
-        "odd-numbered pages only; the even-numbered ones are held out.",
+        _TUNED_ON[named],
         "",
         "| extractor | pages | headline exact | date exact | main-text F1 | pages/s |",
         "|---|---|---|---|---|---|",
