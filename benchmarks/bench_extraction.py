@@ -7,7 +7,8 @@ date of each page. Main text is scored against the article bodies of the pages t
 scrapinghub/article-extraction-benchmark (its ground-truth.json, matched by URL), with that
 suite's measure: F1 over shingles of four words, precision and recall averaged over pages.
 Figures are given for the whole set and for its two halves: odd-numbered pages (the ones rules
-were tuned on) and even-numbered ones (held out).
+were tuned on) and even-numbered ones (held out), or the halves a set's golden.json names (the
+second check set of benchmarks/materialize_extra_pages.py: A tuned on, B held out).
 
     python benchmarks/bench_extraction.py --devset build/devset-extraction \
         --ground-truth build/devset-extraction/ground-truth.json --out build/bench/extraction.md
@@ -47,9 +48,10 @@ _TOKEN = re.compile(r"\w+")
 class Page:
     name: str
     text: str
-    title: tuple[str, ...]  # the headline and its accepted other forms
+    title: tuple[str, ...]  # the headline and its accepted other forms; empty: not labelled
     date: str | None
     body: str | None  # ground-truth main text, where the suite has one
+    half: str | None = None  # the set's own split ("A", "B"), where it has one
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,10 @@ def load_pages(devset: Path, ground_truth: Path | None) -> list[Page]:
             Page(
                 name=entry["file"],
                 text=data.decode("utf-8", "replace"),
-                title=(entry["title"], *entry.get("title_alt", [])),
+                title=(entry["title"], *entry.get("title_alt", [])) if entry["title"] else (),
                 date=entry["date"],
                 body=bodies.get(entry.get("url") or ""),
+                half=entry.get("half"),
             )
         )
     return pages
@@ -136,7 +139,7 @@ def overlap(truth: str, guess: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Score:
-    pages: int
+    pages: int  # with a labelled headline
     titles: int
     dated: int
     dates: int
@@ -148,22 +151,24 @@ class Score:
     def row(self) -> tuple[str, str, str]:
         f1 = f"{self.f1:.3f} ({self.bodies} pages)" if self.f1 is not None else "-"
         return (
-            f"{self.titles / self.pages:.3f} ({self.titles}/{self.pages})",
+            f"{self.titles / self.pages:.3f} ({self.titles}/{self.pages})" if self.pages else "-",
             f"{self.dates / self.dated:.3f} ({self.dates}/{self.dated})" if self.dated else "-",
             f1,
         )
 
 
 def score(pages: Sequence[Page], guesses: dict[str, Guess]) -> Score:
-    titles = dates = dated = 0
+    titles = dates = dated = titled = 0
     title_misses, date_misses = [], []
     precisions, recalls = [], []
     for page in pages:
         guess = guesses[page.name]
-        if normalise_title(guess.title) in {normalise_title(t) for t in page.title}:
-            titles += 1
-        else:
-            title_misses.append(page.name)
+        if page.title:
+            titled += 1
+            if normalise_title(guess.title) in {normalise_title(t) for t in page.title}:
+                titles += 1
+            else:
+                title_misses.append(page.name)
         if page.date is not None:
             dated += 1
             if (guess.date or "")[:10] == page.date:
@@ -179,7 +184,7 @@ def score(pages: Sequence[Page], guesses: dict[str, Guess]) -> Score:
         p, r = statistics.mean(precisions), statistics.mean(recalls)
         f1 = 2 * p * r / (p + r) if p + r else 0.0
     return Score(
-        len(pages), titles, dated, dates, len(precisions), f1,
+        titled, titles, dated, dates, len(precisions), f1,
         tuple(title_misses), tuple(date_misses),
     )  # fmt: skip
 
@@ -197,6 +202,12 @@ def run(pages: Sequence[Page], extractor: Extractor, passes: int) -> tuple[dict[
 
 
 def halves(pages: Sequence[Page]) -> dict[str, list[Page]]:
+    """The set's own halves where its labels name them, else odd- and even-numbered pages."""
+    named = sorted({p.half for p in pages if p.half})
+    if named:
+        return {"all pages": list(pages)} | {
+            f"half {h}": [p for p in pages if p.half == h] for h in named
+        }
     number = {p.name: int(re.sub(r"\D", "", p.name) or 0) for p in pages}
     return {
         "all pages": list(pages),
@@ -214,17 +225,25 @@ Not run: no development set at `{devset}`. Materialise it as `docs/extraction.md
 # --- report -------------------------------------------------------------------------------------
 
 
+_SET_NAME = {False: "the extraction development set", True: "the second check set"}
+_TUNED_ON = {
+    False: "odd-numbered pages only; the even-numbered ones are held out.",
+    True: "pages of half A only; half B is held out.",
+}
+
+
 def report(results: dict[str, tuple[dict[str, Guess], float]], pages: Sequence[Page]) -> str:
+    named = any(p.half for p in pages)
     lines = [
         "## Extraction from saved web pages",
         "",
-        f"{len(pages)} real news and organisation pages of the extraction development set",
+        f"{len(pages)} real news and organisation pages of {_SET_NAME[named]}",
         "(hand-checked headline and date per page; main text against the article bodies of the",
         "article-extraction-benchmark pages, F1 over four-word shingles). Headline exact: equal",
         "after Unicode NFKC, quotes, dashes, spaces and case are normalised; date exact: the",
         "same day. Pages/s: one process, the median of timed passes over the pages in memory",
         "(parsing included, file reading and start-up not). pressfeed's rules were tuned on the",
-        "odd-numbered pages only; the even-numbered ones are held out.",
+        _TUNED_ON[named],
         "",
         "| extractor | pages | headline exact | date exact | main-text F1 | pages/s |",
         "|---|---|---|---|---|---|",

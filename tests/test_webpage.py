@@ -103,6 +103,14 @@ def test_a_kicker_span_without_a_kicker_name_is_told_by_the_declared_title() -> 
     assert read(html).headline == "Zwei neue Kliniken im Norden eröffnet"
 
 
+def test_a_deck_inside_the_h1_is_not_part_of_the_headline() -> None:
+    html = article(
+        '<h1 class="title"><span class="headline">Two clinics open in the north</span>'
+        '<span class="caption">A letter from the valley</span></h1>'
+    )
+    assert read(html).headline == "Two clinics open in the north"
+
+
 def test_a_kicker_inside_the_h1_is_not_part_of_the_headline() -> None:
     html = article(
         '<h1><span class="kicker">Gesundheit</span> Zwei neue Kliniken im Norden eröffnet</h1>',
@@ -199,9 +207,12 @@ def dates_in(text: str, *, day_first: bool = True) -> list[dt.date]:
         ("01/02/2020", True, dt.date(2020, 2, 1)),
         ("27/01/2020", False, dt.date(2020, 1, 27)),  # no month 27: the order is plain
         ("11/13/19", False, dt.date(2019, 11, 13)),
+        ("12.29.14", False, dt.date(2014, 12, 29)),  # dots, month first: a US site's order
+        ("05.04.13", True, dt.date(2013, 4, 5)),
         ("January 27, 2020", True, dt.date(2020, 1, 27)),
         ("Jan. 27 2020", True, dt.date(2020, 1, 27)),
         ("27th January 2020", True, dt.date(2020, 1, 27)),
+        ("27-Jan-2020", True, dt.date(2020, 1, 27)),
         ("27 janvier 2020", True, dt.date(2020, 1, 27)),
         ("1er mars 2020", True, dt.date(2020, 3, 1)),
         ("27 gennaio 2020", True, dt.date(2020, 1, 27)),
@@ -287,6 +298,65 @@ def test_a_dateline_opening_the_story_dates_it_whatever_the_place_begins_with(pl
     assert (read(html).date, read(html).date_source) == (dt.date(2020, 5, 3), "page")
 
 
+def test_the_address_month_tells_a_printed_date_above_the_headline_from_a_header_today() -> None:
+    head = (
+        '<meta property="og:url" content="https://news.example.com/style/2014/05/packing.html">'
+        '<meta property="article:published_time" content="2009-09-02T00:00:00-04:00">'
+    )
+    html = article('<p class="date">On May 23, 2014 at 1:30 PM</p><h1>Two clinics open</h1>',
+                   head=head)  # fmt: skip
+    assert (read(html).date, read(html).date_source) == (dt.date(2014, 5, 23), "page")
+
+
+def test_a_time_element_prints_the_pages_own_day_of_a_utc_instant() -> None:
+    head = '<meta property="article:published_time" content="2014-12-18T01:01:00Z">'
+    byline = (
+        '<p class="byline"><time datetime="2014-12-18T01:01:00Z">December 17, 2014 at 08:01PM EST'
+        "</time> by Rachel Evans</p>"
+    )
+    html = article("<h1>Two clinics open</h1>", head=head, after=byline)
+    assert (read(html).date, read(html).date_source) == (dt.date(2014, 12, 17), "page")
+
+
+def test_a_utc_instant_is_read_in_the_zone_a_time_element_prints() -> None:
+    head = '<meta property="article:published_time" content="2019-11-20T05:57:50Z">'
+    top = (
+        '<h1>Two clinics open</h1><p class="date"><time datetime="2019-11-20T06:01:19Z">'
+        "Updated 10:01 pm PST, Tuesday, November 19, 2019</time></p>"
+    )
+    assert (read(article(top, head=head)).date) == dt.date(2019, 11, 19)
+
+
+def test_an_update_with_its_clock_time_is_passed_over() -> None:
+    head = '<meta property="article:published_time" content="2023-11-06T13:00:15Z">'
+    top = '<h1>Two clinics open</h1><p class="byline">Updated 9:22 PM EST, Tue November 7, 2023</p>'
+    assert (read(article(top, head=head)).date) == dt.date(2023, 11, 6)
+
+
+def test_a_related_story_box_date_is_not_the_date() -> None:
+    head = '<meta property="article:published_time" content="2023-11-06T13:00:15Z">'
+    top = (
+        '<h1>Two clinics open</h1><div class="related-stories"><p><a href="/older">Older clinic '
+        "news</a> November 1, 2023</p></div><p>By Ana Ruiz</p>"
+    )
+    assert (read(article(top, head=head)).date) == dt.date(2023, 11, 6)
+
+
+def test_a_list_of_tag_links_between_headline_and_date_does_not_hide_the_date() -> None:
+    tags = "".join(f'<p><a href="/tag/{n}">Topic {n}</a></p>' for n in range(14))
+    html = article(f'<h1>Two clinics open</h1>{tags}<p class="date">2018/6/19 5:50</p>')
+    assert (read(html).date, read(html).date_source) == (dt.date(2018, 6, 19), "page")
+
+
+def test_a_date_in_a_picture_caption_is_not_the_date() -> None:
+    html = article(
+        '<h1>Two clinics open</h1><figure><img src="clinic.jpg" alt=""><figcaption>The clinic '
+        "on March 24, 2014, before the works began.</figcaption></figure>"
+        '<p class="byline">By Ana Ruiz</p><p class="date">November 2, 2023 3:53 PM EDT</p>'
+    )
+    assert read(html).date == dt.date(2023, 11, 2)
+
+
 def test_a_generic_h1_loses_to_the_release_heading_under_it() -> None:
     html = article("<h1>Pressemitteilung</h1><h2>Zwei Kliniken im Norden eröffnet</h2>", lang="de")
     assert read(html).headline == "Zwei Kliniken im Norden eröffnet"
@@ -352,6 +422,10 @@ def test_a_dateline_opening_the_first_paragraph_is_the_date() -> None:
         '{"@type": "NewsArticle", "headline": "Two clinics open", '
         '"datePublished": "2021-09-14T08:00:00+02:00", "dateModified": "2022-01-01"}]}</script>',
         '<meta name="date" content="2021-09-14">',
+        '<meta name="date" content="20210914">',  # ISO 8601's basic format
+        '<meta name="publication_date" content="2021-09-14">',
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "20210914T080000+0200"}</script>',
         '<meta property="article:modified_time" content="2022-01-01">'
         '<meta itemprop="datePublished" content="2021-09-14">',
     ],

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pressfeed.languages import Language, alternation, built_from_languages, is_capital
+from pressfeed.markup import clean_line
 from pressfeed.webpage.metadata import Metadata
 from pressfeed.webpage.tree import Chunk
 
@@ -60,13 +61,31 @@ def find_headline(chunks: Sequence[Chunk], meta: Metadata) -> Headline | None:
     for index, chunk in enumerate(chunks):
         if not (chunk.heading in (1, 2, 3) or chunk.headline_hint):
             continue
-        text = references.without_kicker(chunk.text)
+        text = references.without_kicker(_marked_part(chunk) or chunk.text)
         score = _score(chunk, text, references)
         if score > 0 and (best is None or score > best[0]):
             best = (score, index, text)
     if best is not None:
         return Headline(best[2], best[1])
     return Headline(references.titles[0], None) if references.titles else None
+
+
+_MARKED_PROPS = frozenset({"headline", "name"})
+_MARKED_CLASSES = frozenset({"headline", "title"})
+
+
+def _marked_part(chunk: Chunk) -> str | None:
+    """The part of a heading that the page marks as the headline itself (`itemprop` or class
+    "headline"), when the heading also holds a kicker or a deck ("... A letter to a young
+    liberal")."""
+    for element in chunk.element.iterdescendants():
+        props = set((element.get("itemprop") or "").split())
+        classes = set((element.get("class") or "").lower().split())
+        if props & _MARKED_PROPS or classes & _MARKED_CLASSES:
+            text = clean_line(" ".join("".join(element.itertext()).split()))
+            if 0 < len(text) < len(chunk.text):
+                return text
+    return None
 
 
 class _References:

@@ -9,9 +9,11 @@ German, Portuguese, Dutch and the Nordic languages.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pressfeed.languages import (
     CAPITALS,
@@ -22,8 +24,10 @@ from pressfeed.languages import (
     month_names,
 )
 from pressfeed.webpage.metadata import Metadata
-from pressfeed.webpage.tree import Chunk, TimeTag
+from pressfeed.webpage.timezone import instant, local_day, printed_offset
+from pressfeed.webpage.tree import Chunk, Element, TimeTag
 
+_T = TypeVar("_T")
 _ORDINAL_MARKS = ("º", "°", "ª")
 
 
@@ -54,7 +58,7 @@ def _patterns_of(languages: tuple[Language, ...]) -> _Patterns:
           (?<![\d.])(?P<iy>(?:19|20)\d\d)(?P<is>[-/.])(?P<im>[01]?\d)(?P=is)(?P<id>[0-3]?\d)(?!\d)
         | (?<![\d.,])(?P<na>[0-3]?\d)\s?(?P<ns>[./-])\s?(?P<nb>[0-3]?\d)\s?(?P=ns)\s?
           (?P<ny>(?:19|20)\d\d|\d\d)(?![\d])
-        | (?<![\d.])(?P<dd>[0-3]?\d){ordinal}\s*(?:(?:{of})\s+)?(?P<dm>{month}),?\s*
+        | (?<![\d.])(?P<dd>[0-3]?\d){ordinal}(?:\s*|-)(?:(?:{of})\s+)?(?P<dm>{month})(?:,?\s*|-)
           (?:(?:{year_of})\s+)?(?P<dy>(?:19|20)\d\d)(?!\d)
         | (?P<mm>{month})\s*(?P<md>[0-3]?\d)(?:st|nd|rd|th)?(?!\d),?\s+(?P<my>(?:19|20)\d\d)(?!\d)
         | (?P<cy>(?:19|20)\d\d)\s*年\s*(?P<cm>[01]?\d)\s*月\s*(?P<cd>[0-3]?\d)\s*日
@@ -76,6 +80,8 @@ def _labels(languages: Sequence[Language]) -> tuple[re.Pattern[str], re.Pattern[
 
 _patterns = built_from_languages(_patterns_of)
 _ISO_START = re.compile(r"\s*((?:19|20)\d\d)-(\d\d)-(\d\d)")
+# ISO 8601's basic format, without separators: "20180619T055000+0900", "20141120".
+_ISO_BASIC = re.compile(r"\s*((?:19|20)\d\d)([01]\d)([0-3]\d)(?:T\d|\s*$)")
 FIRST_YEAR = 1995  # no saved web page is older
 
 
@@ -118,11 +124,12 @@ def _match_date(
 def _numeric(
     match: re.Match[str], day_first: bool, today: dt.date, near: dt.date | None
 ) -> dt.date | None:
-    """`a.b.y`, `a/b/y` or `a-b-y`; dots always put the day first."""
+    """`a.b.y`, `a/b/y` or `a-b-y`; dots put the day first except where the page writes the
+    month first (US sites print "12.29.14")."""
     a, b, year = int(match["na"]), int(match["nb"]), _full_year(match["ny"], today)
     day_month = _date(year, b, a, today)
     month_day = _date(year, a, b, today)
-    if match["ns"] == ".":
+    if match["ns"] == "." and day_first:
         return day_month
     if day_month is None or month_day is None:
         return day_month or month_day
@@ -151,7 +158,7 @@ def _date(year: int, month: int, day: int, today: dt.date) -> dt.date | None:
 
 def value_date(value: str, *, day_first: bool, today: dt.date) -> dt.date | None:
     """The date of a metadata value: ISO 8601 as written (the page's own day), else printed."""
-    iso = _ISO_START.match(value)
+    iso = _ISO_START.match(value) or _ISO_BASIC.match(value)
     if iso:
         return _date(int(iso[1]), int(iso[2]), int(iso[3]), today)
     if value.strip().isdigit() and len(value.strip()) >= 10:
@@ -186,7 +193,7 @@ def day_comes_first(language: str, url: str = "") -> bool:
 
 def is_update(text: str, found: Found) -> bool:
     """The date is labelled as an update or modification ("Updated 3 May 2020")."""
-    before = text[max(0, found.start - 40) : found.start]
+    before = _label_before(text, found)
     patterns = _patterns()
     updated = patterns.update_words.search(before)
     return bool(updated) and not patterns.published_words.search(before[-12:])
@@ -194,8 +201,18 @@ def is_update(text: str, found: Found) -> bool:
 
 def is_published(text: str, found: Found) -> bool:
     """The date is labelled as the publication date ("Published on 3 May 2020")."""
-    before = text[max(0, found.start - 40) : found.start]
-    return bool(_patterns().published_words.search(before))
+    return bool(_patterns().published_words.search(_label_before(text, found)))
+
+
+# A clock time and its zone between a label and its date ("Updated 9:22 PM EST, Tue Nov 7").
+_CLOCK_TIME = re.compile(
+    r"\b\d{1,2}[:.h]\d{2}(?::\d{2})?(?:\s*[ap]\.?\s?m\b\.?)?(?:\s+[A-Z]{2,5}\b)?", re.IGNORECASE
+)
+
+
+def _label_before(text: str, found: Found) -> str:
+    """The 40 characters before a date where its label is, clock times left out."""
+    return _CLOCK_TIME.sub(" ", text[max(0, found.start - 70) : found.start])[-40:]
 
 
 def closest(dates: Sequence[dt.date], to: dt.date) -> dt.date:
@@ -215,6 +232,34 @@ DATE_GLUE = " |·•–—-:,()[]"
 def at_edge(text: str, found: Found) -> bool:
     """The date opens or closes the text, punctuation aside."""
     return not text[: found.start].strip(DATE_GLUE) or not text[found.end :].strip(DATE_GLUE)
+
+
+_CAPTION_TAGS = frozenset({"figure", "figcaption"})
+_CAPTION_NAMES = re.compile(r"(?<![^\W_])captions?(?![^\W_])", re.IGNORECASE)
+_TEASER_NAMES = re.compile(
+    r"(?<![^\W_])(?:related|recommended|recommendations|trending|popular|most-?read|"
+    r"more-?stories|teasers?|outbrain|taboola)(?![^\W_])",
+    re.IGNORECASE,
+)
+_BOX_LEVELS = 4  # the chunk's element and the elements just around it
+
+
+def _is_caption(chunk: Chunk) -> bool:
+    """A picture's caption: its dates tell when the picture was taken."""
+    return any(e.tag in _CAPTION_TAGS or _CAPTION_NAMES.search(_names(e)) for e in _box(chunk))
+
+
+def _is_teaser(chunk: Chunk) -> bool:
+    """A line of a related-stories box: its date is another article's."""
+    return any(_TEASER_NAMES.search(_names(e)) for e in _box(chunk))
+
+
+def _box(chunk: Chunk) -> list[Element]:
+    return [chunk.element, *itertools.islice(chunk.element.iterancestors(), _BOX_LEVELS - 1)]
+
+
+def _names(element: Element) -> str:
+    return f"{element.get('class') or ''} {element.get('id') or ''}"
 
 
 def _starts_dateline(text: str, found: Found) -> bool:
@@ -238,10 +283,13 @@ def publication_date(
     day_first = day_comes_first(meta.language, meta.url)
     declared = metadata_date(meta, times, headline_at, day_first=day_first, today=today)
     printed = printed_date(chunks, headline_at, day_first=day_first, today=today, near=declared)
-    if printed is not None and not _doubtful(printed, headline_at, declared):
+    if printed is not None and not _doubtful(printed, headline_at, declared, meta.url):
         return printed[0], "page", printed[1]
     if declared is not None:
-        return declared, "meta", None
+        shown = _shown_by_time_element(chunks, times, declared, day_first=day_first, today=today)
+        if shown is not None:
+            return shown[0], "page", shown[1]
+        return _in_page_zone(declared, meta, chunks, times, day_first, today), "meta", None
     # No publication date anywhere: a date in the title, then the last update, printed or not.
     titled = _first(
         value_date(t, day_first=day_first, today=today) for t in [meta.title, *meta.titles]
@@ -258,19 +306,94 @@ def publication_date(
 
 
 def _doubtful(
-    printed: tuple[dt.date, int], headline_at: int | None, declared: dt.date | None
+    printed: tuple[dt.date, int], headline_at: int | None, declared: dt.date | None, url: str
 ) -> bool:
     """A date above the headline that the metadata contradicts: a header's "today", most
-    likely, not the byline."""
+    likely, not the byline; unless the page's address dates the story to the printed month
+    and not to the declared one (the metadata is then what is wrong)."""
     above = headline_at is not None and printed[1] < headline_at
-    return above and declared is not None and abs((printed[0] - declared).days) > _MAX_SKEW
+    if not above or declared is None or abs((printed[0] - declared).days) <= _MAX_SKEW:
+        return False
+    month = address_month(url)
+    return (
+        month is None
+        or month != (printed[0].year, printed[0].month)
+        or month
+        == (
+            declared.year,
+            declared.month,
+        )
+    )
+
+
+_ADDRESS_MONTH = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)(?:[/-][0-3]?\d)?/")
+
+
+def address_month(url: str) -> tuple[int, int] | None:
+    """The year and month a page's address files it under ("/2014/05/", "/2014-05-23/")."""
+    path = url.split("//", 1)[-1].partition("/")[2]
+    match = _ADDRESS_MONTH.search("/" + path)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        return None
+    return int(match[1]), int(match[2])
+
+
+def _in_page_zone(
+    declared: dt.date,
+    meta: Metadata,
+    chunks: Sequence[Chunk],
+    times: Sequence[TimeTag],
+    day_first: bool,
+    today: dt.date,
+) -> dt.date:
+    """The declared date read in the page's own time zone, where a `<time>` element shows it."""
+    values = [v for _, v in meta.dates] + [t.value for t in times]
+    moment = _first(
+        instant(v) for v in values if value_date(v, day_first=day_first, today=today) == declared
+    )
+    offset = _first(_time_element_offset(chunks, t, day_first, today) for t in times)
+    return declared if moment is None or offset is None else local_day(moment, offset)
+
+
+def _time_element_offset(
+    chunks: Sequence[Chunk], tag: TimeTag, day_first: bool, today: dt.date
+) -> dt.timedelta | None:
+    moment = instant(tag.value)
+    if moment is None:
+        return None
+    text = chunks[tag.chunk].text
+    for found in find_dates(text, day_first=day_first, today=today, near=moment.date()):
+        if abs((found.date - moment.date()).days) <= 1:
+            return printed_offset(moment, text, found.date)
+    return None
+
+
+def _shown_by_time_element(
+    chunks: Sequence[Chunk],
+    times: Sequence[TimeTag],
+    declared: dt.date,
+    *,
+    day_first: bool,
+    today: dt.date,
+) -> tuple[dt.date, int] | None:
+    """The date a `<time>` element prints for the declared instant: the page's own day where
+    the declared value is in UTC ("2014-12-18T01:01Z" shown as "December 17, 2014 8:01 PM")."""
+    for tag in times:
+        value = value_date(tag.value, day_first=day_first, today=today)
+        if value is None or abs((value - declared).days) > 1:
+            continue
+        chunk = chunks[tag.chunk]
+        date = _chunk_date(chunk, day_first=day_first, today=today, near=declared, updates=False)
+        if date is not None and abs((date - declared).days) <= 1:
+            return date, tag.chunk
+    return None
 
 
 _MAX_SKEW = 2  # days between a page's printed date and its metadata's (time zones, late edits)
 
 
-def _first(dates: Iterable[dt.date | None]) -> dt.date | None:
-    return next((d for d in dates if d is not None), None)
+def _first(values: Iterable[_T | None]) -> _T | None:
+    return next((v for v in values if v is not None), None)
 
 
 def metadata_date(
@@ -324,14 +447,22 @@ def printed_date(
 
 
 def _window_after(chunks: Sequence[Chunk], start: int) -> list[int]:
+    """The chunks after the headline up to the story's second long paragraph; links (tags,
+    share buttons) between the headline and the byline do not use the window up."""
     window: list[int] = []
-    long_paragraphs = 0
-    for index in range(start, min(len(chunks), start + _WINDOW_AFTER)):
+    long_paragraphs = lines = 0
+    for index in range(start, min(len(chunks), start + _WINDOW_AFTER * 3)):
         window.append(index)
-        long_paragraphs += len(chunks[index].text) >= _LONG
-        if long_paragraphs >= 2:
+        chunk = chunks[index]
+        long_paragraphs += len(chunk.text) >= _LONG
+        lines += not _is_link(chunk)
+        if long_paragraphs >= 2 or lines >= _WINDOW_AFTER:
             break
     return window
+
+
+def _is_link(chunk: Chunk) -> bool:
+    return chunk.link_chars > 0.8 * len(chunk.text)
 
 
 def _chunk_date(
@@ -346,8 +477,10 @@ def _chunk_date(
     """The publication date a line prints; in a headline only one at its start or end counts,
     as a date inside it is what the story is about."""
     text = chunk.text
-    if chunk.link_chars > 0.8 * len(text):
+    if _is_link(chunk):
         return None  # a teaser: a link to another article
+    if _is_caption(chunk) or _is_teaser(chunk):
+        return None
     story = len(text) >= _LONG
     found = [
         f
