@@ -35,9 +35,10 @@ from pressfeed.config import load_settings
 from pressfeed.digest import DigestReport, deliver_outbox, mail_settings
 from pressfeed.files import write_if_changed
 from pressfeed.models import Frequency, Settings, Subscriber
-from pressfeed.publish import publish, stable_id
+from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport
+from pressfeed.site import stable_id
 from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
 from pressfeed.web import CONFIRMATION_GAP, create_app, record_sign_up
 from tests.conftest import NOW, write_settings

@@ -40,6 +40,7 @@ from pressfeed.models import (
     Subscriber,
 )
 from pressfeed.send import Outcome, Result, Transport, transport_for
+from pressfeed.site import release_url
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def _item(settings: Settings, stored: StoredRelease) -> DigestItem:
     return DigestItem(
         release_id=release.id,
         title=release.title,
-        url=f"{settings.site_url}releases/{release.id}.html",
+        url=release_url(settings, release.id),
         date=release.date,
         place=release.place,
         summary=release.paragraphs[0] if release.paragraphs else "",

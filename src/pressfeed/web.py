@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pressfeed import store, tokens
 from pressfeed.digest import mail_settings, outgoing
 from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
-from pressfeed.mail import confirmation_message, manage_url
+from pressfeed.mail import confirmation_message
 from pressfeed.models import (
     FeedDoc,
     MailSettings,
@@ -57,15 +57,21 @@ from pressfeed.models import (
     Subscriber,
 )
 from pressfeed.pages import render_stylesheet
-from pressfeed.publish import (
-    EPOCH,
-    feed_base,
-    feed_entry,
+from pressfeed.publish import EPOCH, last_change
+from pressfeed.site import (
+    CONFIRM_PATH,
+    MANAGE_PATH,
+    STYLESHEET_PATH,
+    SUBSCRIBE_PATH,
+    UNSUBSCRIBE_PATH,
+    combined_doc,
+    confirm_url,
     feed_links,
-    feed_updated,
-    last_change,
+    feed_stem,
+    manage_url,
+    page_url,
     site_for,
-    stable_id,
+    unsubscribe_url,
 )
 from pressfeed.subscriptions import (
     WEEKDAYS,
@@ -148,15 +154,15 @@ def create_app(
     routes = [
         Route("/healthz", web.health, methods=["GET"]),
         Route("/{slugs:pressfeed_topics}.{kind:pressfeed_feed}", web.combination, methods=["GET"]),
-        Route("/site.css", web.stylesheet, methods=["GET"]),
-        Route("/subscribe", web.sign_up_page, methods=["GET"]),
-        Route("/subscribe", web.subscribe, methods=["POST"]),
-        Route("/confirm", web.confirm_page, methods=["GET"]),
-        Route("/confirm", web.confirm, methods=["POST"]),
-        Route("/subscription", web.manage, methods=["GET"]),
-        Route("/subscription", web.change, methods=["POST"]),
-        Route("/unsubscribe", web.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe", web.unsubscribe, methods=["POST"]),
+        Route(f"/{STYLESHEET_PATH}", web.stylesheet, methods=["GET"]),
+        Route(f"/{SUBSCRIBE_PATH}", web.sign_up_page, methods=["GET"]),
+        Route(f"/{SUBSCRIBE_PATH}", web.subscribe, methods=["POST"]),
+        Route(f"/{CONFIRM_PATH}", web.confirm_page, methods=["GET"]),
+        Route(f"/{CONFIRM_PATH}", web.confirm, methods=["POST"]),
+        Route(f"/{MANAGE_PATH}", web.manage, methods=["GET"]),
+        Route(f"/{MANAGE_PATH}", web.change, methods=["POST"]),
+        Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe_page, methods=["GET"]),
+        Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe, methods=["POST"]),
         Mount("/", app=_Output(get_settings)),
     ]
     middleware = [
@@ -472,20 +478,8 @@ def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[
         }.values()
     )[: settings.feed_length]
     ranks = store.arrival_ranks(connection, [stored.release.id for stored in releases])
-    entries = tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
-    titles = [feed_links(settings, slug).title for slug in slugs]
-    return FeedDoc(
-        id=stable_id("feed", "+".join(sorted(slugs))),
-        slug="+".join(slugs),
-        title=" + ".join(titles),
-        subtitle=f"Releases on {' or '.join(titles)}.",
-        language=settings.language,
-        updated=feed_updated(releases, EPOCH) if releases else last_change(connection, _utc_now()),
-        base_url=feed_base(settings, "+".join(slugs)),
-        home_url=settings.site_url,
-        author=settings.site_title,
-        entries=entries,
-    )
+    empty = EPOCH if releases else last_change(connection, _utc_now())
+    return combined_doc(settings, slugs, releases, ranks, empty=empty)
 
 
 def _newest_first(releases: Iterable[StoredRelease]) -> list[StoredRelease]:
@@ -517,7 +511,7 @@ def _page(settings: Settings, name: str, path: str, status: int = 200, **values:
     site = site_for(settings)
     env = environment([settings.templates_dir])
     html = render(
-        env, name, site=site, feeds=(site.all_links,), canonical=settings.site_url + path, **values
+        env, name, site=site, feeds=(site.all_links,), canonical=page_url(settings, path), **values
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
@@ -669,7 +663,7 @@ def _confirmation(
 ) -> tuple[Outgoing, str]:
     """The confirmation mail for `subscriber` as it would be queued, and its Message-ID."""
     token = tokens.sign(mail.secret, CONFIRM, subscriber.id, issued=now)
-    url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
+    url = confirm_url(mail, token)
     # The Message-ID is made from the subscriber's creation time: giving each mail its own
     # time gives each its own id, so a second request is not dropped as a duplicate.
     message = confirmation_message(replace(subscriber, created=now), mail, confirm_url=url, now=now)
@@ -704,10 +698,20 @@ class _Web:
         stem, _, kind = name.rpartition(".")
         asked = stem.split("+") if kind in FEED_TYPES and stem and "/" not in stem else []
         known = {t.slug for t in settings.topics}
-        topics = settings.topics if asked else ()
+        topics = [feed_links(settings, t.slug) for t in settings.topics] if asked else []
         unknown = [slug for slug in asked if slug not in known]
+        example = f"{feed_stem('+'.join(t.slug for t in settings.topics[:2]))}.atom"
         path = quote(name, safe="/+.")
-        return _page(settings, "not_found.html", path, 404, topics=topics, unknown=unknown)
+        return _page(
+            settings,
+            "not_found.html",
+            path,
+            404,
+            topics=topics,
+            unknown=unknown,
+            example=example,
+            example_url=page_url(settings, example),
+        )
 
     def health(self, request: Request) -> Response:
         with self.engine.connect() as connection:
@@ -748,13 +752,13 @@ class _Web:
 
     def sign_up_page(self, request: Request) -> Response:
         settings = self.get_settings()
-        return _page(settings, "sign_up.html", "subscribe", topics=settings.topics)
+        return _page(settings, "sign_up.html", SUBSCRIBE_PATH, topics=settings.topics)
 
     async def subscribe(self, request: Request) -> Response:
         settings = self.get_settings()
         if not _from_our_site(request, settings):
             problem = "The form was sent from another site. Please use the form on our index page."
-            return _page(settings, "subscribed.html", "subscribe", 403, problem=problem)
+            return _page(settings, "subscribed.html", SUBSCRIBE_PATH, 403, problem=problem)
         form = await request.form(max_files=0, max_fields=FORM_FIELDS)
         now = self.now()
         try:
@@ -762,9 +766,9 @@ class _Web:
                 _choice(form, _form_text(form, "address")), settings, now=now, confirmed=False
             )
         except SubscriptionError as error:
-            return _page(settings, "subscribed.html", "subscribe", 400, problem=str(error))
+            return _page(settings, "subscribed.html", SUBSCRIBE_PATH, 400, problem=str(error))
         if not self._sign_up_allowed(request, wanted.address, now):
-            limited = _page(settings, "sign_up_limited.html", "subscribe", 429)
+            limited = _page(settings, "sign_up_limited.html", SUBSCRIBE_PATH, 429)
             limited.headers["Retry-After"] = str(RETRY_SIGN_UP)
             return limited
         mail = await run_in_threadpool(mail_settings, settings, self.engine)
@@ -772,8 +776,8 @@ class _Web:
             recorded = await run_in_threadpool(record_sign_up, self.engine, mail, wanted, now=now)
         except ValueError:  # passed our checks, but the mail cannot carry it
             problem = f"We cannot send mail to {wanted.address!r}."
-            return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
-        page = _page(settings, "subscribed.html", "subscribe", problem=None)
+            return _page(settings, "subscribed.html", SUBSCRIBE_PATH, 400, problem=problem)
+        page = _page(settings, "subscribed.html", SUBSCRIBE_PATH, problem=None)
         if recorded:  # once the page is sent: mail going out must not slow the answer down
             page.background = BackgroundTask(self._mail)
         return page
@@ -799,9 +803,9 @@ class _Web:
         token = request.query_params.get("token", "")
         with self.engine.connect() as connection:
             if self._to_confirm(mail, connection, token) is None:
-                return _invalid_link(settings, "confirm")
-        action = f"{settings.site_url}confirm"
-        return _page(settings, "confirm_page.html", "confirm", action=action, token=token)
+                return _invalid_link(settings, CONFIRM_PATH)
+        action = page_url(settings, CONFIRM_PATH)
+        return _page(settings, "confirm_page.html", CONFIRM_PATH, action=action, token=token)
 
     async def confirm(self, request: Request) -> Response:
         """The button of the confirmation page; the only request that confirms."""
@@ -815,11 +819,12 @@ class _Web:
         with self.engine.begin() as connection:
             subscriber = self._to_confirm(mail, connection, token)
             if subscriber is None:
-                return _invalid_link(settings, "confirm")
+                return _invalid_link(settings, CONFIRM_PATH)
             # covered_until stays empty: the first digest covers everything since sign-up.
             store.save_subscriber(connection, replace(subscriber, confirmed=True))
         log.info("subscriber confirmed: %s", subscriber.id)
-        return _page(settings, "confirmed.html", "confirm", manage_url=manage_url(mail, subscriber))
+        manage = manage_url(mail, subscriber.token)
+        return _page(settings, "confirmed.html", CONFIRM_PATH, manage_url=manage)
 
     def _to_confirm(
         self, mail: MailSettings, connection: Connection, token: str
@@ -844,7 +849,7 @@ class _Web:
                 connection, request.query_params.get("token", "")
             )
         if subscriber is None:
-            return _invalid_link(settings, "subscription")
+            return _invalid_link(settings, MANAGE_PATH)
         return self._manage_page(settings, subscriber)
 
     async def change(self, request: Request) -> Response:
@@ -857,7 +862,7 @@ class _Web:
         with self.engine.begin() as connection:
             subscriber = store.subscriber_by_token(connection, token) if token else None
             if subscriber is None:
-                return _invalid_link(settings, "subscription")
+                return _invalid_link(settings, MANAGE_PATH)
             if not _from_our_site(request, settings):
                 problem = "The form was sent from another site; nothing was changed."
                 return self._manage_page(settings, subscriber, 403, problem=problem)
@@ -886,11 +891,10 @@ class _Web:
         problems: Mapping[str, str] | None = None,
     ) -> Response:
         """The manage form showing `chosen` (else the saved choices), each problem by its field."""
-        token = quote(subscriber.token, safe="")
         return _page(
             settings,
             "manage.html",
-            "subscription",
+            MANAGE_PATH,
             status,
             subscriber=subscriber,
             topics=settings.topics,
@@ -898,8 +902,8 @@ class _Web:
             timezones=TIMEZONES,
             chosen=chosen or _saved_choice(subscriber),
             problems=problems or {},
-            action=f"{settings.site_url}subscription",
-            unsubscribe_url=f"{settings.site_url}unsubscribe?token={token}",
+            action=page_url(settings, MANAGE_PATH),
+            unsubscribe_url=unsubscribe_url(settings, subscriber.token),
             saved=saved,
             problem=problem,
         )
@@ -911,9 +915,9 @@ class _Web:
         with self.engine.connect() as connection:
             subscriber = store.subscriber_by_token(connection, token) if token else None
         if subscriber is None:
-            return _invalid_link(settings, "unsubscribe")
-        action = f"{settings.site_url}unsubscribe?token={quote(token, safe='')}"
-        return _page(settings, "unsubscribe.html", "unsubscribe", action=action)
+            return _invalid_link(settings, UNSUBSCRIBE_PATH)
+        action = unsubscribe_url(settings, token)
+        return _page(settings, "unsubscribe.html", UNSUBSCRIBE_PATH, action=action)
 
     async def unsubscribe(self, request: Request) -> Response:
         """RFC 8058 one-click, or the button of our page; an unknown token is already gone."""
@@ -921,7 +925,7 @@ class _Web:
         form = await request.form(max_files=0, max_fields=FORM_FIELDS)
         token = request.query_params.get("token") or _form_text(form, "token")
         await run_in_threadpool(self._unsubscribe, token)
-        return _page(settings, "unsubscribed.html", "unsubscribe")
+        return _page(settings, "unsubscribed.html", UNSUBSCRIBE_PATH)
 
     def _unsubscribe(self, token: str) -> None:
         with self.engine.begin() as connection:
