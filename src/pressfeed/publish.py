@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pressfeed import __version__, store
-from pressfeed.feeds import atom_bytes, json_bytes, opml_bytes, rss_bytes
+from pressfeed.feeds import archive_formats, feed_formats, opml_bytes
 from pressfeed.files import (
     deferred_sync,
     one_sync,
@@ -49,11 +49,11 @@ from pressfeed.site import (
     STYLESHEET_PATH,
     archive_base,
     archive_folder,
-    archive_stem,
+    archive_path,
     feed_base,
     feed_doc,
     feed_links,
-    feed_stem,
+    feed_path,
     published,
     release_path,
     release_url,
@@ -156,6 +156,7 @@ def publish_fingerprint(settings: Settings) -> str:
         settings.language,
         str(settings.feed_length),
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
+        repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]
     for template in sorted(settings.templates_dir.glob("*.html")):
         parts.append(template.name + template.read_text(encoding="utf-8"))
@@ -172,8 +173,8 @@ def _remove_dropped_topics(
     """A topic taken out of topics.toml takes its feeds and archives with it."""
     before = json.loads(store.meta_value(connection, SLUGS_KEY) or "[]")
     for slug in set(before) - set(_slugs(settings)):
-        for suffix in (".atom", ".rss", ".json"):
-            report.removed += remove_file(settings.output_dir / f"{feed_stem(slug)}{suffix}")
+        for form in feed_formats():
+            report.removed += remove_file(settings.output_dir / feed_path(slug, form))
         folder = settings.output_dir / archive_folder(slug)
         for page in sorted(folder.glob("*")) if folder.is_dir() else []:
             report.removed += remove_file(page)
@@ -319,11 +320,9 @@ def _write_current(
         current=base, prev=archive_base(settings, slug, months[-1]) if months else None
     )
     doc = _feed_doc(connection, settings, slug, releases, archive, empty=quiet)
-    out = settings.output_dir
-    stem = feed_stem(slug)
-    report.count(write_if_changed(out / f"{stem}.atom", atom_bytes(doc)))
-    report.count(write_if_changed(out / f"{stem}.rss", rss_bytes(doc)))
-    report.count(write_if_changed(out / f"{stem}.json", json_bytes(doc)))
+    for form in feed_formats():
+        path = settings.output_dir / feed_path(slug, form)
+        report.count(write_if_changed(path, form.render(doc)))
 
 
 def _write_archives(
@@ -355,15 +354,14 @@ def _write_archive(
     # A month with no release left is removed, never written: its feed is not empty.
     empty = published(releases[0])
     doc = _feed_doc(connection, settings, slug, releases, archive, month=month, empty=empty)
-    stem = archive_stem(slug, month)
-    report.count(write_if_changed(settings.output_dir / f"{stem}.atom", atom_bytes(doc)))
-    report.count(write_if_changed(settings.output_dir / f"{stem}.json", json_bytes(doc)))
+    for form in archive_formats():
+        path = settings.output_dir / archive_path(slug, month, form)
+        report.count(write_if_changed(path, form.render(doc)))
 
 
 def _remove_archive(settings: Settings, slug: str, month: str, report: PublishReport) -> None:
-    stem = archive_stem(slug, month)
-    for suffix in (".atom", ".json"):
-        report.removed += remove_file(settings.output_dir / f"{stem}{suffix}")
+    for form in archive_formats():
+        report.removed += remove_file(settings.output_dir / archive_path(slug, month, form))
 
 
 # --- pages --------------------------------------------------------------------------------------

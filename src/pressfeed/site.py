@@ -1,7 +1,8 @@
 """The site: every URL it has, and a stored release as a feed entry and a feed document.
 
 The output directory mirrors the URLs: a path here is where `publish` writes a file and what
-the web server answers for it, under the configured site URL (which ends with "/"):
+the web server answers for it, under the configured site URL (which ends with "/"); a feed has
+a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   <slug>.atom, <slug>.rss, <slug>.json   the newest releases of a topic ("all": of everything)
   archive/<slug>/<YYYY-MM>.atom, .json    RFC 5005 archive pages, one per month of release dates
   releases/<id>.html                      one page per release
@@ -17,11 +18,13 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 from urllib.parse import quote
 
+from pressfeed.feeds import FeedFormat, feed_formats
 from pressfeed.models import (
     ALL_FEED,
     ArchiveLinks,
     FeedDoc,
     FeedEntry,
+    FeedLink,
     FeedLinks,
     Settings,
     StoredRelease,
@@ -35,7 +38,6 @@ SUBSCRIBE_PATH = "subscribe"
 CONFIRM_PATH = "confirm"
 MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
-SIGN_UP_ANCHOR = "email-digest"  # the sign-up form's section of the index page
 
 
 class Addressed(Protocol):
@@ -53,6 +55,11 @@ def feed_stem(slug: str) -> str:
     return slug
 
 
+def feed_path(slug: str, form: FeedFormat) -> str:
+    """The path of a current feed in one format."""
+    return f"{feed_stem(slug)}{form.suffix}"
+
+
 def archive_folder(slug: str) -> str:
     """The folder of a feed's archive pages."""
     return f"archive/{slug}"
@@ -61,6 +68,11 @@ def archive_folder(slug: str) -> str:
 def archive_stem(slug: str, month: str) -> str:
     """The path of one month's archive page without its format's suffix."""
     return f"{archive_folder(slug)}/{month}"
+
+
+def archive_path(slug: str, month: str, form: FeedFormat) -> str:
+    """The path of one month's archive page in one format."""
+    return f"{archive_stem(slug, month)}{form.suffix}"
 
 
 def release_path(release_id: str) -> str:
@@ -125,8 +137,15 @@ def feed_links(settings: Settings, slug: str) -> FeedLinks:
     topic = settings.topic(slug)
     title = topic.title if topic else f"{settings.site_title}: all releases"
     description = topic.description if topic else "Every release, whatever its topic."
-    home = index_url(settings, slug)
-    return FeedLinks(slug, title, description, f"{base}.atom", f"{base}.rss", f"{base}.json", home)
+    return FeedLinks(slug, title, description, format_links(base), index_url(settings, slug))
+
+
+def format_links(base: str) -> tuple[FeedLink, ...]:
+    """A feed's links in every format, from its URL without a suffix."""
+    return tuple(
+        FeedLink(f.name, f"{base}{f.suffix}", f.media_type, f.label, f.hidden_label, f.brief)
+        for f in feed_formats()
+    )
 
 
 def site_for(settings: Settings) -> Site:

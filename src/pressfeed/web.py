@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pressfeed import store, tokens
 from pressfeed.digest import mail_settings, outgoing
-from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
+from pressfeed.feeds import FeedFormat, feed_format, feed_formats
 from pressfeed.mail import confirmation_message
 from pressfeed.models import (
     FeedDoc,
@@ -67,7 +67,7 @@ from pressfeed.site import (
     combined_doc,
     confirm_url,
     feed_links,
-    feed_stem,
+    feed_path,
     manage_url,
     page_url,
     site_for,
@@ -85,21 +85,14 @@ from pressfeed.templating import environment, render
 
 log = logging.getLogger(__name__)
 
-FEED_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-}
-STATIC_TYPES = {
-    ".atom": FEED_TYPES["atom"],
-    ".rss": FEED_TYPES["rss"],
-    ".json": FEED_TYPES["json"],  # every .json the publisher writes is a JSON Feed
+# Content types of the output files that are not feeds; feeds take theirs from the format table
+# (every .json the publisher writes is a JSON Feed).
+OTHER_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
-FEED_CACHE = "public, max-age=60"
-CACHED_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
+FEED_CACHE = "public, max-age=60"  # for the feeds and the OPML list
 SMALL_FILE = 1024 * 1024  # bytes; a smaller output file is sent from one read
 GZIP_MINIMUM = 500  # bytes; smaller responses go out as they are
 # Pages answering a person: never cached (they hold per-subscriber state), never framed (a
@@ -406,13 +399,14 @@ class _OutputFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         suffix = Path(full_path).suffix.lower()
-        headers = {"Cache-Control": FEED_CACHE} if suffix in CACHED_SUFFIXES else None
+        form = _format_with_suffix(suffix)
+        cached = form is not None or suffix == ".opml"
         response = _SmallFileResponse(
             full_path,
             status_code=status_code,
             stat_result=stat_result,
-            media_type=STATIC_TYPES.get(suffix),
-            headers=headers,
+            media_type=form.content_type if form else OTHER_TYPES.get(suffix),
+            headers={"Cache-Control": FEED_CACHE} if cached else None,
         )
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
@@ -448,8 +442,14 @@ class _TopicList(Convertor[tuple[str, ...]]):
         return "+".join(value)
 
 
+def _format_with_suffix(suffix: str) -> FeedFormat | None:
+    return next((f for f in feed_formats() if f.suffix == suffix), None)
+
+
 class _FeedKind(Convertor[str]):
-    regex = "atom|rss|json"
+    """Any name a format could have: the handler answers the format table's only."""
+
+    regex = "[a-z0-9]+"
 
     def convert(self, value: str) -> str:
         return value
@@ -460,12 +460,6 @@ class _FeedKind(Convertor[str]):
 
 register_url_convertor("pressfeed_topics", _TopicList())
 register_url_convertor("pressfeed_feed", _FeedKind())
-
-_FEED_BYTES: dict[str, Callable[[FeedDoc], bytes]] = {
-    "atom": atom_bytes,
-    "rss": rss_bytes,
-    "json": json_bytes,
-}
 
 
 def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[str]) -> FeedDoc:
@@ -696,11 +690,12 @@ class _Web:
         settings = self.get_settings()
         name = request.url.path.removeprefix("/")
         stem, _, kind = name.rpartition(".")
-        asked = stem.split("+") if kind in FEED_TYPES and stem and "/" not in stem else []
+        is_feed = feed_format(kind) is not None
+        asked = stem.split("+") if is_feed and stem and "/" not in stem else []
         known = {t.slug for t in settings.topics}
         topics = [feed_links(settings, t.slug) for t in settings.topics] if asked else []
         unknown = [slug for slug in asked if slug not in known]
-        example = f"{feed_stem('+'.join(t.slug for t in settings.topics[:2]))}.atom"
+        example = feed_path("+".join(t.slug for t in settings.topics[:2]), feed_formats()[0])
         path = quote(name, safe="/+.")
         return _page(
             settings,
@@ -721,21 +716,20 @@ class _Web:
     def combination(self, request: Request) -> Response:
         settings = self.get_settings()
         slugs: tuple[str, ...] = request.path_params["slugs"]
+        form = feed_format(request.path_params["kind"])
         known = {t.slug for t in settings.topics}
-        if len(set(slugs)) != len(slugs) or not known.issuperset(slugs):
+        if form is None or len(set(slugs)) != len(slugs) or not known.issuperset(slugs):
             raise HTTPException(404)
         with self.engine.connect() as connection:
             doc = combination_doc(settings, connection, slugs)
-        body = _FEED_BYTES[request.path_params["kind"]](doc)
+        body = form.render(doc)
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
         headers = {
             "ETag": etag,
             "Last-Modified": format_datetime(doc.updated.astimezone(dt.UTC), usegmt=True),
             "Cache-Control": FEED_CACHE,
         }
-        response = Response(
-            body, media_type=FEED_TYPES[request.path_params["kind"]], headers=headers
-        )
+        response = Response(body, media_type=form.content_type, headers=headers)
         if _not_modified(request, etag, doc.updated):
             return NotModifiedResponse(response.headers)
         return response
