@@ -21,6 +21,7 @@ from lxml import etree
 from pressfeed import __version__
 from pressfeed.feeds import atom_bytes, dateline, json_bytes, opml_bytes, rss_bytes
 from pressfeed.models import ArchiveLinks, FeedDoc, FeedEntry, FeedLinks
+from pressfeed.site import format_links
 from tests.feedcheck import atom_problems, rss_problems
 
 SITE = "https://press.example.org"
@@ -123,7 +124,7 @@ ARCHIVE_PAGE = make_doc(
 )
 FORMATS: dict[str, Build] = {"atom": atom_bytes, "rss": rss_bytes, "json": json_bytes}
 FEED_LINKS = tuple(
-    FeedLinks(slug, title, about, f"{base}.atom", f"{base}.rss", f"{base}.json", f"{SITE}/#{slug}")
+    FeedLinks(slug, title, about, format_links(base), f"{SITE}/#{slug}")
     for slug, title, about, base in (
         ("health", "Health", "Clinics & care", CURRENT),
         ("libya", "Libya", "", f"{SITE}/feeds/libya"),
@@ -356,7 +357,7 @@ def test_characters_xml_forbids_are_dropped(fmt: str) -> None:
 
 
 def test_opml_drops_characters_xml_forbids() -> None:
-    hostile = FeedLinks("health", f"Health {HOSTILE}", "Care\x85", CURRENT, "", "", SITE)
+    hostile = FeedLinks("health", f"Health {HOSTILE}", "Care\x85", format_links(CURRENT), SITE)
     root = ET.fromstring(opml_bytes(f"Feeds {HOSTILE}", [hostile], at(21)))
     assert root.findtext("head/title") == dropped(f"Feeds {HOSTILE}")
     outline = root.find("body/outline")

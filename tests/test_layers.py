@@ -43,6 +43,7 @@ def test_the_code_keeps_its_layers(copy: Path) -> None:
     ("module", "line", "contract"),
     [
         ("classify", "from pressfeed import store", "Stages import neither"),
+        ("site", "from pressfeed import publish", "Stages import neither"),
         ("store", "from pressfeed import extract", "The store knows no stage"),
         ("digest", "from pressfeed import cli", "Flows import neither"),
         ("outbox", "from pressfeed import service", "Flows import neither"),

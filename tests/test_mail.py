@@ -20,10 +20,8 @@ from pressfeed.mail import (
     confirmation_message,
     digest_message,
     digest_subject,
-    manage_url,
     message_bytes,
     message_id,
-    unsubscribe_url,
 )
 from pressfeed.models import (
     Digest,
@@ -33,6 +31,7 @@ from pressfeed.models import (
     MailSettings,
     Subscriber,
 )
+from pressfeed.site import manage_url, unsubscribe_url
 from tests.conftest import ROOT
 
 SITE = "https://press.example.org/news/"
@@ -270,12 +269,6 @@ def test_one_click_only_over_https() -> None:
     assert "List-Unsubscribe-Post" not in message
 
 
-def test_subscriber_links_encode_the_token() -> None:
-    settings, reader = mail_settings(), subscriber(token="a+b/c=d&e")
-    assert manage_url(settings, reader) == f"{SITE}subscription?token=a%2Bb%2Fc%3Dd%26e"
-    assert unsubscribe_url(settings, reader) == f"{SITE}unsubscribe?token=a%2Bb%2Fc%3Dd%26e"
-
-
 # --- Message-ID ---------------------------------------------------------------------------------
 
 
@@ -437,7 +430,8 @@ def test_header_shows_site_and_period_on_the_subscribers_clock() -> None:
 def test_footer_has_manage_and_unsubscribe_links_and_the_reason() -> None:
     settings = mail_settings()
     text, html = parts(parsed(digest_message(digest(), settings, now=NOW)))
-    manage, leave = manage_url(settings, subscriber()), unsubscribe_url(settings, subscriber())
+    token = subscriber().token
+    manage, leave = manage_url(settings, token), unsubscribe_url(settings, token)
     links = Html(html).links
     assert (manage, "Change your topics or frequency") in links
     assert (leave, "Unsubscribe") in links

@@ -16,6 +16,7 @@ import pytest
 from pressfeed.files import write_if_changed
 from pressfeed.models import DateKind, FeedLinks, Release
 from pressfeed.pages import Site, TopicSummary, render_index, render_release, render_withdrawn
+from pressfeed.site import format_links
 from pressfeed.templating import environment, long_date, render
 from tests.conftest import ROOT
 
@@ -120,9 +121,7 @@ def feed_links(slug: str, title: str, description: str = "") -> FeedLinks:
         slug=slug,
         title=title,
         description=description or f"Releases about {title}.",
-        atom=f"{base}.atom",
-        rss=f"{base}.rss",
-        json=f"{base}.json",
+        formats=format_links(base),
         html=f"{BASE}#{slug}",
     )
 
@@ -303,8 +302,8 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
     links = summary.links
     expected = {title: url for title, url, _, _ in summary.latest} | {
         "Atom": links.atom,
-        "RSS": links.rss,
-        "JSON Feed": links.json,
+        "RSS": links.url("rss"),
+        "JSON Feed": links.url("json"),
     }
     assert section.links() == expected
 
@@ -377,7 +376,11 @@ def test_release_links_its_topics_to_index_sections_and_feeds(env: jinja2.Enviro
     topics = [n for n in items if isinstance(n, Node)]
     assert len(topics) == 2
     for item, links in zip(topics, (LIBYA, HEALTH), strict=True):
-        assert item.links() == {links.title: links.html, "Atom": links.atom, "RSS": links.rss}
+        assert item.links() == {
+            links.title: links.html,
+            "Atom": links.atom,
+            "RSS": links.url("rss"),
+        }
 
 
 def test_release_advertises_its_topics_feeds_then_everything(env: jinja2.Environment) -> None:

@@ -36,9 +36,10 @@ from pressfeed.digest import mail_settings
 from pressfeed.files import write_if_changed
 from pressfeed.models import Frequency, Settings, Subscriber
 from pressfeed.outbox import deliver_outbox
-from pressfeed.publish import publish, stable_id
+from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import DirectoryTransport
+from pressfeed.site import stable_id
 from pressfeed.subscriptions import (
     CONFIRMATION_GAP,
     Choice,

@@ -36,6 +36,7 @@ from pressfeed.models import (
 )
 from pressfeed.outbox import Backoff, Clock, DeliveryReport, deliver_outbox
 from pressfeed.send import Transport, transport_for
+from pressfeed.site import release_url
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def _item(settings: Settings, stored: StoredRelease, today: dt.date) -> DigestIt
     return DigestItem(
         release_id=release.id,
         title=release.title,
-        url=f"{settings.site_url}releases/{release.id}.html",
+        url=release_url(settings, release.id),
         date=release.date,
         place=release.place,
         summary=release.paragraphs[0] if release.paragraphs else "",

@@ -1,4 +1,9 @@
-"""Feed documents as bytes: Atom and RSS through feedgen, JSON Feed 1.1 and OPML 2.0 by hand."""
+"""Feed documents as bytes: Atom and RSS through feedgen, JSON Feed 1.1 and OPML 2.0 by hand.
+
+`FEED_FORMATS` is the one table of the formats every feed is published in: publishing, the web
+server and the pages read everything that differs per format from it, so a new format is one
+entry there (and its renderer).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from dataclasses import fields, is_dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import cache, partial
 from typing import Any, TypeVar, cast
 
@@ -23,6 +28,7 @@ from pressfeed.templating import long_date
 
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
+JSON_FEED_TYPE = "application/feed+json"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -36,6 +42,39 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U001
 _T = TypeVar("_T")
 
 
+@dataclass(frozen=True)
+class FeedFormat:
+    """One format every feed is published in, with all that differs from one format to another."""
+
+    name: str  # what a feed of topic combinations ends with: /a+b.<name>
+    suffix: str  # of its files and URLs
+    media_type: str  # without parameters: every format is served as UTF-8
+    render: Callable[[FeedDoc], bytes]
+    label: str  # what the pages call it: "Atom"
+    hidden_label: str  # what screen readers hear between the label and the feed's title
+    archived: bool = True  # also written for each month's archive page
+    brief: bool = True  # also offered where a page lists feeds in brief (a release's topics)
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; charset=utf-8"
+
+
+def feed_formats() -> tuple[FeedFormat, ...]:
+    """`FEED_FORMATS`, read when asked: the order pages list them in, Atom first."""
+    return FEED_FORMATS
+
+
+def archive_formats() -> tuple[FeedFormat, ...]:
+    """The formats archive pages are written in."""
+    return tuple(f for f in feed_formats() if f.archived)
+
+
+def feed_format(name: str) -> FeedFormat | None:
+    """The format called `name`, or None."""
+    return next((f for f in feed_formats() if f.name == name), None)
+
+
 def atom_bytes(doc: FeedDoc) -> bytes:
     """The document as an Atom 1.0 feed, with RFC 5005 links when it has any."""
     doc = _xml_safe_doc(doc)
@@ -44,7 +83,7 @@ def atom_bytes(doc: FeedDoc) -> bytes:
     fg.register_extension(GENERATOR, history, _EntryLinks, atom=True, rss=False)
     fg.id(doc.id)
     fg.title(_feed_title(doc))
-    fg.link(href=doc.base_url + ".atom", rel="self", type=ATOM_TYPE)
+    fg.link(href=doc.base_url + ATOM.suffix, rel="self", type=ATOM.media_type)
     fg.link(href=doc.home_url, rel="alternate", type="text/html")
     fg.subtitle(doc.subtitle)
     fg.author(name=doc.author or _feed_title(doc))
@@ -64,7 +103,7 @@ def rss_bytes(doc: FeedDoc) -> bytes:
     fg.register_extension(GENERATOR, partial(_RssPrevArchive, prev), None, atom=False, rss=True)
     fg.title(_feed_title(doc))
     # RSS keeps the first rel=self link and takes <link> from the last call.
-    fg.link(href=doc.base_url + ".rss", rel="self", type=RSS_TYPE)
+    fg.link(href=doc.base_url + RSS.suffix, rel="self", type=RSS.media_type)
     fg.link(href=doc.home_url, rel="alternate", type="text/html")
     fg.description(doc.subtitle or _feed_title(doc))
     fg.language(doc.language)
@@ -83,12 +122,12 @@ def json_bytes(doc: FeedDoc) -> bytes:
         "version": JSON_FEED_VERSION,
         "title": _feed_title(doc),
         "home_page_url": doc.home_url,
-        "feed_url": doc.base_url + ".json",
+        "feed_url": doc.base_url + JSON_FEED.suffix,
         "description": doc.subtitle or _feed_title(doc),
     }
     if doc.archive and doc.archive.prev:
         # JSON Feed's next_url leads to older items, as RFC 5005's prev-archive does.
-        feed["next_url"] = doc.archive.prev + ".json"
+        feed["next_url"] = doc.archive.prev + JSON_FEED.suffix
     feed["authors"] = [{"name": doc.author or _feed_title(doc)}]
     if doc.language:
         feed["language"] = doc.language
@@ -102,6 +141,11 @@ def json_bytes(doc: FeedDoc) -> bytes:
 
 
 _JSON_HTML_ESCAPES = tuple((c, f"\\u{ord(c):04x}") for c in "<>&")
+
+ATOM = FeedFormat("atom", ".atom", ATOM_TYPE, atom_bytes, "Atom", "feed of")
+RSS = FeedFormat("rss", ".rss", RSS_TYPE, rss_bytes, "RSS", "feed of", archived=False)
+JSON_FEED = FeedFormat("json", ".json", JSON_FEED_TYPE, json_bytes, "JSON Feed", "of", brief=False)
+FEED_FORMATS: tuple[FeedFormat, ...] = (ATOM, RSS, JSON_FEED)
 
 
 def opml_bytes(title: str, feeds: Sequence[FeedLinks], created: dt.datetime) -> bytes:
@@ -244,7 +288,7 @@ class _AtomHistory(BaseExtension):  # type: ignore[misc]
         if self.archive is None:
             return feed
         for rel, url in _history_links(self.archive):
-            xml_elem("link", feed, href=url + ".atom", rel=rel, type=ATOM_TYPE)
+            xml_elem("link", feed, href=url + ATOM.suffix, rel=rel, type=ATOM.media_type)
         if self.archive.is_archive:
             xml_elem(f"{{{HISTORY_NS}}}archive", feed)
         return feed
@@ -273,8 +317,10 @@ class _RssPrevArchive(BaseExtension):  # type: ignore[misc]
     def extend_rss(self, rss: Any) -> Any:
         if self.prev:
             channel = rss.find("channel")
-            href = self.prev + ".atom"
-            xml_elem(f"{{{ATOM_NS}}}link", channel, href=href, rel="prev-archive", type=ATOM_TYPE)
+            href = self.prev + ATOM.suffix
+            xml_elem(
+                f"{{{ATOM_NS}}}link", channel, href=href, rel="prev-archive", type=ATOM.media_type
+            )
         return rss
 
 

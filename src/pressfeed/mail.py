@@ -34,6 +34,7 @@ import css_inline
 
 from pressfeed.errors import MailAddressError
 from pressfeed.models import Digest, Frequency, MailSettings, Subscriber
+from pressfeed.site import manage_url, unsubscribe_url
 from pressfeed.templating import environment, long_date, prints_plainly, render, schedule
 
 ID_DOMAIN = "pressfeed.invalid"  # Message-ID domain when neither site nor sender has one
@@ -169,16 +170,6 @@ def _id_key(settings: MailSettings, parts: Sequence[str]) -> str:
     return hmac.new(settings.secret, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def manage_url(settings: MailSettings, subscriber: Subscriber) -> str:
-    """The page where the subscriber changes topics and frequency."""
-    return f"{settings.site_url}subscription?token={quote(subscriber.token, safe='')}"
-
-
-def unsubscribe_url(settings: MailSettings, subscriber: Subscriber) -> str:
-    """The page that ends the subscription; also the RFC 8058 one-click POST target."""
-    return f"{settings.site_url}unsubscribe?token={quote(subscriber.token, safe='')}"
-
-
 def unsubscribe_mailto(settings: MailSettings, subscriber: Subscriber) -> str | None:
     """`mailto:unsubscribe+TOKEN@DOMAIN?subject=unsubscribe TOKEN`, or None when nothing reads it.
 
@@ -222,7 +213,7 @@ def _add_list_headers(
     title = header_text(settings.site_title)
     list_id = f"{_slug(title)}.{_domain(settings) or LIST_DOMAIN}"
     message["List-Id"] = f"{_phrase(title)} <{list_id}>"
-    web = _ascii_url(unsubscribe_url(settings, subscriber))
+    web = _ascii_url(unsubscribe_url(settings, subscriber.token))
     items = [f"<{web}>"]
     mailto = unsubscribe_mailto(settings, subscriber)
     if mailto:
@@ -271,8 +262,8 @@ def _personal_values(settings: MailSettings, subscriber: Subscriber) -> dict[str
     """What a digest's templates get that is the subscriber's own."""
     return {
         "address": subscriber.address,
-        "manage_url": manage_url(settings, subscriber),
-        "unsubscribe_url": unsubscribe_url(settings, subscriber),
+        "manage_url": manage_url(settings, subscriber.token),
+        "unsubscribe_url": unsubscribe_url(settings, subscriber.token),
     }
 
 

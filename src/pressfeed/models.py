@@ -315,16 +315,35 @@ class FeedDoc:
 
 
 @dataclass(frozen=True)
+class FeedLink:
+    """One format of a feed as pages link it; made from a `feeds.FeedFormat`."""
+
+    format: str  # the format's name
+    url: str
+    media_type: str
+    label: str
+    hidden_label: str  # heard by screen readers between the label and the feed's title
+    brief: bool  # also listed where a page offers feeds in brief
+
+
+@dataclass(frozen=True)
 class FeedLinks:
     """Where to subscribe to one feed, in each format, and what it is."""
 
     slug: str
     title: str
     description: str
-    atom: str
-    rss: str
-    json: str
+    formats: tuple[FeedLink, ...]  # in the order of the format table
     html: str  # its section of the index page
+
+    def url(self, name: str) -> str:
+        """The feed's URL in the format called `name`."""
+        return next(link.url for link in self.formats if link.format == name)
+
+    @property
+    def atom(self) -> str:
+        """The Atom URL: what autodiscovery and the OPML list name."""
+        return self.url("atom")
 
 
 class Frequency(StrEnum):

@@ -1,10 +1,8 @@
 """Orchestrates publishing: the store -> feeds, archives and pages -> files, only what changed.
 
-Output, under the output directory, with URLs under the configured site URL:
-  <slug>.atom, <slug>.rss, <slug>.json   the newest releases of a topic ("all": of everything)
-  archive/<slug>/<YYYY-MM>.atom, .json    RFC 5005 archive pages, one per month of release dates
-  releases/<id>.html                      one page per release
-  index.html, topics.opml                 the front page and a subscription list
+Output, under the output directory: the current feed of each topic (and of everything), its
+archive pages, a page per release, the index page, a subscription list and the stylesheet,
+each at the path `site` gives it.
 Scans record what changed (pending rows); a publish rebuilds just that and clears it, so a
 crash in between leaves the work for the next publish. Files are written atomically and only
 when their bytes change.
@@ -19,7 +17,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pressfeed import __version__, store
-from pressfeed.feeds import atom_bytes, json_bytes, opml_bytes, rss_bytes
+from pressfeed.feeds import archive_formats, feed_formats, opml_bytes
 from pressfeed.files import (
     deferred_sync,
     one_sync,
@@ -36,17 +33,8 @@ from pressfeed.files import (
     remove_stale_temporaries,
     write_if_changed,
 )
-from pressfeed.models import (
-    ALL_FEED,
-    ArchiveLinks,
-    FeedDoc,
-    FeedEntry,
-    FeedLinks,
-    Settings,
-    StoredRelease,
-)
+from pressfeed.models import ALL_FEED, ArchiveLinks, FeedDoc, Settings, StoredRelease
 from pressfeed.pages import (
-    Site,
     TopicSummary,
     render_index,
     render_release,
@@ -55,6 +43,22 @@ from pressfeed.pages import (
 )
 from pressfeed.processes import end_with_parent
 from pressfeed.reading import worker_count
+from pressfeed.site import (
+    INDEX_PATH,
+    OPML_PATH,
+    STYLESHEET_PATH,
+    archive_base,
+    archive_folder,
+    archive_path,
+    feed_base,
+    feed_doc,
+    feed_links,
+    feed_path,
+    published,
+    release_path,
+    release_url,
+    site_for,
+)
 from pressfeed.templating import environment
 
 log = logging.getLogger(__name__)
@@ -152,6 +156,7 @@ def publish_fingerprint(settings: Settings) -> str:
         settings.language,
         str(settings.feed_length),
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
+        repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]
     for template in sorted(settings.templates_dir.glob("*.html")):
         parts.append(template.name + template.read_text(encoding="utf-8"))
@@ -168,9 +173,9 @@ def _remove_dropped_topics(
     """A topic taken out of topics.toml takes its feeds and archives with it."""
     before = json.loads(store.meta_value(connection, SLUGS_KEY) or "[]")
     for slug in set(before) - set(_slugs(settings)):
-        for suffix in (".atom", ".rss", ".json"):
-            report.removed += remove_file(settings.output_dir / f"{slug}{suffix}")
-        folder = settings.output_dir / "archive" / slug
+        for form in feed_formats():
+            report.removed += remove_file(settings.output_dir / feed_path(slug, form))
+        folder = settings.output_dir / archive_folder(slug)
         for page in sorted(folder.glob("*")) if folder.is_dir() else []:
             report.removed += remove_file(page)
         log.info("feeds of dropped topic %s removed", slug)
@@ -190,34 +195,7 @@ def _everything(connection: Connection, settings: Settings) -> dict[str, set[str
     }
 
 
-# --- URLs and names -----------------------------------------------------------------------------
-
-
-def feed_base(settings: Settings, slug: str) -> str:
-    return f"{settings.site_url}{slug}"
-
-
-def archive_base(settings: Settings, slug: str, month: str) -> str:
-    return f"{settings.site_url}archive/{slug}/{month}"
-
-
-def release_url(settings: Settings, release_id: str) -> str:
-    return f"{settings.site_url}releases/{release_id}.html"
-
-
-def feed_links(settings: Settings, slug: str) -> FeedLinks:
-    """The subscription URLs of one feed."""
-    base = feed_base(settings, slug)
-    topic = settings.topic(slug)
-    title = topic.title if topic else f"{settings.site_title}: all releases"
-    description = topic.description if topic else "Every release, whatever its topic."
-    home = f"{settings.site_url}#{slug}"
-    return FeedLinks(slug, title, description, f"{base}.atom", f"{base}.rss", f"{base}.json", home)
-
-
-def stable_id(kind: str, key: str) -> str:
-    """A URI derived from what it names only: the same on every machine and rebuild."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
+# --- files --------------------------------------------------------------------------------------
 
 
 def _output(settings: Settings) -> Path:
@@ -226,54 +204,10 @@ def _output(settings: Settings) -> Path:
 
 
 def _index_path(settings: Settings) -> Path:
-    return settings.output_dir / "index.html"
+    return settings.output_dir / INDEX_PATH
 
 
 # --- feeds --------------------------------------------------------------------------------------
-
-
-def feed_entry(settings: Settings, stored: StoredRelease, rank: int = 0) -> FeedEntry:
-    """A stored release as a feed entry; `rank` is its `store.arrival_ranks` among its date's."""
-    release = stored.release
-    titles = {t.slug: t.title for t in settings.topics}
-    published = _published(stored)
-    return FeedEntry(
-        id=stable_id("release", release.id),
-        release_id=release.id,
-        title=release.title,
-        url=release_url(settings, release.id),
-        published=published,
-        updated=_entry_updated(stored, rank),
-        summary=release.paragraphs[0] if release.paragraphs else release.title,
-        paragraphs=release.paragraphs,
-        contacts=release.contacts,
-        place=release.place,
-        categories=tuple((slug, titles[slug]) for slug in stored.topics if slug in titles),
-        source_url=release.source_url,
-        organisation=release.organisation,
-        date_inferred=release.date_inferred,
-    )
-
-
-def _published(stored: StoredRelease) -> dt.datetime:
-    return dt.datetime.combine(stored.release.date, dt.time(), dt.UTC)
-
-
-def _entry_updated(stored: StoredRelease, rank: int) -> dt.datetime:
-    """The release's date, or the time its text changed after it first arrived.
-
-    Its arrival is not a change of the release: entries all updated at one scan are
-    indistinguishable to a reader (and a validator's `DuplicateUpdated`). Releases of one date
-    are a second apart in the order they arrived, so no two entries share a time either."""
-    published = _published(stored)
-    if stored.updated > stored.first_seen:
-        return max(stored.updated, published)
-    return published + dt.timedelta(seconds=rank)
-
-
-def feed_updated(releases: Sequence[StoredRelease], empty: dt.datetime) -> dt.datetime:
-    """When the feed last changed: an entry arrived or changed; `empty` for a feed of none."""
-    return max((max(s.updated, _published(s)) for s in releases), default=empty)
 
 
 def _feed_doc(
@@ -286,23 +220,8 @@ def _feed_doc(
     month: str | None = None,
     empty: dt.datetime,
 ) -> FeedDoc:
-    links = feed_links(settings, slug)
     ranks = store.arrival_ranks(connection, [s.release.id for s in releases])
-    entries = tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
-    title = f"{links.title} ({month})" if month else links.title
-    return FeedDoc(
-        id=stable_id("feed", f"{slug}/{month}" if month else slug),
-        slug=slug,
-        title=title,
-        subtitle=links.description,
-        language=settings.language,
-        updated=feed_updated(releases, empty),
-        base_url=archive_base(settings, slug, month) if month else feed_base(settings, slug),
-        home_url=links.html,
-        author=settings.site_title,
-        entries=entries,
-        archive=archive,
-    )
+    return feed_doc(settings, slug, releases, ranks, archive, month=month, empty=empty)
 
 
 def _months(
@@ -401,10 +320,9 @@ def _write_current(
         current=base, prev=archive_base(settings, slug, months[-1]) if months else None
     )
     doc = _feed_doc(connection, settings, slug, releases, archive, empty=quiet)
-    out = settings.output_dir
-    report.count(write_if_changed(out / f"{slug}.atom", atom_bytes(doc)))
-    report.count(write_if_changed(out / f"{slug}.rss", rss_bytes(doc)))
-    report.count(write_if_changed(out / f"{slug}.json", json_bytes(doc)))
+    for form in feed_formats():
+        path = settings.output_dir / feed_path(slug, form)
+        report.count(write_if_changed(path, form.render(doc)))
 
 
 def _write_archives(
@@ -434,33 +352,19 @@ def _write_archive(
         is_archive=True,
     )
     # A month with no release left is removed, never written: its feed is not empty.
-    empty = _published(releases[0])
+    empty = published(releases[0])
     doc = _feed_doc(connection, settings, slug, releases, archive, month=month, empty=empty)
-    folder = settings.output_dir / "archive" / slug
-    report.count(write_if_changed(folder / f"{month}.atom", atom_bytes(doc)))
-    report.count(write_if_changed(folder / f"{month}.json", json_bytes(doc)))
+    for form in archive_formats():
+        path = settings.output_dir / archive_path(slug, month, form)
+        report.count(write_if_changed(path, form.render(doc)))
 
 
 def _remove_archive(settings: Settings, slug: str, month: str, report: PublishReport) -> None:
-    folder = settings.output_dir / "archive" / slug
-    for suffix in (".atom", ".json"):
-        report.removed += remove_file(folder / f"{month}{suffix}")
+    for form in archive_formats():
+        report.removed += remove_file(settings.output_dir / archive_path(slug, month, form))
 
 
 # --- pages --------------------------------------------------------------------------------------
-
-
-def site_for(settings: Settings) -> Site:
-    """What every page says about the site."""
-    return Site(
-        title=settings.site_title,
-        url=settings.site_url,
-        language=settings.language,
-        opml_url=f"{settings.site_url}topics.opml",
-        all_links=feed_links(settings, ALL_FEED),
-        digest_hour=settings.digest.hour,
-        digest_timezone=settings.digest.timezone,
-    )
 
 
 def _write_release_pages(settings: Settings, ids: Iterable[str], writers: _Writers) -> None:
@@ -481,18 +385,18 @@ def _write_pages(
             html = render_release(env, site, stored.release, topics, url, stored.updated)
         else:
             html = render_withdrawn(env, site, stored.release.title, url)
-        path = settings.output_dir / "releases" / f"{release_id}.html"
+        path = settings.output_dir / release_path(release_id)
         report.count(write_if_changed(path, html.encode()))
 
 
 def _write_front(
     connection: Connection, settings: Settings, report: PublishReport, quiet: dt.datetime
 ) -> None:
-    """index.html, topics.opml and site.css: small, rebuilt on every publish, written when
-    changed."""
+    """The index page, the subscription list and the stylesheet: small, rebuilt on every
+    publish, written when changed."""
     env = environment([settings.templates_dir])
     css = render_stylesheet(env).encode()
-    report.count(write_if_changed(settings.output_dir / "site.css", css))
+    report.count(write_if_changed(settings.output_dir / STYLESHEET_PATH, css))
     counts = store.topic_counts(connection)
     summaries = []
     changes = [quiet]  # what an index of no release says
@@ -511,7 +415,7 @@ def _write_front(
     html = render_index(env, site, summaries[1:], newest)
     report.count(write_if_changed(_index_path(settings), html.encode()))
     opml = opml_bytes(settings.site_title, [s.links for s in summaries[1:]], newest)
-    report.count(write_if_changed(settings.output_dir / "topics.opml", opml))
+    report.count(write_if_changed(settings.output_dir / OPML_PATH, opml))
 
 
 # --- worker processes ---------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine
 
@@ -21,6 +20,7 @@ from pressfeed import store, tokens
 from pressfeed.errors import PressfeedError
 from pressfeed.mail import built, confirmation_message
 from pressfeed.models import Frequency, MailSettings, Outgoing, Settings, Subscriber
+from pressfeed.site import confirm_url
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def _confirmation(
 ) -> tuple[Outgoing, str]:
     """The confirmation mail for `subscriber` as it would be queued, and its Message-ID."""
     token = tokens.sign(mail.secret, CONFIRM, subscriber.id, issued=now)
-    url = f"{mail.site_url}confirm?token={quote(token, safe='')}"
+    url = confirm_url(mail, token)
     # The Message-ID is made from the subscriber's creation time: giving each mail its own
     # time gives each its own id, so a second request is not dropped as a duplicate.
     message = built(

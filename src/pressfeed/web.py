@@ -47,19 +47,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pressfeed import store, tokens
 from pressfeed.digest import mail_settings
 from pressfeed.errors import MailAddressError
-from pressfeed.feeds import atom_bytes, json_bytes, rss_bytes
-from pressfeed.mail import chosen_topics, manage_url
+from pressfeed.feeds import FeedFormat, feed_format, feed_formats
+from pressfeed.mail import chosen_topics
 from pressfeed.models import FeedDoc, MailSettings, Settings, StoredRelease, Subscriber
 from pressfeed.pages import render_stylesheet
-from pressfeed.publish import (
-    EPOCH,
-    feed_base,
-    feed_entry,
+from pressfeed.publish import EPOCH, last_change
+from pressfeed.site import (
+    CONFIRM_PATH,
+    MANAGE_PATH,
+    STYLESHEET_PATH,
+    SUBSCRIBE_PATH,
+    UNSUBSCRIBE_PATH,
+    combined_doc,
     feed_links,
-    feed_updated,
-    last_change,
+    feed_path,
+    manage_url,
+    page_url,
     site_for,
-    stable_id,
+    unsubscribe_url,
 )
 from pressfeed.subscriptions import (
     CONFIRM,
@@ -79,21 +84,14 @@ from pressfeed.templating import environment, render, schedule
 
 log = logging.getLogger(__name__)
 
-FEED_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
-}
-STATIC_TYPES = {
-    ".atom": FEED_TYPES["atom"],
-    ".rss": FEED_TYPES["rss"],
-    ".json": FEED_TYPES["json"],  # every .json the publisher writes is a JSON Feed
+# Content types of the output files that are not feeds; feeds take theirs from the format table
+# (every .json the publisher writes is a JSON Feed).
+OTHER_TYPES = {
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
-FEED_CACHE = "public, max-age=60"
-CACHED_SUFFIXES = frozenset({".atom", ".rss", ".json", ".opml"})
+FEED_CACHE = "public, max-age=60"  # for the feeds and the OPML list
 SMALL_FILE = 1024 * 1024  # bytes; a smaller output file is sent from one read
 GZIP_MINIMUM = 500  # bytes; smaller responses go out as they are
 # Pages answering a person: never cached (they hold per-subscriber state), never framed (a
@@ -142,15 +140,15 @@ def create_app(
     routes = [
         Route("/healthz", web.health, methods=["GET"]),
         Route("/{slugs:pressfeed_topics}.{kind:pressfeed_feed}", web.combination, methods=["GET"]),
-        Route("/site.css", web.stylesheet, methods=["GET"]),
-        Route("/subscribe", web.sign_up_page, methods=["GET"]),
-        Route("/subscribe", web.subscribe, methods=["POST"]),
-        Route("/confirm", web.confirm_page, methods=["GET"]),
-        Route("/confirm", web.confirm, methods=["POST"]),
-        Route("/subscription", web.manage, methods=["GET"]),
-        Route("/subscription", web.change, methods=["POST"]),
-        Route("/unsubscribe", web.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe", web.unsubscribe, methods=["POST"]),
+        Route(f"/{STYLESHEET_PATH}", web.stylesheet, methods=["GET"]),
+        Route(f"/{SUBSCRIBE_PATH}", web.sign_up_page, methods=["GET"]),
+        Route(f"/{SUBSCRIBE_PATH}", web.subscribe, methods=["POST"]),
+        Route(f"/{CONFIRM_PATH}", web.confirm_page, methods=["GET"]),
+        Route(f"/{CONFIRM_PATH}", web.confirm, methods=["POST"]),
+        Route(f"/{MANAGE_PATH}", web.manage, methods=["GET"]),
+        Route(f"/{MANAGE_PATH}", web.change, methods=["POST"]),
+        Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe_page, methods=["GET"]),
+        Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe, methods=["POST"]),
         Mount("/", app=_Output(get_settings)),
     ]
     middleware = [
@@ -394,13 +392,14 @@ class _OutputFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         suffix = Path(full_path).suffix.lower()
-        headers = {"Cache-Control": FEED_CACHE} if suffix in CACHED_SUFFIXES else None
+        form = _format_with_suffix(suffix)
+        cached = form is not None or suffix == ".opml"
         response = _SmallFileResponse(
             full_path,
             status_code=status_code,
             stat_result=stat_result,
-            media_type=STATIC_TYPES.get(suffix),
-            headers=headers,
+            media_type=form.content_type if form else OTHER_TYPES.get(suffix),
+            headers={"Cache-Control": FEED_CACHE} if cached else None,
         )
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
@@ -436,8 +435,14 @@ class _TopicList(Convertor[tuple[str, ...]]):
         return "+".join(value)
 
 
+def _format_with_suffix(suffix: str) -> FeedFormat | None:
+    return next((f for f in feed_formats() if f.suffix == suffix), None)
+
+
 class _FeedKind(Convertor[str]):
-    regex = "atom|rss|json"
+    """Any name a format could have: the handler answers the format table's only."""
+
+    regex = "[a-z0-9]+"
 
     def convert(self, value: str) -> str:
         return value
@@ -448,12 +453,6 @@ class _FeedKind(Convertor[str]):
 
 register_url_convertor("pressfeed_topics", _TopicList())
 register_url_convertor("pressfeed_feed", _FeedKind())
-
-_FEED_BYTES: dict[str, Callable[[FeedDoc], bytes]] = {
-    "atom": atom_bytes,
-    "rss": rss_bytes,
-    "json": json_bytes,
-}
 
 
 def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[str]) -> FeedDoc:
@@ -466,20 +465,8 @@ def combination_doc(settings: Settings, connection: Connection, slugs: Sequence[
         }.values()
     )[: settings.feed_length]
     ranks = store.arrival_ranks(connection, [stored.release.id for stored in releases])
-    entries = tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
-    titles = [feed_links(settings, slug).title for slug in slugs]
-    return FeedDoc(
-        id=stable_id("feed", "+".join(sorted(slugs))),
-        slug="+".join(slugs),
-        title=" + ".join(titles),
-        subtitle=f"Releases on {' or '.join(titles)}.",
-        language=settings.language,
-        updated=feed_updated(releases, EPOCH) if releases else last_change(connection, _utc_now()),
-        base_url=feed_base(settings, "+".join(slugs)),
-        home_url=settings.site_url,
-        author=settings.site_title,
-        entries=entries,
-    )
+    empty = EPOCH if releases else last_change(connection, _utc_now())
+    return combined_doc(settings, slugs, releases, ranks, empty=empty)
 
 
 def _newest_first(releases: Iterable[StoredRelease]) -> list[StoredRelease]:
@@ -515,7 +502,7 @@ def _page(settings: Settings, name: str, path: str, status: int = 200, **values:
     site = site_for(settings)
     env = environment([settings.templates_dir])
     html = render(
-        env, name, site=site, feeds=(site.all_links,), canonical=settings.site_url + path, **values
+        env, name, site=site, feeds=(site.all_links,), canonical=page_url(settings, path), **values
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
@@ -612,12 +599,23 @@ class _Web:
         settings = self.get_settings()
         name = request.url.path.removeprefix("/")
         stem, _, kind = name.rpartition(".")
-        asked = stem.split("+") if kind in FEED_TYPES and stem and "/" not in stem else []
+        is_feed = feed_format(kind) is not None
+        asked = stem.split("+") if is_feed and stem and "/" not in stem else []
         known = {t.slug for t in settings.topics}
-        topics = settings.topics if asked else ()
+        topics = [feed_links(settings, t.slug) for t in settings.topics] if asked else []
         unknown = [slug for slug in asked if slug not in known]
+        example = feed_path("+".join(t.slug for t in settings.topics[:2]), feed_formats()[0])
         path = quote(name, safe="/+.")
-        return _page(settings, "not_found.html", path, 404, topics=topics, unknown=unknown)
+        return _page(
+            settings,
+            "not_found.html",
+            path,
+            404,
+            topics=topics,
+            unknown=unknown,
+            example=example,
+            example_url=page_url(settings, example),
+        )
 
     def health(self, request: Request) -> Response:
         with self.engine.connect() as connection:
@@ -627,21 +625,20 @@ class _Web:
     def combination(self, request: Request) -> Response:
         settings = self.get_settings()
         slugs: tuple[str, ...] = request.path_params["slugs"]
+        form = feed_format(request.path_params["kind"])
         known = {t.slug for t in settings.topics}
-        if len(set(slugs)) != len(slugs) or not known.issuperset(slugs):
+        if form is None or len(set(slugs)) != len(slugs) or not known.issuperset(slugs):
             raise HTTPException(404)
         with self.engine.connect() as connection:
             doc = combination_doc(settings, connection, slugs)
-        body = _FEED_BYTES[request.path_params["kind"]](doc)
+        body = form.render(doc)
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
         headers = {
             "ETag": etag,
             "Last-Modified": format_datetime(doc.updated.astimezone(dt.UTC), usegmt=True),
             "Cache-Control": FEED_CACHE,
         }
-        response = Response(
-            body, media_type=FEED_TYPES[request.path_params["kind"]], headers=headers
-        )
+        response = Response(body, media_type=form.content_type, headers=headers)
         if _not_modified(request, etag, doc.updated):
             return NotModifiedResponse(response.headers)
         return response
@@ -658,28 +655,28 @@ class _Web:
 
     def sign_up_page(self, request: Request) -> Response:
         settings = self.get_settings()
-        return _page(settings, "sign_up.html", "subscribe", topics=settings.topics)
+        return _page(settings, "sign_up.html", SUBSCRIBE_PATH, topics=settings.topics)
 
     async def subscribe(self, request: Request) -> Response:
         settings = self.get_settings()
         if not _from_our_site(request, settings):
             problem = "The form was sent from another site. Please use the form on our index page."
-            return _page(settings, "subscribed.html", "subscribe", 403, problem=problem)
+            return _page(settings, "subscribed.html", SUBSCRIBE_PATH, 403, problem=problem)
         form = await request.form(max_files=0, max_fields=FORM_FIELDS)
         choice = _choice(form, _form_text(form, "address"))
         client = request.client.host if request.client else "unknown"
         try:
             outcome = await run_in_threadpool(self._sign_up, settings, choice, client)
         except SubscriptionError as error:
-            return _page(settings, "subscribed.html", "subscribe", 400, problem=str(error))
+            return _page(settings, "subscribed.html", SUBSCRIBE_PATH, 400, problem=str(error))
         except MailAddressError as error:  # passed our checks, but the mail cannot carry it
             problem = f"We cannot send mail to {error.address!r}."
-            return _page(settings, "subscribed.html", "subscribe", 400, problem=problem)
+            return _page(settings, "subscribed.html", SUBSCRIBE_PATH, 400, problem=problem)
         if outcome is SignUpOutcome.LIMITED:
-            limited = _page(settings, "sign_up_limited.html", "subscribe", 429)
+            limited = _page(settings, "sign_up_limited.html", SUBSCRIBE_PATH, 429)
             limited.headers["Retry-After"] = str(RETRY_SIGN_UP)
             return limited
-        page = _page(settings, "subscribed.html", "subscribe", problem=None)
+        page = _page(settings, "subscribed.html", SUBSCRIBE_PATH, problem=None)
         if outcome is SignUpOutcome.MAILED:  # once the page is sent, not to slow the answer
             page.background = BackgroundTask(self._mail)
         return page
@@ -699,9 +696,9 @@ class _Web:
         token = request.query_params.get("token", "")
         with self.engine.connect() as connection:
             if self._to_confirm(mail, connection, token) is None:
-                return _invalid_link(settings, "confirm")
-        action = f"{settings.site_url}confirm"
-        return _page(settings, "confirm_page.html", "confirm", action=action, token=token)
+                return _invalid_link(settings, CONFIRM_PATH)
+        action = page_url(settings, CONFIRM_PATH)
+        return _page(settings, "confirm_page.html", CONFIRM_PATH, action=action, token=token)
 
     async def confirm(self, request: Request) -> Response:
         """The button of the confirmation page; the only request that confirms."""
@@ -715,7 +712,7 @@ class _Web:
         with self.engine.begin() as connection:
             subscriber = self._to_confirm(mail, connection, token)
             if subscriber is None:
-                return _invalid_link(settings, "confirm")
+                return _invalid_link(settings, CONFIRM_PATH)
             # covered_until stays empty: the first digest covers everything since sign-up.
             store.save_subscriber(connection, replace(subscriber, confirmed=True))
         log.info("subscriber confirmed: %s", subscriber.id)
@@ -723,8 +720,8 @@ class _Web:
         return _page(
             settings,
             "confirmed.html",
-            "confirm",
-            manage_url=manage_url(mail, subscriber),
+            CONFIRM_PATH,
+            manage_url=manage_url(mail, subscriber.token),
             topics=chosen_topics(subscriber, titles),
             when=schedule(
                 subscriber.frequency.value, subscriber.hour, subscriber.weekday, subscriber.timezone
@@ -754,7 +751,7 @@ class _Web:
                 connection, request.query_params.get("token", "")
             )
         if subscriber is None:
-            return _invalid_link(settings, "subscription")
+            return _invalid_link(settings, MANAGE_PATH)
         return self._manage_page(settings, subscriber)
 
     async def change(self, request: Request) -> Response:
@@ -767,7 +764,7 @@ class _Web:
         with self.engine.begin() as connection:
             subscriber = store.subscriber_by_token(connection, token) if token else None
             if subscriber is None:
-                return _invalid_link(settings, "subscription")
+                return _invalid_link(settings, MANAGE_PATH)
             if not _from_our_site(request, settings):
                 problem = "The form was sent from another site; nothing was changed."
                 return self._manage_page(settings, subscriber, 403, problem=problem)
@@ -796,11 +793,10 @@ class _Web:
         problems: Mapping[str, str] | None = None,
     ) -> Response:
         """The manage form showing `chosen` (else the saved choices), each problem by its field."""
-        token = quote(subscriber.token, safe="")
         return _page(
             settings,
             "manage.html",
-            "subscription",
+            MANAGE_PATH,
             status,
             subscriber=subscriber,
             topics=settings.topics,
@@ -808,8 +804,8 @@ class _Web:
             timezones=TIMEZONES,
             chosen=chosen or _saved_choice(subscriber),
             problems=problems or {},
-            action=f"{settings.site_url}subscription",
-            unsubscribe_url=f"{settings.site_url}unsubscribe?token={token}",
+            action=page_url(settings, MANAGE_PATH),
+            unsubscribe_url=unsubscribe_url(settings, subscriber.token),
             saved=saved,
             problem=problem,
         )
@@ -821,9 +817,9 @@ class _Web:
         with self.engine.connect() as connection:
             subscriber = store.subscriber_by_token(connection, token) if token else None
         if subscriber is None:
-            return _invalid_link(settings, "unsubscribe")
-        action = f"{settings.site_url}unsubscribe?token={quote(token, safe='')}"
-        return _page(settings, "unsubscribe.html", "unsubscribe", action=action)
+            return _invalid_link(settings, UNSUBSCRIBE_PATH)
+        action = unsubscribe_url(settings, token)
+        return _page(settings, "unsubscribe.html", UNSUBSCRIBE_PATH, action=action)
 
     async def unsubscribe(self, request: Request) -> Response:
         """RFC 8058 one-click, or the button of our page; an unknown token is already gone."""
@@ -831,7 +827,7 @@ class _Web:
         form = await request.form(max_files=0, max_fields=FORM_FIELDS)
         token = request.query_params.get("token") or _form_text(form, "token")
         await run_in_threadpool(self._unsubscribe, token)
-        return _page(settings, "unsubscribed.html", "unsubscribe")
+        return _page(settings, "unsubscribed.html", UNSUBSCRIBE_PATH)
 
     def _unsubscribe(self, token: str) -> None:
         with self.engine.begin() as connection:

@@ -1,0 +1,266 @@
+"""The site: every URL it has, and a stored release as a feed entry and a feed document.
+
+The output directory mirrors the URLs: a path here is where `publish` writes a file and what
+the web server answers for it, under the configured site URL (which ends with "/"); a feed has
+a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
+  <slug>.atom, <slug>.rss, <slug>.json   the newest releases of a topic ("all": of everything)
+  archive/<slug>/<YYYY-MM>.atom, .json    RFC 5005 archive pages, one per month of release dates
+  releases/<id>.html                      one page per release
+  index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
+  subscribe, confirm, subscription, unsubscribe   the web server's subscription pages
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+from urllib.parse import quote
+
+from pressfeed.feeds import FeedFormat, feed_formats
+from pressfeed.models import (
+    ALL_FEED,
+    ArchiveLinks,
+    FeedDoc,
+    FeedEntry,
+    FeedLink,
+    FeedLinks,
+    Settings,
+    StoredRelease,
+)
+from pressfeed.pages import Site
+
+INDEX_PATH = "index.html"
+OPML_PATH = "topics.opml"
+STYLESHEET_PATH = "site.css"
+SUBSCRIBE_PATH = "subscribe"
+CONFIRM_PATH = "confirm"
+MANAGE_PATH = "subscription"
+UNSUBSCRIBE_PATH = "unsubscribe"
+
+
+class Addressed(Protocol):
+    """Settings of any kind that know the site's URL."""
+
+    @property
+    def site_url(self) -> str: ...
+
+
+# --- paths under the site URL and the output directory ------------------------------------------
+
+
+def feed_stem(slug: str) -> str:
+    """The path of a current feed without its format's suffix."""
+    return slug
+
+
+def feed_path(slug: str, form: FeedFormat) -> str:
+    """The path of a current feed in one format."""
+    return f"{feed_stem(slug)}{form.suffix}"
+
+
+def archive_folder(slug: str) -> str:
+    """The folder of a feed's archive pages."""
+    return f"archive/{slug}"
+
+
+def archive_stem(slug: str, month: str) -> str:
+    """The path of one month's archive page without its format's suffix."""
+    return f"{archive_folder(slug)}/{month}"
+
+
+def archive_path(slug: str, month: str, form: FeedFormat) -> str:
+    """The path of one month's archive page in one format."""
+    return f"{archive_stem(slug, month)}{form.suffix}"
+
+
+def release_path(release_id: str) -> str:
+    """The path of a release's page."""
+    return f"releases/{release_id}.html"
+
+
+# --- URLs ---------------------------------------------------------------------------------------
+
+
+def page_url(site: Addressed, path: str = "") -> str:
+    """The absolute URL of `path` on the site; of the index page for none."""
+    return f"{site.site_url}{path}"
+
+
+def index_url(site: Addressed, anchor: str) -> str:
+    """A section of the index page."""
+    return f"{site.site_url}#{anchor}"
+
+
+def feed_base(site: Addressed, slug: str) -> str:
+    """A current feed's URL without its format's suffix."""
+    return page_url(site, feed_stem(slug))
+
+
+def archive_base(site: Addressed, slug: str, month: str) -> str:
+    """An archive page's URL without its format's suffix."""
+    return page_url(site, archive_stem(slug, month))
+
+
+def release_url(site: Addressed, release_id: str) -> str:
+    return page_url(site, release_path(release_id))
+
+
+def confirm_url(site: Addressed, token: str) -> str:
+    """The link of a confirmation mail: a page with the button that confirms."""
+    return _with_token(CONFIRM_PATH, site, token)
+
+
+def manage_url(site: Addressed, token: str) -> str:
+    """The page where a subscriber changes topics and frequency."""
+    return _with_token(MANAGE_PATH, site, token)
+
+
+def unsubscribe_url(site: Addressed, token: str) -> str:
+    """The page that ends a subscription; also the RFC 8058 one-click POST target."""
+    return _with_token(UNSUBSCRIBE_PATH, site, token)
+
+
+def _with_token(path: str, site: Addressed, token: str) -> str:
+    return f"{page_url(site, path)}?token={quote(token, safe='')}"
+
+
+def stable_id(kind: str, key: str) -> str:
+    """A URI derived from what it names only: the same on every machine and rebuild."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
+
+
+def feed_links(settings: Settings, slug: str) -> FeedLinks:
+    """The subscription URLs of one feed, and what it is."""
+    base = feed_base(settings, slug)
+    topic = settings.topic(slug)
+    title = topic.title if topic else f"{settings.site_title}: all releases"
+    description = topic.description if topic else "Every release, whatever its topic."
+    return FeedLinks(slug, title, description, format_links(base), index_url(settings, slug))
+
+
+def format_links(base: str) -> tuple[FeedLink, ...]:
+    """A feed's links in every format, from its URL without a suffix."""
+    return tuple(
+        FeedLink(f.name, f"{base}{f.suffix}", f.media_type, f.label, f.hidden_label, f.brief)
+        for f in feed_formats()
+    )
+
+
+def site_for(settings: Settings) -> Site:
+    """What every page says about the site."""
+    return Site(
+        title=settings.site_title,
+        url=page_url(settings),
+        language=settings.language,
+        opml_url=page_url(settings, OPML_PATH),
+        all_links=feed_links(settings, ALL_FEED),
+        digest_hour=settings.digest.hour,
+        digest_timezone=settings.digest.timezone,
+    )
+
+
+# --- releases as feeds --------------------------------------------------------------------------
+
+
+def feed_entry(settings: Settings, stored: StoredRelease, rank: int = 0) -> FeedEntry:
+    """A stored release as a feed entry; `rank` is its `store.arrival_ranks` among its date's."""
+    release = stored.release
+    titles = {t.slug: t.title for t in settings.topics}
+    return FeedEntry(
+        id=stable_id("release", release.id),
+        release_id=release.id,
+        title=release.title,
+        url=release_url(settings, release.id),
+        published=published(stored),
+        updated=_entry_updated(stored, rank),
+        summary=release.paragraphs[0] if release.paragraphs else release.title,
+        paragraphs=release.paragraphs,
+        contacts=release.contacts,
+        place=release.place,
+        categories=tuple((slug, titles[slug]) for slug in stored.topics if slug in titles),
+        source_url=release.source_url,
+        organisation=release.organisation,
+        date_inferred=release.date_inferred,
+    )
+
+
+def published(stored: StoredRelease) -> dt.datetime:
+    """The moment a feed says a release was published: midnight UTC of its date."""
+    return dt.datetime.combine(stored.release.date, dt.time(), dt.UTC)
+
+
+def _entry_updated(stored: StoredRelease, rank: int) -> dt.datetime:
+    """The release's date, or the time its text changed after it first arrived.
+
+    Its arrival is not a change of the release: entries all updated at one scan are
+    indistinguishable to a reader (and a validator's `DuplicateUpdated`). Releases of one date
+    are a second apart in the order they arrived, so no two entries share a time either."""
+    when = published(stored)
+    if stored.updated > stored.first_seen:
+        return max(stored.updated, when)
+    return when + dt.timedelta(seconds=rank)
+
+
+def feed_updated(releases: Sequence[StoredRelease], empty: dt.datetime) -> dt.datetime:
+    """When the feed last changed: an entry arrived or changed; `empty` for a feed of none."""
+    return max((max(s.updated, published(s)) for s in releases), default=empty)
+
+
+def feed_doc(
+    settings: Settings,
+    slug: str,
+    releases: Sequence[StoredRelease],
+    ranks: Mapping[str, int],
+    archive: ArchiveLinks | None,
+    *,
+    month: str | None = None,
+    empty: dt.datetime,
+) -> FeedDoc:
+    """A topic's feed (or `month`'s archive page of it); `ranks` as `feed_entry` takes them."""
+    links = feed_links(settings, slug)
+    title = f"{links.title} ({month})" if month else links.title
+    return FeedDoc(
+        id=stable_id("feed", f"{slug}/{month}" if month else slug),
+        slug=slug,
+        title=title,
+        subtitle=links.description,
+        language=settings.language,
+        updated=feed_updated(releases, empty),
+        base_url=archive_base(settings, slug, month) if month else feed_base(settings, slug),
+        home_url=links.html,
+        author=settings.site_title,
+        entries=_entries(settings, releases, ranks),
+        archive=archive,
+    )
+
+
+def combined_doc(
+    settings: Settings,
+    slugs: Sequence[str],
+    releases: Sequence[StoredRelease],
+    ranks: Mapping[str, int],
+    *,
+    empty: dt.datetime,
+) -> FeedDoc:
+    """The feed of releases carrying any of `slugs`; its id ignores the slugs' order."""
+    titles = [feed_links(settings, slug).title for slug in slugs]
+    return FeedDoc(
+        id=stable_id("feed", "+".join(sorted(slugs))),
+        slug="+".join(slugs),
+        title=" + ".join(titles),
+        subtitle=f"Releases on {' or '.join(titles)}.",
+        language=settings.language,
+        updated=feed_updated(releases, empty),
+        base_url=feed_base(settings, "+".join(slugs)),
+        home_url=page_url(settings),
+        author=settings.site_title,
+        entries=_entries(settings, releases, ranks),
+    )
+
+
+def _entries(
+    settings: Settings, releases: Sequence[StoredRelease], ranks: Mapping[str, int]
+) -> tuple[FeedEntry, ...]:
+    return tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)

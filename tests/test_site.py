@@ -1,0 +1,107 @@
+"""The site's URLs and paths, and stored releases as feed entries and documents."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from pressfeed.models import ArchiveLinks, DateKind, Release, Settings, StoredRelease
+from pressfeed.site import (
+    archive_base,
+    archive_stem,
+    combined_doc,
+    confirm_url,
+    feed_base,
+    feed_doc,
+    feed_entry,
+    feed_links,
+    feed_stem,
+    manage_url,
+    page_url,
+    release_path,
+    release_url,
+    stable_id,
+    unsubscribe_url,
+)
+from tests.test_mail import mail_settings
+
+SITE = "https://press.example.org/news/"
+ARRIVED = dt.datetime(2026, 3, 5, 10, 0, tzinfo=dt.UTC)
+
+
+def stored(release_id: str, day: int, topics: tuple[str, ...] = ("health",)) -> StoredRelease:
+    release = Release(
+        id=release_id,
+        title=f"Release {release_id}",
+        title_derived=False,
+        date=dt.date(2026, 3, day),
+        date_kind=DateKind.STATED,
+        place="Geneva",
+        paragraphs=("First paragraph.", "Second."),
+        contacts=(),
+        source="a.txt",
+        position=0,
+    )
+    return StoredRelease(release, "hash", ARRIVED, ARRIVED, None, topics)
+
+
+def at(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, site_url=SITE)
+
+
+def test_token_links_encode_the_token() -> None:
+    mail = mail_settings(site_url=SITE)
+    token = "a+b/c=d&e"
+    assert confirm_url(mail, token) == f"{SITE}confirm?token=a%2Bb%2Fc%3Dd%26e"
+    assert manage_url(mail, token) == f"{SITE}subscription?token=a%2Bb%2Fc%3Dd%26e"
+    assert unsubscribe_url(mail, token) == f"{SITE}unsubscribe?token=a%2Bb%2Fc%3Dd%26e"
+
+
+def test_urls_are_their_paths_under_the_site_url(settings: Settings) -> None:
+    site = at(settings)
+    assert release_url(site, "r1") == page_url(site, release_path("r1"))
+    assert release_url(site, "r1") == f"{SITE}releases/r1.html"
+    assert feed_base(site, "health") == page_url(site, feed_stem("health"))
+    assert archive_base(site, "health", "2026-03") == page_url(
+        site, archive_stem("health", "2026-03")
+    )
+    assert archive_base(site, "health", "2026-03") == f"{SITE}archive/health/2026-03"
+
+
+def test_feed_links_name_the_topic_and_its_section(settings: Settings) -> None:
+    links = feed_links(at(settings), "health")
+    assert (links.slug, links.html) == ("health", f"{SITE}#health")
+    assert links.atom == f"{SITE}health.atom"
+    everything = feed_links(at(settings), "all")
+    assert everything.title.endswith(": all releases")
+
+
+def test_entries_of_one_date_are_a_second_apart_in_arrival_order(settings: Settings) -> None:
+    first, second = (feed_entry(settings, stored("r1", 4), rank) for rank in (0, 1))
+    assert second.updated - first.updated == dt.timedelta(seconds=1)
+    assert first.published == dt.datetime(2026, 3, 4, tzinfo=dt.UTC)
+    assert first.id == stable_id("release", "r1")
+    assert first.summary == "First paragraph."
+
+
+def test_an_archive_page_is_its_own_document(settings: Settings) -> None:
+    site = at(settings)
+    releases = [stored("r2", 5), stored("r1", 4)]
+    archive = ArchiveLinks(current=feed_base(site, "health"), is_archive=True)
+    empty = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    current = feed_doc(site, "health", releases, {}, None, empty=empty)
+    month = feed_doc(site, "health", releases, {}, archive, month="2026-03", empty=empty)
+    assert month.id != current.id
+    assert month.base_url == archive_base(site, "health", "2026-03")
+    assert month.title == f"{current.title} (2026-03)"
+    assert [e.release_id for e in month.entries] == ["r2", "r1"]
+
+
+def test_a_combination_is_the_same_feed_in_any_order(settings: Settings) -> None:
+    site = at(settings)
+    empty = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    one = combined_doc(site, ("health", "libya"), [], {}, empty=empty)
+    other = combined_doc(site, ("libya", "health"), [], {}, empty=empty)
+    assert one.id == other.id
+    assert one.base_url == f"{SITE}health+libya"
+    assert one.updated == empty
