@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -132,6 +133,8 @@ SITE = Site(
     language="fr",
     opml_url=f"{BASE}topics.opml",
     all_links=feed_links("all", "Newsroom: all releases", "Every release, whatever its topic."),
+    stylesheet_url=f"{BASE}site.css",
+    subscribe_url=f"{BASE}subscribe",
 )
 LIBYA = feed_links("libya", "Libya")
 HEALTH = feed_links("health", "Health & disease", "Outbreaks <and> vaccines.")
@@ -244,6 +247,22 @@ def test_layout_styles_are_inline_and_form_styles_in_site_css(env: jinja2.Enviro
     assert re.search(r"@media \(min-width: \d+rem\)", css)
     (sheet,) = page.all("link", rel="stylesheet")
     assert sheet.attrs["href"] == f"{BASE}site.css"
+
+
+def test_pages_take_the_stylesheet_and_sign_up_urls_from_the_site(env: jinja2.Environment) -> None:
+    moved = replace(SITE, stylesheet_url=f"{BASE}assets/style.css", subscribe_url=f"{BASE}join")
+    pages = [
+        parse(render_index(env, moved, TOPICS, GENERATED)),
+        parse(render_release(env, moved, RELEASE, (LIBYA,), release_url("r1"), UPDATED)),
+    ]
+    for page in pages:
+        (sheet,) = page.all("link", rel="stylesheet")
+        assert sheet.attrs["href"] == f"{BASE}assets/style.css"
+        hrefs = {link.attrs["href"] for link in page.all("a")}
+        assert f"{BASE}join" in hrefs
+        assert f"{BASE}subscribe" not in hrefs
+    (form,) = pages[0].all("form")
+    assert form.attrs["action"] == f"{BASE}join"
 
 
 def test_every_link_has_text_and_an_absolute_or_anchor_href(env: jinja2.Environment) -> None:

@@ -22,6 +22,8 @@ class Site:
     language: str  # the lang attribute of every page
     opml_url: str  # the subscription list of every topic
     all_links: FeedLinks  # the feed of every release
+    stylesheet_url: str  # the site's stylesheet
+    subscribe_url: str  # the sign-up form's page and its POST target
     digest_hour: int = 8  # local hour daily and weekly digests go out, unless one chooses
     digest_timezone: str = "UTC"  # the time zone of that hour
 

@@ -156,6 +156,8 @@ def site_for(settings: Settings) -> Site:
         language=settings.language,
         opml_url=page_url(settings, OPML_PATH),
         all_links=feed_links(settings, ALL_FEED),
+        stylesheet_url=page_url(settings, STYLESHEET_PATH),
+        subscribe_url=page_url(settings, SUBSCRIBE_PATH),
         digest_hour=settings.digest.hour,
         digest_timezone=settings.digest.timezone,
     )
