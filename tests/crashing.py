@@ -206,7 +206,7 @@ STATE_QUERIES = {
     " text_hash, withdrawn_at IS NULL FROM releases ORDER BY id",
     "topics": "SELECT release_id, slug, score FROM release_topics ORDER BY release_id, slug",
     "sources": "SELECT path, position, release_id, data FROM sources ORDER BY path, position",
-    "files": "SELECT path, size, mtime_ns, sha256 FROM files ORDER BY path",
+    "files": "SELECT path, size, mtime_ns, sha256, reread FROM files ORDER BY path",
     "pending": "SELECT kind, key FROM pending ORDER BY kind, key",
     "meta": "SELECT key, value FROM meta"
     " WHERE key NOT IN ('news_since', 'backfill_started', 'first_published') ORDER BY key",

@@ -1,23 +1,28 @@
 """Where a release comes from: the original page and its publisher, kept and shown everywhere."""
 
+# The SMTP fixture is imported by name, and pytest passes it back as a same-named argument.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import feedparser
 import pytest
 from sqlalchemy import Engine, text
 
-from pressfeed import store
+from pressfeed import reading, store
 from pressfeed.cli import main
 from pressfeed.config import load_settings
-from pressfeed.digest import digest_sections
+from pressfeed.digest import digest_sections, send_due_digests
 from pressfeed.evaluate import labelled_examples
 from pressfeed.extract import extract_text
+from pressfeed.identity import release_id
 from pressfeed.mail import digest_message
 from pressfeed.markup import citable_url
 from pressfeed.models import FolderSource, Release, Settings
@@ -27,6 +32,9 @@ from pressfeed.scan import scan_content
 from pressfeed.templating import environment
 from tests import test_mail, test_pages
 from tests.conftest import NOW, ROOT, write_settings
+from tests.smtp_servers import SmtpServer, smtp_sink  # noqa: F401
+from tests.test_digest_delivery import smtp, subscribe
+from tests.test_publish import HEALTH
 
 ORIGINAL = "https://www.iom.int/news/rescue-ship-brings-80-migrants-ashore"
 PAGE = f"""<!doctype html><html lang="en"><head>
@@ -200,6 +208,7 @@ def make_old(engine: Engine) -> None:
     with engine.begin() as connection:
         for column in ("source_url", "organisation"):
             connection.execute(text(f"ALTER TABLE releases DROP COLUMN {column}"))
+        connection.execute(text("ALTER TABLE files DROP COLUMN reread"))  # added later still
         connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
         connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})
@@ -305,3 +314,120 @@ def test_a_publisher_configured_later_reaches_the_stored_releases(
     assert [s.first_seen for s in after.values()] == [s.first_seen for s in before.values()]
     assert arrived == []
     assert scan_content(configured, engine, now=later).files_read == 0
+
+
+# --- reading unchanged files again --------------------------------------------------------------
+
+TITLED = "Rescue ship brings 80 migrants ashore in Sicily | IOM"  # the page's <title>
+
+
+def scan_as_an_older_version(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine, now: dt.datetime
+) -> None:
+    """A scan by a version whose extractor took a web page's <title>, site name and all, for
+    its headline: its releases are stored under ids the extractor now gives no release."""
+
+    def older(text: str, suffix: str, **where: object) -> list[Release]:
+        found = extract_text(text, suffix, **where)  # type: ignore[arg-type]
+        if suffix != ".html":
+            return found
+        return [
+            dataclasses.replace(r, title=TITLED, id=release_id(TITLED, r.stated_date))
+            for r in found
+        ]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reading, "extract_text", older)
+        scan_content(settings, engine, now=now)
+
+
+def archived_by_an_older_version(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, engine: Engine
+) -> None:
+    """The rescue page and the clinic release, stored two days ago as the archive by an older
+    version, and a reader of every topic who signed up before."""
+    (settings.content_dir / "rescue.html").write_text(PAGE, encoding="utf-8")
+    (settings.content_dir / "clinic.txt").write_text(TEXT, encoding="utf-8")
+    scan_as_an_older_version(monkeypatch, settings, engine, NOW - dt.timedelta(days=2))
+    subscribe(settings, engine, "ana@example.org")
+    with engine.connect() as connection:
+        titles = {s.release.title for s in store.live_releases(connection)}
+    assert TITLED in titles
+
+
+def feed_titles(settings: Settings) -> list[str]:
+    feed = feedparser.parse((settings.output_dir / "all.atom").read_bytes())
+    return sorted(entry.title for entry in feed.entries)
+
+
+def mailed_titles(settings: Settings, engine: Engine, server: SmtpServer) -> Sequence[str]:
+    """The headlines of the digest due now, over SMTP; none when no digest went out."""
+    report = send_due_digests(settings, engine, now=NOW, transport=smtp(server, settings))
+    if not report.planned:
+        assert server.messages == []
+        return []
+    (received,) = server.wait_for(report.planned)
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    return [t for t in (TITLED, *CURRENT_TITLES, "Clinic opens for new arrivals") if t in text]
+
+
+CURRENT_TITLES = (
+    "Mobile clinics vaccinate displaced children against measles",
+    "Rescue ship brings 80 migrants ashore in Sicily",
+)
+
+
+def test_a_release_read_again_in_unchanged_bytes_is_corrected_in_place_and_not_mailed(
+    settings: Settings, engine: Engine, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archived_by_an_older_version(monkeypatch, settings, engine)
+    with engine.connect() as connection:
+        archived = min(s.first_seen for s in store.live_releases(connection))
+
+    configured = dataclasses.replace(settings, organisation="IOM")  # every file is read again
+    report = scan_content(configured, engine, now=NOW - dt.timedelta(hours=3))
+    assert report.files_read == 2
+    assert mailed_titles(configured, engine, smtp_sink) == []
+    with engine.connect() as connection:
+        stored = {s.release.title: s for s in store.live_releases(connection)}
+    assert sorted(stored) == sorted(CURRENT_TITLES)
+    assert {s.first_seen for s in stored.values()} == {archived}
+    assert stored[CURRENT_TITLES[0]].release.organisation == "IOM"
+    publish(configured, engine, now=NOW)
+    assert feed_titles(configured) == sorted(CURRENT_TITLES)
+    assert scan_content(configured, engine, now=NOW).files_read == 0  # read again once only
+
+
+def test_a_new_release_in_a_changed_file_read_again_is_mailed(
+    settings: Settings, engine: Engine, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archived_by_an_older_version(monkeypatch, settings, engine)
+    # The clinic file, which held a release before, now holds a second one, just published.
+    (settings.content_dir / "clinic.txt").write_text(f"{TEXT}\n{HEALTH}", encoding="utf-8")
+
+    configured = dataclasses.replace(settings, organisation="IOM")
+    scan_content(configured, engine, now=NOW - dt.timedelta(hours=3))
+    assert mailed_titles(configured, engine, smtp_sink) == ["Clinic opens for new arrivals"]
+    publish(configured, engine, now=NOW)
+    assert feed_titles(configured) == sorted((*CURRENT_TITLES, "Clinic opens for new arrivals"))
+
+
+def test_an_upgraded_database_reads_its_files_again_and_mails_nothing_old(
+    settings: Settings, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = store.open_store(settings.database)
+    archived_by_an_older_version(monkeypatch, settings, engine)
+    make_old(engine)  # the version that stored it kept no sources, nor whether to read again
+    engine.dispose()
+    # While the service was down for the upgrade, the clinic file got a second release.
+    (settings.content_dir / "clinic.txt").write_text(f"{TEXT}\n{HEALTH}", encoding="utf-8")
+
+    engine = store.open_store(settings.database)  # migrated: no file's hash is known
+    report = scan_content(settings, engine, now=NOW - dt.timedelta(hours=3))
+    assert report.files_read == 2
+    assert mailed_titles(settings, engine, smtp_sink) == ["Clinic opens for new arrivals"]
+    publish(settings, engine, now=NOW)
+    assert feed_titles(settings) == sorted((*CURRENT_TITLES, "Clinic opens for new arrivals"))
+    engine.dispose()

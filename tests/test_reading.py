@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pressfeed.models import FolderSource, Settings
-from pressfeed.reading import organisation_of, releases_of
+from pressfeed.classify import compile_rules
+from pressfeed.models import FileRecord, FolderSource, Settings
+from pressfeed.reading import Read, Reader, organisation_of, releases_of, same_bytes
 from pressfeed.sources import SourceFile
 from tests.conftest import NOW
 
@@ -79,3 +80,28 @@ def test_a_file_is_placed_by_its_path_under_the_content_directory(
     # Outside the content directory a file is placed by its name, as eval's labels give it.
     elsewhere = dataclasses.replace(file, path=tmp_path / "devset" / "x.txt", name="iom/x.txt")
     assert organisation_of(elsewhere, cited) == "IOM"
+
+
+def test_a_file_asked_to_be_read_again_is_read_and_said_to_hold_the_same_bytes(
+    settings: Settings,
+) -> None:
+    file = content_file(settings, "clinic.txt")
+    reader = Reader(settings, compile_rules(settings.topics), NOW)
+    first = reader.read(file, None)
+    assert isinstance(first, Read)
+    assert (first.releases is not None, first.same_bytes) == (True, False)
+    skipped = reader.read(file, first.record)
+    assert isinstance(skipped, Read)
+    assert (skipped.releases, skipped.same_bytes) == (None, True)
+    again = reader.read(file, dataclasses.replace(first.record, reread=True))
+    assert isinstance(again, Read)
+    assert (again.releases, again.same_bytes) == (first.releases, True)
+    assert again.record.reread is False
+
+
+def test_a_record_whose_hash_was_erased_is_compared_by_size() -> None:
+    found = FileRecord("a.txt", 10, 5, "abc")
+    assert same_bytes(FileRecord("a.txt", 10, -1, ""), found)
+    assert not same_bytes(FileRecord("a.txt", 11, -1, ""), found)
+    assert not same_bytes(FileRecord("a.txt", 10, 5, "abd"), found)
+    assert not same_bytes(None, found)

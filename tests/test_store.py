@@ -50,6 +50,19 @@ def test_reopening_does_not_migrate_again(engine: Engine, tmp_path: Path) -> Non
     again.dispose()
 
 
+def test_files_asked_to_be_read_again_keep_their_hashes_until_saved(engine: Engine) -> None:
+    with engine.begin() as connection:
+        records = [FileRecord("a.txt", 1, 2, "x"), FileRecord("b.txt", 3, 4, "y")]
+        store.save_files(connection, records)
+        store.mark_files_to_read_again(connection)
+        assert store.file_records(connection) == {
+            "a.txt": FileRecord("a.txt", 1, 2, "x", reread=True),
+            "b.txt": FileRecord("b.txt", 3, 4, "y", reread=True),
+        }
+        store.save_files(connection, [FileRecord("a.txt", 1, 2, "x")])
+        assert store.file_records(connection)["a.txt"].reread is False
+
+
 def test_sqlite_runs_in_wal_mode_with_full_sync(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"

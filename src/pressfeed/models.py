@@ -253,6 +253,7 @@ class FileRecord:
     size: int
     mtime_ns: int
     sha256: str
+    reread: bool = False  # read it at the next scan even if its bytes are the same
 
 
 @dataclass(frozen=True)

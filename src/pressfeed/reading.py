@@ -27,11 +27,14 @@ POOL_FROM = 200  # files in one batch from which reading goes to worker processe
 
 @dataclass(frozen=True)
 class Read:
-    """One file read and extracted: `releases` is None when its bytes had not changed."""
+    """One file read and extracted: `releases` is None when its bytes had not changed and it
+    was not asked to be read again. `same_bytes` (see `same_bytes`) says a file read again holds
+    what it held before: nothing in it is news."""
 
     record: FileRecord
     releases: list[Release] | None
     scores: list[dict[str, float]]
+    same_bytes: bool = False
 
 
 class Reader:
@@ -50,7 +53,7 @@ class Reader:
     def read_all(
         self, batch: Sequence[tuple[SourceFile, FileRecord | None]]
     ) -> Iterable[Read | SourceError]:
-        jobs = [(file, previous.sha256 if previous else None) for file, previous in batch]
+        jobs = list(batch)
         if self.pool is None and len(jobs) >= POOL_FROM and worker_count(self.settings) > 1:
             self.pool = ProcessPoolExecutor(
                 worker_count(self.settings),
@@ -62,21 +65,37 @@ class Reader:
             return [self.read(*job) for job in jobs]
         return self.pool.map(_read_in_worker, jobs, chunksize=8)
 
-    def read(self, file: SourceFile, known_sha256: str | None) -> Read | SourceError:
+    def read(self, file: SourceFile, known: FileRecord | None) -> Read | SourceError:
+        """Read a file; skip extracting it when `known`, its record, has its bytes' hash and
+        does not ask for it to be read again."""
         try:
             source = read_with(file, self.settings.read_limits)
         except SourceError as problem:
             return problem
         record = FileRecord(file.name, file.size, file.mtime_ns, source.sha256)
-        if known_sha256 == source.sha256:
-            return Read(record, None, [])
+        if known is not None and known.sha256 == record.sha256 and not known.reread:
+            return Read(record, None, [], same_bytes=True)
         releases = releases_in(file, source.text, self.now.date(), self.settings)
-        return Read(record, releases, [scores_of(r, self.rules) for r in releases])
+        scores = [scores_of(r, self.rules) for r in releases]
+        return Read(record, releases, scores, same_bytes=same_bytes(known, record))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
+
+
+def same_bytes(known: FileRecord | None, found: FileRecord) -> bool:
+    """Whether a file holds the bytes it held when last read, as far as its record tells.
+
+    Older versions erased the hashes of all files to have them read again: a record without one
+    can only be compared by size. The same size is taken for the same bytes, so that a release
+    read differently in them is not mailed as news; a different size proves a change."""
+    if known is None:
+        return False
+    if not known.sha256:
+        return known.size == found.size
+    return known.sha256 == found.sha256
 
 
 def worker_count(settings: Settings) -> int:
@@ -95,7 +114,7 @@ def _start_worker(settings: Settings, now: dt.datetime) -> None:
     _worker = Reader(settings, compile_rules(settings.topics), now)
 
 
-def _read_in_worker(job: tuple[SourceFile, str | None]) -> Read | SourceError:
+def _read_in_worker(job: tuple[SourceFile, FileRecord | None]) -> Read | SourceError:
     assert _worker is not None, "worker process not started"
     return _worker.read(*job)
 

@@ -80,10 +80,7 @@ def scan_content(
         for file in discover(settings.content_dir, report.problems.append):
             report.files_seen += 1
             previous = known.pop(file.name, None)
-            if previous is None or (previous.size, previous.mtime_ns) != (
-                file.size,
-                file.mtime_ns,
-            ):
+            if _to_read(file, previous):
                 batch.append((file, previous))
             if progress:
                 progress(file)
@@ -105,6 +102,13 @@ def scan_content(
     _forget(engine, sorted(known), rules, now, report)
     _close_backfill(engine, now)
     return report
+
+
+def _to_read(file: SourceFile, previous: FileRecord | None) -> bool:
+    """Whether a file may have changed since it was last read, or is asked to be read again."""
+    if previous is None or previous.reread:
+        return True
+    return (previous.size, previous.mtime_ns) != (file.size, file.mtime_ns)
 
 
 def require_content_dir(settings: Settings) -> None:
@@ -156,6 +160,7 @@ def _ingest(
     if not batch:
         return
     found: dict[str, list[Release]] = {}
+    unchanged: list[str] = []  # files read again in the bytes they held
     records: list[FileRecord] = []
     classified: dict[Release, dict[str, float]] = {}
     for file, read in zip((f for f, _ in batch), reads, strict=True):
@@ -168,14 +173,34 @@ def _ingest(
             continue  # touched, but the same bytes
         report.files_read += 1
         found[file.name] = read.releases
+        if read.same_bytes:
+            unchanged.append(file.name)
         classified.update(zip(read.releases, read.scores, strict=True))
         if not read.releases:
             log.info("%s: no release found", file.name)
     with engine.begin() as connection:
         found = _with_adopted_ids(connection, found)
+        arrived = _arrived_before(connection, {path: found[path] for path in unchanged})
         affected = store.replace_sources(connection, found)
         store.save_files(connection, records)
-        _refresh(connection, affected, reader.rules, now, report, classified)
+        _refresh(connection, affected, reader.rules, now, report, classified, arrived)
+
+
+def _arrived_before(
+    connection: Connection, unchanged: Mapping[str, list[Release]]
+) -> dict[str, dt.datetime]:
+    """When the releases of files read again in unchanged bytes arrived: with the first release
+    each file held. A release such a file now gives under a new id (read by a better extractor:
+    another headline or date) is an old one corrected, never news for a digest.
+
+    The earliest arrival is the one sure to be no news; a release that a digest had not mailed
+    yet when its id changed is then not mailed either (it is in the feeds)."""
+    held = store.earliest_arrivals(connection, unchanged)
+    arrived: dict[str, dt.datetime] = {}
+    for path, first in held.items():
+        for release in unchanged[path]:
+            arrived[release.id] = min(first, arrived.get(release.id, first))
+    return arrived
 
 
 def _with_adopted_ids(
@@ -213,11 +238,13 @@ def _refresh(
     now: dt.datetime,
     report: ScanReport,
     classified: Mapping[Release, Mapping[str, float]] | None = None,
+    arrived: Mapping[str, dt.datetime] | None = None,
 ) -> None:
     """Recompute each release from the files that hold it; withdraw it when none does.
 
     `classified` holds scores already computed for extracted versions; a merged release equal
-    to one of them is not classified again."""
+    to one of them is not classified again. `arrived` gives releases new to the store that were
+    found before under another id their first arrival (see `_arrived_before`)."""
     ids = sorted(ids)
     versions = store.sources_of(connection, ids)
     previous = store.releases_by_id(connection, ids)
@@ -226,7 +253,7 @@ def _refresh(
     merged = [merge_versions(versions[i]) for i in ids if i in versions]
     hashed = [(release, text_hash(release)) for release in merged]
     changed = [h for h in hashed if _differs(h, previous)]
-    store.save_releases(connection, changed, previous, now)
+    store.save_releases(connection, changed, previous, now, arrived)
     known = classified or {}
     scores = {r.id: dict(known[r]) if r in known else scores_of(r, rules) for r in merged}
     store.set_topics(connection, scores)
@@ -328,5 +355,5 @@ def _reread_if_publishers_changed(engine: Engine, settings: Settings) -> None:
     with engine.begin() as connection:
         if store.meta_value(connection, PUBLISHERS_KEY) == fingerprint:
             return
-        store.forget_file_hashes(connection)
+        store.mark_files_to_read_again(connection)
         store.set_meta_value(connection, PUBLISHERS_KEY, fingerprint)

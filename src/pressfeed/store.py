@@ -90,6 +90,7 @@ files = Table(
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
     Column("sha256", String, nullable=False),
+    Column("reread", Boolean, nullable=False),
 )
 
 sources = Table(
@@ -261,6 +262,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     # ... which releases stored before then lack: the next scan reads every file again (no file
     # has these times or this hash) and fills them in place, under the same ids and arrival times.
     ("UPDATE files SET mtime_ns = -1, sha256 = ''",),
+    # Reading files again no longer forgets their hashes: a release read differently in the
+    # same bytes is then known to be an old one, corrected, and never news.
+    ("ALTER TABLE files ADD COLUMN reread BOOLEAN NOT NULL DEFAULT FALSE",),
 )
 
 
@@ -376,7 +380,7 @@ def migrate(engine: Engine) -> None:
 def file_records(connection: Connection) -> dict[str, FileRecord]:
     """Every content file the store knows, by path."""
     rows = connection.execute(select(files))
-    return {r.path: FileRecord(r.path, r.size, r.mtime_ns, r.sha256) for r in rows}
+    return {r.path: FileRecord(r.path, r.size, r.mtime_ns, r.sha256, r.reread) for r in rows}
 
 
 def save_files(connection: Connection, records: Sequence[FileRecord]) -> None:
@@ -387,9 +391,10 @@ def save_files(connection: Connection, records: Sequence[FileRecord]) -> None:
     connection.execute(insert(files), [vars(r) for r in records])
 
 
-def forget_file_hashes(connection: Connection) -> None:
-    """Make the next scan read every known file again, as if each had changed."""
-    connection.execute(update(files).values(mtime_ns=-1, sha256=""))
+def mark_files_to_read_again(connection: Connection) -> None:
+    """Make the next scan read every known file again; each keeps its hash, so the scan can
+    tell the files that changed from those that did not."""
+    connection.execute(update(files).values(reread=True))
 
 
 def delete_files(connection: Connection, paths: Sequence[str]) -> None:
@@ -419,6 +424,21 @@ def replace_sources(connection: Connection, found: Mapping[str, Sequence[Release
     if rows:
         connection.execute(insert(sources), rows)
     return affected | {r.id for releases_found in found.values() for r in releases_found}
+
+
+def earliest_arrivals(connection: Connection, paths: Iterable[str]) -> dict[str, dt.datetime]:
+    """For each file (path) that holds releases, when the first of them arrived."""
+    listed = sorted(set(paths))
+    found: dict[str, dt.datetime] = {}
+    for start in range(0, len(listed), _IN_BATCH):
+        query = (
+            select(sources.c.path, func.min(releases.c.first_seen).label("first_seen"))
+            .join(releases, releases.c.id == sources.c.release_id)
+            .where(sources.c.path.in_(listed[start : start + _IN_BATCH]))
+            .group_by(sources.c.path)
+        )
+        found |= {row.path: row.first_seen for row in connection.execute(query)}
+    return found
 
 
 def sources_of(connection: Connection, release_ids: Iterable[str]) -> dict[str, list[Release]]:
@@ -503,17 +523,21 @@ def save_releases(
     changed: Sequence[tuple[Release, str]],
     previous: Mapping[str, StoredRelease],
     now: dt.datetime,
+    arrived: Mapping[str, dt.datetime] | None = None,
 ) -> None:
     """Insert or refresh releases given with their text hashes.
 
     `previous` holds what the store had for them; `updated` moves only when the hash changes,
-    and saving a withdrawn release brings it back.
+    and saving a withdrawn release brings it back. A release new to the store arrives `now`,
+    unless `arrived` (id -> time) says it arrived before, under an id it no longer has.
     """
     new = [r for r in changed if r[0].id not in previous]
     known = [r for r in changed if r[0].id in previous]
+    since = arrived or {}
     if new:
         rows = [
-            _row(r, h) | {"first_seen": now, "updated": now, "withdrawn_at": None} for r, h in new
+            _row(r, h) | {"first_seen": since.get(r.id, now), "updated": now, "withdrawn_at": None}
+            for r, h in new
         ]
         connection.execute(insert(releases), rows)
     for release, hash_ in known:
