@@ -52,13 +52,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The benchmarks need nginx and wrk beside Python; on Debian they are installed when missing.
+# The benchmarks need nginx, wrk and hugo beside Python; on Debian they are installed when missing.
 # `make bench BENCH_FLAGS=--quick` is a smoke run of every benchmark in a few minutes.
 bench: $(STAMP)
-	@command -v nginx >/dev/null && command -v wrk >/dev/null || \
-	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null)
+	@command -v nginx >/dev/null && command -v wrk >/dev/null && command -v hugo >/dev/null || \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk hugo >/dev/null)
 	mkdir -p build/bench
 	$(BIN)/python benchmarks/bench_scan.py $(BENCH_FLAGS) --out build/bench/scan.md
+	$(BIN)/python benchmarks/bench_publish.py $(BENCH_FLAGS) --out build/bench/publish.md
 	$(BIN)/python benchmarks/bench_classify.py $(BENCH_FLAGS) --against $(CLASSIFY_BASELINE) \
 	  --out build/bench/classify.md
 	$(BIN)/python benchmarks/bench_latency.py $(BENCH_FLAGS) --out build/bench/latency.md

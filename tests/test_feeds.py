@@ -603,10 +603,29 @@ def test_rss_points_at_the_atom_archive() -> None:
     assert "prev-archive" not in links(xml(rss_bytes(DOC)).find("channel"), "atom:link")
 
 
-def test_json_next_url_leads_to_older_items() -> None:
-    assert json.loads(json_bytes(SUBSCRIPTION))["next_url"] == f"{OCTOBER}.json"
-    assert json.loads(json_bytes(ARCHIVE_PAGE))["next_url"] == f"{SEPTEMBER}.json"
-    assert "next_url" not in json.loads(json_bytes(DOC))
+def test_json_points_at_the_atom_archive() -> None:
+    feed = json.loads(json_bytes(SUBSCRIPTION))
+    assert feed["_pressfeed"] == {"prev_archive": f"{OCTOBER}.atom"}
+    assert "next_url" not in feed  # it would have to name a JSON Feed
+    assert "_pressfeed" not in json.loads(json_bytes(DOC))
+
+
+def test_archive_entries_give_summary_and_link_and_leave_the_text_to_the_page() -> None:
+    archived = xml(atom_bytes(ARCHIVE_PAGE)).findall("a:entry", NS)
+    current = {
+        e.findtext("a:id", namespaces=NS): e
+        for e in xml(atom_bytes(SUBSCRIPTION)).findall("a:entry", NS)
+    }
+    assert archived
+    for entry in archived:
+        same = current[entry.findtext("a:id", namespaces=NS)]
+        assert entry.find("a:content", NS) is None
+        assert same.find("a:content", NS) is not None
+        summary = entry.findtext("a:summary", namespaces=NS)
+        assert summary
+        assert summary == same.findtext("a:summary", namespaces=NS)
+        assert entry.find("a:link[@rel='alternate']", NS) is not None
+    assert atom_problems(atom_bytes(ARCHIVE_PAGE), "2026-10.atom") == []
 
 
 # --- fallbacks and the subscription list ----------------------------------------------------------

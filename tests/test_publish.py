@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import feedparser
@@ -75,8 +76,9 @@ def test_every_output_is_written(published: Settings) -> None:
         assert {f"{slug}.atom", f"{slug}.rss", f"{slug}.json"} <= names
     assert {"index.html", "topics.opml"} <= names
     assert len([n for n in names if n.startswith("releases/")]) == 3
-    assert "archive/all/2024-03.atom" in names
-    assert "archive/health/2024-04.json" in names
+    assert {"archive/all/2024-03.atom", "archive/health/2024-04.atom"} <= names
+    # Archive pages are Atom only: RSS and JSON Feed point to them.
+    assert not [n for n in names if n.startswith("archive/") and not n.endswith(".atom")]
 
 
 def test_feeds_parse_as_a_reader_sees_them(published: Settings) -> None:
@@ -252,16 +254,120 @@ def test_a_new_release_in_a_known_month_rebuilds_that_archive_month_only(
         changed = {n for n in after if before.get(n) != after[n]}
         return {n.removeprefix("archive/health/") for n in changed if "archive/health/" in n}
 
-    assert archives_changed_by("march-again", "9 March") == {"2024-03.atom", "2024-03.json"}
-    # A new month moves the archive links of the months on each side; JSON links older only.
+    assert archives_changed_by("march-again", "9 March") == {"2024-03.atom"}
+    # A new month moves the archive links of the months on each side.
     assert archives_changed_by("april", "9 April") == {
         "2024-03.atom",
         "2024-04.atom",
-        "2024-04.json",
         "2024-05.atom",
-        "2024-05.json",
     }
     engine.dispose()
+
+
+def health_releases(settings: Settings, days: Iterable[int], month: str = "March") -> None:
+    """One health release per day of `month` 2024, each in a file of its own."""
+    for day in days:
+        page = HEALTH.replace("2 April", f"{day} {month}").replace(
+            "Clinic opens", f"Clinic {month} {day} opens"
+        )
+        (settings.content_dir / f"health-{month}-{day}.txt").write_text(page, encoding="utf-8")
+
+
+def archive_chain(settings: Settings, slug: str) -> list[tuple[str, list[str]]]:
+    """Each archive page from the newest to the oldest, following prev-archive from the
+    current feed, with its entries' titles; checks the links back and the page's rules."""
+    pages: list[tuple[str, list[str]]] = []
+    feed = parse(settings, f"{slug}.atom")
+    newer = f"{settings.site_url}{slug}.atom"
+    while older := [link.href for link in feed.feed.links if link.rel == "prev-archive"]:
+        name = older[0].removeprefix(settings.site_url)
+        feed = parse(settings, name)
+        rels = {link.rel: link.href for link in feed.feed.links}
+        assert rels["current"] == f"{settings.site_url}{slug}.atom"
+        if pages:
+            assert rels["next-archive"] == newer
+        assert atom_problems((settings.output_dir / name).read_bytes(), Path(name).name) == []
+        pages.append((name.removeprefix(f"archive/{slug}/"), [e.title for e in feed.entries]))
+        newer = older[0]
+    return pages
+
+
+def test_a_busy_month_is_archived_in_pages_of_archive_length_oldest_first(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(write_settings(tmp_path, "archive_length = 2\n"), environ={})
+    health_releases(settings, [1, 2, 3, 4, 5])
+    health_releases(settings, [7], month="April")
+    engine = store.open_store(settings.database)
+    scan(settings, engine)
+    publish(settings, engine)
+    engine.dispose()
+    chain = archive_chain(settings, "health")
+    assert [name for name, _ in chain] == [
+        "2024-04.atom",
+        "2024-03-3.atom",
+        "2024-03-2.atom",
+        "2024-03.atom",
+    ]
+    titles = dict(chain)
+    assert titles["2024-03.atom"] == [
+        "Clinic March 2 opens for new arrivals",
+        "Clinic March 1 opens for new arrivals",
+    ]
+    assert titles["2024-03-3.atom"] == ["Clinic March 5 opens for new arrivals"]
+    assert sum(len(entries) for _, entries in chain) == 6
+    archived = feedparser.parse(
+        (settings.output_dir / "archive/health/2024-03-2.atom").read_bytes()
+    )
+    assert archived.feed.title == "Health (2024-03, page 2)"
+    assert all("content" not in entry and entry.summary for entry in archived.entries)
+
+
+def test_a_release_dated_today_rewrites_the_last_page_of_its_month_only(tmp_path: Path) -> None:
+    settings = load_settings(write_settings(tmp_path, "archive_length = 2\n"), environ={})
+    health_releases(settings, [1, 2, 3])
+    health_releases(settings, [7], month="February")
+    engine = store.open_store(settings.database)
+    scan(settings, engine)
+    publish(settings, engine)
+    before = outputs(settings)
+    health_releases(settings, [20])
+    scan(settings, engine, minutes=5)
+    publish(settings, engine)
+    after = outputs(settings)
+    engine.dispose()
+    changed = {n for n in after if before.get(n) != after[n] and n.startswith("archive/health/")}
+    assert changed == {"archive/health/2024-03-2.atom"}
+    health_releases(settings, [21])  # the month's pages grow: the new one and its neighbour
+    engine = store.open_store(settings.database)
+    scan(settings, engine, minutes=10)
+    publish(settings, engine)
+    engine.dispose()
+    again = outputs(settings)
+    changed = {n for n in again if after.get(n) != again[n] and n.startswith("archive/health/")}
+    assert changed == {"archive/health/2024-03-2.atom", "archive/health/2024-03-3.atom"}
+
+
+def test_archive_files_that_are_no_page_any_more_are_removed(
+    published: Settings, engine: Engine
+) -> None:
+    folder = published.output_dir / "archive" / "health"
+    (folder / "2024-04.json").write_text("{}", encoding="utf-8")  # as an older version wrote
+    (folder / "2024-04-2.atom").write_text("<feed/>", encoding="utf-8")
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    publish(published, engine, full=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["2024-03.atom", "2024-04.atom", "notes.txt"]
+    (published.content_dir / "health.txt").unlink()
+    scan(published, engine, minutes=5)
+    publish(published, engine)  # April has no health release left
+    assert sorted(p.name for p in folder.iterdir()) == ["2024-03.atom", "notes.txt"]
+
+
+def test_json_feed_points_to_the_atom_archive(published: Settings) -> None:
+    feed = json.loads((published.output_dir / "health.json").read_text(encoding="utf-8"))
+    archive = feed["_pressfeed"]["prev_archive"]
+    assert archive == f"{published.site_url}archive/health/2024-04.atom"
+    assert local(published, archive).is_file()
 
 
 def month_name(month: int) -> str:

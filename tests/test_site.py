@@ -5,9 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
+
 from pressfeed.models import ArchiveLinks, DateKind, Release, Settings, StoredRelease
 from pressfeed.site import (
     archive_base,
+    archive_order,
+    archive_pages,
     archive_stem,
     combined_doc,
     confirm_url,
@@ -17,6 +21,7 @@ from pressfeed.site import (
     feed_links,
     feed_stem,
     manage_url,
+    page_month,
     page_url,
     release_path,
     release_url,
@@ -90,11 +95,26 @@ def test_an_archive_page_is_its_own_document(settings: Settings) -> None:
     archive = ArchiveLinks(current=feed_base(site, "health"), is_archive=True)
     empty = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     current = feed_doc(site, "health", releases, {}, None, empty=empty)
-    month = feed_doc(site, "health", releases, {}, archive, month="2026-03", empty=empty)
+    month = feed_doc(site, "health", releases, {}, archive, page="2026-03", empty=empty)
+    second = feed_doc(site, "health", releases, {}, archive, page="2026-03-2", empty=empty)
+    assert len({current.id, month.id, second.id}) == 3
+    assert second.title == f"{current.title} (2026-03, page 2)"
     assert month.id != current.id
     assert month.base_url == archive_base(site, "health", "2026-03")
     assert month.title == f"{current.title} (2026-03)"
     assert [e.release_id for e in month.entries] == ["r2", "r1"]
+
+
+def test_archive_pages_are_named_by_month_then_number_and_ordered_so() -> None:
+    assert archive_pages("2026-03", 201, 100) == ["2026-03", "2026-03-2", "2026-03-3"]
+    assert archive_pages("2026-03", 100, 100) == ["2026-03"]
+    assert page_month("2026-03-12") == ("2026-03", 12)
+    assert page_month("2026-03") == ("2026-03", 1)
+    shuffled = ["2026-04", "2026-03-10", "2026-03", "2026-03-2", "2025-12"]
+    assert archive_order(shuffled) == ["2025-12", "2026-03", "2026-03-2", "2026-03-10", "2026-04"]
+    for other in ("2026-03-0", "2026-03-01", "notes", ".2026-03.atom", "2026-3"):
+        with pytest.raises(ValueError, match="not an archive page"):
+            page_month(other)
 
 
 def test_a_combination_is_the_same_feed_in_any_order(settings: Settings) -> None:

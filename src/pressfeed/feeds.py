@@ -52,7 +52,7 @@ class FeedFormat:
     render: Callable[[FeedDoc], bytes]
     label: str  # what the pages call it: "Atom"
     hidden_label: str  # what screen readers hear between the label and the feed's title
-    archived: bool = True  # also written for each month's archive page
+    archived: bool = True  # also written for each archive page
     brief: bool = True  # also offered where a page lists feeds in brief (a release's topics)
 
     @property
@@ -90,8 +90,10 @@ def atom_bytes(doc: FeedDoc) -> bytes:
     fg.language(doc.language)
     fg.updated(_utc(doc.updated))
     fg.generator(GENERATOR, version=__version__)
+    # An archive page lists releases by summary and link: their text is on the release pages.
+    in_full = not (doc.archive and doc.archive.is_archive)
     for entry in doc.entries:
-        _add_atom_entry(fg, entry)
+        _add_atom_entry(fg, entry, in_full=in_full)
     return _xml_bytes(fg.atom_str(pretty=True))
 
 
@@ -126,8 +128,9 @@ def json_bytes(doc: FeedDoc) -> bytes:
         "description": doc.subtitle or _feed_title(doc),
     }
     if doc.archive and doc.archive.prev:
-        # JSON Feed's next_url leads to older items, as RFC 5005's prev-archive does.
-        feed["next_url"] = doc.archive.prev + JSON_FEED.suffix
+        # Older releases are in the Atom archive pages; JSON Feed's next_url would have to name
+        # a JSON Feed, so the link is an extension, as RSS carries it in an atom:link.
+        feed["_pressfeed"] = {"prev_archive": doc.archive.prev + ATOM.suffix}
     feed["authors"] = [{"name": doc.author or _feed_title(doc)}]
     if doc.language:
         feed["language"] = doc.language
@@ -144,7 +147,9 @@ _JSON_HTML_ESCAPES = tuple((c, f"\\u{ord(c):04x}") for c in "<>&")
 
 ATOM = FeedFormat("atom", ".atom", ATOM_TYPE, atom_bytes, "Atom", "feed of")
 RSS = FeedFormat("rss", ".rss", RSS_TYPE, rss_bytes, "RSS", "feed of", archived=False)
-JSON_FEED = FeedFormat("json", ".json", JSON_FEED_TYPE, json_bytes, "JSON Feed", "of", brief=False)
+JSON_FEED = FeedFormat(
+    "json", ".json", JSON_FEED_TYPE, json_bytes, "JSON Feed", "of", archived=False, brief=False
+)
 FEED_FORMATS: tuple[FeedFormat, ...] = (ATOM, RSS, JSON_FEED)
 
 
@@ -193,7 +198,7 @@ def _texts(entry: FeedEntry) -> tuple[str, ...]:
     return (dateline(entry), *entry.paragraphs)
 
 
-def _add_atom_entry(fg: Any, entry: FeedEntry) -> None:
+def _add_atom_entry(fg: Any, entry: FeedEntry, *, in_full: bool = True) -> None:
     fe = fg.add_entry(order="append")  # feedgen prepends by default
     fe.id(entry.id)
     fe.title(_entry_title(entry))
@@ -202,7 +207,7 @@ def _add_atom_entry(fg: Any, entry: FeedEntry) -> None:
     fe.updated(_utc(entry.updated))
     if entry.summary:
         fe.summary(entry.summary, type="text")
-    if body := _content_html(entry):
+    if in_full and (body := _content_html(entry)):
         fe.content(body, type="html")
     fe.category([{"term": slug, "label": title or slug} for slug, title in entry.categories])
     if entry.source_url:

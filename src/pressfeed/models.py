@@ -219,6 +219,7 @@ class Settings:
     site_url: str
     site_title: str
     feed_length: int
+    archive_length: int
     language: str
     max_file_bytes: int
     fallback_encoding: str

@@ -14,10 +14,12 @@ import bisect
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
+import math
 import multiprocessing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +51,14 @@ from pressfeed.site import (
     STYLESHEET_PATH,
     archive_base,
     archive_folder,
+    archive_order,
+    archive_pages,
     archive_path,
     feed_base,
     feed_doc,
     feed_links,
     feed_path,
+    page_month,
     published,
     release_path,
     release_url,
@@ -65,12 +70,12 @@ log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "publish_fingerprint"
 SLUGS_KEY = "published_slugs"
-MONTHS_KEY = "archive_months"  # per feed: the months as last published
+PAGES_KEY = "archive_months"  # per feed: its archive pages as last published
 LATEST_ON_INDEX = 5
 FIRST_PUBLISH_KEY = "first_published"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PAGE_BATCH = 500
-ARCHIVE_BATCH = 24  # months
+ARCHIVE_BATCH = 24  # archive pages
 BULK_FILES = 100
 STALE_TEMPORARY = 3600.0  # seconds; a temporary file this old was left by a killed writer
 PARALLEL_RELEASES = 1000
@@ -125,7 +130,7 @@ def publish(
     with engine.begin() as connection:
         store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
-            store.set_meta_value(connection, f"{MONTHS_KEY}/{slug}", json.dumps(listed))
+            store.set_meta_value(connection, f"{PAGES_KEY}/{slug}", json.dumps(listed))
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
         if store.meta_value(connection, FIRST_PUBLISH_KEY) is None:
             store.set_meta_value(connection, FIRST_PUBLISH_KEY, now.isoformat())
@@ -155,6 +160,7 @@ def publish_fingerprint(settings: Settings) -> str:
         settings.site_title,
         settings.language,
         str(settings.feed_length),
+        str(settings.archive_length),
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
         repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]
@@ -186,7 +192,7 @@ def _everything(connection: Connection, settings: Settings) -> dict[str, set[str
     months = {
         f"{slug}/{month}"
         for slug in slugs
-        for month in store.feed_months(connection, None if slug == ALL_FEED else slug)
+        for month in store.feed_month_counts(connection, None if slug == ALL_FEED else slug)
     }
     return {
         "release": set(store.all_release_ids(connection)),
@@ -217,29 +223,33 @@ def _feed_doc(
     releases: Sequence[StoredRelease],
     archive: ArchiveLinks | None,
     *,
-    month: str | None = None,
+    page: str | None = None,
     empty: dt.datetime,
 ) -> FeedDoc:
     ranks = store.arrival_ranks(connection, [s.release.id for s in releases])
-    return feed_doc(settings, slug, releases, ranks, archive, month=month, empty=empty)
+    return feed_doc(settings, slug, releases, ranks, archive, page=page, empty=empty)
 
 
-def _months(
-    connection: Connection, slug: str, before: Sequence[str] | None, dirty: Iterable[str]
+def _pages(
+    connection: Connection,
+    settings: Settings,
+    slug: str,
+    before: Sequence[str] | None,
+    dirty: Collection[str],
 ) -> list[str]:
-    """The months holding releases of a feed, oldest first.
+    """The archive pages of a feed, oldest first.
 
-    Only the dirty months can have appeared or emptied since the list as last published."""
+    Only the dirty months can have gained or lost pages since the list as last published."""
     topic = None if slug == ALL_FEED else slug
     if before is None:
-        return store.feed_months(connection, topic)
-    months = set(before)
-    for month in dirty:
-        if store.feed_has_month(connection, topic, month):
-            months.add(month)
-        else:
-            months.discard(month)
-    return sorted(months)
+        counts = store.feed_month_counts(connection, topic)
+        kept: list[str] = []
+    else:
+        counts = store.feed_month_counts(connection, topic, dirty)
+        kept = [page for page in before if page_month(page)[0] not in dirty]
+    length = settings.archive_length
+    fresh = [page for month, n in counts.items() for page in archive_pages(month, n, length)]
+    return archive_order([*kept, *fresh])
 
 
 def _write_feeds(
@@ -250,66 +260,73 @@ def _write_feeds(
     writers: _Writers,
     quiet: dt.datetime,
 ) -> dict[str, list[str]]:
-    """Write the current feeds and archive months in `todo`; the months of each feed written."""
+    """Write the current feeds and archive pages in `todo`; the archive pages of each feed."""
     known = {ALL_FEED, *(t.slug for t in settings.topics)}
     dirty_months: dict[str, set[str]] = {}
     for key in todo.get("month", set()):
         slug, _, month = key.partition("/")
         dirty_months.setdefault(slug, set()).add(month)
     slugs = sorted(known & (todo.get("feed", set()) | set(dirty_months)))
-    before = {slug: _published_months(connection, slug) for slug in slugs}
+    before = {slug: _published_pages(connection, slug) for slug in slugs}
     everything = "everything" in todo  # then every month is read afresh
     written = {
-        slug: _months(
-            connection, slug, None if everything else before[slug], dirty_months.get(slug, set())
+        slug: _pages(
+            connection,
+            settings,
+            slug,
+            None if everything else before[slug],
+            dirty_months.get(slug, set()),
         )
         for slug in slugs
     }
     # Every current feed first: what subscribers poll is out before the archive pages.
-    for slug, months in written.items():
-        _write_current(connection, settings, slug, months, report, quiet)
-    for slug, months in written.items():
-        rebuild = _archives_to_rebuild(months, before[slug], dirty_months.get(slug, set()))
-        for month in dirty_months.get(slug, set()) - set(months):
-            _remove_archive(settings, slug, month, report)
-        _write_archives(slug, months, rebuild, writers)
+    for slug, pages in written.items():
+        _write_current(connection, settings, slug, pages, report, quiet)
+    for slug, pages in written.items():
+        dirty = dirty_months.get(slug, set())
+        _remove_stale_archives(settings, slug, pages, None if everything else dirty, report)
+        _write_archives(slug, pages, _archives_to_rebuild(pages, before[slug], dirty), writers)
     return written
 
 
-def _published_months(connection: Connection, slug: str) -> list[str] | None:
-    listed = store.meta_value(connection, f"{MONTHS_KEY}/{slug}")
+def _published_pages(connection: Connection, slug: str) -> list[str] | None:
+    listed = store.meta_value(connection, f"{PAGES_KEY}/{slug}")
     return json.loads(listed) if listed else None
 
 
 def _archives_to_rebuild(
-    months: Sequence[str], before: Sequence[str] | None, dirty: set[str]
+    pages: Sequence[str], before: Sequence[str] | None, dirty: Collection[str]
 ) -> list[str]:
-    """The dirty months, and the months whose prev/next archive links moved.
+    """The pages of the dirty months, and the pages whose prev/next archive links moved.
 
-    Links move when a month appears or empties beside them. Without the list of months as
-    last published, every neighbour of a dirty month is rebuilt."""
-    rebuild = dirty & set(months)
+    Links move when a page appears or goes beside them. Without the list of pages as last
+    published, every neighbour of a dirty month's pages is rebuilt."""
+    rebuild = {page for page in pages if page_month(page)[0] in dirty}
     if before is None:
+        keys = [page_month(page) for page in pages]
         for month in dirty:
-            at = bisect.bisect_left(months, month)
-            rebuild.update(months[max(0, at - 1) : at + 1 + (month in rebuild)])
+            first = bisect.bisect_left(keys, (month, 0))
+            past = bisect.bisect_left(keys, (month, math.inf))  # past the month's last page
+            rebuild.update(pages[max(0, first - 1) : past + 1])
     else:
-        rebuild.update(m for m in months if _neighbours(months, m) != _neighbours(before, m))
-    return sorted(rebuild)
+        now, then = _neighbours(pages), _neighbours(before)
+        rebuild.update(page for page in pages if now[page] != then.get(page))
+    return archive_order(rebuild)
 
 
-def _neighbours(months: Sequence[str], month: str) -> tuple[str | None, str | None]:
-    at = bisect.bisect_left(months, month)
-    if at == len(months) or months[at] != month:
-        return (None, None)
-    return (months[at - 1] if at else None, months[at + 1] if at + 1 < len(months) else None)
+def _neighbours(pages: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+    """Each page's older and newer neighbour."""
+    return {
+        page: (pages[at - 1] if at else None, pages[at + 1] if at + 1 < len(pages) else None)
+        for at, page in enumerate(pages)
+    }
 
 
 def _write_current(
     connection: Connection,
     settings: Settings,
     slug: str,
-    months: Sequence[str],
+    pages: Sequence[str],
     report: PublishReport,
     quiet: dt.datetime,
 ) -> None:
@@ -317,7 +334,7 @@ def _write_current(
     releases = store.feed_releases(connection, topic, limit=settings.feed_length)
     base = feed_base(settings, slug)
     archive = ArchiveLinks(
-        current=base, prev=archive_base(settings, slug, months[-1]) if months else None
+        current=base, prev=archive_base(settings, slug, pages[-1]) if pages else None
     )
     doc = _feed_doc(connection, settings, slug, releases, archive, empty=quiet)
     for form in feed_formats():
@@ -326,42 +343,68 @@ def _write_current(
 
 
 def _write_archives(
-    slug: str, months: Sequence[str], rebuild: Sequence[str], writers: _Writers
+    slug: str, pages: Sequence[str], rebuild: Sequence[str], writers: _Writers
 ) -> None:
     for start in range(0, len(rebuild), ARCHIVE_BATCH):
-        writers.run(_Archives(slug, tuple(months), tuple(rebuild[start : start + ARCHIVE_BATCH])))
+        writers.run(_Archives(slug, tuple(pages), tuple(rebuild[start : start + ARCHIVE_BATCH])))
 
 
-def _write_archive(
+def _write_archive_month(
     connection: Connection,
     settings: Settings,
     slug: str,
-    months: Sequence[str],
+    pages: Mapping[str, tuple[str | None, str | None]],
     month: str,
+    wanted: Iterable[str],
     report: PublishReport,
 ) -> None:
-    at = months.index(month)
+    """The `wanted` pages of `month`'s archive, from one read of the month; `pages` gives every
+    page's neighbours, for the links between them."""
     first = dt.date.fromisoformat(f"{month}-01")
     after = (first + dt.timedelta(days=32)).replace(day=1)
     topic = None if slug == ALL_FEED else slug
-    releases = store.feed_releases(connection, topic, between=(first, after))
-    archive = ArchiveLinks(
-        current=feed_base(settings, slug),
-        prev=archive_base(settings, slug, months[at - 1]) if at > 0 else None,
-        next=archive_base(settings, slug, months[at + 1]) if at + 1 < len(months) else None,
-        is_archive=True,
-    )
-    # A month with no release left is removed, never written: its feed is not empty.
-    empty = published(releases[0])
-    doc = _feed_doc(connection, settings, slug, releases, archive, month=month, empty=empty)
-    for form in archive_formats():
-        path = settings.output_dir / archive_path(slug, month, form)
-        report.count(write_if_changed(path, form.render(doc)))
+    oldest_first = store.feed_releases(connection, topic, between=(first, after))[::-1]
+    length = settings.archive_length
+    for page in wanted:
+        number = page_month(page)[1]
+        releases = oldest_first[(number - 1) * length : number * length][::-1]
+        if not releases:
+            continue  # emptied by a scan since this publish began: the next one removes it
+        older, newer = pages[page]
+        archive = ArchiveLinks(
+            current=feed_base(settings, slug),
+            prev=archive_base(settings, slug, older) if older else None,
+            next=archive_base(settings, slug, newer) if newer else None,
+            is_archive=True,
+        )
+        # A page with no release left is removed, never written: its feed is not empty.
+        empty = published(releases[0])
+        doc = _feed_doc(connection, settings, slug, releases, archive, page=page, empty=empty)
+        for form in archive_formats():
+            path = settings.output_dir / archive_path(slug, page, form)
+            report.count(write_if_changed(path, form.render(doc)))
 
 
-def _remove_archive(settings: Settings, slug: str, month: str, report: PublishReport) -> None:
-    for form in archive_formats():
-        report.removed += remove_file(settings.output_dir / archive_path(slug, month, form))
+def _remove_stale_archives(
+    settings: Settings,
+    slug: str,
+    pages: Sequence[str],
+    months: Collection[str] | None,
+    report: PublishReport,
+) -> None:
+    """Remove the archive files of `months` (of every month when None) that are no page now:
+    pages that emptied, and formats no longer archived."""
+    folder = settings.output_dir / archive_folder(slug)
+    if not folder.is_dir():
+        return
+    wanted = {page + form.suffix for page in pages for form in archive_formats()}
+    for path in sorted(folder.iterdir()):
+        try:
+            month = page_month(path.stem)[0]
+        except ValueError:
+            continue  # not an archive page: a temporary being written, or no file of ours
+        if (months is None or month in months) and path.name not in wanted:
+            report.removed += remove_file(path)
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -429,8 +472,8 @@ class _Pages:
 @dataclass(frozen=True)
 class _Archives:
     slug: str
-    months: tuple[str, ...]  # every month of the feed, for the links between archives
-    rebuild: tuple[str, ...]
+    pages: tuple[str, ...]  # every archive page of the feed, for the links between them
+    rebuild: tuple[str, ...]  # oldest first
 
 
 _Task = _Pages | _Archives
@@ -440,8 +483,9 @@ def _do(connection: Connection, settings: Settings, task: _Task, report: Publish
     if isinstance(task, _Pages):
         _write_pages(connection, settings, task.ids, report)
     else:
-        for month in task.rebuild:
-            _write_archive(connection, settings, task.slug, task.months, month, report)
+        pages = _neighbours(task.pages)
+        for month, wanted in itertools.groupby(task.rebuild, key=lambda p: page_month(p)[0]):
+            _write_archive_month(connection, settings, task.slug, pages, month, wanted, report)
 
 
 class _Writers:

@@ -4,7 +4,8 @@ The output directory mirrors the URLs: a path here is where `publish` writes a f
 the web server answers for it, under the configured site URL (which ends with "/"); a feed has
 a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   <slug>.atom, <slug>.rss, <slug>.json   the newest releases of a topic ("all": of everything)
-  archive/<slug>/<YYYY-MM>.atom, .json    RFC 5005 archive pages, one per month of release dates
+  archive/<slug>/<YYYY-MM>[-<n>].atom     RFC 5005 archive pages: a month of release dates in
+                                          pages of at most `archive_length` entries
   releases/<id>.html                      one page per release
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
   subscribe, confirm, subscription, unsubscribe   the web server's subscription pages
@@ -13,8 +14,9 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import quote
 
@@ -65,14 +67,43 @@ def archive_folder(slug: str) -> str:
     return f"archive/{slug}"
 
 
-def archive_stem(slug: str, month: str) -> str:
-    """The path of one month's archive page without its format's suffix."""
-    return f"{archive_folder(slug)}/{month}"
+def archive_stem(slug: str, page: str) -> str:
+    """The path of one archive page without its format's suffix."""
+    return f"{archive_folder(slug)}/{page}"
 
 
-def archive_path(slug: str, month: str, form: FeedFormat) -> str:
-    """The path of one month's archive page in one format."""
-    return f"{archive_stem(slug, month)}{form.suffix}"
+def archive_path(slug: str, page: str, form: FeedFormat) -> str:
+    """The path of one archive page in one format."""
+    return f"{archive_stem(slug, page)}{form.suffix}"
+
+
+# An archive page is named by its month, and from its second page on by its number too:
+# "2024-03", "2024-03-2", ... The first page holds the month's oldest releases, so that releases
+# arriving dated today change the last page of the month only.
+_PAGE_NAME = re.compile(r"(\d{4}-\d{2})(?:-([1-9]\d*))?")
+
+
+def archive_page(month: str, number: int) -> str:
+    """The name of page `number` (from 1) of `month`'s archive."""
+    return month if number == 1 else f"{month}-{number}"
+
+
+def archive_pages(month: str, releases: int, length: int) -> list[str]:
+    """The pages of a month holding `releases`, at most `length` to a page."""
+    return [archive_page(month, n) for n in range(1, -(-releases // length) + 1)]
+
+
+def page_month(page: str) -> tuple[str, int]:
+    """The month and the number of an archive page's name; ValueError for another name."""
+    found = _PAGE_NAME.fullmatch(page)
+    if found is None:
+        raise ValueError(f"not an archive page: {page!r}")
+    return found[1], int(found[2] or 1)
+
+
+def archive_order(pages: Iterable[str]) -> list[str]:
+    """Archive pages oldest first: by month, then by number."""
+    return sorted(pages, key=page_month)
 
 
 def release_path(release_id: str) -> str:
@@ -98,9 +129,9 @@ def feed_base(site: Addressed, slug: str) -> str:
     return page_url(site, feed_stem(slug))
 
 
-def archive_base(site: Addressed, slug: str, month: str) -> str:
+def archive_base(site: Addressed, slug: str, page: str) -> str:
     """An archive page's URL without its format's suffix."""
-    return page_url(site, archive_stem(slug, month))
+    return page_url(site, archive_stem(slug, page))
 
 
 def release_url(site: Addressed, release_id: str) -> str:
@@ -217,25 +248,30 @@ def feed_doc(
     ranks: Mapping[str, int],
     archive: ArchiveLinks | None,
     *,
-    month: str | None = None,
+    page: str | None = None,
     empty: dt.datetime,
 ) -> FeedDoc:
-    """A topic's feed (or `month`'s archive page of it); `ranks` as `feed_entry` takes them."""
+    """A topic's feed (or one `page` of its archive); `ranks` as `feed_entry` takes them."""
     links = feed_links(settings, slug)
-    title = f"{links.title} ({month})" if month else links.title
+    title = f"{links.title} ({_page_title(page)})" if page else links.title
     return FeedDoc(
-        id=stable_id("feed", f"{slug}/{month}" if month else slug),
+        id=stable_id("feed", f"{slug}/{page}" if page else slug),
         slug=slug,
         title=title,
         subtitle=links.description,
         language=settings.language,
         updated=feed_updated(releases, empty),
-        base_url=archive_base(settings, slug, month) if month else feed_base(settings, slug),
+        base_url=archive_base(settings, slug, page) if page else feed_base(settings, slug),
         home_url=links.html,
         author=settings.site_title,
         entries=_entries(settings, releases, ranks),
         archive=archive,
     )
+
+
+def _page_title(page: str) -> str:
+    month, number = page_month(page)
+    return month if number == 1 else f"{month}, page {number}"
 
 
 def combined_doc(

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -761,19 +762,25 @@ def feed_releases(
     return [_stored(row, topics.get(row.id, ())) for row in rows]
 
 
-def feed_months(connection: Connection, slug: str | None) -> list[str]:
-    """The months ("2024-03") of a topic's live releases (all when None), oldest first."""
-    month = func.substr(releases.c.date, 1, 7)  # dates are stored as ISO text
-    query = _in_feed(slug).with_only_columns(month).distinct().order_by(month)
-    return list(connection.execute(query).scalars())
-
-
-def feed_has_month(connection: Connection, slug: str | None, month: str) -> bool:
-    """Whether a topic (all when None) holds a live release dated in `month` ("2024-03")."""
+def _dated_in(month: str) -> Any:
+    """Releases dated in `month`, as a range the date index answers."""
     first = dt.date.fromisoformat(f"{month}-01")
     after = (first + dt.timedelta(days=32)).replace(day=1)
-    query = _in_feed(slug).where(releases.c.date >= first, releases.c.date < after)
-    return connection.execute(select(query.exists())).scalar_one() is True
+    return (releases.c.date >= first) & (releases.c.date < after)
+
+
+def feed_month_counts(
+    connection: Connection, slug: str | None, months: Collection[str] | None = None
+) -> dict[str, int]:
+    """Live releases of a topic (all when None) per month ("2024-03") of their dates, oldest
+    month first; of `months` only, when given (a month with none is left out)."""
+    month = func.substr(releases.c.date, 1, 7)  # dates are stored as ISO text
+    query = _in_feed(slug).with_only_columns(month, func.count()).group_by(month).order_by(month)
+    if months is not None:
+        if not months:
+            return {}
+        query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
+    return {row[0]: int(row[1]) for row in connection.execute(query)}
 
 
 def topic_counts(connection: Connection) -> dict[str, int]:
