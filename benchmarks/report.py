@@ -11,7 +11,15 @@ import platform
 import sys
 from pathlib import Path
 
-ORDER = ("scan.md", "publish.md", "classify.md", "latency.md", "digest.md", "http.md", "extraction.md")
+ORDER = (
+    "scan.md",
+    "publish.md",
+    "classify.md",
+    "latency.md",
+    "digest.md",
+    "http.md",
+    "extraction.md",
+)
 
 
 def machine() -> str:
