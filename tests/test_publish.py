@@ -370,6 +370,56 @@ def test_json_feed_points_to_the_atom_archive(published: Settings) -> None:
     assert local(published, archive).is_file()
 
 
+def test_a_full_publish_with_nothing_changed_renders_nothing(
+    published: Settings, engine: Engine
+) -> None:
+    before = outputs(published)
+    again = publish(published, engine, full=True)
+    assert (again.written, again.rendered) == (0, [])
+    assert again.unchanged >= len([n for n in before if n.startswith(("releases/", "archive/"))])
+    assert outputs(published) == before
+
+
+def test_a_full_publish_rewrites_what_was_changed_or_removed_by_hand(
+    published: Settings, engine: Engine
+) -> None:
+    page = next((published.output_dir / "releases").glob("*.html"))
+    good = page.read_bytes()
+    page.write_bytes(good.replace(b"</h1>", b" (edited)</h1>"))
+    feed = published.output_dir / "health.atom"
+    feed.unlink()
+    archive = published.output_dir / "archive" / "all" / "2024-03.atom"
+    archived = archive.read_bytes()
+    archive.write_bytes(b"")
+    report = publish(published, engine, full=True)
+    assert page.read_bytes() == good
+    assert feed.is_file()
+    assert archive.read_bytes() == archived
+    assert report.written == 3
+    assert sorted(r.path for r in report.rendered) == sorted(
+        [
+            page.relative_to(published.output_dir).as_posix(),
+            "health.atom",
+            "archive/all/2024-03.atom",
+        ]
+    )
+
+
+def test_what_a_file_shows_changing_renders_it_again(published: Settings, engine: Engine) -> None:
+    (published.content_dir / "health.txt").write_text(
+        HEALTH.replace("200 people a day", "300 people a day"), encoding="utf-8"
+    )
+    scan(published, engine, minutes=5)
+    publish(published, engine, full=True)
+    page = next(
+        p
+        for p in (published.output_dir / "releases").glob("*.html")
+        if "Clinic opens" in p.read_text(encoding="utf-8")
+    )
+    assert "300 people a day" in page.read_text(encoding="utf-8")
+    assert "300 people a day" in (published.output_dir / "health.atom").read_text(encoding="utf-8")
+
+
 def month_name(month: int) -> str:
     return dt.date(2024, month, 1).strftime("%B")
 

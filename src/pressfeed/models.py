@@ -247,6 +247,17 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class OutputRecord:
+    """What the store remembers of a published file, to skip rendering it again: a hash of
+    everything it was rendered from, and its size and modification time once written."""
+
+    path: str  # under the output directory
+    inputs: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
 class FileRecord:
     """What the store remembers of a content file, to skip it when unchanged."""
 

@@ -19,11 +19,13 @@ import json
 import logging
 import math
 import multiprocessing
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import jinja2
 from sqlalchemy import Connection, Engine
 
 from pressfeed import __version__, store
@@ -35,8 +37,16 @@ from pressfeed.files import (
     remove_stale_temporaries,
     write_if_changed,
 )
-from pressfeed.models import ALL_FEED, ArchiveLinks, FeedDoc, Settings, StoredRelease
+from pressfeed.models import (
+    ALL_FEED,
+    ArchiveLinks,
+    FeedDoc,
+    OutputRecord,
+    Settings,
+    StoredRelease,
+)
 from pressfeed.pages import (
+    Site,
     TopicSummary,
     render_index,
     render_release,
@@ -83,17 +93,59 @@ PARALLEL_RELEASES = 1000
 
 @dataclass
 class PublishReport:
-    """Files a publish wrote, left alone because unchanged, or removed."""
+    """Files a publish wrote, left alone because unchanged, or removed; and what the files it
+    rendered were rendered from."""
 
     written: int = 0
     unchanged: int = 0
     removed: int = 0
+    rendered: list[OutputRecord] = field(default_factory=list)
 
     def count(self, written: bool) -> None:
         if written:
             self.written += 1
         else:
             self.unchanged += 1
+
+
+class _Outputs:
+    """Writes published files, rendering only those whose inputs changed since they were written.
+
+    A file is skipped, unrendered, when the store says it was written from the same inputs (a
+    hash of the settings' fingerprint and of what it shows) and the file on disk still has the
+    size and modification time it had then: a file changed or removed by hand is written again.
+    """
+
+    def __init__(
+        self, connection: Connection, settings: Settings, fingerprint: str, paths: Sequence[str]
+    ) -> None:
+        self.root = settings.output_dir
+        self.fingerprint = fingerprint
+        self.known = store.output_records(connection, paths)
+
+    def inputs(self, shown: object) -> str:
+        """The hash naming what a file would be rendered from: `shown`, whose repr is complete."""
+        return hashlib.sha256(f"{self.fingerprint}\n{shown!r}".encode()).hexdigest()
+
+    def write(
+        self, path: str, inputs: str, render: Callable[[], bytes], report: PublishReport
+    ) -> None:
+        target = self.root / path
+        known = self.known.get(path)
+        if known is not None and known.inputs == inputs and _as_written(target, known):
+            report.unchanged += 1
+            return
+        report.count(write_if_changed(target, render()))
+        found = target.stat()
+        report.rendered.append(OutputRecord(path, inputs, found.st_size, found.st_mtime_ns))
+
+
+def _as_written(path: Path, known: OutputRecord) -> bool:
+    try:
+        found = path.stat()
+    except OSError:
+        return False
+    return (found.st_size, found.st_mtime_ns) == (known.size, known.mtime_ns)
 
 
 def publish(
@@ -120,7 +172,7 @@ def publish(
         parallel = len(todo.get("release", ())) >= PARALLEL_RELEASES  # worth starting workers
         with (
             one_sync(_output(settings)) if bulk else contextlib.nullcontext(),
-            _Writers(settings, parallel, connection) as writers,
+            _Writers(settings, parallel, connection, fingerprint) as writers,
         ):
             _write_release_pages(settings, todo.get("release", set()), writers)
             months = _write_feeds(connection, settings, todo, report, writers, quiet)
@@ -128,6 +180,7 @@ def publish(
             # Last: a missing index.html is what tells the next publish to write everything.
             _write_front(connection, settings, report, quiet)
     with engine.begin() as connection:
+        store.save_output_records(connection, report.rendered)
         store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
             store.set_meta_value(connection, f"{PAGES_KEY}/{slug}", json.dumps(listed))
@@ -281,7 +334,7 @@ def _write_feeds(
     }
     # Every current feed first: what subscribers poll is out before the archive pages.
     for slug, pages in written.items():
-        _write_current(connection, settings, slug, pages, report, quiet)
+        _write_current(connection, settings, slug, pages, report, quiet, writers.fingerprint)
     for slug, pages in written.items():
         dirty = dirty_months.get(slug, set())
         _remove_stale_archives(settings, slug, pages, None if everything else dirty, report)
@@ -329,6 +382,7 @@ def _write_current(
     pages: Sequence[str],
     report: PublishReport,
     quiet: dt.datetime,
+    fingerprint: str,
 ) -> None:
     topic = None if slug == ALL_FEED else slug
     releases = store.feed_releases(connection, topic, limit=settings.feed_length)
@@ -337,9 +391,11 @@ def _write_current(
         current=base, prev=archive_base(settings, slug, pages[-1]) if pages else None
     )
     doc = _feed_doc(connection, settings, slug, releases, archive, empty=quiet)
-    for form in feed_formats():
-        path = settings.output_dir / feed_path(slug, form)
-        report.count(write_if_changed(path, form.render(doc)))
+    paths = {form: feed_path(slug, form) for form in feed_formats()}
+    outputs = _Outputs(connection, settings, fingerprint, list(paths.values()))
+    inputs = outputs.inputs(doc)
+    for form, path in paths.items():
+        outputs.write(path, inputs, partial(form.render, doc), report)
 
 
 def _write_archives(
@@ -355,8 +411,9 @@ def _write_archive_month(
     slug: str,
     pages: Mapping[str, tuple[str | None, str | None]],
     month: str,
-    wanted: Iterable[str],
+    wanted: Sequence[str],
     report: PublishReport,
+    fingerprint: str,
 ) -> None:
     """The `wanted` pages of `month`'s archive, from one read of the month; `pages` gives every
     page's neighbours, for the links between them."""
@@ -365,6 +422,8 @@ def _write_archive_month(
     topic = None if slug == ALL_FEED else slug
     oldest_first = store.feed_releases(connection, topic, between=(first, after))[::-1]
     length = settings.archive_length
+    paths = [archive_path(slug, page, form) for page in wanted for form in archive_formats()]
+    outputs = _Outputs(connection, settings, fingerprint, paths)
     for page in wanted:
         number = page_month(page)[1]
         releases = oldest_first[(number - 1) * length : number * length][::-1]
@@ -380,9 +439,9 @@ def _write_archive_month(
         # A page with no release left is removed, never written: its feed is not empty.
         empty = published(releases[0])
         doc = _feed_doc(connection, settings, slug, releases, archive, page=page, empty=empty)
+        inputs = outputs.inputs(doc)
         for form in archive_formats():
-            path = settings.output_dir / archive_path(slug, page, form)
-            report.count(write_if_changed(path, form.render(doc)))
+            outputs.write(archive_path(slug, page, form), inputs, partial(form.render, doc), report)
 
 
 def _remove_stale_archives(
@@ -417,19 +476,28 @@ def _write_release_pages(settings: Settings, ids: Iterable[str], writers: _Write
 
 
 def _write_pages(
-    connection: Connection, settings: Settings, ids: Sequence[str], report: PublishReport
+    connection: Connection,
+    settings: Settings,
+    ids: Sequence[str],
+    report: PublishReport,
+    fingerprint: str,
 ) -> None:
     env = environment([settings.templates_dir])
     site = site_for(settings)
+    outputs = _Outputs(connection, settings, fingerprint, [release_path(i) for i in ids])
     for release_id, stored in store.releases_by_id(connection, ids).items():
-        url = release_url(settings, release_id)
-        if stored.withdrawn_at is None:
-            topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
-            html = render_release(env, site, stored.release, topics, url, stored.updated)
-        else:
-            html = render_withdrawn(env, site, stored.release.title, url)
-        path = settings.output_dir / release_path(release_id)
-        report.count(write_if_changed(path, html.encode()))
+        render = partial(_release_page, env, settings, site, stored)
+        outputs.write(release_path(release_id), outputs.inputs(stored), render, report)
+
+
+def _release_page(
+    env: jinja2.Environment, settings: Settings, site: Site, stored: StoredRelease
+) -> bytes:
+    url = release_url(settings, stored.release.id)
+    if stored.withdrawn_at is not None:
+        return render_withdrawn(env, site, stored.release.title, url).encode()
+    topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
+    return render_release(env, site, stored.release, topics, url, stored.updated).encode()
 
 
 def _write_front(
@@ -479,13 +547,21 @@ class _Archives:
 _Task = _Pages | _Archives
 
 
-def _do(connection: Connection, settings: Settings, task: _Task, report: PublishReport) -> None:
+def _do(
+    connection: Connection,
+    settings: Settings,
+    task: _Task,
+    report: PublishReport,
+    fingerprint: str,
+) -> None:
     if isinstance(task, _Pages):
-        _write_pages(connection, settings, task.ids, report)
+        _write_pages(connection, settings, task.ids, report, fingerprint)
     else:
         pages = _neighbours(task.pages)
         for month, wanted in itertools.groupby(task.rebuild, key=lambda p: page_month(p)[0]):
-            _write_archive_month(connection, settings, task.slug, pages, month, wanted, report)
+            _write_archive_month(
+                connection, settings, task.slug, pages, month, list(wanted), report, fingerprint
+            )
 
 
 class _Writers:
@@ -495,9 +571,12 @@ class _Writers:
     `wait`, so a failed publish keeps its pending rows as when writing here.
     """
 
-    def __init__(self, settings: Settings, parallel: bool, connection: Connection) -> None:
+    def __init__(
+        self, settings: Settings, parallel: bool, connection: Connection, fingerprint: str
+    ) -> None:
         self.settings = settings
         self.connection = connection
+        self.fingerprint = fingerprint
         self.pool: ProcessPoolExecutor | None = None
         if parallel and worker_count(settings) > 1:
             self.pool = ProcessPoolExecutor(
@@ -517,10 +596,10 @@ class _Writers:
 
     def run(self, task: _Task) -> None:
         if self.pool is not None:
-            self.futures.append(self.pool.submit(_run_in_worker, task))
+            self.futures.append(self.pool.submit(_run_in_worker, task, self.fingerprint))
             return
         report = PublishReport()
-        _do(self.connection, self.settings, task, report)
+        _do(self.connection, self.settings, task, report, self.fingerprint)
         self.futures.append(_done(report))
 
     def wait(self, report: PublishReport) -> None:
@@ -529,6 +608,7 @@ class _Writers:
             report.written += part.written
             report.unchanged += part.unchanged
             report.removed += part.removed
+            report.rendered += part.rendered
 
 
 def _done(report: PublishReport) -> Future[PublishReport]:
@@ -546,10 +626,10 @@ def _start_worker(settings: Settings) -> None:
     _worker = (settings, store.open_reader(settings.database))
 
 
-def _run_in_worker(task: _Task) -> PublishReport:
+def _run_in_worker(task: _Task, fingerprint: str) -> PublishReport:
     assert _worker is not None, "worker process not started"
     settings, engine = _worker
     report = PublishReport()
     with deferred_sync(), engine.connect() as connection:
-        _do(connection, settings, task, report)
+        _do(connection, settings, task, report, fingerprint)
     return report

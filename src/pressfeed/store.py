@@ -54,6 +54,7 @@ from pressfeed.models import (
     FileRecord,
     Frequency,
     Outgoing,
+    OutputRecord,
     Release,
     StoredRelease,
     Subscriber,
@@ -123,6 +124,15 @@ releases = Table(
     Column("title_key", String),
     Column("source_url", String),
     Column("organisation", String),
+)
+
+outputs = Table(
+    "outputs",
+    metadata,
+    Column("path", String, primary_key=True),
+    Column("inputs", String, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
 )
 
 release_topics = Table(
@@ -266,6 +276,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Reading files again no longer forgets their hashes: a release read differently in the
     # same bytes is then known to be an old one, corrected, and never news.
     ("ALTER TABLE files ADD COLUMN reread BOOLEAN NOT NULL DEFAULT FALSE",),
+    # What each published file was rendered from: a full publish skips what would come out the same.
+    (
+        """CREATE TABLE outputs (
+            path TEXT PRIMARY KEY, inputs TEXT NOT NULL, size BIGINT NOT NULL,
+            mtime_ns BIGINT NOT NULL)""",
+    ),
 )
 
 
@@ -382,6 +398,27 @@ def file_records(connection: Connection) -> dict[str, FileRecord]:
     """Every content file the store knows, by path."""
     rows = connection.execute(select(files))
     return {r.path: FileRecord(r.path, r.size, r.mtime_ns, r.sha256, r.reread) for r in rows}
+
+
+def output_records(connection: Connection, paths: Sequence[str]) -> dict[str, OutputRecord]:
+    """The records of these published files that the store has, by path."""
+    found: dict[str, OutputRecord] = {}
+    for start in range(0, len(paths), _IN_BATCH):
+        chunk = paths[start : start + _IN_BATCH]
+        rows = connection.execute(select(outputs).where(outputs.c.path.in_(chunk)))
+        found |= {r.path: OutputRecord(r.path, r.inputs, r.size, r.mtime_ns) for r in rows}
+    return found
+
+
+def save_output_records(connection: Connection, records: Sequence[OutputRecord]) -> None:
+    """Insert or replace the records of these published files."""
+    paths = [r.path for r in records]
+    for start in range(0, len(paths), _IN_BATCH):
+        connection.execute(
+            delete(outputs).where(outputs.c.path.in_(paths[start : start + _IN_BATCH]))
+        )
+    if records:
+        connection.execute(insert(outputs), [vars(r) for r in records])
 
 
 def save_files(connection: Connection, records: Sequence[FileRecord]) -> None:
