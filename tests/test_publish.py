@@ -14,8 +14,8 @@ import feedparser
 import pytest
 from sqlalchemy import Engine
 
+from pressfeed import files, store
 from pressfeed import publish as publishing
-from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.evaluate import read_labels
 from pressfeed.models import Settings
@@ -370,14 +370,20 @@ def test_json_feed_points_to_the_atom_archive(published: Settings) -> None:
     assert local(published, archive).is_file()
 
 
-def test_a_full_publish_with_nothing_changed_renders_nothing(
-    published: Settings, engine: Engine
+def test_a_full_publish_with_nothing_changed_renders_nothing_and_waits_for_no_disk(
+    published: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    synced: list[Path] = []
+    real_sync = files._sync_file_system
+    monkeypatch.setattr(files, "_sync_file_system", lambda d: synced.append(d) or real_sync(d))
     before = outputs(published)
     again = publish(published, engine, full=True)
-    assert (again.written, again.rendered) == (0, [])
+    assert (again.written, again.rendered, synced) == (0, [], [])
     assert again.unchanged >= len([n for n in before if n.startswith(("releases/", "archive/"))])
     assert outputs(published) == before
+    (published.output_dir / "health.atom").unlink()
+    publish(published, engine, full=True)
+    assert synced == [published.output_dir]
 
 
 def test_a_full_publish_rewrites_what_was_changed_or_removed_by_hand(

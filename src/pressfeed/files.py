@@ -21,18 +21,32 @@ _TEMPORARY_SUFFIX = ".tmp"
 _deferred: ContextVar[bool] = ContextVar("deferred_sync", default=False)
 
 
+class PendingSync:
+    """The sync `one_sync()` makes at its end; skipped when the block knows it wrote nothing
+    (writes in other processes are counted only by their caller)."""
+
+    def __init__(self) -> None:
+        self.needed = True
+
+    def skip(self) -> None:
+        self.needed = False
+
+
 @contextlib.contextmanager
-def one_sync(directory: Path) -> Iterator[None]:
+def one_sync(directory: Path) -> Iterator[PendingSync]:
     """Make every write inside durable with one sync at the end instead of two fsyncs each.
 
     Each write is still atomic for readers (a temporary file renamed over the old one). Only a
     power loss before the closing sync can lose a write, so callers must keep a record of the
     work (the store's pending rows) until this block has returned. The sync covers the file
-    system holding `directory`.
+    system holding `directory`, so it waits for other programs' writes there too: a block that
+    wrote nothing says so with `skip()`.
     """
+    pending = PendingSync()
     with deferred_sync():
-        yield
-    _sync_file_system(directory)
+        yield pending
+    if pending.needed:
+        _sync_file_system(directory)
 
 
 def _sync_file_system(directory: Path) -> None:

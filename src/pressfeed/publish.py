@@ -171,7 +171,7 @@ def publish(
             report.removed += remove_stale_temporaries(_output(settings), STALE_TEMPORARY)
         parallel = len(todo.get("release", ())) >= PARALLEL_RELEASES  # worth starting workers
         with (
-            one_sync(_output(settings)) if bulk else contextlib.nullcontext(),
+            one_sync(_output(settings)) if bulk else contextlib.nullcontext() as sync,
             _Writers(settings, parallel, connection, fingerprint) as writers,
         ):
             _write_release_pages(settings, todo.get("release", set()), writers)
@@ -179,6 +179,8 @@ def publish(
             writers.wait(report)
             # Last: a missing index.html is what tells the next publish to write everything.
             _write_front(connection, settings, report, quiet)
+            if sync is not None and not (report.written or report.removed):
+                sync.skip()  # nothing to make durable: no need to wait for the disk
     with engine.begin() as connection:
         store.save_output_records(connection, report.rendered)
         store.clear_pending(connection, todo, up_to=mark)
