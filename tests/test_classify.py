@@ -277,6 +277,15 @@ def test_longest_phrase_wins_over_a_word_it_contains() -> None:
     }
 
 
+def test_the_longer_of_two_open_ended_terms_wins_on_the_same_word() -> None:
+    t = topic({"rettung*": 1, "rettungsschiff*": 3})
+    result = score(t, release("Title", "Lead.", "Ein Rettungsschiff und eine Rettung."))
+    assert points(result) == {
+        ("rettung*", "passage 2"): 1.0,
+        ("rettungsschiff*", "passage 2"): 3.0,
+    }
+
+
 def test_word_outside_the_phrase_still_counts() -> None:
     t = topic({"rescue*": 1, "rescue at sea": 3})
     result = score(t, release("Title", "Lead.", "A rescue at sea, and rescuers on land."))

@@ -92,7 +92,9 @@ class Lexicon:
                     self._by_word[first + ending].append(p)
             else:
                 self._by_word[first].append(p)
-        self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
+        # Longest first: of two open-ended terms that find the same word ("rettung*" and
+        # "rettungsschiff*" in "Rettungsschiff"), the more specific one comes first and counts.
+        self._prefix_lengths = sorted({len(k) for k in self._by_prefix}, reverse=True)
         self.cache: dict[str, _Entry] = {}  # word as written -> the terms starting with it
 
     def starting_with(self, word: str) -> _Entry:
@@ -111,7 +113,7 @@ class Lexicon:
         found += [p for p in self._by_word.get(word, ()) if p.cased]
         for length in self._prefix_lengths:
             if length > len(folded):
-                break
+                continue
             found += [p for p in self._by_prefix.get(folded[:length], ()) if not p.cased]
             found += [p for p in self._by_prefix.get(word[:length], ()) if p.cased]
         return tuple(found)
