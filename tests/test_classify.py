@@ -957,6 +957,49 @@ CASES = [
             "the participants themselves had been key.",
         ),
     ),
+    case(
+        "libya-named-by-its-towns",
+        {"libya"},
+        release(
+            "Families flee fighting south of the capital",
+            "More than 9,000 people have left their homes in Ain Zara and Abu Salim since the "
+            "clashes began, and most are staying with relatives in Janzour and Tajoura.",
+            "In the west, schools in Zliten and Sabratha now host displaced families; in the "
+            "mountains, Yefren and Nalut have taken in several hundred more.",
+            "Crisis committees in Tarhuna and Bani Waleed have asked for mattresses, blankets and "
+            "cooking gas before the cold weeks.",
+        ),
+    ),
+    case(
+        "asylum-plans-name-small-boats-in-passing",
+        {"governance"},
+        release(
+            "Minister sets out plans to cut asylum backlog",
+            "LONDON – The interior minister on Monday announced new asylum rules that would let "
+            "officials decide claims faster and return people whose claims fail within weeks.",
+            "The plans follow a year in which arrivals by small boats reached a record, and the "
+            "government has promised to bring the number down.",
+            "Under the proposals, asylum seekers would live in large reception centres rather "
+            "than hotels while their claims are processed.",
+            "Opposition lawmakers said the rules would not survive in court. Charities said many "
+            "of those who came in small boats had fled war.",
+            "The minister also said she would seek agreements with more countries to take back "
+            "their nationals.",
+            "A bill is expected before parliament in the spring.",
+        ),
+    ),
+    case(
+        "migracion-laboral",
+        {"governance"},
+        release(
+            "Colombia y España firman un programa de migración laboral",
+            "MADRID – Trabajadores agrícolas podrán viajar con un permiso de trabajo de nueve "
+            "meses y volver cada temporada, una de las vías regulares que ambos países quieren "
+            "ampliar.",
+            "Las primeras 500 plazas se abrirán en marzo para la cosecha de fruta en Lleida y "
+            "Huelva.",
+        ),
+    ),
 ]
 
 
