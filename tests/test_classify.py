@@ -301,6 +301,16 @@ def test_name_in_an_enumeration_counts_a_quarter() -> None:
     assert evidence.points == 4 * LIST_FACTOR
 
 
+def test_names_of_one_topic_listed_together_count_in_full() -> None:
+    t = topic({"zliten": 2, "sabratha": 2, "nalut": 2})
+    r = release("Title", "Lead.", "Families moved to Zliten, Sabratha, Nalut and Gafsa.")
+    assert points(score(t, r)) == {
+        ("zliten", "passage 2"): 2.0,
+        ("sabratha", "passage 2"): 2.0,
+        ("nalut", "passage 2"): 2.0,
+    }
+
+
 def test_enumeration_damping_applies_in_the_headline_and_lead() -> None:
     t = topic({"libya*": 4})
     r = release("Chad, Libya and Niger", "Arrivals from Sudan, Chad, Libya and Egypt rose.")
