@@ -277,6 +277,15 @@ def test_longest_phrase_wins_over_a_word_it_contains() -> None:
     }
 
 
+def test_the_longer_of_two_open_ended_terms_wins_on_the_same_word() -> None:
+    t = topic({"rettung*": 1, "rettungsschiff*": 3})
+    result = score(t, release("Title", "Lead.", "Ein Rettungsschiff und eine Rettung."))
+    assert points(result) == {
+        ("rettung*", "passage 2"): 1.0,
+        ("rettungsschiff*", "passage 2"): 3.0,
+    }
+
+
 def test_word_outside_the_phrase_still_counts() -> None:
     t = topic({"rescue*": 1, "rescue at sea": 3})
     result = score(t, release("Title", "Lead.", "A rescue at sea, and rescuers on land."))
@@ -290,6 +299,16 @@ def test_name_in_an_enumeration_counts_a_quarter() -> None:
     assert evidence.zone == "passage 2 (in a list)"
     assert evidence.factor == LIST_FACTOR
     assert evidence.points == 4 * LIST_FACTOR
+
+
+def test_names_of_one_topic_listed_together_count_in_full() -> None:
+    t = topic({"zliten": 2, "sabratha": 2, "nalut": 2})
+    r = release("Title", "Lead.", "Families moved to Zliten, Sabratha, Nalut and Gafsa.")
+    assert points(score(t, r)) == {
+        ("zliten", "passage 2"): 2.0,
+        ("sabratha", "passage 2"): 2.0,
+        ("nalut", "passage 2"): 2.0,
+    }
 
 
 def test_enumeration_damping_applies_in_the_headline_and_lead() -> None:
@@ -946,6 +965,49 @@ CASES = [
             '"Many of those who came back want to show their families who they are and what they '
             'can do," said a trainer, who added that leadership and ownership of the project by '
             "the participants themselves had been key.",
+        ),
+    ),
+    case(
+        "libya-named-by-its-towns",
+        {"libya"},
+        release(
+            "Families flee fighting south of the capital",
+            "More than 9,000 people have left their homes in Ain Zara and Abu Salim since the "
+            "clashes began, and most are staying with relatives in Janzour and Tajoura.",
+            "In the west, schools in Zliten and Sabratha now host displaced families; in the "
+            "mountains, Yefren and Nalut have taken in several hundred more.",
+            "Crisis committees in Tarhuna and Bani Waleed have asked for mattresses, blankets and "
+            "cooking gas before the cold weeks.",
+        ),
+    ),
+    case(
+        "asylum-plans-name-small-boats-in-passing",
+        {"governance"},
+        release(
+            "Minister sets out plans to cut asylum backlog",
+            "LONDON – The interior minister on Monday announced new asylum rules that would let "
+            "officials decide claims faster and return people whose claims fail within weeks.",
+            "The plans follow a year in which arrivals by small boats reached a record, and the "
+            "government has promised to bring the number down.",
+            "Under the proposals, asylum seekers would live in large reception centres rather "
+            "than hotels while their claims are processed.",
+            "Opposition lawmakers said the rules would not survive in court. Charities said many "
+            "of those who came in small boats had fled war.",
+            "The minister also said she would seek agreements with more countries to take back "
+            "their nationals.",
+            "A bill is expected before parliament in the spring.",
+        ),
+    ),
+    case(
+        "migracion-laboral",
+        {"governance"},
+        release(
+            "Colombia y España firman un programa de migración laboral",
+            "MADRID – Trabajadores agrícolas podrán viajar con un permiso de trabajo de nueve "
+            "meses y volver cada temporada, una de las vías regulares que ambos países quieren "
+            "ampliar.",
+            "Las primeras 500 plazas se abrirán en marzo para la cosecha de fruta en Lleida y "
+            "Huelva.",
         ),
     ),
 ]

@@ -7,7 +7,7 @@ their weights, the headline's times `headline_weight` and the first passage's (t
 word cannot make a topic. A term with `near` counts only where a word of that list stands within
 `near_words` words ("agreement" near a migration word). A proper noun inside an enumeration
 ("Libya, Tunisia, Niger and Mali") counts a quarter: a name in a list of places is a passing
-mention.
+mention, unless the list names another term of the same topic ("Zliten, Sabratha and Nalut").
 
 A release carries a topic when four things hold: its score reaches `threshold`; the topic is
 the subject of the headline (half of `passage_points` there), of the lead (`passage_points`
@@ -92,7 +92,9 @@ class Lexicon:
                     self._by_word[first + ending].append(p)
             else:
                 self._by_word[first].append(p)
-        self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
+        # Longest first: of two open-ended terms that find the same word ("rettung*" and
+        # "rettungsschiff*" in "Rettungsschiff"), the more specific one comes first and counts.
+        self._prefix_lengths = sorted({len(k) for k in self._by_prefix}, reverse=True)
         self.cache: dict[str, _Entry] = {}  # word as written -> the terms starting with it
 
     def starting_with(self, word: str) -> _Entry:
@@ -111,7 +113,7 @@ class Lexicon:
         found += [p for p in self._by_word.get(word, ()) if p.cased]
         for length in self._prefix_lengths:
             if length > len(folded):
-                break
+                continue
             found += [p for p in self._by_prefix.get(folded[:length], ()) if not p.cased]
             found += [p for p in self._by_prefix.get(word[:length], ()) if p.cased]
         return tuple(found)
@@ -548,7 +550,7 @@ def _counted(
             if not close:
                 continue
         words = part.text[match.start : match.end]
-        listed = is_capital(words[0]) and _in_enumeration(part, match)
+        listed = is_capital(words[0]) and _alone_in_enumeration(part, match, matches)
         found, context = counted.setdefault((match.slot, listed), ([], []))
         found.append(words)
         context += close
@@ -611,11 +613,16 @@ def _anchor(topic: Topic, rules: Rules, read: Matched) -> str | None:
 _LIST_REACH = 120  # characters: a name in an enumeration has a comma closer than this
 
 
-def _in_enumeration(part: Part, match: Match) -> bool:
+def _alone_in_enumeration(part: Part, match: Match, matches: Sequence[Match]) -> bool:
+    """Whether the match stands in a list of names that holds no other term of its topic: a
+    list of towns of one country ("Zliten, Sabratha and Nalut") is about that country."""
     if "," not in part.text[max(0, match.start - _LIST_REACH) : match.end + _LIST_REACH]:
         return False  # no list can hold it; spares the enumeration search
-    return _inside((match.start, match.end), part.enumerations)
+    span = _enclosing((match.start, match.end), part.enumerations)
+    return span is not None and not any(
+        m is not match and span[0] <= m.start and m.end <= span[1] for m in matches
+    )
 
 
-def _inside(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
-    return any(start <= span[0] and span[1] <= end for start, end in spans)
+def _enclosing(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    return next(((s, e) for s, e in spans if s <= span[0] and span[1] <= e), None)
