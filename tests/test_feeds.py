@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 
 from pressfeed import __version__
-from pressfeed.feeds import atom_bytes, dateline, json_bytes, opml_bytes, rss_bytes
+from pressfeed.feeds import atom_bytes, brief, dateline, json_bytes, opml_bytes, rss_bytes
 from pressfeed.models import ArchiveLinks, FeedDoc, FeedEntry, FeedLinks
 from pressfeed.site import format_links
 from tests.feedcheck import atom_problems, rss_problems
@@ -610,6 +610,21 @@ def test_json_points_at_the_atom_archive() -> None:
     assert "_pressfeed" not in json.loads(json_bytes(DOC))
 
 
+def test_brief_keeps_the_first_words_and_says_when_it_cut() -> None:
+    assert brief("One two three.", words=3) == "One two three."
+    assert brief("One two  three four.", words=3) == "One two three …"
+
+
+def test_an_archive_entry_gives_the_opening_words_of_a_long_summary() -> None:
+    long = " ".join(f"word{n}" for n in range(100))
+    page = make_doc(archive=ARCHIVE_PAGE.archive, entries=(entry(1, "Long", 3, summary=long),))
+    (archived,) = xml(atom_bytes(page)).findall("a:entry", NS)
+    words = (archived.findtext("a:summary", namespaces=NS) or "").split()
+    assert words == [f"word{n}" for n in range(70)] + ["…"]
+    (current,) = xml(atom_bytes(make_doc(entries=page.entries))).findall("a:entry", NS)
+    assert current.findtext("a:summary", namespaces=NS) == long
+
+
 def test_archive_entries_give_summary_and_link_and_leave_the_text_to_the_page() -> None:
     archived = xml(atom_bytes(ARCHIVE_PAGE)).findall("a:entry", NS)
     current = {
@@ -623,7 +638,7 @@ def test_archive_entries_give_summary_and_link_and_leave_the_text_to_the_page() 
         assert same.find("a:content", NS) is not None
         summary = entry.findtext("a:summary", namespaces=NS)
         assert summary
-        assert summary == same.findtext("a:summary", namespaces=NS)
+        assert summary == brief(same.findtext("a:summary", namespaces=NS) or "")
         assert entry.find("a:link[@rel='alternate']", NS) is not None
     assert atom_problems(atom_bytes(ARCHIVE_PAGE), "2026-10.atom") == []
 

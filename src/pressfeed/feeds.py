@@ -34,6 +34,7 @@ HISTORY_NS = "http://purl.org/syndication/history/1.0"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 RSS_DOCS = "https://www.rssboard.org/rss-specification"
 GENERATOR = "pressfeed"
+BRIEF_WORDS = 70  # an archive entry's summary: the opening of the release, as long as a teaser
 
 # What XML 1.0 forbids (feedgen raises on it rather than dropping it), plus the DEL and C1
 # controls it discourages: the W3C validator warns on those, and in a release they are mojibake.
@@ -184,6 +185,12 @@ def _source_html(entry: FeedEntry) -> str:
     return name if entry.organisation else ""
 
 
+def brief(text: str, words: int = BRIEF_WORDS) -> str:
+    """The text's first `words` words, and an ellipsis when it had more."""
+    found = text.split()
+    return text if len(found) <= words else " ".join(found[:words]) + " …"
+
+
 def dateline(entry: FeedEntry) -> str:
     """Where and when, as a release opens: "Tripoli, 4 March 2026"; a date that is only the
     file's is said to be so."""
@@ -206,7 +213,7 @@ def _add_atom_entry(fg: Any, entry: FeedEntry, *, in_full: bool = True) -> None:
     fe.published(_utc(entry.published))
     fe.updated(_utc(entry.updated))
     if entry.summary:
-        fe.summary(entry.summary, type="text")
+        fe.summary(entry.summary if in_full else brief(entry.summary), type="text")
     if in_full and (body := _content_html(entry)):
         fe.content(body, type="html")
     fe.category([{"term": slug, "label": title or slug} for slug, title in entry.categories])
