@@ -411,6 +411,30 @@ def test_a_full_publish_rewrites_what_was_changed_or_removed_by_hand(
     )
 
 
+def test_an_archive_page_is_rendered_again_when_what_it_shows_beside_the_text_changes(
+    published: Settings, engine: Engine
+) -> None:
+    archive = published.output_dir / "archive" / "all" / "2024-03.atom"
+    assert "governance" not in {
+        t.term for e in parse(published, "archive/all/2024-03.atom").entries for t in e.tags
+    }
+    with engine.begin() as connection:
+        (stored,) = [
+            s
+            for s in store.live_releases(connection)
+            if s.release.date.month == 3 and "health" in s.topics
+        ]
+        store.set_topics(connection, {stored.release.id: {"health": 5.0, "governance": 5.0}})
+    before = archive.read_bytes()
+    publish(published, engine, full=True)  # nothing marked: only the inputs tell
+    assert archive.read_bytes() != before
+    tagged = {
+        e.title: {t.term for t in e.tags}
+        for e in parse(published, "archive/all/2024-03.atom").entries
+    }
+    assert tagged[stored.release.title] == {"health", "governance"}
+
+
 def test_what_a_file_shows_changing_renders_it_again(published: Settings, engine: Engine) -> None:
     (published.content_dir / "health.txt").write_text(
         HEALTH.replace("200 people a day", "300 people a day"), encoding="utf-8"

@@ -29,7 +29,7 @@ import jinja2
 from sqlalchemy import Connection, Engine
 
 from pressfeed import __version__, store
-from pressfeed.feeds import archive_formats, feed_formats, opml_bytes
+from pressfeed.feeds import FeedFormat, archive_formats, feed_formats, opml_bytes
 from pressfeed.files import (
     deferred_sync,
     one_sync,
@@ -417,21 +417,74 @@ def _write_archive_month(
     report: PublishReport,
     fingerprint: str,
 ) -> None:
-    """The `wanted` pages of `month`'s archive, from one read of the month; `pages` gives every
-    page's neighbours, for the links between them."""
+    """The `wanted` pages of `month`'s archive; `pages` gives every page's neighbours, for the
+    links between them.
+
+    A page's inputs are its neighbours and what the store says of its releases (without their
+    text, which `text_hash` stands for): a month whose pages are all as written is never read
+    in full."""
     first = dt.date.fromisoformat(f"{month}-01")
     after = (first + dt.timedelta(days=32)).replace(day=1)
     topic = None if slug == ALL_FEED else slug
-    oldest_first = store.feed_releases(connection, topic, between=(first, after))[::-1]
+    signed = store.feed_signatures(connection, topic, between=(first, after))[::-1]
+    full = _MonthReleases(connection, topic, (first, after))
     length = settings.archive_length
     paths = [archive_path(slug, page, form) for page in wanted for form in archive_formats()]
     outputs = _Outputs(connection, settings, fingerprint, paths)
     for page in wanted:
         number = page_month(page)[1]
-        releases = oldest_first[(number - 1) * length : number * length][::-1]
-        if not releases:
+        shown = signed[(number - 1) * length : number * length]
+        if not shown:
             continue  # emptied by a scan since this publish began: the next one removes it
-        older, newer = pages[page]
+        inputs = outputs.inputs((page, pages[page], shown))
+        doc = _LazyDoc(connection, settings, slug, page, pages[page], full, (number - 1) * length)
+        for form in archive_formats():
+            outputs.write(archive_path(slug, page, form), inputs, partial(doc.render, form), report)
+
+
+class _MonthReleases:
+    """A month's releases of a feed, oldest first, read in full the first time they are asked."""
+
+    def __init__(
+        self, connection: Connection, topic: str | None, between: tuple[dt.date, dt.date]
+    ) -> None:
+        self.connection, self.topic, self.between = connection, topic, between
+        self.read: list[StoredRelease] | None = None
+
+    def oldest_first(self) -> list[StoredRelease]:
+        if self.read is None:
+            found = store.feed_releases(self.connection, self.topic, between=self.between)
+            self.read = found[::-1]
+        return self.read
+
+
+class _LazyDoc:
+    """One archive page's feed document, built the first time a format is rendered."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        settings: Settings,
+        slug: str,
+        page: str,
+        neighbours: tuple[str | None, str | None],
+        month: _MonthReleases,
+        start: int,
+    ) -> None:
+        self.connection, self.settings, self.slug, self.page = connection, settings, slug, page
+        self.neighbours, self.month, self.start = neighbours, month, start
+        self.doc: FeedDoc | None = None
+
+    def render(self, form: FeedFormat) -> bytes:
+        if self.doc is None:
+            self.doc = self._build()
+        return form.render(self.doc)
+
+    def _build(self) -> FeedDoc:
+        settings, slug = self.settings, self.slug
+        length = settings.archive_length
+        releases = self.month.oldest_first()[self.start : self.start + length][::-1]
+        older, newer = self.neighbours
         archive = ArchiveLinks(
             current=feed_base(settings, slug),
             prev=archive_base(settings, slug, older) if older else None,
@@ -440,10 +493,9 @@ def _write_archive_month(
         )
         # A page with no release left is removed, never written: its feed is not empty.
         empty = published(releases[0])
-        doc = _feed_doc(connection, settings, slug, releases, archive, page=page, empty=empty)
-        inputs = outputs.inputs(doc)
-        for form in archive_formats():
-            outputs.write(archive_path(slug, page, form), inputs, partial(form.render, doc), report)
+        return _feed_doc(
+            self.connection, settings, slug, releases, archive, page=self.page, empty=empty
+        )
 
 
 def _remove_stale_archives(

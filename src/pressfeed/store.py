@@ -799,6 +799,35 @@ def feed_releases(
     return [_stored(row, topics.get(row.id, ())) for row in rows]
 
 
+# What an archive page shows of a release besides its text, which text_hash stands for.
+_SIGNED = (
+    releases.c.id,
+    releases.c.text_hash,
+    releases.c.title_derived,
+    releases.c.date,
+    releases.c.date_kind,
+    releases.c.place,
+    releases.c.source_url,
+    releases.c.organisation,
+    releases.c.first_seen,
+    releases.c.updated,
+)
+
+
+def feed_signatures(
+    connection: Connection, slug: str | None, *, between: tuple[dt.date, dt.date]
+) -> list[tuple[object, ...]]:
+    """The releases `feed_releases` gives for these dates, in its order, each as a tuple of
+    what a feed entry shows of it but its text, its topics and its arrival rank: cheap to read,
+    and different whenever the entry would be."""
+    query = _in_feed(slug).where(releases.c.date >= between[0], releases.c.date < between[1])
+    rows = _dated_first(connection, query.with_only_columns(*_SIGNED), None)
+    ids = [row.id for row in rows]
+    topics = topics_of(connection, ids) if rows else {}
+    ranks = arrival_ranks(connection, ids)
+    return [(*row, topics.get(row.id, ()), ranks.get(row.id)) for row in rows]
+
+
 def _dated_in(month: str) -> Any:
     """Releases dated in `month`, as a range the date index answers."""
     first = dt.date.fromisoformat(f"{month}-01")
