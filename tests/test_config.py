@@ -330,6 +330,36 @@ def test_unterminated_string_is_reported_at_the_last_line(tmp_path: Path) -> Non
     ]
 
 
+@pytest.mark.parametrize(
+    "sender", ["pressfeed", "news@", "a@example.org, b@example.org", "Newsroom <news>", ""]
+)
+def test_a_sender_that_is_not_one_address_is_refused_at_load(tmp_path: Path, sender: str) -> None:
+    config = write_config(tmp_path, f'[email]\nfrom = "{sender}"\nreply_to = "desk@"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+    expected = 'one email address ("Newsroom <news@example.org>" or news@example.org)'
+    assert problems(error) == [
+        ("pressfeed.toml", 2, "email.from", f"expected {expected}, got {sender!r} (string)"),
+        (
+            "pressfeed.toml",
+            3,
+            "email.reply_to",
+            f"expected '' (none) or {expected}, got 'desk@' (string)",
+        ),
+    ]
+
+
+def test_a_sender_and_reply_to_that_are_one_address_each_load(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, '[email]\nfrom = "Newsroom <news@example.org>"\nreply_to = "desk@example.org"\n'
+    )
+    settings = load_settings(config, environ={})
+    assert (settings.email.sender, settings.email.reply_to) == (
+        "Newsroom <news@example.org>",
+        "desk@example.org",
+    )
+
+
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     environ = {"PRESSFEED_FEED_LENGTH": "fifty", "PRESSFEED_SMTP_TLS": "maybe"}
 

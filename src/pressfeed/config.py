@@ -16,7 +16,8 @@ from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from pressfeed.errors import ConfigError, ConfigProblem
+from pressfeed.addresses import mailbox
+from pressfeed.errors import ConfigError, ConfigProblem, MailAddressError
 from pressfeed.models import (
     ALL_FEED,
     DigestSettings,
@@ -95,6 +96,19 @@ def _nonempty_string(value: object, base: Path) -> str:
     if not text.strip():
         raise ValueError
     return text
+
+
+def _address(value: object, base: Path) -> str:
+    text = _string(value, base)
+    try:
+        mailbox(text, "address")
+    except MailAddressError:
+        raise ValueError from None
+    return text
+
+
+def _optional_address(value: object, base: Path) -> str:
+    return "" if value == "" else _address(value, base)
 
 
 def _absolute(path: Path, base: Path) -> Path:
@@ -196,6 +210,9 @@ PATH = Kind("path", "a path (string)", _path)
 OPTIONAL_PATH = Kind("path", "'' (none) or a path (string)", _optional_path)
 DATABASE = Kind("path or URL", "a file path or an SQLAlchemy URL (string)", _database)
 SITE_URL = Kind("URL", "an http:// or https:// URL", _site_url)
+_ONE_ADDRESS = 'one email address ("Newsroom <news@example.org>" or news@example.org)'
+ADDRESS = Kind("address", _ONE_ADDRESS, _address)
+OPTIONAL_ADDRESS = Kind("address", f"'' (none) or {_ONE_ADDRESS}", _optional_address)
 BOOLEAN = Kind("boolean", "true or false", _boolean, _text_as_bool)
 
 
@@ -293,12 +310,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "email",
         "from",
-        NAME,
+        ADDRESS,
         "pressfeed <pressfeed@localhost>",
         "From address of digests and confirmation mails",
         field="sender",
     ),
-    Option("email", "reply_to", TEXT, "", "Reply-To address; empty for none"),
+    Option("email", "reply_to", OPTIONAL_ADDRESS, "", "Reply-To address; empty for none"),
     Option("email", "outbox_dir", PATH, "outbox", "directory of .eml files waiting to be sent"),
     Option(
         "email",

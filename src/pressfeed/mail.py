@@ -22,7 +22,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email import quoprimime
-from email.headerregistry import Address, AddressHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import format_datetime, parseaddr
@@ -32,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 
-from pressfeed.errors import MailAddressError
+from pressfeed.addresses import header_text, mailbox
 from pressfeed.models import Digest, Frequency, MailSettings, Subscriber
 from pressfeed.site import manage_url, unsubscribe_url
 from pressfeed.templating import environment, long_date, prints_plainly, render, schedule
@@ -42,11 +41,9 @@ LIST_DOMAIN = "localhost"  # List-Id domain when neither site nor sender has one
 UNSUBSCRIBE_LOCAL = "unsubscribe"  # local part of the mailto unsubscribe address, before "+"
 SUBJECT_TOPICS = 4  # topics a subject names; with more, it names one fewer and counts the rest
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 _DOMAIN = re.compile(r"(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*")  # a final label of digits is an IP
 _SPECIALS = frozenset('()<>[]:;@\\,."')
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # what a URL may keep when made ASCII for a header
-_HEADERS = HeaderRegistry()
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 _DIGEST_TEMPLATES = ("digest.txt", "digest.html")
 _QP_WIDTH = email.policy.default.max_line_length or 78  # where set_content wraps encoded lines
@@ -178,13 +175,8 @@ def unsubscribe_mailto(settings: MailSettings, subscriber: Subscriber) -> str | 
     token = subscriber.token
     if not settings.unsubscribe_mailto or not _PLAIN_TOKEN.fullmatch(token):
         return None
-    domain = _mailbox(settings.sender, "sender").domain
+    domain = mailbox(settings.sender, "sender").domain
     return f"mailto:{UNSUBSCRIBE_LOCAL}+{token}@{quote(domain)}?subject=unsubscribe%20{token}"
-
-
-def header_text(value: str) -> str:
-    """`value` without line breaks, control characters or lone surrogates, spaces collapsed."""
-    return " ".join(_UNSAFE.sub(" ", value).split())
 
 
 def _message(
@@ -195,10 +187,10 @@ def _message(
     id_parts: Sequence[str],
 ) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = _mailbox(settings.sender, "sender")
-    message["To"] = _mailbox(subscriber.address, f"address of subscriber {subscriber.id}")
+    message["From"] = mailbox(settings.sender, "sender")
+    message["To"] = mailbox(subscriber.address, f"address of subscriber {subscriber.id}")
     if settings.reply_to:
-        message["Reply-To"] = _mailbox(settings.reply_to, "reply_to")
+        message["Reply-To"] = mailbox(settings.reply_to, "reply_to")
     message["Subject"] = header_text(subject)
     message["Date"] = format_datetime(_aware(now, "now"))
     message["Message-ID"] = message_id(settings, *id_parts)
@@ -275,22 +267,9 @@ def _period(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> str:
     return f"{first} to {last} ({zone.key})"
 
 
-def _mailbox(value: str, what: str) -> Address:
-    """The one address in `value`; MailAddressError naming `what` when there is not exactly one."""
-    try:
-        header = _HEADERS("To", header_text(value))
-    except (IndexError, ValueError) as error:  # "x@" raises IndexError inside 3.11's parser
-        raise MailAddressError(what, value) from error
-    assert isinstance(header, AddressHeader)
-    found = header.addresses
-    if header.defects or len(found) != 1 or not found[0].username or not found[0].domain:
-        raise MailAddressError(what, value, "is not one email address")
-    return found[0]
-
-
 def _domain(settings: MailSettings) -> str | None:
     site = urlsplit(settings.site_url).hostname or ""
-    sender = _mailbox(settings.sender, "sender").domain.lower()
+    sender = mailbox(settings.sender, "sender").domain.lower()
     return next((host for host in (site, sender) if _DOMAIN.fullmatch(host)), None)
 
 
