@@ -81,6 +81,8 @@ def test_pages_link_the_new_format(with_lines: Served) -> None:
         assert links, f"no link to {url} on /{path}"
         assert links[0].get("type") == "text/plain"
         assert links[0].text_content() == "Headlines as text of Health"
+    index = lxml.html.fromstring(with_lines.client.get("").content).text_content()
+    assert "with its Atom, RSS, JSON Feed or Headlines link" in index
 
 
 def test_a_feed_asked_for_in_an_unknown_format_is_404(with_lines: Served) -> None:
