@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from pressfeed import store
@@ -46,12 +48,14 @@ def test_backoff_grows_to_an_hour() -> None:
 
 
 def test_a_confirmation_is_delivered_and_reported_as_a_delivery(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     record(engine, confirmation("s1-confirm-1"), "s1-confirm-1")
     mails = tmp_path / "mails"
-    report = deliver_outbox(engine, DirectoryTransport(mails), now=NOW)
+    with caplog.at_level(logging.INFO, "pressfeed.outbox"):
+        report = deliver_outbox(engine, DirectoryTransport(mails), now=NOW)
     assert report == DeliveryReport(sent=1)
+    assert "outbox: 1 sent, 0 to be tried again, 0 failed" in caplog.messages
     assert (mails / "s1-confirm-1.eml").read_bytes().startswith(b"From: Press Office")
     with engine.connect() as connection:
         (row,) = store.outbox_rows(connection)

@@ -81,6 +81,12 @@ def deliver_outbox(
     attempts = {row.key: row.attempts for row in due}
     ledger = _Ledger(engine, attempts, clock or _elapsed_since(now), retry or RETRY, report)
     asyncio.run(ledger.deliver(transport, [row.message for row in due]))
+    log.info(
+        "outbox: %d sent, %d to be tried again, %d failed",
+        report.sent,
+        report.deferred,
+        report.failed,
+    )
     return report
 
 
