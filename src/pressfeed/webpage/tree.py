@@ -205,27 +205,28 @@ class _ChunkReader:
         self.hints = 0
         self.story = 0  # open <article> and <main> elements
         self.depth = 0
-        self.line = 0
 
     def walk(self) -> None:
         walker = etree.iterwalk(self.page.root, events=("start", "end"))
         marks: list[int] = []
+        open_element, close_element, add = self._open, self._close, self._add
         for event, element in walker:
             if event == "start":
-                mark = self._open(element)
+                mark = open_element(element)
                 marks.append(mark)
                 if mark & _SKIP:
                     walker.skip_subtree()
-                elif element.text:
-                    self._add(element.text)  # the text before the element's first child
+                    continue
+                text = element.text  # the text before the element's first child
             else:
                 mark = marks.pop()
                 if mark:
-                    self._close(mark)
+                    close_element(mark)
                 else:
                     self.depth -= 1
-                if element.tail:
-                    self._add(element.tail)
+                text = element.tail
+            if text:
+                add(text)
         self._flush()
 
     def _open(self, element: Element) -> int:
@@ -312,11 +313,12 @@ class _ChunkReader:
             self.links -= 1
 
     def _add(self, text: str) -> None:
-        if not self.parts:
-            self.line = self.block[-1][0].sourceline or 0
-        self.parts.append(text)
-        if self.links:
-            self.link_chars += len(text.strip())
+        # Spaces before a paragraph's first word are no part of it: most texts between
+        # blocks are such spaces, and a paragraph is not started for them.
+        if self.parts or not text.isspace():
+            self.parts.append(text)
+            if self.links:
+                self.link_chars += len(text.strip())
 
     def _flush(self) -> None:
         if not self.parts:
@@ -333,7 +335,7 @@ class _ChunkReader:
                 tag=str(element.tag),
                 element=element,
                 depth=depth,
-                line=self.line,
+                line=element.sourceline or 0,
                 link_chars=min(link_chars, len(text)),
                 heading=min(self.headings) if self.headings else 0,
                 chrome_depth=self.chrome[-1] if self.chrome else -1,
