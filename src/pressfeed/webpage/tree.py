@@ -220,7 +220,7 @@ class _ChunkReader:
                 text = element.text  # the text before the element's first child
             else:
                 mark = marks.pop()
-                if mark:
+                if mark & ~_SKIP:
                     close_element(mark)
                 else:
                     self.depth -= 1
@@ -235,6 +235,8 @@ class _ChunkReader:
         if not isinstance(tag, str):
             return _SKIP  # an entity or a processing instruction
         kind = _TAG_KINDS.get(tag, 0)
+        if kind & _K_NO_TEXT:
+            return _SKIP  # whatever its attributes say
         attributes = element.items()
         if attributes:
             names = _attribute_marks(tag, attributes)
@@ -244,8 +246,6 @@ class _ChunkReader:
             return 0
         else:
             names = 0
-        if kind & _K_NO_TEXT:
-            return _SKIP
         if kind & _K_MENU or (kind & _K_SITE_PART and not self.story):
             self._skip_site_part(element)
             return _SKIP
@@ -295,8 +295,6 @@ class _ChunkReader:
 
     def _close(self, mark: int) -> None:
         self.depth -= 1
-        if mark & _SKIP:
-            return
         if mark & _BLOCK_OPEN:
             if self.parts:
                 self._flush()
@@ -371,11 +369,13 @@ def _attribute_marks(tag: str, attributes: list[tuple[str, str]]) -> int:
             itemprop = value
         else:
             hidden = hidden or key == "hidden" or value == "true"
+    marks = _class_marks(names) if names else 0
+    if not (hidden or style or ident or role or itemprop):
+        return marks & ~_CHROME if marks & _CHROME and tag in _NEVER_CHROME else marks
     if hidden and tag not in ("body", "html"):
         return _SKIP
     if style and _HIDDEN_STYLE.search(style):
         return _SKIP
-    marks = _class_marks(names) if names else 0
     if ident:
         marks |= _id_marks(ident)
     if marks & _CHROME and tag in _NEVER_CHROME:
@@ -402,7 +402,10 @@ def _class_marks(names: str) -> int:
     text = names.lower()
     classes = text.split()
     marks = _SKIP if not _HIDDEN_CLASSES.isdisjoint(classes) else 0
-    for word in (*_NAME_WORD.findall(text), *classes):
+    words = _NAME_WORD.findall(text)
+    if _WORD_MARKS.keys().isdisjoint(words) and _WORD_MARKS.keys().isdisjoint(classes):
+        return marks  # most class names mark nothing
+    for word in (*words, *classes):
         marks |= _WORD_MARKS.get(word, 0)
     return marks
 
