@@ -83,7 +83,6 @@ _PARSER = etree.HTMLParser(
     huge_tree=True, remove_comments=True, remove_pis=True, encoding="utf-8", collect_ids=False
 )
 Element: TypeAlias = etree._Element
-Attributes: TypeAlias = etree._Attrib
 _FLAT_DEPTH = 200
 
 
