@@ -243,6 +243,25 @@ def test_dates_after_tomorrow_or_before_the_web_are_not_dates() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "BERLIN, 18 November 2019 -- The minister said on 3 December 2019 that " + "x" * 200,
+        "x" * 36 + " 3 September 2020 and 4 May 2020",  # opens in the span, ends past it
+        "1" * 41 + " 3 May 2020",  # only digits before: no date starts in the span
+        "v1.3 May 2020 " + "x" * 40,  # the dot before "3" is seen: "3 May" is no date
+        "On 12/03/2019, 2019-03-13 and 14.03.2019 the board met",
+        "no date here at all, only words " * 10,
+    ],
+)
+def test_dates_starting_within_a_span_are_the_first_dates_of_the_text(text: str) -> None:
+    def found(**within: int) -> list[tuple[dt.date, int, int]]:
+        dates = find_dates(text, day_first=True, today=TODAY, **within)
+        return [(f.date, f.start, f.end) for f in dates]
+
+    assert found(starting_within=40) == [f for f in found() if f[1] <= 40]
+
+
+@pytest.mark.parametrize(
     ("language", "url", "day_first"),
     [
         ("en-US", "", False),

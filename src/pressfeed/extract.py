@@ -48,7 +48,7 @@ class _Words:
 
     contact_intro: re.Pattern[str]
     read_more: re.Pattern[str]
-    caption: re.Pattern[str]
+    caption: _Caption
     source_line: re.Pattern[str]
 
 
@@ -67,14 +67,27 @@ def _source_line(languages: Sequence[Language]) -> re.Pattern[str]:
     return re.compile(rf"(?:{labels})\s*:\s*(\S+)", re.IGNORECASE)
 
 
-def _caption(languages: Sequence[Language]) -> re.Pattern[str]:
+@dataclass(frozen=True)
+class _Caption:
     """A photo caption or credit, or a copyright line, anywhere in a paragraph."""
+
+    anywhere: re.Pattern[str]  # "©", "(c) 2020", "All rights reserved"
+    labelled: re.Pattern[str]  # "Photo: ...", "... Credit: Jane Doe"; only with a colon
+
+    def search(self, text: str) -> bool:
+        # Most paragraphs have no colon: the labels are not looked for at each of their words.
+        return bool(self.anywhere.search(text)) or (
+            ":" in text and bool(self.labelled.search(text))
+        )
+
+
+def _caption(languages: Sequence[Language]) -> _Caption:
     labels = alternation((w for lang in languages for w in lang.caption_labels), space=r"\s*")
     credits = alternation(w for language in languages for w in language.credit_labels)
     rights = alternation(w for language in languages for w in language.rights_reserved)
-    return re.compile(
-        rf"©|\(c\)\s*\d{{4}}|{rights}|^(?:{labels})\s*:|\b(?:{credits})\s*:\s*[^.]{{2,60}}$",
-        re.IGNORECASE,
+    return _Caption(
+        re.compile(rf"©|\(c\)\s*\d{{4}}|{rights}", re.IGNORECASE),
+        re.compile(rf"^(?:{labels})\s*:|\b(?:{credits})\s*:\s*[^.]{{2,60}}$", re.IGNORECASE),
     )
 
 
@@ -193,7 +206,7 @@ def strip_chrome(blocks: Sequence[Block]) -> list[Block]:
 
 
 def _is_noise(text: str) -> bool:
-    return bool(_PUNCT_ONLY.match(text) or _is_breadcrumb(text) or _words().caption.search(text))
+    return bool(_PUNCT_ONLY.match(text)) or _is_breadcrumb(text) or _words().caption.search(text)
 
 
 def _is_breadcrumb(text: str) -> bool:

@@ -51,6 +51,8 @@ def citable_url(text: str | None) -> str | None:
 
 def clean_line(line: str) -> str:
     """Collapse runs of spaces within one line."""
+    if line.isascii() and "  " not in line and "\t" not in line:
+        return line.strip()  # nothing to collapse, and this is the common line
     return _SPACES.sub(" ", line).strip()
 
 

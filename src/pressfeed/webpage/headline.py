@@ -6,6 +6,7 @@ the visible `<h1>` is sometimes the site's logo or a section label; each correct
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -184,6 +185,7 @@ def is_not_a_headline(text: str) -> bool:
     return shares >= 2 and shares * 3 >= len(text.split())
 
 
+@functools.lru_cache(maxsize=4096)  # each heading is folded for several comparisons
 def fold(text: str) -> str:
     """Text for comparison: compatibility forms, no case, plain quotes and dashes, one space."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
@@ -196,7 +198,7 @@ def similar(a: str, b: str) -> float:
 
 
 def _overlap(wa: Counter[str], wb: Counter[str]) -> float:
-    common = sum((wa & wb).values())
+    common = sum(min(count, wb[word]) for word, count in wa.items() if word in wb)
     if not common:
         return 0.0
     precision, recall = common / sum(wa.values()), common / sum(wb.values())

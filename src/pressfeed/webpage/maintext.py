@@ -45,10 +45,11 @@ def main_text(chunks: Sequence[Chunk], skip: set[int]) -> list[int]:
     top = _widened(max(scores, key=scores.__getitem__), prose)
     selected = _with_prose_siblings(top, scores)
     depth = _depth(top)
+    inside = {e for container in selected for e in container.iter()}
     return [
         i
         for i, chunk in enumerate(chunks)
-        if i not in skip and _inside(chunk, selected) and _keeps(chunk, depth)
+        if i not in skip and chunk.element in inside and _keeps(chunk, depth)
     ]
 
 
@@ -111,12 +112,6 @@ def _with_prose_siblings(top: Element, scores: dict[Element, float]) -> set[Elem
 
 def _depth(element: Element) -> int:
     return sum(1 for _ in element.iterancestors())
-
-
-def _inside(chunk: Chunk, selected: set[Element]) -> bool:
-    if chunk.element in selected:
-        return True
-    return any(a in selected for a in chunk.element.iterancestors())
 
 
 def _keeps(chunk: Chunk, top_depth: int) -> bool:

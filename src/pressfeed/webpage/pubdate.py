@@ -96,14 +96,43 @@ class Found:
 
 
 def find_dates(
-    text: str, *, day_first: bool, today: dt.date, near: dt.date | None = None
+    text: str,
+    *,
+    day_first: bool,
+    today: dt.date,
+    near: dt.date | None = None,
+    starting_within: int | None = None,
 ) -> Iterator[Found]:
-    """Every plausible full date printed in `text`, in order."""
-    for match in _patterns().dates.finditer(text):
+    """Every plausible full date printed in `text`, in order; with `starting_within`, only
+    those that start at or before that index."""
+    if not _TWO_DIGITS.search(text):
+        return  # every printed date has a year of two digits or more
+    for match in _matches(_patterns().dates, text, starting_within):
         date = _match_date(match, day_first, today, near)
         if date is not None:
             numeric = match["na"] is not None
             yield Found(date, match.start(), match.end(), numeric)
+
+
+_TWO_DIGITS = re.compile(r"\d\d")
+
+
+def _matches(
+    pattern: re.Pattern[str], text: str, last_start: int | None
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, stopped at the matches that start after `last_start`: the
+    pattern is tried at those first positions only, not searched for through a long text."""
+    if last_start is None:
+        yield from pattern.finditer(text)
+        return
+    position = 0
+    while position <= min(last_start, len(text)):
+        match = pattern.match(text, position)  # sees the text before `position`, as search does
+        if match is None:
+            position += 1
+        else:
+            yield match
+            position = max(match.end(), position + 1)  # a date is never an empty match
 
 
 def _match_date(
@@ -482,9 +511,12 @@ def _chunk_date(
     if _is_caption(chunk) or _is_teaser(chunk):
         return None
     story = len(text) >= _LONG
+    within = _DATELINE_SPAN if story else None
     found = [
         f
-        for f in find_dates(text, day_first=day_first, today=today, near=near)
+        for f in find_dates(
+            text, day_first=day_first, today=today, near=near, starting_within=within
+        )
         if (updates or not is_update(text, f))
         and (not story or _starts_dateline(text, f))
         and (not edge_only or at_edge(text, f))

@@ -78,9 +78,11 @@ _HIDDEN_CLASSES = frozenset(
 _NAME_WORD = re.compile(r"[a-z]+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
-_PARSER = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True, encoding="utf-8")
+# No table of ids: nothing looks elements up by id, and filling it costs 5% of the parse.
+_PARSER = etree.HTMLParser(
+    huge_tree=True, remove_comments=True, remove_pis=True, encoding="utf-8", collect_ids=False
+)
 Element: TypeAlias = etree._Element
-Attributes: TypeAlias = etree._Attrib
 _FLAT_DEPTH = 200
 
 
@@ -205,50 +207,52 @@ class _ChunkReader:
         self.hints = 0
         self.story = 0  # open <article> and <main> elements
         self.depth = 0
-        self.line = 0
 
     def walk(self) -> None:
         walker = etree.iterwalk(self.page.root, events=("start", "end"))
         marks: list[int] = []
+        open_element, close_element, add = self._open, self._close, self._add
         for event, element in walker:
             if event == "start":
-                mark = self._open(element)
+                mark = open_element(element)
                 marks.append(mark)
                 if mark & _SKIP:
                     walker.skip_subtree()
-                elif element.text:
-                    self._add(element.text)  # the text before the element's first child
+                    continue
+                text = element.text  # the text before the element's first child
             else:
                 mark = marks.pop()
-                if mark:
-                    self._close(mark)
+                if mark & ~_SKIP:
+                    close_element(mark)
                 else:
                     self.depth -= 1
-                if element.tail:
-                    self._add(element.tail)
+                text = element.tail
+            if text:
+                add(text)
         self._flush()
 
     def _open(self, element: Element) -> int:
         self.depth += 1
         tag = element.tag
-        attrib = element.attrib
-        if not attrib:
-            if tag in _INLINE:
-                return 0
-            names = 0
-        elif not isinstance(tag, str):
-            return _SKIP
-        else:
-            names = _attribute_marks(tag, attrib)
+        if not isinstance(tag, str):
+            return _SKIP  # an entity or a processing instruction
+        kind = _TAG_KINDS.get(tag, 0)
+        if kind & _K_NO_TEXT:
+            return _SKIP  # whatever its attributes say
+        attributes = element.items()
+        if attributes:
+            names = _attribute_marks(tag, attributes)
             if names & _SKIP:
                 return _SKIP
-        if not isinstance(tag, str) or tag in _NO_TEXT:
-            return _SKIP
-        if tag in _SITE_MENUS or (tag in _SITE_PARTS and not self.story):
+        elif kind & _K_INLINE:
+            return 0
+        else:
+            names = 0
+        if kind & _K_MENU or (kind & _K_SITE_PART and not self.story):
             self._skip_site_part(element)
             return _SKIP
         mark = 0
-        if tag in _BLOCK or names & _KICKER:
+        if kind & _K_BLOCK or names & _KICKER:
             if self.parts:
                 self._flush()
             self.block.append((element, self.depth))
@@ -257,26 +261,31 @@ class _ChunkReader:
             if level:
                 self.headings.append(level)
                 mark |= _HEAD
-        if tag in _STORY:
+        if kind & _K_STORY:
             self.story += 1
             mark |= _STORY_OPEN
-        if names & _CHROME or tag in _CHROME_TAGS or (tag == "header" and not self.story):
+        if names & _CHROME or kind & _K_CHROME or (kind & _K_HEADER and not self.story):
             self.chrome.append(self.depth)
             mark |= _CHROME
         if names & _HINT:
             self.hints += 1
             mark |= _HINT
-        if tag == "a":
+        if kind & _K_LINK:
             self.links += 1
             mark |= _LINK
-        elif tag == "time" and attrib.get("datetime"):
-            chunk = len(self.page.chunks)
-            self.page.times.append(TimeTag(attrib["datetime"].strip(), chunk, bool(self.chrome)))
+        elif kind & _K_TIME:
+            self._add_time(element)
         if names & _DATED:
-            value = attrib.get("content") or attrib.get("datetime")
+            value = element.get("content") or element.get("datetime")
             if value:
-                self.page.item_dates.append((attrib.get("itemprop") or "", value))
+                self.page.item_dates.append((element.get("itemprop") or "", value))
         return mark
+
+    def _add_time(self, element: Element) -> None:
+        value = element.get("datetime")
+        if value:
+            chunk = len(self.page.chunks)
+            self.page.times.append(TimeTag(value.strip(), chunk, bool(self.chrome)))
 
     def _skip_site_part(self, element: Element) -> None:
         """Menus and sidebars are not read; a date marked up in one still counts (some sites
@@ -288,8 +297,6 @@ class _ChunkReader:
 
     def _close(self, mark: int) -> None:
         self.depth -= 1
-        if mark & _SKIP:
-            return
         if mark & _BLOCK_OPEN:
             if self.parts:
                 self._flush()
@@ -306,11 +313,12 @@ class _ChunkReader:
             self.links -= 1
 
     def _add(self, text: str) -> None:
-        if not self.parts:
-            self.line = self.block[-1][0].sourceline or 0
-        self.parts.append(text)
-        if self.links:
-            self.link_chars += len(text.strip())
+        # Spaces before a paragraph's first word are no part of it: most texts between
+        # blocks are such spaces, and a paragraph is not started for them.
+        if self.parts or not text.isspace():
+            self.parts.append(text)
+            if self.links:
+                self.link_chars += len(text.strip())
 
     def _flush(self) -> None:
         if not self.parts:
@@ -327,7 +335,7 @@ class _ChunkReader:
                 tag=str(element.tag),
                 element=element,
                 depth=depth,
-                line=self.line,
+                line=element.sourceline or 0,
                 link_chars=min(link_chars, len(text)),
                 heading=min(self.headings) if self.headings else 0,
                 chrome_depth=self.chrome[-1] if self.chrome else -1,
@@ -344,27 +352,36 @@ def _cleaned(text: str) -> str:
     return " ".join(clean_text(text).split())
 
 
-def _words(names: str) -> frozenset[str]:
-    """The words of a class attribute, lower-cased: each name whole and split at - and _."""
-    text = names.lower()
-    return frozenset([*_NAME_WORD.findall(text), *text.split()])
-
-
-def _attribute_marks(tag: str, attrib: Attributes) -> int:
+def _attribute_marks(tag: str, attributes: list[tuple[str, str]]) -> int:
     """What an element's attributes say: hidden (_SKIP), chrome, headline, kicker."""
-    hidden = "hidden" in attrib or attrib.get("aria-hidden") == "true"
+    hidden = False
+    style = names = ident = role = itemprop = None
+    for key, value in attributes:  # one call into lxml, not one per attribute looked at
+        if key not in _MARKING_ATTRIBUTES:
+            continue
+        if key == "class":
+            names = value
+        elif key == "id":
+            ident = value
+        elif key == "style":
+            style = value
+        elif key == "role":
+            role = value
+        elif key == "itemprop":
+            itemprop = value
+        else:
+            hidden = hidden or key == "hidden" or value == "true"
+    marks = _class_marks(names) if names else 0
+    if not (hidden or style or ident or role or itemprop):
+        return marks & ~_CHROME if marks & _CHROME and tag in _NEVER_CHROME else marks
     if hidden and tag not in ("body", "html"):
         return _SKIP
-    style = attrib.get("style")
     if style and _HIDDEN_STYLE.search(style):
         return _SKIP
-    names, ident = attrib.get("class"), attrib.get("id")
-    marks = _class_marks(names) if names else 0
     if ident:
         marks |= _id_marks(ident)
     if marks & _CHROME and tag in _NEVER_CHROME:
         marks &= ~_CHROME
-    role, itemprop = attrib.get("role"), attrib.get("itemprop")
     if role in _CHROME_ROLES and tag not in _STORY:
         marks |= _CHROME
     if itemprop in ("author", "creator"):
@@ -376,26 +393,32 @@ def _attribute_marks(tag: str, attrib: Attributes) -> int:
     return marks
 
 
+_MARKING_ATTRIBUTES = frozenset(
+    {"class", "id", "style", "role", "itemprop", "hidden", "aria-hidden"}
+)
+
+
 @functools.lru_cache(maxsize=8192)
 def _class_marks(names: str) -> int:
     """Marks of a class attribute: class names repeat across a page, so they are cached."""
-    classes = names.lower().split()
-    words = _words(names)
+    text = names.lower()
+    classes = text.split()
     marks = _SKIP if not _HIDDEN_CLASSES.isdisjoint(classes) else 0
-    if not _CHROME_WORDS.isdisjoint(words):
-        marks |= _CHROME
-    if not _HEADLINE_WORDS.isdisjoint(words):
-        marks |= _HINT
-    if not _KICKER_WORDS.isdisjoint(words):
-        marks |= _KICKER
+    words = _NAME_WORD.findall(text)
+    if _WORD_MARKS.keys().isdisjoint(words) and _WORD_MARKS.keys().isdisjoint(classes):
+        return marks  # most class names mark nothing
+    for word in (*words, *classes):
+        marks |= _WORD_MARKS.get(word, 0)
     return marks
 
 
 def _id_marks(ident: str) -> int:
-    """Marks of an id, which is unique to its element: not worth a cache entry."""
-    words = _NAME_WORD.findall(ident.lower())
-    marks = _CHROME if not _CHROME_WORDS.isdisjoint(words) else 0
-    return marks | (_KICKER if not _KICKER_WORDS.isdisjoint(words) else 0)
+    """Marks of an id, which is unique to its element: not worth a cache entry. An id never
+    marks a headline."""
+    marks = 0
+    for word in _NAME_WORD.findall(ident.lower()):
+        marks |= _WORD_MARKS.get(word, 0)
+    return marks & (_CHROME | _KICKER)
 
 
 _NEVER_CHROME = frozenset({"body", "html", "article", "main"})
@@ -410,3 +433,41 @@ _KICKER_WORDS = frozenset(
         "label", "rubric", "category", "flag", "overtitle"
     }
 )  # fmt: skip
+
+
+def _word_marks() -> dict[str, int]:
+    marks: dict[str, int] = {}
+    sets = ((_CHROME, _CHROME_WORDS), (_HINT, _HEADLINE_WORDS), (_KICKER, _KICKER_WORDS))
+    for mark, words in sets:
+        for word in words:
+            marks[word] = marks.get(word, 0) | mark
+    return marks
+
+
+_WORD_MARKS = _word_marks()  # a class or id word -> the marks it gives
+
+# What a tag is, looked up once per element instead of in one set after another.
+_K_INLINE, _K_NO_TEXT, _K_MENU, _K_SITE_PART, _K_BLOCK, _K_STORY = 1, 2, 4, 8, 16, 32
+_K_CHROME, _K_HEADER, _K_LINK, _K_TIME = 64, 128, 256, 512
+
+
+def _tag_kinds() -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for kind, tags in (
+        (_K_INLINE, _INLINE),
+        (_K_NO_TEXT, _NO_TEXT),
+        (_K_MENU, _SITE_MENUS),
+        (_K_SITE_PART, _SITE_PARTS),
+        (_K_BLOCK, _BLOCK),
+        (_K_STORY, _STORY),
+        (_K_CHROME, _CHROME_TAGS),
+        (_K_HEADER, {"header"}),
+        (_K_LINK, {"a"}),
+        (_K_TIME, {"time"}),
+    ):
+        for tag in tags:
+            kinds[tag] = kinds.get(tag, 0) | kind
+    return kinds
+
+
+_TAG_KINDS = _tag_kinds()
