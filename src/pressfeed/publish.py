@@ -423,11 +423,10 @@ def _write_archive_month(
     A page's inputs are its neighbours and what the store says of its releases (without their
     text, which `text_hash` stands for): a month whose pages are all as written is never read
     in full."""
-    first = dt.date.fromisoformat(f"{month}-01")
-    after = (first + dt.timedelta(days=32)).replace(day=1)
+    between = store.month_dates(month)
     topic = None if slug == ALL_FEED else slug
-    signed = store.feed_signatures(connection, topic, between=(first, after))[::-1]
-    full = _MonthReleases(connection, topic, (first, after))
+    signed = store.feed_signatures(connection, topic, between=between)[::-1]
+    full = _MonthReleases(connection, topic, between)
     length = settings.archive_length
     paths = [archive_path(slug, page, form) for page in wanted for form in archive_formats()]
     outputs = _Outputs(connection, settings, fingerprint, paths)

@@ -828,10 +828,15 @@ def feed_signatures(
     return [(*row, topics.get(row.id, ()), ranks.get(row.id)) for row in rows]
 
 
+def month_dates(month: str) -> tuple[dt.date, dt.date]:
+    """The first day of `month` ("2024-03") and the first day after it."""
+    first = dt.date.fromisoformat(f"{month}-01")
+    return first, (first + dt.timedelta(days=32)).replace(day=1)
+
+
 def _dated_in(month: str) -> Any:
     """Releases dated in `month`, as a range the date index answers."""
-    first = dt.date.fromisoformat(f"{month}-01")
-    after = (first + dt.timedelta(days=32)).replace(day=1)
+    first, after = month_dates(month)
     return (releases.c.date >= first) & (releases.c.date < after)
 
 
