@@ -23,8 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
+
+from bench_scan import spread  # one way to print a median and its range
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -91,14 +93,15 @@ def run(work: Path, size: int, runs: int) -> str:
         encoding="utf-8",
     )
     pressfeed(config, "scan")
-    empty, unchanged = [], []
+    empty: list[float] = []
+    unchanged: list[float] = []
     for _ in range(runs):
         shutil.rmtree(output, ignore_errors=True)
         empty.append(timed(lambda: pressfeed(config, "publish", "--full")))
         unchanged.append(timed(lambda: pressfeed(config, "publish", "--full")))
     ours = tree_size(output)
     releases = export_for_hugo(config, work / "hugo", page_style(output))
-    hugo_times = []
+    hugo_times: list[float] = []
     public = work / "public"
     for _ in range(runs):
         shutil.rmtree(public, ignore_errors=True)
@@ -183,12 +186,6 @@ def tree_size(root: Path) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-def spread(values: Sequence[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-
-
 def version() -> str:
     found = subprocess.run(["hugo", "version"], check=True, capture_output=True, text=True)
     return found.stdout.split()[1].split("+")[0]
@@ -198,10 +195,10 @@ def report(
     size: int,
     releases: int,
     runs: int,
-    empty: Sequence[float],
-    unchanged: Sequence[float],
+    empty: list[float],
+    unchanged: list[float],
     ours: tuple[int, int],
-    hugo_times: Sequence[float],
+    hugo_times: list[float],
     theirs: tuple[int, int],
 ) -> str:
     mb = 1024 * 1024
