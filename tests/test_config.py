@@ -389,6 +389,30 @@ def test_starttls_and_tls_together_are_rejected(tmp_path: Path) -> None:
     ]
 
 
+def test_our_websub_hub_and_an_outside_one_together_are_rejected(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, '[service]\nwebsub = true\nwebsub_hub = "https://hub.example.org/"\n'
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+
+    reason = "cannot be true together with service.websub_hub; choose one"
+    assert problems(error) == [("pressfeed.toml", 2, "service.websub", reason)]
+
+
+def test_an_outside_websub_hub_must_be_an_http_url(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[service]\nwebsub_hub = "ftp://hub.example.org/"\n')
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, environ={})
+
+    expected = (
+        "expected '' (none) or an http:// or https:// URL, got 'ftp://hub.example.org/' (string)"
+    )
+    assert [p[2:] for p in problems(error)] == [("service.websub_hub", expected)]
+
+
 def test_smtp_transport_needs_a_host(tmp_path: Path) -> None:
     config = write_config(tmp_path, '[email]\ntransport = "smtp"\n')
 
@@ -786,7 +810,7 @@ def test_describe_options_and_env_name() -> None:
     assert options["email.from"][2] == '"pressfeed <pressfeed@localhost>"'
     assert options["smtp.starttls"][1:3] == ("boolean", "false")
     assert options["max_file_bytes"][2] == "5_000_000"
-    assert len(options) == 38
+    assert len(options) == 40
     assert env_name("smtp.host") == "PRESSFEED_SMTP_HOST"
     assert env_name("feed_length") == "PRESSFEED_FEED_LENGTH"
     assert env_name("email.from") == "PRESSFEED_EMAIL_FROM"

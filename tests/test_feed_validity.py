@@ -59,3 +59,29 @@ def test_the_w3c_validator_is_the_real_one() -> None:
     bare = b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>'
     problems = w3c_problems(bare, "http://example.org/x.atom")
     assert any("Missing feed element: id" in p for p in problems), problems
+
+
+def test_feeds_naming_a_websub_hub_have_no_w3c_error_or_warning(tmp_path: Path) -> None:
+    """The hub's link in Atom, and as atom:link in RSS, is no problem to the validator."""
+    if not (W3C_SOURCE / "src" / "feedvalidator").is_dir():
+        pytest.skip(f"no W3C feed validator in {W3C_SOURCE}")
+    overrides = {
+        "output_dir": tmp_path / "feeds",
+        "database": tmp_path / "pressfeed.db",
+        "service.websub": "true",
+    }
+    settings = load_settings(SAMPLE_CONFIG, environ={}, overrides=overrides)
+    engine = store.open_store(settings.database)
+    try:
+        scan_content(settings, engine, now=NOW)
+        publish(settings, engine)
+    finally:
+        engine.dispose()
+    hub = f'href="{settings.site_url}hub"'.encode()
+    found = {}
+    for name in ("all.atom", "all.rss", "libya.atom", "libya.rss"):
+        body = (settings.output_dir / name).read_bytes()
+        assert hub in body, name
+        if problems := w3c_problems(body, settings.site_url + name):
+            found[name] = problems
+    assert found == {}

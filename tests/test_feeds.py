@@ -122,6 +122,8 @@ ARCHIVE_PAGE = make_doc(
         current=CURRENT, prev=SEPTEMBER, next=f"{SITE}/x/2026-11", is_archive=True
     ),
 )
+HUB = "https://hub.example.org/"
+PUSHED = make_doc(hub=HUB, archive=ArchiveLinks(current=CURRENT, prev=OCTOBER))
 FORMATS: dict[str, Build] = {"atom": atom_bytes, "rss": rss_bytes, "json": json_bytes}
 FEED_LINKS = tuple(
     FeedLinks(slug, title, about, format_links(base), f"{SITE}/#{slug}")
@@ -235,6 +237,28 @@ def test_atom_links_itself_first_and_each_entry_to_its_page() -> None:
     for element, expected in zip(root.findall("a:entry", NS), ENTRIES, strict=True):
         (link,) = element.findall("a:link", NS)
         assert dict(link.attrib) == {"href": expected.url, "rel": "alternate", "type": "text/html"}
+
+
+def test_a_feed_pushed_by_websub_names_its_hub_and_itself_in_every_format() -> None:
+    atom = read(atom_bytes(PUSHED)).feed
+    rss = read(rss_bytes(PUSHED)).feed
+    for feed, suffix in ((atom, ".atom"), (rss, ".rss")):
+        found = {link.rel: link.href for link in feed.links}
+        assert (found["hub"], found["self"]) == (HUB, f"{CURRENT}{suffix}")
+    assert links(xml(rss_bytes(PUSHED)).find("channel"), "atom:link") == {
+        "self": f"{CURRENT}.rss",
+        "hub": HUB,
+        "prev-archive": f"{OCTOBER}.atom",
+    }
+    feed = json.loads(json_bytes(PUSHED))
+    assert feed["hubs"] == [{"type": "WebSub", "url": HUB}]
+    assert feed["feed_url"] == f"{CURRENT}.json"
+
+
+def test_a_feed_without_a_hub_names_none() -> None:
+    assert "hub" not in links(xml(atom_bytes(DOC)))
+    assert "hub" not in links(xml(rss_bytes(DOC)).find("channel"), "atom:link")
+    assert "hubs" not in json.loads(json_bytes(DOC))
 
 
 def test_json_feed_has_every_field() -> None:
@@ -367,7 +391,13 @@ def test_opml_drops_characters_xml_forbids() -> None:
 
 # --- the W3C rules --------------------------------------------------------------------------------
 
-DOCS = {"plain": DOC, "empty": EMPTY, "subscription": SUBSCRIPTION, "archive": ARCHIVE_PAGE}
+DOCS = {
+    "plain": DOC,
+    "empty": EMPTY,
+    "subscription": SUBSCRIPTION,
+    "archive": ARCHIVE_PAGE,
+    "pushed": PUSHED,
+}
 
 
 @pytest.mark.parametrize("doc", DOCS.values(), ids=DOCS.keys())

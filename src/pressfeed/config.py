@@ -145,6 +145,14 @@ def _site_url(value: object, base: Path) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def _optional_url(value: object, base: Path) -> str:
+    url = _string(value, base)
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ValueError
+    return url
+
+
 def _boolean(value: object, base: Path) -> bool:
     if not isinstance(value, bool):
         raise ValueError
@@ -210,6 +218,7 @@ PATH = Kind("path", "a path (string)", _path)
 OPTIONAL_PATH = Kind("path", "'' (none) or a path (string)", _optional_path)
 DATABASE = Kind("path or URL", "a file path or an SQLAlchemy URL (string)", _database)
 SITE_URL = Kind("URL", "an http:// or https:// URL", _site_url)
+OPTIONAL_URL = Kind("URL", "'' (none) or an http:// or https:// URL", _optional_url)
 _ONE_ADDRESS = 'one email address ("Newsroom <news@example.org>" or news@example.org)'
 ADDRESS = Kind("address", _ONE_ADDRESS, _address)
 OPTIONAL_ADDRESS = Kind("address", f"'' (none) or {_ONE_ADDRESS}", _optional_address)
@@ -340,6 +349,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("service", "port", _integer(1, 65535), 8080, "port the web server listens on"),
     Option("service", "scan_interval", _integer(10), 300, "seconds between full scans"),
     Option("service", "poll", BOOLEAN, False, "watch by polling (for network file systems)"),
+    Option(
+        "service",
+        "websub",
+        BOOLEAN,
+        False,
+        "serve a WebSub hub at <site_url>hub, named in the feeds, that pushes changed feeds",
+    ),
+    Option(
+        "service",
+        "websub_hub",
+        OPTIONAL_URL,
+        "",
+        "'' (none) or an outside WebSub hub to name in the feeds and ping when they change",
+    ),
 )
 
 SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS if o.section))
@@ -758,6 +781,9 @@ def _check_together(winners: Mapping[str, _Given], problems: list[ConfigProblem]
     if tls and starttls and tls.value and starttls.value:
         reason = f"cannot be true together with {starttls.name}; choose one"
         problems.append(tls.problem(reason))
+    own, outside = winners.get("service.websub"), winners.get("service.websub_hub")
+    if own and outside and own.value and outside.value:
+        problems.append(own.problem(f"cannot be true together with {outside.name}; choose one"))
     transport, host = winners.get("email.transport"), winners.get("smtp.host")
     if transport and host and transport.value == "smtp" and not host.value:
         problems.append(transport.problem("is 'smtp' but smtp.host is empty"))

@@ -85,6 +85,8 @@ def atom_bytes(doc: FeedDoc) -> bytes:
     fg.id(doc.id)
     fg.title(_feed_title(doc))
     fg.link(href=doc.base_url + ATOM.suffix, rel="self", type=ATOM.media_type)
+    if doc.hub:
+        fg.link(href=doc.hub, rel="hub")  # WebSub: the hub that pushes this feed
     fg.link(href=doc.home_url, rel="alternate", type="text/html")
     fg.subtitle(doc.subtitle)
     fg.author(name=doc.author or _feed_title(doc))
@@ -102,8 +104,7 @@ def rss_bytes(doc: FeedDoc) -> bytes:
     """The document as an RSS 2.0 channel."""
     doc = _xml_safe_doc(doc)
     fg = FeedGenerator()
-    prev = doc.archive.prev if doc.archive else None
-    fg.register_extension(GENERATOR, partial(_RssPrevArchive, prev), None, atom=False, rss=True)
+    fg.register_extension(GENERATOR, partial(_RssAtomLinks, _rss_atom_links(doc)), None, atom=False)
     fg.title(_feed_title(doc))
     # RSS keeps the first rel=self link and takes <link> from the last call.
     fg.link(href=doc.base_url + RSS.suffix, rel="self", type=RSS.media_type)
@@ -128,6 +129,8 @@ def json_bytes(doc: FeedDoc) -> bytes:
         "feed_url": doc.base_url + JSON_FEED.suffix,
         "description": doc.subtitle or _feed_title(doc),
     }
+    if doc.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": doc.hub}]
     if doc.archive and doc.archive.prev:
         # Older releases are in the Atom archive pages; JSON Feed's next_url would have to name
         # a JSON Feed, so the link is an extension, as RSS carries it in an atom:link.
@@ -320,19 +323,28 @@ class _EntryLinks(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
 
-class _RssPrevArchive(BaseExtension):  # type: ignore[misc]
-    """An atom:link to the newest Atom archive page: RSS has no archives of its own."""
+def _rss_atom_links(doc: FeedDoc) -> tuple[dict[str, str], ...]:
+    """The atom:links of an RSS channel besides rel=self: its WebSub hub, and the newest Atom
+    archive page (RSS has no archives of its own)."""
+    links = []
+    if doc.hub:
+        links.append({"rel": "hub", "href": doc.hub})
+    if doc.archive and doc.archive.prev:
+        prev = doc.archive.prev + ATOM.suffix
+        links.append({"rel": "prev-archive", "href": prev, "type": ATOM.media_type})
+    return tuple(links)
 
-    def __init__(self, prev: str | None) -> None:
-        self.prev = prev
+
+class _RssAtomLinks(BaseExtension):  # type: ignore[misc]
+    """Adds atom:links to an RSS channel: feedgen writes only the first rel=self one."""
+
+    def __init__(self, links: Sequence[dict[str, str]]) -> None:
+        self.links = links
 
     def extend_rss(self, rss: Any) -> Any:
-        if self.prev:
-            channel = rss.find("channel")
-            href = self.prev + ATOM.suffix
-            xml_elem(
-                f"{{{ATOM_NS}}}link", channel, href=href, rel="prev-archive", type=ATOM.media_type
-            )
+        channel = rss.find("channel")
+        for link in self.links:
+            xml_elem(f"{{{ATOM_NS}}}link", channel, **link)
         return rss
 
 

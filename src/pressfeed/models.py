@@ -197,6 +197,8 @@ class ServiceSettings:
     port: int = 8080
     scan_interval: int = 300  # seconds between full scans, besides the watcher's
     poll: bool = False  # watch by polling, for network file systems
+    websub: bool = False  # serve a WebSub hub at <site_url>hub and push changed feeds
+    websub_hub: str = ""  # an outside WebSub hub to name in the feeds and ping instead
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,7 @@ class FeedDoc:
     author: str  # the site's title
     entries: tuple[FeedEntry, ...]  # newest first
     archive: ArchiveLinks | None = None
+    hub: str | None = None  # the WebSub hub that pushes this feed, when there is one
 
 
 @dataclass(frozen=True)

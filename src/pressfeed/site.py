@@ -9,6 +9,7 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   releases/<id>.html                      one page per release
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
   subscribe, confirm, subscription, unsubscribe   the web server's subscription pages
+  hub                                     the WebSub hub, when `service.websub` is on
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ SUBSCRIBE_PATH = "subscribe"
 CONFIRM_PATH = "confirm"
 MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
+HUB_PATH = "hub"
 
 
 class Addressed(Protocol):
@@ -157,6 +159,24 @@ def _with_token(path: str, site: Addressed, token: str) -> str:
     return f"{page_url(site, path)}?token={quote(token, safe='')}"
 
 
+def hub_url(settings: Settings) -> str | None:
+    """The WebSub hub the current feeds name: the outside one, or ours, or None."""
+    service = settings.service
+    if service.websub_hub:
+        return service.websub_hub
+    return page_url(settings, HUB_PATH) if service.websub else None
+
+
+def topic_feeds(settings: Settings) -> dict[str, tuple[str, FeedFormat]]:
+    """Every current feed's URL, the WebSub topics of the site: its output path and format."""
+    slugs = [ALL_FEED, *(t.slug for t in settings.topics)]
+    return {
+        page_url(settings, feed_path(slug, form)): (feed_path(slug, form), form)
+        for slug in slugs
+        for form in feed_formats()
+    }
+
+
 def stable_id(kind: str, key: str) -> str:
     """A URI derived from what it names only: the same on every machine and rebuild."""
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
@@ -266,6 +286,7 @@ def feed_doc(
         author=settings.site_title,
         entries=_entries(settings, releases, ranks),
         archive=archive,
+        hub=None if page else hub_url(settings),  # archive pages never change: nothing to push
     )
 
 
