@@ -147,3 +147,12 @@ def _write_reason(error: OSError, path: Path) -> str:
     if error.filename and str(error.filename) != str(path):
         return f"{error.filename}: {text}"
     return text
+
+
+class HubRequestError(PressfeedError, ValueError):
+    """A WebSub request the hub refuses: `field` is the parameter at fault, `reason` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")

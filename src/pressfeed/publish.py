@@ -68,7 +68,9 @@ from pressfeed.site import (
     feed_doc,
     feed_links,
     feed_path,
+    hub_url,
     page_month,
+    page_url,
     published,
     release_path,
     release_url,
@@ -100,6 +102,7 @@ class PublishReport:
     unchanged: int = 0
     removed: int = 0
     rendered: list[OutputRecord] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)  # URLs of the current feeds rewritten
 
     def count(self, written: bool) -> None:
         if written:
@@ -129,15 +132,18 @@ class _Outputs:
 
     def write(
         self, path: str, inputs: str, render: Callable[[], bytes], report: PublishReport
-    ) -> None:
+    ) -> bool:
+        """Whether the file's bytes changed."""
         target = self.root / path
         known = self.known.get(path)
         if known is not None and known.inputs == inputs and _as_written(target, known):
             report.unchanged += 1
-            return
-        report.count(write_if_changed(target, render()))
+            return False
+        written = write_if_changed(target, render())
+        report.count(written)
         found = target.stat()
         report.rendered.append(OutputRecord(path, inputs, found.st_size, found.st_mtime_ns))
+        return written
 
 
 def _as_written(path: Path, known: OutputRecord) -> bool:
@@ -190,6 +196,8 @@ def publish(
         if store.meta_value(connection, FIRST_PUBLISH_KEY) is None:
             store.set_meta_value(connection, FIRST_PUBLISH_KEY, now.isoformat())
         store.set_meta_value(connection, SLUGS_KEY, json.dumps(_slugs(settings)))
+        if hub_url(settings) is not None:  # the hub is told in the background, after a restart too
+            store.add_websub_tasks(connection, ((url, "") for url in report.feeds), now)
     log.info(
         "published: %d files written, %d unchanged, %d removed",
         report.written,
@@ -397,7 +405,8 @@ def _write_current(
     outputs = _Outputs(connection, settings, fingerprint, list(paths.values()))
     inputs = outputs.inputs(doc)
     for form, path in paths.items():
-        outputs.write(path, inputs, partial(form.render, doc), report)
+        if outputs.write(path, inputs, partial(form.render, doc), report):
+            report.feeds.append(page_url(settings, path))
 
 
 def _write_archives(

@@ -32,9 +32,12 @@ from pressfeed.outbox import deliver_outbox
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import transport_for
+from pressfeed.site import hub_url
 from pressfeed.sources import SUFFIXES
 from pressfeed.unsubscribes import read_unsubscribes
 from pressfeed.web import MAX_HEAD_BYTES, create_app
+from pressfeed.web.hub import Hub
+from pressfeed.websub import Pusher
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,10 @@ class Service:
         self.mailing = asyncio.Lock()
         self.scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=dt.UTC)
         self.background: set[asyncio.Task[None]] = set()
+        # WebSub settings take effect at the next start, as the other service settings do.
+        self.pusher: Pusher | None = None
+        if hub_url(self.settings) is not None:
+            self.pusher = Pusher(lambda: self.settings, self.engine)
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -91,6 +98,8 @@ class Service:
             except PressfeedError as error:
                 log.error("scan (%s) stopped: %s; the next scan tries again", reason, error)
                 return
+        if self.pusher is not None:
+            self.pusher.wake()  # the publish recorded the feeds it changed
         for problem in report.problems:
             log.warning("%s", problem)
         log.info(
@@ -218,7 +227,10 @@ class Service:
         host = host or settings.service.host
         port = port if port is not None else settings.service.port
         listening = _listen(host, port)  # before anything else: a busy port is one clear error
-        app = create_app(lambda: self.settings, self.engine, on_mail=self.deliver_soon)
+        hub = None
+        if self.pusher is not None and settings.service.websub:
+            hub = Hub(lambda: self.settings, self.pusher)
+        app = create_app(lambda: self.settings, self.engine, on_mail=self.deliver_soon, hub=hub)
         # h11, whose head limit holds: httptools, if installed, would keep any head whole.
         config = uvicorn.Config(
             app,
@@ -240,6 +252,8 @@ class Service:
                 loop.create_task(self.watch_content()),
                 loop.create_task(self.watch_config()),
             ]
+            if self.pusher is not None:
+                watchers.append(loop.create_task(self.pusher.run(self.stop)))
             url = f"http://{server.config.host}:{server.config.port}/"
             log.info("serving %s (content %s)", url, settings.content_dir)
             await self.stop.wait()
@@ -277,6 +291,8 @@ class Service:
         await asyncio.gather(*watchers, *self.background, return_exceptions=True)
         server.should_exit = True
         await serving
+        if self.pusher is not None:
+            await self.pusher.close()
         self.engine.dispose()
         log.info("stopped")
 

@@ -185,6 +185,28 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
 )
 
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("callback", String, primary_key=True),
+    Column("topic", String, primary_key=True),
+    Column("secret", String),
+    Column("lease_seconds", Integer, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+websub_tasks = Table(
+    "websub_tasks",
+    metadata,
+    Column("topic", String, primary_key=True),
+    Column("callback", String, primary_key=True),
+    Column("marked", UTCDateTime, nullable=False),
+    Column("due", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String),
+)
+
 settings_table = Table(
     "meta",
     metadata,
@@ -281,6 +303,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE TABLE outputs (
             path TEXT PRIMARY KEY, inputs TEXT NOT NULL, size BIGINT NOT NULL,
             mtime_ns BIGINT NOT NULL)""",
+    ),
+    # WebSub: the hub's verified subscriptions, and what is still to push: a topic to ping the
+    # hub about (callback ''), or a topic's feed to deliver to one subscriber's callback.
+    (
+        """CREATE TABLE websub_subscriptions (
+            callback TEXT NOT NULL, topic TEXT NOT NULL, secret TEXT,
+            lease_seconds INTEGER NOT NULL, expires TIMESTAMP NOT NULL,
+            created TIMESTAMP NOT NULL, PRIMARY KEY (callback, topic))""",
+        "CREATE INDEX websub_subscriptions_topic ON websub_subscriptions (topic)",
+        """CREATE TABLE websub_tasks (
+            topic TEXT NOT NULL, callback TEXT NOT NULL, marked TIMESTAMP NOT NULL,
+            due TIMESTAMP NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
+            PRIMARY KEY (topic, callback))""",
+        "CREATE INDEX websub_tasks_due ON websub_tasks (due)",
     ),
 )
 
@@ -1136,6 +1172,165 @@ def mark_deferred(
             last_error=error,
         )
     )
+
+
+# --- WebSub -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebSubSubscription:
+    """A verified subscription of a callback to a topic, until `expires`."""
+
+    callback: str
+    topic: str
+    secret: str | None
+    lease_seconds: int
+    expires: dt.datetime
+
+
+@dataclass(frozen=True)
+class WebSubTask:
+    """A topic to ping the hub about (`callback` ""), or to deliver to `callback`.
+
+    `marked` is when it was last asked for: one asked for again while being done stays."""
+
+    topic: str
+    callback: str
+    marked: dt.datetime
+    attempts: int
+
+
+def save_websub_subscription(
+    connection: Connection, subscription: WebSubSubscription, now: dt.datetime
+) -> None:
+    """Add the subscription, or renew it with its new lease and secret."""
+    _delete_websub_subscription(connection, subscription.callback, subscription.topic)
+    values = {
+        "callback": subscription.callback,
+        "topic": subscription.topic,
+        "secret": subscription.secret,
+        "lease_seconds": subscription.lease_seconds,
+        "expires": subscription.expires,
+        "created": now,
+    }
+    connection.execute(insert(websub_subscriptions).values(values))
+
+
+def delete_websub_subscription(connection: Connection, callback: str, topic: str) -> None:
+    """End a subscription, and drop what was still to be delivered to it."""
+    _delete_websub_subscription(connection, callback, topic)
+    connection.execute(
+        delete(websub_tasks).where(
+            websub_tasks.c.callback == callback, websub_tasks.c.topic == topic
+        )
+    )
+
+
+def _delete_websub_subscription(connection: Connection, callback: str, topic: str) -> None:
+    table = websub_subscriptions
+    connection.execute(delete(table).where(table.c.callback == callback, table.c.topic == topic))
+
+
+def websub_subscription(
+    connection: Connection, callback: str, topic: str, now: dt.datetime
+) -> WebSubSubscription | None:
+    """The live subscription of `callback` to `topic`, if there is one."""
+    table = websub_subscriptions
+    query = select(table).where(
+        table.c.callback == callback, table.c.topic == topic, table.c.expires > now
+    )
+    row = connection.execute(query).first()
+    return None if row is None else _websub_subscription(row)
+
+
+def websub_subscribers(
+    connection: Connection, topic: str, now: dt.datetime
+) -> list[WebSubSubscription]:
+    """The live subscriptions to `topic`."""
+    table = websub_subscriptions
+    query = select(table).where(table.c.topic == topic, table.c.expires > now)
+    return [
+        _websub_subscription(row) for row in connection.execute(query.order_by(table.c.callback))
+    ]
+
+
+def websub_subscription_count(connection: Connection, now: dt.datetime) -> int:
+    table = websub_subscriptions
+    query = select(func.count()).select_from(table).where(table.c.expires > now)
+    return int(connection.execute(query).scalar_one())
+
+
+def delete_expired_websub_subscriptions(connection: Connection, now: dt.datetime) -> int:
+    """Remove the subscriptions whose lease ran out; how many."""
+    table = websub_subscriptions
+    return connection.execute(delete(table).where(table.c.expires <= now)).rowcount or 0
+
+
+def _websub_subscription(row: Any) -> WebSubSubscription:
+    return WebSubSubscription(row.callback, row.topic, row.secret, row.lease_seconds, row.expires)
+
+
+def add_websub_tasks(
+    connection: Connection, keys: Iterable[tuple[str, str]], now: dt.datetime
+) -> None:
+    """Ask for each (topic, callback) to be done now, from the first attempt."""
+    wanted = list(dict.fromkeys(keys))
+    for topic, callback in wanted:
+        connection.execute(_websub_task_where(delete(websub_tasks), topic, callback))
+    rows = [
+        {"topic": t, "callback": c, "marked": now, "due": now, "attempts": 0} for t, c in wanted
+    ]
+    if rows:
+        connection.execute(insert(websub_tasks), rows)
+
+
+def due_websub_tasks(connection: Connection, now: dt.datetime, limit: int) -> list[WebSubTask]:
+    """Tasks due at `now`, pings first, then the longest waiting."""
+    table = websub_tasks
+    query = (
+        select(table)
+        .where(table.c.due <= now)
+        .order_by(table.c.callback != "", table.c.due, table.c.topic, table.c.callback)
+        .limit(limit)
+    )
+    return [
+        WebSubTask(row.topic, row.callback, row.marked, row.attempts)
+        for row in connection.execute(query)
+    ]
+
+
+def next_websub_due(connection: Connection) -> dt.datetime | None:
+    """When the next task falls due, if any waits."""
+    return connection.execute(select(func.min(websub_tasks.c.due))).scalar_one_or_none()
+
+
+def finish_websub_task(connection: Connection, task: WebSubTask) -> None:
+    """Drop a task done, unless it was asked for again meanwhile."""
+    query = _websub_task_where(delete(websub_tasks), task.topic, task.callback)
+    connection.execute(query.where(websub_tasks.c.marked == task.marked))
+
+
+def defer_websub_task(
+    connection: Connection, task: WebSubTask, due: dt.datetime, error: str
+) -> None:
+    """Count a failed attempt and try again at `due`, unless it was asked for again meanwhile."""
+    query = _websub_task_where(update(websub_tasks), task.topic, task.callback)
+    connection.execute(
+        query.where(websub_tasks.c.marked == task.marked).values(
+            attempts=websub_tasks.c.attempts + 1, due=due, last_error=error
+        )
+    )
+
+
+def websub_tasks_waiting(connection: Connection) -> list[WebSubTask]:
+    """Every task still to do, due or not."""
+    table = websub_tasks
+    rows = connection.execute(select(table).order_by(table.c.topic, table.c.callback))
+    return [WebSubTask(row.topic, row.callback, row.marked, row.attempts) for row in rows]
+
+
+def _websub_task_where(query: Any, topic: str, callback: str) -> Any:
+    return query.where(websub_tasks.c.topic == topic, websub_tasks.c.callback == callback)
 
 
 # --- meta ---------------------------------------------------------------------------------------

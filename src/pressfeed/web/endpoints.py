@@ -41,6 +41,7 @@ from pressfeed.pages import render_stylesheet
 from pressfeed.publish import EPOCH
 from pressfeed.site import (
     CONFIRM_PATH,
+    HUB_PATH,
     MANAGE_PATH,
     STYLESHEET_PATH,
     SUBSCRIBE_PATH,
@@ -76,6 +77,7 @@ from pressfeed.web.forms import (
     from_our_site,
     saved_choice,
 )
+from pressfeed.web.hub import Hub
 from pressfeed.web.limits import Limits
 from pressfeed.web.static import FEED_CACHE, GZIP_MINIMUM, CodingTags, Output, not_modified
 
@@ -109,12 +111,13 @@ def create_app(
     *,
     now: Callable[[], dt.datetime] = _utc_now,
     on_mail: Callable[[], None] = _nothing,
+    hub: Hub | None = None,
 ) -> Starlette:
     """The web app: dynamic routes first, then the output directory at "/".
 
     `get_settings` is called on every request. `on_mail` is called on the server's event loop
     after a confirmation mail is recorded in the outbox, once the page answering the sign-up has
-    gone out: it should start delivery, not wait for it.
+    gone out: it should start delivery, not wait for it. `hub` answers at /hub when given.
     """
     web = _Web(get_settings, engine, now, on_mail)
     routes = [
@@ -129,6 +132,7 @@ def create_app(
         Route(f"/{MANAGE_PATH}", web.change, methods=["POST"]),
         Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe_page, methods=["GET"]),
         Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe, methods=["POST"]),
+        *([Route(f"/{HUB_PATH}", hub.endpoint, methods=["POST"])] if hub else []),
         Mount("/", app=Output(get_settings)),
     ]
     middleware = [
