@@ -228,7 +228,9 @@ class Pusher:
         if request.mode == "subscribe":
             params["hub.lease_seconds"] = str(request.lease_seconds)
         try:
-            async with self.client.stream("GET", request.callback, params=params) as response:
+            # The callback's own query stays: httpx's params= would replace it.
+            url = httpx.URL(request.callback).copy_merge_params(params)
+            async with self.client.stream("GET", url) as response:
                 answer = await _read_at_most(response, MAX_CHALLENGE_REPLY)
         except httpx.HTTPError as error:
             log.warning("websub %s not verified: %s: %s", request.mode, request.callback, error)
