@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_classify.py $(BENCH_FLAGS) --against $(CLASSIFY_BASELINE) \
 	  --out build/bench/classify.md
 	$(BIN)/python benchmarks/bench_latency.py $(BENCH_FLAGS) --out build/bench/latency.md
+	$(BIN)/python benchmarks/bench_websub.py $(BENCH_FLAGS) --out build/bench/websub.md
 	$(BIN)/python benchmarks/bench_digest.py $(BENCH_FLAGS) --out build/bench/digest.md
 	$(BIN)/python benchmarks/bench_http.py $(BENCH_FLAGS) --out build/bench/http.md
 	$(BIN)/pip install --quiet -e '.[bench]'

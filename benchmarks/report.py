@@ -16,6 +16,7 @@ ORDER = (
     "publish.md",
     "classify.md",
     "latency.md",
+    "websub.md",
     "digest.md",
     "http.md",
     "extraction.md",

@@ -131,7 +131,7 @@ def serve(server: Server) -> Iterator[Server]:
             pass
 
     server.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
@@ -190,14 +190,15 @@ class Site:
         return self.publish()
 
     def hub(self, **fields: str) -> httpx.Response:
-        """POST to the hub as a subscriber would, the verification done when it returns."""
+        """POST to the hub as a subscriber would; the verification is over when it returns."""
         return self.loop.run_until_complete(self._post({f"hub.{k}": v for k, v in fields.items()}))
 
     async def _post(self, data: dict[str, str]) -> httpx.Response:
-        # The ASGI transport returns once the app is done, background verification included.
         transport = httpx.ASGITransport(app=self.app)
         async with httpx.AsyncClient(transport=transport, base_url=SITE) as client:
-            return await client.post("/hub", data=data)
+            response = await client.post("/hub", data=data)
+        await self.pusher.verified()
+        return response
 
     def push(self) -> int:
         return self.loop.run_until_complete(self.pusher.push_due())

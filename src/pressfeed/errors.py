@@ -156,3 +156,7 @@ class HubRequestError(PressfeedError, ValueError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class HubBusyError(HubRequestError):
+    """The WebSub hub holds all the subscriptions, or verifies all the requests, it takes."""

@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import Engine
 
 from pressfeed import __version__, store
-from pressfeed.errors import HubRequestError
+from pressfeed.errors import HubBusyError, HubRequestError
 from pressfeed.models import Settings
 from pressfeed.outbox import Backoff
 from pressfeed.site import hub_url, topic_feeds
@@ -50,6 +50,8 @@ BATCH = 100  # tasks read from the store at a time
 DELIVERY_ATTEMPTS = 10  # then a delivery is dropped: the next change of the feed comes anyway
 IDLE = 60.0  # seconds at most between two looks at the store for tasks due
 RETRY = Backoff(first=dt.timedelta(seconds=30), longest=dt.timedelta(hours=1))
+# What a request to a callback or a hub can fail with: no answer, or a URL httpx cannot send to.
+_FAILED = (httpx.HTTPError, httpx.InvalidURL)
 
 Clock = Callable[[], dt.datetime]
 
@@ -148,10 +150,6 @@ def link_header(hub: str, topic: str) -> str:
 # --- the pusher ---------------------------------------------------------------------------------
 
 
-class HubBusyError(HubRequestError):
-    """The hub holds all the subscriptions or verifications it takes."""
-
-
 class Pusher:
     """Verifies subscriptions, and pings the hub or delivers feeds as the store asks.
 
@@ -178,9 +176,13 @@ class Pusher:
             limits=httpx.Limits(max_connections=CONNECTIONS),
         )
         self.woken = asyncio.Event()
-        self.verifying = 0
+        self.verifying: set[asyncio.Task[bool]] = set()
 
     async def close(self) -> None:
+        """Stop the verifications in progress and close the connections."""
+        for task in self.verifying:
+            task.cancel()
+        await self.verified()
         await self.client.aclose()
 
     def wake(self) -> None:
@@ -189,18 +191,20 @@ class Pusher:
 
     # --- subscribing -----------------------------------------------------------------------
 
-    async def admit(self, request: HubRequest) -> None:
-        """Refuse a request beyond the hub's bounds with HubBusyError; else count it in, for
-        `verify` to count out."""
-        if self.verifying >= MAX_VERIFYING:
+    async def subscribe(self, request: HubRequest) -> None:
+        """Start verifying the request's intent, in the background; HubBusyError when the hub
+        holds as many subscriptions, or verifies as many requests, as it takes."""
+        if len(self.verifying) >= MAX_VERIFYING:
             raise HubBusyError("hub.callback", "too many verifications in progress; try later")
-        self.verifying += 1
-        try:
-            if request.mode == "subscribe":
-                await asyncio.to_thread(self._room_for, request)
-        except BaseException:
-            self.verifying -= 1
-            raise
+        if request.mode == "subscribe":
+            await asyncio.to_thread(self._room_for, request)
+        task = asyncio.get_running_loop().create_task(self.verify(request))
+        self.verifying.add(task)
+        task.add_done_callback(self.verifying.discard)
+
+    async def verified(self) -> None:
+        """Wait for the verifications in progress to end."""
+        await asyncio.gather(*self.verifying, return_exceptions=True)
 
     def _room_for(self, request: HubRequest) -> None:
         now = self.clock()
@@ -213,14 +217,15 @@ class Pusher:
 
     async def verify(self, request: HubRequest) -> bool:
         """Verify the subscriber's intent, then store or end the subscription; whether it was."""
+        if not await self._intent(request):
+            return False
         try:
-            if not await self._intent(request):
-                return False
             await asyncio.to_thread(self._apply, request)
-            log.info("websub %s verified: %s for %s", request.mode, request.callback, request.topic)
-            return True
-        finally:
-            self.verifying -= 1
+        except Exception:  # a task of its own: nobody else would see it
+            log.exception("websub %s verified but not stored: %s", request.mode, request.callback)
+            return False
+        log.info("websub %s verified: %s for %s", request.mode, request.callback, request.topic)
+        return True
 
     async def _intent(self, request: HubRequest) -> bool:
         challenge = secrets.token_urlsafe(24)
@@ -232,7 +237,7 @@ class Pusher:
             url = httpx.URL(request.callback).copy_merge_params(params)
             async with self.client.stream("GET", url) as response:
                 answer = await _read_at_most(response, MAX_CHALLENGE_REPLY)
-        except httpx.HTTPError as error:
+        except _FAILED as error:
             log.warning("websub %s not verified: %s: %s", request.mode, request.callback, error)
             return False
         if not response.is_success or answer.strip() != challenge.encode():
@@ -319,7 +324,7 @@ class Pusher:
             response = await self.client.post(
                 hub, data={"hub.mode": "publish", "hub.url": task.topic}
             )
-        except httpx.HTTPError as error:
+        except _FAILED as error:
             await self._defer(task, f"{type(error).__name__}: {error}", give_up=False)
             return
         if response.is_success:
@@ -342,7 +347,7 @@ class Pusher:
                 "POST", task.callback, content=body, headers=headers
             ) as response:
                 status = response.status_code
-        except httpx.HTTPError as error:
+        except _FAILED as error:
             await self._defer(task, f"{type(error).__name__}: {error}", give_up=True)
             return
         if 200 <= status < 300:
@@ -383,12 +388,7 @@ class Pusher:
             return
         wait = self.retry.delay(tries)
         log.warning(
-            "websub: %s for %s failed (%s); try %d again in %s",
-            task.topic,
-            target,
-            error,
-            tries + 1,
-            wait,
+            "websub: %s for %s failed (%s); tried again in %s", task.topic, target, error, wait
         )
         await asyncio.to_thread(self._defer_in_store, task, wait, error)
 
