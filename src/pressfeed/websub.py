@@ -285,38 +285,48 @@ class Pusher:
 
     async def push_due(self) -> int:
         """Do every task due now, until none is left due; how many were tried."""
+        await asyncio.to_thread(self._expire)
         tried = 0
         while tasks := await asyncio.to_thread(self._due):
-            await asyncio.gather(*(self._do(task) for task in tasks))
+            settings = self.get_settings()
+            hub = hub_url(settings)
+            # Our own hub turns every changed topic into deliveries in one transaction.
+            fan_out = hub is not None and not settings.service.websub_hub
+            topics = [t for t in tasks if fan_out and not t.callback]
+            if topics:
+                await asyncio.to_thread(self._fan_out, topics)
+            rest = [t for t in tasks if t not in topics]
+            await asyncio.gather(*(self._do(settings, hub, task) for task in rest))
             tried += len(tasks)
         return tried
 
-    def _due(self) -> list[store.WebSubTask]:
-        now = self.clock()
+    def _expire(self) -> None:
         with self.engine.begin() as connection:
-            if gone := store.delete_expired_websub_subscriptions(connection, now):
+            if gone := store.delete_expired_websub_subscriptions(connection, self.clock()):
                 log.info("websub: %d subscriptions expired", gone)
-            return store.due_websub_tasks(connection, now, BATCH)
 
-    async def _do(self, task: store.WebSubTask) -> None:
-        settings = self.get_settings()
-        hub = hub_url(settings)
+    def _due(self) -> list[store.WebSubTask]:
+        with self.engine.connect() as connection:
+            return store.due_websub_tasks(connection, self.clock(), BATCH)
+
+    async def _do(self, settings: Settings, hub: str | None, task: store.WebSubTask) -> None:
         if hub is None:  # WebSub turned off: nothing to push any more
             await asyncio.to_thread(self._finish, task)
         elif task.callback:
             await self._deliver(settings, hub, task)
-        elif settings.service.websub_hub:
-            await self._ping(hub, task)
         else:
-            await asyncio.to_thread(self._fan_out, task)
+            await self._ping(hub, task)
 
-    def _fan_out(self, task: store.WebSubTask) -> None:
-        """A topic changed: one delivery to each of its live subscribers."""
+    def _fan_out(self, topics: list[store.WebSubTask]) -> None:
+        """Topics changed: one delivery to each of their live subscribers."""
         now = self.clock()
         with self.engine.begin() as connection:
-            callbacks = [s.callback for s in store.websub_subscribers(connection, task.topic, now)]
-            store.add_websub_tasks(connection, ((task.topic, c) for c in callbacks), now)
-            store.finish_websub_task(connection, task)
+            for task in topics:
+                subscribers = store.websub_subscribers(connection, task.topic, now)
+                store.add_websub_tasks(
+                    connection, ((task.topic, s.callback) for s in subscribers), now
+                )
+                store.finish_websub_task(connection, task)
 
     async def _ping(self, hub: str, task: store.WebSubTask) -> None:
         """Tell the outside hub the topic changed; a hub that is down is pinged again later."""
