@@ -216,7 +216,22 @@ def feed_entry(settings: Settings, stored: StoredRelease, rank: int = 0) -> Feed
         source_url=release.source_url,
         organisation=release.organisation,
         date_inferred=release.date_inferred,
+        why=why_line(settings, stored),
     )
+
+
+def why_line(settings: Settings, stored: StoredRelease) -> str:
+    """ "Why: Libya: matched Tripoli, Libyan coast guard in the lead." for the feeds and the
+    release page; "" when `explain_topics` is off or nothing is known."""
+    if not settings.explain_topics:
+        return ""
+    titles = {t.slug: t.title for t in settings.topics}
+    said = [
+        f"{titles[r.slug]}: {phrase}"
+        for r in stored.reasons
+        if r.slug in titles and (phrase := r.phrase())
+    ]
+    return f"Why: {'. '.join(said)}." if said else ""
 
 
 def published(stored: StoredRelease) -> dt.datetime:
