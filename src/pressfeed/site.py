@@ -8,7 +8,8 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
                                           pages of at most `archive_length` entries
   releases/<id>.html                      one page per release
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
-  subscribe, confirm, subscription, unsubscribe   the web server's subscription pages
+  subscribe, confirm, subscription, unsubscribe, stop-topic   the web server's subscription
+                                          pages
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ SUBSCRIBE_PATH = "subscribe"
 CONFIRM_PATH = "confirm"
 MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
+STOP_TOPIC_PATH = "stop-topic"
 
 
 class Addressed(Protocol):
@@ -151,6 +153,16 @@ def manage_url(site: Addressed, token: str) -> str:
 def unsubscribe_url(site: Addressed, token: str) -> str:
     """The page that ends a subscription; also the RFC 8058 one-click POST target."""
     return _with_token(UNSUBSCRIBE_PATH, site, token)
+
+
+def stop_topic_url(site: Addressed, token: str, slug: str) -> str:
+    """The page that stops one topic of a subscription, and the target of its button."""
+    return stop_topic_base(site, token) + quote(slug, safe="")
+
+
+def stop_topic_base(site: Addressed, token: str) -> str:
+    """`stop_topic_url` without the slug at its end: a digest's sections share it."""
+    return f"{_with_token(STOP_TOPIC_PATH, site, token)}&topic="
 
 
 def _with_token(path: str, site: Addressed, token: str) -> str:
