@@ -283,3 +283,20 @@ def test_one_click_unsubscribe_still_ends_everything(served: Served, smtp_sink: 
     assert served.subscriber("kim@example.org") is None
     with served.engine.connect() as connection:
         assert store.subscriber_by_token(connection, kim.token) is None
+
+
+def test_digests_that_share_a_body_each_link_their_own_subscriber(
+    served: Served, smtp_sink: SmtpServer
+) -> None:
+    lee = subscribe(served, "lee@example.org", "libya,health")
+    max_ = subscribe(served, "max@example.org", "libya,health")
+    when = NOW + dt.timedelta(hours=1)
+    arrive(served, when, rescue=RESCUE, clinic=CLINIC)
+    transport = smtp(smtp_sink, served.settings)
+    report = send_due_digests(served.settings, served.engine, now=when, transport=transport)
+    assert report.planned == 2
+    received = {r.rcpt_tos[0]: r.message for r in smtp_sink.wait_for(2)}
+    for who in (lee, max_):
+        expected = stop_topic_url(served.settings, who.token, "libya")
+        assert text_links(received[who.address])[f"{ASKED} Libya"] == expected
+        assert html_links(received[who.address])[f"{ASKED} Libya"] == expected
