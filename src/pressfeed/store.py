@@ -705,7 +705,15 @@ def topics_of(
     connection: Connection, release_ids: Sequence[str] | None = None
 ) -> dict[str, tuple[str, ...]]:
     """The topic slugs of these releases (all when None), by release id."""
-    return {k: topics for k, (topics, _) in _tagging(connection, release_ids).items()}
+    query = select(release_topics.c.release_id, release_topics.c.slug).order_by(
+        release_topics.c.release_id, release_topics.c.slug
+    )
+    if release_ids is not None:
+        query = query.where(release_topics.c.release_id.in_(list(release_ids)))
+    grouped: dict[str, list[str]] = {}
+    for row in connection.execute(query):
+        grouped.setdefault(row.release_id, []).append(row.slug)
+    return {k: tuple(v) for k, v in grouped.items()}
 
 
 def _tagging(
