@@ -435,9 +435,7 @@ class _Web:
         if subscriber is None or not _stoppable(settings, slug):
             return _invalid_link(settings, STOP_TOPIC_PATH)
         outcome, _ = stop_topic(subscriber, slug, settings)
-        state = {TopicStop.STOPPED: "ask", TopicStop.LAST_TOPIC: "last"}.get(
-            outcome, "not_followed"
-        )
+        state = "ask" if outcome is TopicStop.STOPPED else _STOP_STATES[outcome]
         return self._stop_topic_answer(settings, subscriber, slug, state)
 
     async def stop_topic(self, request: Request) -> Response:
@@ -457,13 +455,11 @@ class _Web:
                 problem = "The form was sent from another site; nothing was changed."
                 return self._manage_page(settings, subscriber, 403, problem=problem)
             outcome, changed = stop_topic(subscriber, slug, settings)
-            store.save_subscriber(connection, changed)
+            if outcome is TopicStop.STOPPED:
+                store.save_subscriber(connection, changed)
         if outcome is TopicStop.STOPPED:
             log.info("topic %s stopped: subscriber %s", slug, subscriber.id)
-        state = {TopicStop.STOPPED: "stopped", TopicStop.LAST_TOPIC: "last"}.get(
-            outcome, "not_followed"
-        )
-        return self._stop_topic_answer(settings, subscriber, slug, state)
+        return self._stop_topic_answer(settings, subscriber, slug, _STOP_STATES[outcome])
 
     def _stop_topic_answer(
         self, settings: Settings, subscriber: Subscriber, slug: str, state: str
@@ -489,6 +485,12 @@ class _Web:
 
 
 NO_TOPIC = "releases that no topic carries"  # what the stop-topic page calls ALL_FEED
+# The stop-topic page after its button was pressed; before, STOPPED shows the button ("ask").
+_STOP_STATES = {
+    TopicStop.STOPPED: "stopped",
+    TopicStop.NOT_FOLLOWED: "not_followed",
+    TopicStop.LAST_TOPIC: "last",
+}
 
 
 def _stoppable(settings: Settings, slug: str) -> bool:
