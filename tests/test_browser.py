@@ -18,6 +18,7 @@ import pytest
 
 from pressfeed import store
 from pressfeed.config import load_settings
+from pressfeed.site import stop_topic_url
 from tests.conftest import ROOT
 from tests.form_pages import form_page_urls
 from tests.smtp_servers import SmtpServer, free_port, smtp_sink
@@ -216,3 +217,24 @@ def test_a_refused_change_is_shown_beside_its_field(page: object, served: Served
     assert 0 <= message["y"] - (field["y"] + field["height"]) <= 60  # right under the field
     SHOTS.mkdir(parents=True, exist_ok=True)
     p.screenshot(path=str(SHOTS / "form-manage-refused.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_the_stop_topic_button_works_without_javascript(browser: object, served: Served) -> None:
+    reader = served.confirmed_subscriber("reader@example.org", "libya,health")
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    p = context.new_page()
+    p.goto(stop_topic_url(served.settings, reader.token, "libya"))
+    assert p.locator("h1").inner_text() == "Stop getting Libya"
+    assert served.subscriber("reader@example.org") == reader  # looking changes nothing
+    p.get_by_role("button", name="Stop getting Libya").click()
+    assert p.locator("h1").inner_text() == "Topic stopped"
+    stopped = served.subscriber("reader@example.org")
+    assert stopped is not None
+    assert stopped.topics == ("health",)
+
+    p.goto(stop_topic_url(served.settings, reader.token, "health"))  # the last one left
+    assert p.locator("h1").inner_text() == "Your only topic"
+    p.get_by_role("button", name="Unsubscribe").click()
+    assert p.locator("h1").inner_text() == "You are unsubscribed"
+    assert served.subscriber("reader@example.org") is None
+    context.close()

@@ -212,6 +212,7 @@ def make_old(engine: Engine) -> None:
         connection.execute(text("DROP TABLE outputs"))  # and this
         for table in ("websub_subscriptions", "websub_tasks"):  # and these
             connection.execute(text(f"DROP TABLE {table}"))
+        connection.execute(text("ALTER TABLE release_topics DROP COLUMN evidence"))  # and this
         connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
         connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})

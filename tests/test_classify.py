@@ -20,6 +20,7 @@ from pressfeed.classify import (
     release_parts,
     split_passages,
     term_matches,
+    topic_reason,
 )
 from pressfeed.config import load_settings
 from pressfeed.evaluate import EvalReport, evaluate
@@ -1101,3 +1102,33 @@ def test_verdicts_without_evidence_are_the_verdicts_with_it(default_rules: Rules
             (s.slug, s.score, s.assigned, s.why_not) for s in bare
         ]
         assert all(s.evidence == () for s in bare)
+
+
+def test_a_reason_names_the_strongest_terms_where_they_first_counted() -> None:
+    rules = compile_rules(
+        [topic({"boat*": 1, "rescue*": 2, "coast guard": 3, "migrant*": 1, "sea": -1}, "sea")]
+    )
+    found = release(
+        "Rescue at sea",
+        "The coast guard rescued migrants from a boat; the boat sank.",
+        "More migrants were rescued later by the coast guard.",
+    )
+    (score,) = classify(found, rules)
+    reason = topic_reason(score)
+    assert reason is not None
+    # rescue* 6 + 2 x 2 + 2, coast guard 3 x 2 + 3, boat* 2 x 2, migrant* 1 x 2 + 1: the three
+    # strongest, each where it first counted; "sea" took points away and is no reason.
+    assert reason.found == (("Rescue", "headline"), ("coast guard", "lead"), ("boat", "lead"))
+    assert reason.phrase() == "matched Rescue in the headline; coast guard, boat in the lead"
+    assert topic_reason(score, terms=1) == replace(reason, found=(("Rescue", "headline"),))
+
+
+def test_a_reason_names_words_once_and_a_topic_not_carried_has_none() -> None:
+    rules = compile_rules([topic({"libya": 3, "libya*": 1}, "libya"), topic({"health": 3}, "h")])
+    found = release("Libya talks", "Talks on Libya went on in Libya today.", "Libya again.")
+    libya, health = classify(found, rules)
+    reason = topic_reason(libya)
+    assert reason is not None
+    assert [w for w, _ in reason.found] == ["Libya"]  # two terms, one word
+    assert topic_reason(health) is None
+    assert topic_reason(classify(found, rules, explain=False)[0]) == replace(reason, found=())

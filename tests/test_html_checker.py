@@ -81,6 +81,8 @@ def answered_pages(served: Served) -> dict[str, str]:
         "sign-up-refused": served.sign_up("not an address").text,
         "manage-refused": client.post("subscription", data=refused).text,
         "manage-saved": client.post("subscription", data={"token": member.token}).text,
+        "topic-stopped": client.post(urls["stop-topic"]).text,
+        "topic-already-stopped": client.get(urls["stop-topic"]).text,
         "unsubscribed": client.post("unsubscribe", params={"token": member.token}).text,
         "link-invalid": client.get("subscription", params={"token": "nobody"}).text,
         "not-found": client.get("nothing-here.html").text,

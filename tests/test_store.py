@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from pressfeed import store
 from pressfeed.errors import StoreError
-from pressfeed.models import DateKind, FileRecord, Release, StoredRelease
+from pressfeed.models import DateKind, FileRecord, Release, StoredRelease, TopicReason
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(hours=1)
@@ -160,6 +160,18 @@ def test_live_releases_are_newest_first_with_topics(engine: Engine) -> None:
     assert [s.release.id for s in live] == ["new", "old"]
     assert live[1].topics == ("health", "libya")
     assert live[0].topics == ()
+
+
+def test_topics_keep_their_reasons(engine: Engine) -> None:
+    save(engine, make_release("r1"), "h", T0)
+    reason = TopicReason("libya", 7.5, (("Tripoli", "headline"), ("coast guard", "lead")))
+    with engine.begin() as connection:
+        store.set_topics(connection, {"r1": {"libya": reason, "health": 6.0}})
+    with engine.connect() as connection:
+        (stored,) = store.feed_releases(connection, "libya")
+        assert store.releases_by_id(connection, ["r1"])["r1"] == stored
+    assert stored.topics == ("health", "libya")
+    assert stored.reasons == (TopicReason("health", 6.0), reason)  # a bare score: no reason
 
 
 def test_meta_values_are_replaced(engine: Engine) -> None:

@@ -22,11 +22,13 @@ from pressfeed.subscriptions import (
     SignUpLimits,
     SignUpOutcome,
     SubscriptionError,
+    TopicStop,
     add_subscriber,
     import_subscribers,
     normal_address,
     remove_subscriber,
     sign_up,
+    stop_topic,
     subscriber_from,
 )
 from tests.conftest import NOW
@@ -297,3 +299,32 @@ def test_an_address_no_mail_can_carry_raises_and_stores_nothing(signing_up: Sign
     assert raised.value.address == "a..b@example.org"
     assert not signing_up.stored("a..b@example.org")
     assert signing_up.confirmations() == []
+
+
+def test_stopping_a_topic_keeps_the_others_in_their_order(settings: Settings) -> None:
+    ana = subscriber_from(
+        Choice("ana@example.org", "health,libya,governance"), settings, now=NOW, confirmed=True
+    )
+    outcome, changed = stop_topic(ana, "libya", settings)
+    assert outcome is TopicStop.STOPPED
+    assert changed == dataclasses.replace(ana, topics=("health", "governance"))
+    assert stop_topic(changed, "libya", settings) == (TopicStop.NOT_FOLLOWED, changed)
+    assert stop_topic(changed, "all", settings) == (TopicStop.NOT_FOLLOWED, changed)
+
+
+def test_stopping_one_of_every_topic_names_every_other(settings: Settings) -> None:
+    bo = subscriber_from(Choice("bo@example.org", "all"), settings, now=NOW, confirmed=True)
+    every = tuple(t.slug for t in settings.topics)
+    assert stop_topic(bo, "health", settings)[1].topics == tuple(s for s in every if s != "health")
+    assert stop_topic(bo, "all", settings) == (
+        TopicStop.STOPPED,
+        dataclasses.replace(bo, topics=every),
+    )
+
+
+def test_the_last_topic_is_never_stopped_into_every_topic(settings: Settings) -> None:
+    cy = subscriber_from(Choice("cy@example.org", "health"), settings, now=NOW, confirmed=True)
+    assert stop_topic(cy, "health", settings) == (TopicStop.LAST_TOPIC, cy)
+    one = dataclasses.replace(settings, topics=settings.topics[:1])
+    dee = subscriber_from(Choice("dee@example.org", ""), one, now=NOW, confirmed=True)
+    assert stop_topic(dee, one.topics[0].slug, one) == (TopicStop.LAST_TOPIC, dee)

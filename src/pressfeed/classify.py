@@ -27,7 +27,7 @@ from functools import cached_property, lru_cache, partial
 from typing import NamedTuple
 
 from pressfeed.languages import CAPITALS, Language, alternation, built_from_languages, is_capital
-from pressfeed.models import Evidence, Release, Term, Topic, TopicScore
+from pressfeed.models import Evidence, Release, Term, Topic, TopicReason, TopicScore
 
 LIST_FACTOR = 0.25
 
@@ -217,6 +217,36 @@ def classify(release: Release, rules: Rules, *, explain: bool = True) -> list[To
 def assigned_topics(release: Release, rules: Rules) -> list[str]:
     """The slugs of the topics a release carries."""
     return [s.slug for s in classify(release, rules, explain=False) if s.assigned]
+
+
+REASON_TERMS = 3  # terms a reason names: the strongest few, so it stays one short line
+
+
+def topic_reason(score: TopicScore, terms: int = REASON_TERMS) -> TopicReason | None:
+    """Why a release carries a topic, in brief, from the evidence `classify` gave it: the
+    `terms` terms that added the most points, each where it first counted; None when the
+    release does not carry the topic."""
+    if not score.assigned:
+        return None
+    points: dict[str, float] = {}
+    first: dict[str, tuple[str, str]] = {}  # term -> (the words as written, the part)
+    for e in score.evidence:  # in reading order: the first is where the term first counted
+        if e.points > 0:
+            points[e.term] = points.get(e.term, 0.0) + e.points
+            first.setdefault(e.term, (e.found[0], _reason_part(e.zone)))
+    strongest = sorted(points, key=lambda term: -points[term])  # stable: ties in reading order
+    kept: dict[str, tuple[str, str]] = {}  # two terms may find the same words: named once
+    for term in strongest:
+        kept.setdefault(first[term][0].casefold(), first[term])
+        if len(kept) == terms:
+            break
+    return TopicReason(score.slug, score.score, tuple(kept.values()))
+
+
+def _reason_part(zone: str) -> str:
+    """ "headline", "lead" or "body" for an evidence zone ("passage 3 (in a list)")."""
+    part = zone.split(" (")[0]
+    return part if part in ("headline", "lead") else "body"
 
 
 # --- the parts of a release ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pressfeed import __version__, store
-from pressfeed.classify import Rules, classify, compile_rules
+from pressfeed.classify import Rules, classify, compile_rules, topic_reason
 from pressfeed.config import (
     CONFIG_ENV,
     SOURCE_OPTIONS,
@@ -353,6 +353,8 @@ def explain(score: TopicScore) -> str:
         + (f", {score.anchor!r} found" if score.anchor else "")
     )
     lines = [head]
+    if (reason := topic_reason(score)) is not None and reason.found:
+        lines.append(f"    why: {reason.phrase()}")
     for e in score.evidence:
         found = ", ".join(dict.fromkeys(e.found))
         near = f" near {', '.join(repr(w) for w in e.near)}" if e.near else ""

@@ -177,6 +177,8 @@ def _content_html(entry: FeedEntry) -> str:
         parts.append("<p>" + "<br/>".join(html.escape(line) for line in entry.contacts) + "</p>")
     if cited := _source_html(entry):
         parts.append(f"<p>Source: {cited}</p>")
+    if entry.why:
+        parts.append(f"<p>{html.escape(entry.why)}</p>")
     return "\n".join(parts)
 
 
@@ -246,7 +248,7 @@ def _json_item(entry: FeedEntry) -> dict[str, object]:
         "url": entry.url,
         "title": _entry_title(entry),
         "content_html": _content_html(entry),
-        "content_text": "\n\n".join(_texts(entry)),
+        "content_text": "\n\n".join((*_texts(entry), *([entry.why] if entry.why else []))),
         "summary": entry.summary,
         "date_published": _utc(entry.published).isoformat(),
         "date_modified": _utc(entry.updated).isoformat(),
@@ -377,6 +379,7 @@ def _xml_safe_doc(doc: FeedDoc) -> FeedDoc:
 
 def _is_xml_safe(entry: FeedEntry) -> bool:
     texts = [entry.id, entry.release_id, entry.title, entry.url, entry.summary, entry.place or ""]
+    texts.append(entry.why)
     texts += entry.paragraphs
     texts += entry.contacts
     texts += [text for pair in entry.categories for text in pair]

@@ -33,7 +33,7 @@ import css_inline
 
 from pressfeed.addresses import header_text, mailbox
 from pressfeed.models import Digest, Frequency, MailSettings, Subscriber
-from pressfeed.site import manage_url, unsubscribe_url
+from pressfeed.site import manage_url, stop_topic_base, unsubscribe_url
 from pressfeed.templating import environment, long_date, prints_plainly, render, schedule
 
 ID_DOMAIN = "pressfeed.invalid"  # Message-ID domain when neither site nor sender has one
@@ -256,6 +256,7 @@ def _personal_values(settings: MailSettings, subscriber: Subscriber) -> dict[str
         "address": subscriber.address,
         "manage_url": manage_url(settings, subscriber.token),
         "unsubscribe_url": unsubscribe_url(settings, subscriber.token),
+        "stop_topic_url": stop_topic_base(settings, subscriber.token),
     }
 
 

@@ -153,6 +153,28 @@ class TopicScore:
     why_not: str | None = None  # what kept an unassigned topic off, in words
 
 
+REASON_PARTS = ("headline", "lead", "body")  # where a reason says its terms were found
+
+
+@dataclass(frozen=True)
+class TopicReason:
+    """Why a release carries a topic, in brief: its strongest terms, strongest first, each with
+    the part where it first counted ("headline", "lead" or "body")."""
+
+    slug: str
+    score: float
+    found: tuple[tuple[str, str], ...] = ()  # (the words as written, the part)
+
+    def phrase(self) -> str:
+        """ "matched Tripoli, Libyan coast guard in the lead; migrants in the body"; "" for none."""
+        groups = [
+            f"{', '.join(w for w, p in self.found if p == part)} in the {part}"
+            for part in REASON_PARTS
+            if any(p == part for _, p in self.found)
+        ]
+        return f"matched {'; '.join(groups)}" if groups else ""
+
+
 @dataclass(frozen=True)
 class ReadLimits:
     """How content files are read: the settings `max_file_bytes`, `max_file_lines` (0: no
@@ -239,6 +261,7 @@ class Settings:
     organisation: str = ""  # the publisher of releases whose page and folder name none
     sources: tuple[FolderSource, ...] = ()  # publishers by content sub-folder, as written
     topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
+    explain_topics: bool = True  # feed entries and release pages say why they carry their topics
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -280,6 +303,7 @@ class StoredRelease:
     updated: dt.datetime
     withdrawn_at: dt.datetime | None
     topics: tuple[str, ...]
+    reasons: tuple[TopicReason, ...] = ()  # of its topics, by slug, as classified
 
 
 @dataclass(frozen=True)
@@ -300,6 +324,7 @@ class FeedEntry:
     source_url: str | None = None  # the original page
     organisation: str | None = None  # who published the release
     date_inferred: bool = False  # the page gave no date: `published` is the file's date
+    why: str = ""  # why it carries its topics, in one line ("Why: Libya: matched ..."); "": none
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,10 @@ def render_release(
     topics: Sequence[FeedLinks],
     url: str,
     updated: dt.datetime,
+    why: str = "",
 ) -> str:
-    """The page of a live release, at `url`, advertising its topics' feeds."""
+    """The page of a live release, at `url`, advertising its topics' feeds; `why` says why it
+    carries them ("" for nothing)."""
     return render(
         env,
         "release.html",
@@ -75,6 +77,7 @@ def render_release(
         release=release,
         topics=tuple(topics),
         updated=to_the_second(updated),
+        why=why,
     )
 
 

@@ -75,6 +75,7 @@ from pressfeed.site import (
     release_path,
     release_url,
     site_for,
+    why_line,
 )
 from pressfeed.templating import environment
 
@@ -224,6 +225,7 @@ def publish_fingerprint(settings: Settings) -> str:
         settings.language,
         str(settings.feed_length),
         str(settings.archive_length),
+        str(settings.explain_topics),
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
         repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]
@@ -559,7 +561,8 @@ def _release_page(
     if stored.withdrawn_at is not None:
         return render_withdrawn(env, site, stored.release.title, url).encode()
     topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
-    return render_release(env, site, stored.release, topics, url, stored.updated).encode()
+    why = why_line(settings, stored)
+    return render_release(env, site, stored.release, topics, url, stored.updated, why).encode()
 
 
 def _write_front(

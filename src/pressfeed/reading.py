@@ -15,10 +15,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pressfeed.classify import Rules, classify, compile_rules
+from pressfeed.classify import Rules, classify, compile_rules, topic_reason
 from pressfeed.errors import SourceError
 from pressfeed.extract import extract_text
-from pressfeed.models import FileRecord, Release, Settings
+from pressfeed.models import FileRecord, Release, Settings, TopicReason
 from pressfeed.processes import end_with_parent
 from pressfeed.sources import SourceFile, read_with
 
@@ -33,7 +33,7 @@ class Read:
 
     record: FileRecord
     releases: list[Release] | None
-    scores: list[dict[str, float]]
+    scores: list[dict[str, TopicReason]]  # per release: its topics, by slug
     same_bytes: bool = False
 
 
@@ -76,7 +76,7 @@ class Reader:
         if known is not None and known.sha256 == record.sha256 and not known.reread:
             return Read(record, None, [], same_bytes=True)
         releases = releases_in(file, source.text, self.now.date(), self.settings)
-        scores = [scores_of(r, self.rules) for r in releases]
+        scores = [reasons_of(r, self.rules) for r in releases]
         return Read(record, releases, scores, same_bytes=same_bytes(known, record))
 
     def close(self) -> None:
@@ -162,3 +162,10 @@ def file_date(file: SourceFile) -> dt.date:
 def scores_of(release: Release, rules: Rules) -> dict[str, float]:
     """The scores of the topics a release carries, by slug."""
     return {s.slug: s.score for s in classify(release, rules, explain=False) if s.assigned}
+
+
+def reasons_of(release: Release, rules: Rules) -> dict[str, TopicReason]:
+    """The topics a release carries, by slug, each with its score and why in brief: what a
+    scan stores, so that publishing says why without reading the file again."""
+    scores = classify(release, rules)
+    return {s.slug: reason for s in scores if (reason := topic_reason(s)) is not None}

@@ -14,8 +14,16 @@ from pressfeed import store
 from pressfeed.classify import Rules, compile_rules
 from pressfeed.errors import ContentDirectoryError, SourceError
 from pressfeed.identity import adopt_ids, merge_versions, text_hash, title_key
-from pressfeed.models import ALL_FEED, FileRecord, Release, Settings, StoredRelease, Topic
-from pressfeed.reading import Read, Reader, scores_of
+from pressfeed.models import (
+    ALL_FEED,
+    FileRecord,
+    Release,
+    Settings,
+    StoredRelease,
+    Topic,
+    TopicReason,
+)
+from pressfeed.reading import Read, Reader, reasons_of
 from pressfeed.sources import SourceFile, discover
 
 log = logging.getLogger(__name__)
@@ -162,7 +170,7 @@ def _ingest(
     found: dict[str, list[Release]] = {}
     unchanged: list[str] = []  # files read again in the bytes they held
     records: list[FileRecord] = []
-    classified: dict[Release, dict[str, float]] = {}
+    classified: dict[Release, dict[str, TopicReason]] = {}
     for file, read in zip((f for f, _ in batch), reads, strict=True):
         if isinstance(read, SourceError):
             log.debug("%s", read)  # reported once, by the caller
@@ -237,7 +245,7 @@ def _refresh(
     rules: Rules,
     now: dt.datetime,
     report: ScanReport,
-    classified: Mapping[Release, Mapping[str, float]] | None = None,
+    classified: Mapping[Release, Mapping[str, TopicReason]] | None = None,
     arrived: Mapping[str, dt.datetime] | None = None,
 ) -> None:
     """Recompute each release from the files that hold it; withdraw it when none does.
@@ -255,7 +263,7 @@ def _refresh(
     changed = [h for h in hashed if _differs(h, previous)]
     store.save_releases(connection, changed, previous, now, arrived)
     known = classified or {}
-    scores = {r.id: dict(known[r]) if r in known else scores_of(r, rules) for r in merged}
+    scores = {r.id: dict(known[r]) if r in known else reasons_of(r, rules) for r in merged}
     store.set_topics(connection, scores)
     moved = [r for r in merged if tuple(sorted(scores[r.id])) != _topics_before(previous, r.id)]
     _mark_for_publishing(
@@ -338,13 +346,25 @@ def _reclassify_if_topics_changed(
         ids = store.live_release_ids(connection)
         for start in range(0, len(ids), RECLASSIFY_BATCH):
             stored = store.releases_by_id(connection, ids[start : start + RECLASSIFY_BATCH])
-            scores = {i: scores_of(s.release, rules) for i, s in stored.items()}
-            changed = {i: v for i, v in scores.items() if tuple(sorted(v)) != stored[i].topics}
+            scores = {i: reasons_of(s.release, rules) for i, s in stored.items()}
+            changed = {i: v for i, v in scores.items() if _shown(v) != _shown_before(stored[i])}
             store.set_topics(connection, changed)
             moved = [(stored[i].release, tuple(v)) for i, v in changed.items()]
             _mark_for_publishing(connection, [], moved, stored)
-            report.reclassified += len(changed)
+            report.reclassified += sum(
+                tuple(sorted(v)) != stored[i].topics for i, v in changed.items()
+            )
         store.set_meta_value(connection, TOPICS_KEY, fingerprint)
+
+
+def _shown(reasons: Mapping[str, TopicReason]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """What feeds and pages show of a release's topics: each topic and why it carries it."""
+    return [(slug, reasons[slug].found) for slug in sorted(reasons)]
+
+
+def _shown_before(stored: StoredRelease) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    found = {r.slug: r.found for r in stored.reasons}
+    return [(slug, found.get(slug, ())) for slug in stored.topics]
 
 
 def _reread_if_publishers_changed(engine: Engine, settings: Settings) -> None:

@@ -8,7 +8,8 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
                                           pages of at most `archive_length` entries
   releases/<id>.html                      one page per release
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
-  subscribe, confirm, subscription, unsubscribe   the web server's subscription pages
+  subscribe, confirm, subscription, unsubscribe, stop-topic   the web server's subscription
+                                          pages
   hub                                     the WebSub hub, when `service.websub` is on
 """
 
@@ -42,6 +43,7 @@ CONFIRM_PATH = "confirm"
 MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
 HUB_PATH = "hub"
+STOP_TOPIC_PATH = "stop-topic"
 
 
 class Addressed(Protocol):
@@ -155,6 +157,16 @@ def unsubscribe_url(site: Addressed, token: str) -> str:
     return _with_token(UNSUBSCRIBE_PATH, site, token)
 
 
+def stop_topic_url(site: Addressed, token: str, slug: str) -> str:
+    """The page that stops one topic of a subscription, and the target of its button."""
+    return stop_topic_base(site, token) + quote(slug, safe="")
+
+
+def stop_topic_base(site: Addressed, token: str) -> str:
+    """`stop_topic_url` without the slug at its end: a digest's sections share it."""
+    return f"{_with_token(STOP_TOPIC_PATH, site, token)}&topic="
+
+
 def _with_token(path: str, site: Addressed, token: str) -> str:
     return f"{page_url(site, path)}?token={quote(token, safe='')}"
 
@@ -236,7 +248,22 @@ def feed_entry(settings: Settings, stored: StoredRelease, rank: int = 0) -> Feed
         source_url=release.source_url,
         organisation=release.organisation,
         date_inferred=release.date_inferred,
+        why=why_line(settings, stored),
     )
+
+
+def why_line(settings: Settings, stored: StoredRelease) -> str:
+    """ "Why: Libya: matched Tripoli, Libyan coast guard in the lead." for the feeds and the
+    release page; "" when `explain_topics` is off or nothing is known."""
+    if not settings.explain_topics:
+        return ""
+    titles = {t.slug: t.title for t in settings.topics}
+    said = [
+        f"{titles[r.slug]}: {phrase}"
+        for r in stored.reasons
+        if r.slug in titles and (phrase := r.phrase())
+    ]
+    return f"Why: {'. '.join(said)}." if said else ""
 
 
 def published(stored: StoredRelease) -> dt.datetime:

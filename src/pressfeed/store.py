@@ -58,6 +58,7 @@ from pressfeed.models import (
     Release,
     StoredRelease,
     Subscriber,
+    TopicReason,
 )
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ release_topics = Table(
     Column("release_id", String, primary_key=True),
     Column("slug", String, primary_key=True),
     Column("score", Float, nullable=False),
+    Column("evidence", JSON),  # TopicReason.found as [[words, part], ...]; NULL: not known
 )
 
 pending = Table(
@@ -317,6 +319,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             due TIMESTAMP NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
             PRIMARY KEY (topic, callback))""",
         "CREATE INDEX websub_tasks_due ON websub_tasks (due)",
+    ),
+    # Why each release carries each topic, for the feeds and pages to say. Forgetting the
+    # fingerprint of the topics (scan.TOPICS_KEY) makes the next scan classify every stored
+    # release again, which fills it in.
+    (
+        "ALTER TABLE release_topics ADD COLUMN evidence TEXT",
+        "DELETE FROM meta WHERE key = 'topics_fingerprint'",
     ),
 )
 
@@ -582,9 +591,9 @@ def releases_by_id(connection: Connection, release_ids: Iterable[str]) -> dict[s
     found: dict[str, StoredRelease] = {}
     for start in range(0, len(ids), _IN_BATCH):
         chunk = ids[start : start + _IN_BATCH]
-        topics = topics_of(connection, chunk)
+        tagged = _tagging(connection, chunk)
         rows = connection.execute(select(releases).where(releases.c.id.in_(chunk)))
-        found |= {row.id: _stored(row, topics.get(row.id, ())) for row in rows}
+        found |= {row.id: _stored(row, tagged.get(row.id, ((), ()))) for row in rows}
     return found
 
 
@@ -656,9 +665,9 @@ def live_releases(connection: Connection) -> Iterator[StoredRelease]:
         .where(releases.c.withdrawn_at.is_(None))
         .order_by(releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
     )
-    topics = topics_of(connection)
+    tagged = _tagging(connection)
     for row in connection.execute(query):
-        yield _stored(row, topics.get(row.id, ()))
+        yield _stored(row, tagged.get(row.id, ((), ())))
 
 
 def live_release_ids(connection: Connection) -> list[str]:
@@ -688,32 +697,44 @@ def last_change(connection: Connection) -> dt.datetime | None:
     return max(times, default=None)
 
 
-def _stored(row: Any, topics: Iterable[str]) -> StoredRelease:
+_Tagged = tuple[tuple[str, ...], tuple[TopicReason, ...]]  # a release's topics, and their reasons
+
+
+def _stored(row: Any, tagged: _Tagged = ((), ())) -> StoredRelease:
     return StoredRelease(
         _release(row._mapping),
         row.text_hash,
         row.first_seen,
         row.updated,
         row.withdrawn_at,
-        tuple(topics),
+        *tagged,
     )
 
 
 # --- topics -------------------------------------------------------------------------------------
 
 
-def set_topics(connection: Connection, scores: Mapping[str, Mapping[str, float]]) -> None:
-    """Replace the topics of each release (id -> slug -> score)."""
+def set_topics(
+    connection: Connection, scores: Mapping[str, Mapping[str, float | TopicReason]]
+) -> None:
+    """Replace the topics of each release (id -> slug -> score, or the reason with its score)."""
     if not scores:
         return
     connection.execute(delete(release_topics).where(release_topics.c.release_id.in_(list(scores))))
     rows = [
-        {"release_id": rid, "slug": slug, "score": value}
+        _topic_row(rid, slug, value)
         for rid, by_slug in scores.items()
         for slug, value in by_slug.items()
     ]
     if rows:
         connection.execute(insert(release_topics), rows)
+
+
+def _topic_row(release_id: str, slug: str, value: float | TopicReason) -> dict[str, Any]:
+    if isinstance(value, TopicReason):
+        evidence = [list(pair) for pair in value.found]
+        return {"release_id": release_id, "slug": slug, "score": value.score, "evidence": evidence}
+    return {"release_id": release_id, "slug": slug, "score": value, "evidence": None}
 
 
 def topics_of(
@@ -729,6 +750,22 @@ def topics_of(
     for row in connection.execute(query):
         grouped.setdefault(row.release_id, []).append(row.slug)
     return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _tagging(
+    connection: Connection, release_ids: Sequence[str] | None = None
+) -> dict[str, _Tagged]:
+    """The topics of these releases (all when None) and why they carry them, by release id."""
+    columns = release_topics.c
+    query = select(columns.release_id, columns.slug, columns.score, columns.evidence)
+    query = query.order_by(columns.release_id, columns.slug)
+    if release_ids is not None:
+        query = query.where(columns.release_id.in_(list(release_ids)))
+    grouped: dict[str, list[TopicReason]] = {}
+    for row in connection.execute(query):
+        found = tuple((str(w), str(p)) for w, p in row.evidence or ())
+        grouped.setdefault(row.release_id, []).append(TopicReason(row.slug, row.score, found))
+    return {k: (tuple(r.slug for r in v), tuple(v)) for k, v in grouped.items()}
 
 
 # --- what the next publish must rebuild --------------------------------------------------------
@@ -831,8 +868,8 @@ def feed_releases(
     if between:
         query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
     rows = _dated_first(connection, query, limit)
-    topics = topics_of(connection, [row.id for row in rows]) if rows else {}
-    return [_stored(row, topics.get(row.id, ())) for row in rows]
+    tagged = _tagging(connection, [row.id for row in rows]) if rows else {}
+    return [_stored(row, tagged.get(row.id, ((), ()))) for row in rows]
 
 
 # What an archive page shows of a release besides its text, which text_hash stands for.
@@ -1016,7 +1053,7 @@ def arrivals(connection: Connection, after: dt.datetime, until: dt.datetime) -> 
     )
     rows = _dated_first(connection, query, None)
     topics = topics_of(connection, [row.id for row in rows]) if rows else {}
-    return [_stored(row, topics.get(row.id, ())) for row in rows]
+    return [_stored(row, (topics.get(row.id, ()), ())) for row in rows]
 
 
 # --- the outbox ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 from pressfeed import store, tokens
 from pressfeed.errors import PressfeedError
 from pressfeed.mail import built, confirmation_message
-from pressfeed.models import Frequency, MailSettings, Outgoing, Settings, Subscriber
+from pressfeed.models import ALL_FEED, Frequency, MailSettings, Outgoing, Settings, Subscriber
 from pressfeed.site import confirm_url
 
 log = logging.getLogger(__name__)
@@ -332,6 +332,41 @@ def with_choices(subscriber: Subscriber, wanted: Subscriber) -> Subscriber:
         weekday=wanted.weekday,
         timezone=wanted.timezone,
     )
+
+
+class TopicStop(enum.Enum):
+    """What stopping one topic of a subscription does."""
+
+    STOPPED = "stopped"  # the topic is gone from the subscriber's topics
+    NOT_FOLLOWED = "not followed"  # nothing to do: stopped before, or never chosen
+    LAST_TOPIC = "last topic"  # refused: no topic would be left; unsubscribing is the way
+
+
+def followed(subscriber: Subscriber, settings: Settings) -> tuple[str, ...]:
+    """The sections a subscriber's digests can have: their topics that exist, or, following
+    every topic, every topic and ALL_FEED for the releases no topic carries."""
+    known = [t.slug for t in settings.topics]
+    if not subscriber.topics:
+        return (*known, ALL_FEED)
+    return tuple(s for s in subscriber.topics if s in known)
+
+
+def topics_without(subscriber: Subscriber, slug: str, settings: Settings) -> tuple[str, ...]:
+    """The topics a subscriber keeps after stopping `slug`. Empty topics mean every topic, so
+    one who followed every topic keeps every other topic there is now, by name."""
+    return tuple(s for s in followed(subscriber, settings) if s not in (slug, ALL_FEED))
+
+
+def stop_topic(
+    subscriber: Subscriber, slug: str, settings: Settings
+) -> tuple[TopicStop, Subscriber]:
+    """The subscriber without `slug`, and what that did; unchanged unless STOPPED."""
+    if slug not in followed(subscriber, settings):
+        return TopicStop.NOT_FOLLOWED, subscriber
+    kept = topics_without(subscriber, slug, settings)
+    if not kept:  # empty topics would mean every topic: the opposite of what was asked
+        return TopicStop.LAST_TOPIC, subscriber
+    return TopicStop.STOPPED, replace(subscriber, topics=kept)
 
 
 def remove_subscriber(engine: Engine, address: str) -> bool:

@@ -36,13 +36,14 @@ from pressfeed.digest import mail_settings
 from pressfeed.errors import MailAddressError
 from pressfeed.feeds import feed_format, feed_formats
 from pressfeed.mail import chosen_topics
-from pressfeed.models import MailSettings, Settings, Subscriber
+from pressfeed.models import ALL_FEED, MailSettings, Settings, Subscriber
 from pressfeed.pages import render_stylesheet
 from pressfeed.publish import EPOCH
 from pressfeed.site import (
     CONFIRM_PATH,
     HUB_PATH,
     MANAGE_PATH,
+    STOP_TOPIC_PATH,
     STYLESHEET_PATH,
     SUBSCRIBE_PATH,
     UNSUBSCRIBE_PATH,
@@ -51,6 +52,7 @@ from pressfeed.site import (
     manage_url,
     page_url,
     site_for,
+    stop_topic_url,
     unsubscribe_url,
 )
 from pressfeed.subscriptions import (
@@ -62,9 +64,12 @@ from pressfeed.subscriptions import (
     SignUpLimits,
     SignUpOutcome,
     SubscriptionError,
+    TopicStop,
     choice_problems,
     sign_up,
+    stop_topic,
     subscriber_from,
+    topics_without,
     with_choices,
 )
 from pressfeed.templating import environment, render, schedule
@@ -133,6 +138,8 @@ def create_app(
         Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe_page, methods=["GET"]),
         Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe, methods=["POST"]),
         *([Route(f"/{HUB_PATH}", hub.endpoint, methods=["POST"])] if hub else []),
+        Route(f"/{STOP_TOPIC_PATH}", web.stop_topic_page, methods=["GET"]),
+        Route(f"/{STOP_TOPIC_PATH}", web.stop_topic, methods=["POST"]),
         Mount("/", app=Output(get_settings)),
     ]
     middleware = [
@@ -422,3 +429,74 @@ class _Web:
                 store.delete_subscriber(connection, subscriber.id)
         if subscriber is not None:
             log.info("unsubscribed: subscriber %s", subscriber.id)
+
+    def stop_topic_page(self, request: Request) -> Response:
+        """A button to press, as for unsubscribing; the last topic gets the unsubscribe button."""
+        settings = self.get_settings()
+        token, slug = request.query_params.get("token", ""), request.query_params.get("topic", "")
+        with self.engine.connect() as connection:
+            subscriber = store.subscriber_by_token(connection, token) if token else None
+        if subscriber is None or not _stoppable(settings, slug):
+            return _invalid_link(settings, STOP_TOPIC_PATH)
+        outcome, _ = stop_topic(subscriber, slug, settings)
+        state = "ask" if outcome is TopicStop.STOPPED else _STOP_STATES[outcome]
+        return self._stop_topic_answer(settings, subscriber, slug, state)
+
+    async def stop_topic(self, request: Request) -> Response:
+        """The button of the stop-topic page: the only request that stops a topic."""
+        settings = self.get_settings()
+        form = await request.form(max_files=0, max_fields=FORM_FIELDS)
+        token = request.query_params.get("token") or form_text(form, "token")
+        slug = request.query_params.get("topic") or form_text(form, "topic")
+        return await run_in_threadpool(self._stop_topic, settings, request, token, slug)
+
+    def _stop_topic(self, settings: Settings, request: Request, token: str, slug: str) -> Response:
+        with self.engine.begin() as connection:
+            subscriber = store.subscriber_by_token(connection, token) if token else None
+            if subscriber is None or not _stoppable(settings, slug):
+                return _invalid_link(settings, STOP_TOPIC_PATH)
+            if not from_our_site(request, settings):
+                problem = "The form was sent from another site; nothing was changed."
+                return self._manage_page(settings, subscriber, 403, problem=problem)
+            outcome, changed = stop_topic(subscriber, slug, settings)
+            if outcome is TopicStop.STOPPED:
+                store.save_subscriber(connection, changed)
+        if outcome is TopicStop.STOPPED:
+            log.info("topic %s stopped: subscriber %s", slug, subscriber.id)
+        return self._stop_topic_answer(settings, subscriber, slug, _STOP_STATES[outcome])
+
+    def _stop_topic_answer(
+        self, settings: Settings, subscriber: Subscriber, slug: str, state: str
+    ) -> Response:
+        """The stop-topic page in `state`, for the subscriber as they were before stopping."""
+        titles = {t.slug: t.title for t in settings.topics} | {ALL_FEED: NO_TOPIC}
+        kept = replace(subscriber, topics=topics_without(subscriber, slug, settings))
+        token = subscriber.token
+        last = state == "last"  # its button unsubscribes: see templates/stop_topic.html
+        return _page(
+            settings,
+            "stop_topic.html",
+            STOP_TOPIC_PATH,
+            state=state,
+            topic=titles[slug],
+            kept=chosen_topics(kept, titles) if kept.topics else "",
+            every_topic=not subscriber.topics,
+            action=unsubscribe_url(settings, token)
+            if last
+            else stop_topic_url(settings, token, slug),
+            manage_url=manage_url(settings, token),
+        )
+
+
+NO_TOPIC = "releases that no topic carries"  # what the stop-topic page calls ALL_FEED
+# The stop-topic page after its button was pressed; before, STOPPED shows the button ("ask").
+_STOP_STATES = {
+    TopicStop.STOPPED: "stopped",
+    TopicStop.NOT_FOLLOWED: "not_followed",
+    TopicStop.LAST_TOPIC: "last",
+}
+
+
+def _stoppable(settings: Settings, slug: str) -> bool:
+    """Whether a stop-topic link names a section a digest can have."""
+    return slug == ALL_FEED or settings.topic(slug) is not None
