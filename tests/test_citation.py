@@ -198,8 +198,11 @@ def test_scan_classify_and_eval_name_the_same_publishers(
 SOURCE_COLUMNS = next(
     version
     for version, migration in enumerate(store.MIGRATIONS)
-    if not callable(migration) and any("ADD COLUMN source_url" in s for s in migration)
+    if not callable(migration) and any("ADD COLUMN source_url" in str(s) for s in migration)
 )
+
+
+CITATION_KEYS = ("source_url", "organisation")
 
 
 def make_old(engine: Engine) -> None:
@@ -210,8 +213,12 @@ def make_old(engine: Engine) -> None:
             connection.execute(text(f"ALTER TABLE releases DROP COLUMN {column}"))
         connection.execute(text("ALTER TABLE files DROP COLUMN reread"))  # added later still
         connection.execute(text("DROP TABLE outputs"))  # and this
-        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
-        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
+        for row in connection.execute(text("SELECT path, position, data FROM sources")).all():
+            data = {k: v for k, v in json.loads(row.data).items() if k not in CITATION_KEYS}
+            connection.execute(
+                text("UPDATE sources SET data = :data WHERE path = :path AND position = :position"),
+                {"data": json.dumps(data), "path": row.path, "position": row.position},
+            )
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})
 
 
