@@ -381,13 +381,20 @@ def open_store(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(parsed)
+    except SQLAlchemyError as error:
+        raise StoreError(url, str(error)) from error
+    try:
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine, url, busy_timeout)
         elif engine.dialect.name == "postgresql":
             _tune_postgres(engine, url, busy_timeout)
         migrate(engine)
     except SQLAlchemyError as error:
+        engine.dispose()
         raise StoreError(url, str(error.orig if hasattr(error, "orig") else error)) from error
+    except BaseException:
+        engine.dispose()  # closes what a failed migration left open
+        raise
     return engine
 
 
