@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench clean build/feedvalidator
+.PHONY: run test test-postgres test-slow lint bench clean build/feedvalidator
 
 # The classifier the classification benchmark compares with: the last one that scaled body
 # matches by length, before topics were read passage by passage.
@@ -12,7 +12,7 @@ CLASSIFY_BASELINE ?= 65b4bb0
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,learn]'
+	$(BIN)/pip install --quiet -e '.[test,learn,postgres]'
 	touch $(STAMP)
 
 # The W3C feed validator has no package: tests/test_feed_validity.py runs its source, cloned here
@@ -40,6 +40,14 @@ test: $(STAMP) $(FEEDVALIDATOR)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The same suite with the store on PostgreSQL: a throw-away server of Debian's `postgresql`
+# package (tests/postgres.py), or the server PRESSFEED_TEST_POSTGRES names by URL.
+PRESSFEED_TEST_POSTGRES ?= 1
+test-postgres: $(STAMP)
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+	PRESSFEED_TEST_POSTGRES=$(PRESSFEED_TEST_POSTGRES) $(BIN)/pytest
 
 # The long checks: every kill point, every fault at full length, 10,000 examples per property.
 test-slow: $(STAMP)

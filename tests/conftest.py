@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as settings_profiles
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from pressfeed import store
 from pressfeed.config import load_settings
@@ -20,6 +21,57 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 TOPICS = ROOT / "config" / "topics.toml"
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+# `PRESSFEED_TEST_POSTGRES=1` runs the suite on a throw-away PostgreSQL server (make
+# test-postgres); a URL (postgresql+psycopg://user@host:port/db) runs it on that server. Each
+# settings file then gets a schema of its own instead of an SQLite file.
+POSTGRES = os.environ.get("PRESSFEED_TEST_POSTGRES", "")
+_server_url: str | None = None
+_schemas = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_server() -> Iterator[str | None]:
+    """The PostgreSQL server the suite runs on, or None on SQLite."""
+    global _server_url
+    if not POSTGRES:
+        yield None
+        return
+    if "://" in POSTGRES:
+        _server_url = POSTGRES
+        yield _server_url
+        return
+    from tests.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        _server_url = server.url()
+        yield _server_url
+
+
+def on_postgres() -> bool:
+    """Whether the suite runs on PostgreSQL."""
+    return bool(POSTGRES)
+
+
+def new_database() -> str:
+    """A database of its own for one settings file: an empty schema on PostgreSQL."""
+    assert _server_url is not None
+    schema = f"test_{os.getpid()}_{next(_schemas)}"
+    admin = create_engine(_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    return f"{_server_url}?options=-csearch_path%3D{schema}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not POSTGRES:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "SQLite's own behaviour"
+            item.add_marker(pytest.mark.skip(reason=f"on SQLite only: {reason}"))
 
 
 @pytest.fixture
@@ -35,8 +87,9 @@ def shared_dir() -> Path:
 def write_settings(tmp_path: Path, extra: str = "") -> Path:
     """A settings file in tmp_path using the project's topics and tmp_path for everything else."""
     config = tmp_path / "pressfeed.toml"
+    database = new_database() if POSTGRES else "pressfeed.db"
     config.write_text(
-        f'content_dir = "content"\noutput_dir = "feeds"\ndatabase = "pressfeed.db"\n'
+        f'content_dir = "content"\noutput_dir = "feeds"\ndatabase = "{database}"\n'
         f'topics_file = "{TOPICS.as_posix()}"\n'
         f'templates_dir = "{(ROOT / "templates").as_posix()}"\n{extra}',
         encoding="utf-8",
@@ -53,7 +106,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    """The store for `settings`, on a real SQLite file."""
+    """The store for `settings`, on a real SQLite file (or PostgreSQL schema)."""
     engine = store.open_store(settings.database)
     yield engine
     engine.dispose()

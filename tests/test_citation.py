@@ -198,8 +198,11 @@ def test_scan_classify_and_eval_name_the_same_publishers(
 SOURCE_COLUMNS = next(
     version
     for version, migration in enumerate(store.MIGRATIONS)
-    if not callable(migration) and any("ADD COLUMN source_url" in s for s in migration)
+    if not callable(migration) and any("ADD COLUMN source_url" in str(s) for s in migration)
 )
+
+
+CITATION_KEYS = ("source_url", "organisation")
 
 
 def make_old(engine: Engine) -> None:
@@ -213,8 +216,12 @@ def make_old(engine: Engine) -> None:
         for table in ("websub_subscriptions", "websub_tasks"):  # and these
             connection.execute(text(f"DROP TABLE {table}"))
         connection.execute(text("ALTER TABLE release_topics DROP COLUMN evidence"))  # and this
-        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
-        connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
+        for row in connection.execute(text("SELECT path, position, data FROM sources")).all():
+            data = {k: v for k, v in json.loads(row.data).items() if k not in CITATION_KEYS}
+            connection.execute(
+                text("UPDATE sources SET data = :data WHERE path = :path AND position = :position"),
+                {"data": json.dumps(data), "path": row.path, "position": row.position},
+            )
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pressfeed import store
 from pressfeed.cli import main
+from pressfeed.config import load_settings
 from tests.conftest import ROOT, write_settings
 from tests.test_scan import LISTING, TEASER
 
@@ -409,7 +411,10 @@ def test_config_before_the_command_is_kept_when_none_follows_it(
 ) -> None:
     code, _, _ = run(capsys, "--config", str(config), "subscribers", "add", "ana@example.org")
     assert code == 0
-    assert (tmp_path / "pressfeed.db").is_file()  # the store the settings file names
+    engine = store.open_store(load_settings(config, environ={}).database)
+    with engine.connect() as connection:  # the store the settings file names
+        assert [s.address for s in store.all_subscribers(connection)] == ["ana@example.org"]
+    engine.dispose()
 
 
 def test_config_after_the_command_wins_over_one_before_it(

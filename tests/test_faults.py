@@ -519,21 +519,20 @@ def test_mail_to_a_full_disk_waits_for_space(tmp_path: Path, disk: Disk) -> None
 # --- the database held by another writer --------------------------------------------------------
 
 HOLDER = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-hold = float(sys.argv[2])
-time.sleep(hold) if hold else sys.stdin.read()  # how long the other writer keeps the lock
-db.execute("COMMIT")
+import sys, time
+from pressfeed import store
+engine = store.open_store(sys.argv[1])
+with engine.begin() as connection:  # a writing transaction takes the write lock at once
+    print("locked", flush=True)
+    hold = float(sys.argv[2])
+    time.sleep(hold) if hold else sys.stdin.read()  # how long the other writer keeps the lock
 """
 
 
 @contextlib.contextmanager
 def another_writer(database: str, hold: float = 0.0) -> Iterator[None]:
     """A process holding the database's write lock for `hold` s (0: until the block ends)."""
-    path = database.removeprefix("sqlite:///")
-    command = [sys.executable, "-c", HOLDER, path, str(hold)]
+    command = [sys.executable, "-c", HOLDER, database, str(hold)]
     with subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     ) as holder:

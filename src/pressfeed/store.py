@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -31,11 +30,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
     bindparam,
     create_engine,
     delete,
     event,
+    extract,
     func,
     insert,
     or_,
@@ -46,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from pressfeed.errors import StoreError
 from pressfeed.identity import title_key
@@ -84,6 +87,19 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+class JSONText(TypeDecorator[Any]):
+    """JSON kept as text: the same column and the same bytes on every backend."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
 metadata = MetaData()
 
 files = Table(
@@ -102,7 +118,7 @@ sources = Table(
     Column("path", String, primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("release_id", String, nullable=False),
-    Column("data", JSON, nullable=False),
+    Column("data", JSONText, nullable=False),
 )
 
 releases = Table(
@@ -114,8 +130,8 @@ releases = Table(
     Column("date", Date, nullable=False),
     Column("date_kind", String, nullable=False),
     Column("place", String),
-    Column("paragraphs", JSON, nullable=False),
-    Column("contacts", JSON, nullable=False),
+    Column("paragraphs", JSONText, nullable=False),
+    Column("contacts", JSONText, nullable=False),
     Column("source", String, nullable=False),
     Column("position", Integer, nullable=False),
     Column("text_hash", String, nullable=False),
@@ -142,7 +158,7 @@ release_topics = Table(
     Column("release_id", String, primary_key=True),
     Column("slug", String, primary_key=True),
     Column("score", Float, nullable=False),
-    Column("evidence", JSON),  # TopicReason.found as [[words, part], ...]; NULL: not known
+    Column("evidence", JSONText),  # TopicReason.found as [[words, part], ...]; NULL: not known
 )
 
 pending = Table(
@@ -158,7 +174,7 @@ subscribers = Table(
     metadata,
     Column("id", String, primary_key=True),
     Column("address", String, nullable=False, unique=True),
-    Column("topics", JSON, nullable=False),
+    Column("topics", JSONText, nullable=False),
     Column("frequency", String, nullable=False),
     Column("hour", Integer, nullable=False),
     Column("weekday", Integer, nullable=False),
@@ -216,7 +232,12 @@ settings_table = Table(
     Column("value", String, nullable=False),
 )
 
-Migration = Sequence[str] | Callable[[Connection], None]
+Migration = Sequence[str | ExecutableDDLElement] | Callable[[Connection], None]
+
+
+def _table(name: str, *columns: Column[Any] | UniqueConstraint, **options: Any) -> CreateTable:
+    """A table as a migration creates it: its own columns, apart from the tables above."""
+    return CreateTable(Table(name, MetaData(), *columns, **options))
 
 
 def _backfill_title_keys(connection: Connection) -> None:
@@ -227,27 +248,55 @@ def _backfill_title_keys(connection: Connection) -> None:
 
 
 # Appended only: a database at version N runs migrations N+1.. in order, each in one transaction.
+# Tables are declared with SQLAlchemy types, which each backend compiles to its own DDL; the
+# other steps are SQL that SQLite and PostgreSQL both run.
 MIGRATIONS: tuple[Migration, ...] = (
     (
-        """CREATE TABLE files (
-            path TEXT PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
-            sha256 TEXT NOT NULL)""",
-        """CREATE TABLE sources (
-            path TEXT NOT NULL, position INTEGER NOT NULL, release_id TEXT NOT NULL,
-            data TEXT NOT NULL, PRIMARY KEY (path, position))""",
+        _table(
+            "files",
+            Column("path", Text, primary_key=True),
+            Column("size", BigInteger, nullable=False),
+            Column("mtime_ns", BigInteger, nullable=False),
+            Column("sha256", Text, nullable=False),
+        ),
+        _table(
+            "sources",
+            Column("path", Text, primary_key=True),
+            Column("position", Integer, primary_key=True, autoincrement=False),
+            Column("release_id", Text, nullable=False),
+            Column("data", Text, nullable=False),
+        ),
         "CREATE INDEX sources_release ON sources (release_id)",
-        """CREATE TABLE releases (
-            id TEXT PRIMARY KEY, title TEXT NOT NULL, title_derived BOOLEAN NOT NULL,
-            date DATE NOT NULL, date_kind TEXT NOT NULL, place TEXT, paragraphs TEXT NOT NULL,
-            contacts TEXT NOT NULL, source TEXT NOT NULL, position INTEGER NOT NULL,
-            text_hash TEXT NOT NULL, first_seen TIMESTAMP NOT NULL, updated TIMESTAMP NOT NULL,
-            withdrawn_at TIMESTAMP)""",
+        _table(
+            "releases",
+            Column("id", Text, primary_key=True),
+            Column("title", Text, nullable=False),
+            Column("title_derived", Boolean, nullable=False),
+            Column("date", Date, nullable=False),
+            Column("date_kind", Text, nullable=False),
+            Column("place", Text),
+            Column("paragraphs", Text, nullable=False),
+            Column("contacts", Text, nullable=False),
+            Column("source", Text, nullable=False),
+            Column("position", Integer, nullable=False),
+            Column("text_hash", Text, nullable=False),
+            Column("first_seen", DateTime, nullable=False),
+            Column("updated", DateTime, nullable=False),
+            Column("withdrawn_at", DateTime),
+        ),
         "CREATE INDEX releases_date ON releases (date)",
-        """CREATE TABLE release_topics (
-            release_id TEXT NOT NULL, slug TEXT NOT NULL, score REAL NOT NULL,
-            PRIMARY KEY (release_id, slug))""",
+        _table(
+            "release_topics",
+            Column("release_id", Text, primary_key=True),
+            Column("slug", Text, primary_key=True),
+            Column("score", Float, nullable=False),
+        ),
         "CREATE INDEX release_topics_slug ON release_topics (slug)",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        _table(
+            "meta",
+            Column("key", Text, primary_key=True),
+            Column("value", Text, nullable=False),
+        ),
     ),
     (
         "ALTER TABLE releases ADD COLUMN title_key TEXT",
@@ -256,33 +305,60 @@ MIGRATIONS: tuple[Migration, ...] = (
     _backfill_title_keys,
     (
         # What the next publish must rebuild: releases, feeds, archive months.
-        """CREATE TABLE pending (
-            kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key))""",
+        _table(
+            "pending",
+            Column("kind", Text, primary_key=True),
+            Column("key", Text, primary_key=True),
+        ),
         "INSERT INTO pending SELECT 'release', id FROM releases",
         "INSERT INTO pending VALUES ('everything', '')",
     ),
     (
-        """CREATE TABLE subscribers (
-            id TEXT PRIMARY KEY, address TEXT NOT NULL UNIQUE, topics TEXT NOT NULL,
-            frequency TEXT NOT NULL, hour INTEGER NOT NULL, weekday INTEGER NOT NULL,
-            timezone TEXT NOT NULL, confirmed BOOLEAN NOT NULL, token TEXT NOT NULL UNIQUE,
-            created TIMESTAMP NOT NULL, covered_until TIMESTAMP)""",
+        _table(
+            "subscribers",
+            Column("id", Text, primary_key=True),
+            Column("address", Text, nullable=False, unique=True),
+            Column("topics", Text, nullable=False),
+            Column("frequency", Text, nullable=False),
+            Column("hour", Integer, nullable=False),
+            Column("weekday", Integer, nullable=False),
+            Column("timezone", Text, nullable=False),
+            Column("confirmed", Boolean, nullable=False),
+            Column("token", Text, nullable=False, unique=True),
+            Column("created", DateTime, nullable=False),
+            Column("covered_until", DateTime),
+        ),
         # Every message is recorded here before it is sent, and marked sent after the server
         # accepts it; its bytes are final, so a resend is the same message.
-        """CREATE TABLE outbox (
-            key TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL,
-            sender TEXT NOT NULL, recipient TEXT NOT NULL, message_id TEXT NOT NULL,
-            data BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
-            next_attempt TIMESTAMP NOT NULL, last_error TEXT, created TIMESTAMP NOT NULL,
-            sent_at TIMESTAMP)""",
+        _table(
+            "outbox",
+            Column("key", Text, primary_key=True),
+            Column("subscriber_id", Text, nullable=False),
+            Column("kind", Text, nullable=False),
+            Column("sender", Text, nullable=False),
+            Column("recipient", Text, nullable=False),
+            Column("message_id", Text, nullable=False),
+            Column("data", LargeBinary, nullable=False),
+            Column("status", Text, nullable=False),
+            Column("attempts", Integer, nullable=False),
+            Column("next_attempt", DateTime, nullable=False),
+            Column("last_error", Text),
+            Column("created", DateTime, nullable=False),
+            Column("sent_at", DateTime),
+        ),
         "CREATE INDEX outbox_due ON outbox (status, next_attempt)",
     ),
     (
         # Each marking gets a number never used before, so a publish that read the pending
         # rows clears only those: a key marked again while it wrote stays for the next one.
-        """CREATE TABLE pending_marks (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
-            UNIQUE (kind, key))""",
+        _table(
+            "pending_marks",
+            Column("seq", Integer, primary_key=True, autoincrement=True),
+            Column("kind", Text, nullable=False),
+            Column("key", Text, nullable=False),
+            UniqueConstraint("kind", "key"),
+            sqlite_autoincrement=True,
+        ),
         "INSERT INTO pending_marks (kind, key) SELECT kind, key FROM pending",
         "DROP TABLE pending",
         "ALTER TABLE pending_marks RENAME TO pending",
@@ -302,22 +378,36 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("ALTER TABLE files ADD COLUMN reread BOOLEAN NOT NULL DEFAULT FALSE",),
     # What each published file was rendered from: a full publish skips what would come out the same.
     (
-        """CREATE TABLE outputs (
-            path TEXT PRIMARY KEY, inputs TEXT NOT NULL, size BIGINT NOT NULL,
-            mtime_ns BIGINT NOT NULL)""",
+        _table(
+            "outputs",
+            Column("path", Text, primary_key=True),
+            Column("inputs", Text, nullable=False),
+            Column("size", BigInteger, nullable=False),
+            Column("mtime_ns", BigInteger, nullable=False),
+        ),
     ),
     # WebSub: the hub's verified subscriptions, and what is still to push: a topic to ping the
     # hub about (callback ''), or a topic's feed to deliver to one subscriber's callback.
     (
-        """CREATE TABLE websub_subscriptions (
-            callback TEXT NOT NULL, topic TEXT NOT NULL, secret TEXT,
-            lease_seconds INTEGER NOT NULL, expires TIMESTAMP NOT NULL,
-            created TIMESTAMP NOT NULL, PRIMARY KEY (callback, topic))""",
+        _table(
+            "websub_subscriptions",
+            Column("callback", Text, primary_key=True),
+            Column("topic", Text, primary_key=True),
+            Column("secret", Text),
+            Column("lease_seconds", Integer, nullable=False),
+            Column("expires", DateTime, nullable=False),
+            Column("created", DateTime, nullable=False),
+        ),
         "CREATE INDEX websub_subscriptions_topic ON websub_subscriptions (topic)",
-        """CREATE TABLE websub_tasks (
-            topic TEXT NOT NULL, callback TEXT NOT NULL, marked TIMESTAMP NOT NULL,
-            due TIMESTAMP NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
-            PRIMARY KEY (topic, callback))""",
+        _table(
+            "websub_tasks",
+            Column("topic", Text, primary_key=True),
+            Column("callback", Text, primary_key=True),
+            Column("marked", DateTime, nullable=False),
+            Column("due", DateTime, nullable=False),
+            Column("attempts", Integer, nullable=False),
+            Column("last_error", Text),
+        ),
         "CREATE INDEX websub_tasks_due ON websub_tasks (due)",
     ),
     # Why each release carries each topic, for the feeds and pages to say. Forgetting the
@@ -346,11 +436,20 @@ def open_store(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(parsed)
+    except SQLAlchemyError as error:
+        raise StoreError(url, str(error)) from error
+    try:
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine, url, busy_timeout)
+        elif engine.dialect.name == "postgresql":
+            _tune_postgres(engine, url, busy_timeout)
         migrate(engine)
     except SQLAlchemyError as error:
+        engine.dispose()
         raise StoreError(url, str(error.orig if hasattr(error, "orig") else error)) from error
+    except BaseException:
+        engine.dispose()  # closes what a failed migration left open
+        raise
     return engine
 
 
@@ -366,6 +465,8 @@ def open_reader(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
         raise StoreError(url, str(error)) from error
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, url, busy_timeout, begin="BEGIN")
+    elif engine.dialect.name == "postgresql":
+        _tune_postgres(engine, url, busy_timeout, writes=False)
     return engine
 
 
@@ -397,6 +498,33 @@ def _tune_sqlite(
         connection.exec_driver_sql("BEGIN" if reading else begin)
 
 
+# The key of the one lock every writing transaction takes on PostgreSQL (any number, fixed).
+WRITE_LOCK = 0x70726573  # "pres"
+
+
+def _tune_postgres(engine: Engine, url: str, busy_timeout: float, *, writes: bool = True) -> None:
+    """PostgreSQL with SQLite's guarantees: one writer at a time, snapshots that do not move.
+
+    Every transaction but a snapshot takes one transaction-scoped advisory lock, as SQLite's
+    BEGIN IMMEDIATE takes its write lock: the store's read-then-write steps stay serial. A
+    snapshot is REPEATABLE READ and READ ONLY: one consistent state, no lock."""
+    wait_ms = round(busy_timeout * 1000)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if getattr(context.original_exception, "sqlstate", None) == "55P03":  # lock_not_available
+            reason = f"locked by another writer; gave up after waiting {busy_timeout:g} s"
+            raise StoreError(url, reason) from context.original_exception
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("pressfeed_snapshot", False) or not writes:
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
 def _is_busy(error: BaseException) -> bool:
     name = getattr(error, "sqlite_errorname", "")
     return isinstance(error, sqlite3.OperationalError) and name.startswith(
@@ -423,17 +551,22 @@ def migrate(engine: Engine) -> None:
         if not connection.dialect.has_table(connection, "schema_version"):
             connection.execute(text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
             connection.execute(text("INSERT INTO schema_version VALUES (0)"))
-    for version, statements in enumerate(MIGRATIONS, start=1):
+    for version, migration in enumerate(MIGRATIONS, start=1):
         with engine.begin() as connection:
             if schema_version(connection) >= version:
                 continue
-            if callable(statements):
-                statements(connection)
-            else:
-                for statement in statements:
-                    connection.execute(text(statement))
+            apply_migration(connection, migration)
             connection.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
             log.info("database migrated to version %d", version)
+
+
+def apply_migration(connection: Connection, migration: Migration) -> None:
+    """Run one migration's steps in the connection's transaction."""
+    if callable(migration):
+        migration(connection)
+        return
+    for step in migration:
+        connection.execute(text(step) if isinstance(step, str) else step)
 
 
 # --- files --------------------------------------------------------------------------------------
@@ -918,13 +1051,14 @@ def feed_month_counts(
 ) -> dict[str, int]:
     """Live releases of a topic (all when None) per month ("2024-03") of their dates, oldest
     month first; of `months` only, when given (a month with none is left out)."""
-    month = func.substr(releases.c.date, 1, 7)  # dates are stored as ISO text
-    query = _in_feed(slug).with_only_columns(month, func.count()).group_by(month).order_by(month)
+    year, month = extract("year", releases.c.date), extract("month", releases.c.date)
+    query = _in_feed(slug).with_only_columns(year, month, func.count()).group_by(year, month)
     if months is not None:
         if not months:
             return {}
         query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
-    return {row[0]: int(row[1]) for row in connection.execute(query)}
+    counts = {f"{int(y):04d}-{int(m):02d}": int(n) for y, m, n in connection.execute(query)}
+    return dict(sorted(counts.items()))
 
 
 def topic_counts(connection: Connection) -> dict[str, int]:
