@@ -31,7 +31,7 @@ from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.templating import environment
 from tests import test_mail, test_pages
-from tests.conftest import NOW, ROOT, write_settings
+from tests.conftest import NOW, ROOT, drop_outbox_claims, write_settings
 from tests.smtp_servers import SmtpServer, smtp_sink  # noqa: F401
 from tests.test_digest_delivery import smtp, subscribe
 from tests.test_publish import HEALTH
@@ -216,6 +216,7 @@ def make_old(engine: Engine) -> None:
         for table in ("websub_subscriptions", "websub_tasks"):  # and these
             connection.execute(text(f"DROP TABLE {table}"))
         connection.execute(text("ALTER TABLE release_topics DROP COLUMN evidence"))  # and this
+        drop_outbox_claims(connection)  # and these
         for row in connection.execute(text("SELECT path, position, data FROM sources")).all():
             data = {k: v for k, v in json.loads(row.data).items() if k not in CITATION_KEYS}
             connection.execute(

@@ -19,7 +19,7 @@ from pressfeed.cli import main
 from pressfeed.models import Settings, Term
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
-from tests.conftest import NOW
+from tests.conftest import NOW, drop_outbox_claims
 from tests.feedcheck import atom_problems, rss_problems
 
 RESCUE = """Coast guard rescues 40 migrants off Libya
@@ -222,7 +222,8 @@ def test_an_upgraded_database_gets_the_line_at_its_next_scan(
     expected = why_in(entry_titled(site, "all.atom", "Coast guard rescues 40 migrants off Libya"))
     with engine.begin() as connection:  # as the version before stored it: no evidence column
         connection.execute(text("ALTER TABLE release_topics DROP COLUMN evidence"))
-        version = len(store.MIGRATIONS) - 1
+        drop_outbox_claims(connection)  # added later still
+        version = len(store.MIGRATIONS) - 2
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
     engine.dispose()
     upgraded = store.open_store(site.database)
