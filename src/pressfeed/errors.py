@@ -147,3 +147,22 @@ def _write_reason(error: OSError, path: Path) -> str:
     if error.filename and str(error.filename) != str(path):
         return f"{error.filename}: {text}"
     return text
+
+
+class QueryError(PressfeedError, ValueError):
+    """A search query that cannot be run: `reason` says why, `position` where (from 0)."""
+
+    def __init__(self, query: str, reason: str, position: int | None = None) -> None:
+        self.query = query
+        self.reason = reason
+        self.position = position
+        where = f" (at character {position + 1})" if position is not None else ""
+        super().__init__(f"bad search query: {reason}{where}")
+
+
+class SearchTimeoutError(PressfeedError):
+    """A search ran past its time bound and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the search took longer than {seconds:g} s and was stopped")
