@@ -4,17 +4,30 @@ releases as they are saved, corrected, withdrawn and deleted."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 
+import httpx
+import lxml.html
 import pytest
 from sqlalchemy import Connection, Engine, func, select, text
 
 from pressfeed import store
+from pressfeed.config import load_settings
 from pressfeed.errors import SearchTimeoutError
+from pressfeed.feeds import feed_formats
 from pressfeed.models import Release
-from pressfeed.query import parse_query
+from pressfeed.query import MAX_LENGTH, MAX_TERMS, parse_query
+from pressfeed.scan import scan_content
 from pressfeed.search import search_index
+from pressfeed.site import stable_id
+from pressfeed.web import search as web_search
+from pressfeed.web.static import FEED_CACHE
+from tests.conftest import NOW, write_settings
 from tests.test_store import make_release
+from tests.test_web import Served, parse_feed, served, serving
+
+__all__ = ["served"]  # a fixture, used below by name
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(hours=1)
@@ -238,3 +251,172 @@ def test_an_existing_database_gets_its_live_releases_indexed(corpus: Engine) -> 
         assert "new" in found(migrated, "libya")
     finally:
         migrated.dispose()
+
+
+# --- the search page and feeds, served over HTTP -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server shared by the tests that only search."""
+    root = tmp_path_factory.mktemp("search")
+    settings = load_settings(write_settings(root), environ={})
+    engine = store.open_store(settings.database)
+    try:
+        with serving(settings, engine) as running:
+            yield running
+    finally:
+        engine.dispose()
+
+
+def release_id(served: Served, title: str) -> str:
+    with served.engine.connect() as connection:
+        return next(
+            s.release.id for s in store.live_releases(connection) if s.release.title == title
+        )
+
+
+def feed_ids(served: Served, path: str, **headers: str) -> list[str]:
+    response = served.client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return [entry.id for entry in parse_feed(response.content).entries]
+
+
+def ids_in(response: httpx.Response) -> list[str]:
+    """The entry ids of a feed in any format: feedparser reads Atom and RSS, not JSON Feed."""
+    if response.headers["content-type"].startswith("application/feed+json"):
+        return [item["id"] for item in json.loads(response.content)["items"]]
+    return [entry.id for entry in parse_feed(response.content).entries]
+
+
+def entry_id(served: Served, title: str) -> str:
+    return stable_id("release", release_id(served, title))
+
+
+CLINIC = "Clinic opens for new arrivals"
+SCREEN = "Health workers screen new arrivals for tuberculosis"
+FLIGHTS = "Return flights from Libya resume"
+
+
+def test_the_search_page_lists_the_releases_found_and_links_their_feeds(site: Served) -> None:
+    response = site.client.get("search", params={"q": "new  arrivals"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = lxml.html.fromstring(response.text)
+    found = [a.text for a in page.cssselect("ul.latest a")]
+    assert sorted(found) == [CLINIC, SCREEN]  # the best match first: in the headline, twice
+    assert found == [SCREEN, CLINIC]
+    assert page.cssselect("h2")[0].text == "2 releases match"
+    assert page.cssselect("input#q")[0].get("value") == "new  arrivals"  # as typed
+    alternates = {
+        link.get("type"): link.get("href") for link in page.cssselect('link[rel="alternate"]')
+    }
+    assert alternates == {
+        f.media_type: f"{site.url}search{f.suffix}?q=arrivals+new"
+        for f in feed_formats()  # normal form
+    }
+
+
+def test_the_search_page_without_a_query_is_the_form(site: Served) -> None:
+    response = site.client.get("search")
+    assert response.status_code == 200
+    page = lxml.html.fromstring(response.text)
+    assert page.cssselect('form[role="search"] input[name="q"]')
+    assert not page.cssselect("ul.latest")
+
+
+def test_each_feed_format_answers_a_search_newest_first(site: Served) -> None:
+    for form in feed_formats():
+        path = f"search{form.suffix}?q=arrivals"
+        response = site.client.get(path)
+        assert response.headers["content-type"] == form.content_type
+        assert ids_in(response) == [entry_id(site, CLINIC), entry_id(site, SCREEN)]
+        assert f"{site.url}search{form.suffix}?q=arrivals" in response.text.replace("&amp;", "&")
+
+
+def test_a_search_feed_of_the_query_language(site: Served) -> None:
+    assert feed_ids(site, 'search.atom?q="new arrivals" -clinic') == [entry_id(site, SCREEN)]
+    assert feed_ids(site, "search.atom?q=libya OR tuberculosis") == [
+        entry_id(site, FLIGHTS),
+        entry_id(site, SCREEN),
+    ]
+    assert feed_ids(site, "search.atom?q=arrivals after:2024-03-02") == [entry_id(site, CLINIC)]
+    assert feed_ids(site, "search.atom?q=topic:health -clinic") == [entry_id(site, SCREEN)]
+    assert feed_ids(site, "search.atom?q=LIBYE OR libya") == [entry_id(site, FLIGHTS)]
+
+
+def test_a_feed_names_its_search_in_the_normal_form(site: Served) -> None:
+    one = parse_feed(site.client.get("search.atom?q=Tuberculosis OR libya").content)
+    other = parse_feed(site.client.get("search.atom?q=libya  OR tuberculosis").content)
+    assert one.feed.id == other.feed.id == stable_id("search", "libya OR tuberculosis")
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ('"sea rescue', "unbalanced quote"),
+        ("topic:nope", "unknown topic 'nope'"),
+        ("after:2024-02-30", "bad date '2024-02-30'"),
+        ("-libya", "the query only excludes"),
+        ("x" * (MAX_LENGTH + 1), "characters long"),
+        (" ".join(["x"] * (MAX_TERMS + 1)), "terms; at most"),
+        ("", "the query is empty"),
+    ],
+)
+def test_a_bad_query_is_400_saying_why(site: Served, query: str, reason: str) -> None:
+    for form in feed_formats():
+        response = site.client.get(f"search{form.suffix}", params={"q": query})
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        assert response.text.startswith("bad search query: ")
+        assert reason in response.text
+    if query:
+        page = site.client.get("search", params={"q": query})
+        assert page.status_code == 400
+        alert = lxml.html.fromstring(page.text).cssselect("#q-error")[0].text_content()
+        assert reason in alert
+        assert 'aria-invalid="true"' in page.text
+
+
+def test_a_search_answers_304_to_its_etag(site: Served) -> None:
+    for path in ("search.atom?q=arrivals", "search.json?q=arrivals", "search?q=arrivals"):
+        first = site.client.get(path)
+        etag = first.headers["etag"]
+        assert first.headers["cache-control"] == FEED_CACHE
+        again = site.client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304, path
+        assert again.headers["etag"] == etag
+        assert site.client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_a_change_of_the_releases_changes_the_answer(served: Served) -> None:
+    path = "search.atom?q=arrivals"
+    first = served.client.get(path)
+    etag = first.headers["etag"]
+    assert served.client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    content = served.settings.content_dir
+    (content / "more.txt").write_text(
+        "Shelter opens for new arrivals\n\nLampedusa, 5 April 2024 – A shelter for new arrivals"
+        " opened on the island.\n",
+        encoding="utf-8",
+    )
+    (content / "health.txt").unlink()  # the clinic is withdrawn
+    scan_content(served.settings, served.engine, now=NOW + dt.timedelta(hours=1))
+    changed = served.client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    titles = [e.title for e in parse_feed(changed.content).entries]
+    assert titles == ["Shelter opens for new arrivals", SCREEN]
+
+
+def test_a_search_past_its_time_bound_is_503(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = [make_release(f"more{n}", f"Migrants {n} arrived in Libya.") for n in range(300)]
+    save(served.engine, many)
+    monkeypatch.setattr(web_search, "SEARCH_SECONDS", 0.0)
+    for path in ("search.atom?q=libya OR migrants", "search?q=libya OR migrants"):
+        response = served.client.get(path)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == str(web_search.RETRY_AFTER)
+        assert "the search took longer than 0 s and was stopped" in response.text

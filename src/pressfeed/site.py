@@ -9,6 +9,7 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   releases/<id>.html                      one page per release
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
   subscribe, confirm, subscription, unsubscribe   the web server's subscription pages
+  search?q=..., search.atom?q=..., ...    the web server's search page and a feed per format
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pressfeed.feeds import FeedFormat, feed_formats
 from pressfeed.models import (
@@ -40,6 +41,7 @@ SUBSCRIBE_PATH = "subscribe"
 CONFIRM_PATH = "confirm"
 MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
+SEARCH_PATH = "search"
 
 
 class Addressed(Protocol):
@@ -155,6 +157,28 @@ def unsubscribe_url(site: Addressed, token: str) -> str:
 
 def _with_token(path: str, site: Addressed, token: str) -> str:
     return f"{page_url(site, path)}?token={quote(token, safe='')}"
+
+
+def search_url(site: Addressed, query: str, form: FeedFormat | None = None) -> str:
+    """The search page for `query`, or its feed in a format."""
+    return f"{page_url(site, SEARCH_PATH)}{form.suffix if form else ''}{_search_params(query)}"
+
+
+def _search_params(query: str) -> str:
+    return "?" + urlencode({"q": query})
+
+
+def search_links(settings: Settings, query: str) -> FeedLinks:
+    """The feeds of a search, in every format, and its page."""
+    formats = tuple(
+        FeedLink(
+            f.name, search_url(settings, query, f), f.media_type, f.label, f.hidden_label, f.brief
+        )
+        for f in feed_formats()
+    )
+    title = f"{settings.site_title}: search for {query}"
+    description = f"Releases matching the search {query}."
+    return FeedLinks(SEARCH_PATH, title, description, formats, search_url(settings, query))
 
 
 def stable_id(kind: str, key: str) -> str:
@@ -302,3 +326,28 @@ def _entries(
     settings: Settings, releases: Sequence[StoredRelease], ranks: Mapping[str, int]
 ) -> tuple[FeedEntry, ...]:
     return tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
+
+
+def search_doc(
+    settings: Settings,
+    query: str,
+    releases: Sequence[StoredRelease],
+    ranks: Mapping[str, int],
+    *,
+    empty: dt.datetime,
+) -> FeedDoc:
+    """The feed of the releases a search found; `query` in its normal form names it."""
+    links = search_links(settings, query)
+    return FeedDoc(
+        id=stable_id("search", query),
+        slug=SEARCH_PATH,
+        title=links.title,
+        subtitle=links.description,
+        language=settings.language,
+        updated=feed_updated(releases, empty),
+        base_url=page_url(settings, SEARCH_PATH),
+        home_url=links.html,
+        author=settings.site_title,
+        entries=_entries(settings, releases, ranks),
+        url_query=_search_params(query),
+    )

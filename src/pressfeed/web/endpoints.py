@@ -77,6 +77,7 @@ from pressfeed.web.forms import (
     saved_choice,
 )
 from pressfeed.web.limits import Limits
+from pressfeed.web.search import search_routes
 from pressfeed.web.static import FEED_CACHE, GZIP_MINIMUM, CodingTags, Output, not_modified
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ def create_app(
         Route(f"/{MANAGE_PATH}", web.change, methods=["POST"]),
         Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe_page, methods=["GET"]),
         Route(f"/{UNSUBSCRIBE_PATH}", web.unsubscribe, methods=["POST"]),
+        *search_routes(get_settings, engine),
         Mount("/", app=Output(get_settings)),
     ]
     middleware = [
