@@ -3,6 +3,7 @@ releases as they are saved, corrected, withdrawn and deleted."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
@@ -14,20 +15,24 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from pressfeed import store
 from pressfeed.config import load_settings
+from pressfeed.digest import send_due_digests
 from pressfeed.errors import SearchTimeoutError
 from pressfeed.feeds import feed_formats
-from pressfeed.models import Release
+from pressfeed.models import Release, Settings
 from pressfeed.query import MAX_LENGTH, MAX_TERMS, parse_query
 from pressfeed.scan import scan_content
 from pressfeed.search import search_index
 from pressfeed.site import stable_id
+from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
 from pressfeed.web import search as web_search
 from pressfeed.web.static import FEED_CACHE
 from tests.conftest import NOW, write_settings
+from tests.smtp_servers import Received, SmtpServer, smtp_sink
+from tests.test_digest_delivery import SIGNED_UP, by_recipient, smtp, with_news
 from tests.test_store import make_release
 from tests.test_web import Served, parse_feed, served, serving
 
-__all__ = ["served"]  # a fixture, used below by name
+__all__ = ["served", "smtp_sink"]  # fixtures, used below by name
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(hours=1)
@@ -420,3 +425,96 @@ def test_a_search_past_its_time_bound_is_503(
         assert response.status_code == 503
         assert response.headers["retry-after"] == str(web_search.RETRY_AFTER)
         assert "the search took longer than 0 s and was stopped" in response.text
+
+
+# --- following a search by mail -----------------------------------------------------------------
+
+
+def follow(engine: Engine, settings: Settings, address: str, query: str, topics: str = "") -> None:
+    choice = Choice(address, topics, query=query)
+    add_subscriber(engine, subscriber_from(choice, settings, now=SIGNED_UP, confirmed=True))
+
+
+def titles_mailed(received: Received) -> list[str]:
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    text_part = body.get_content()
+    news = ["Clinic opens for new arrivals", "Rescue ship waits for a safe port with 75 survivors"]
+    return [title for title in news if title in text_part]
+
+
+def test_a_saved_search_picks_the_releases_of_a_digest(
+    settings: Settings, engine: Engine, smtp_sink: SmtpServer
+) -> None:
+    with_news(settings, engine)  # news: the clinic (health) and the rescue of 75 (sea rescue)
+    follow(engine, settings, "ana@example.org", "clinic")
+    follow(engine, settings, "bo@example.org", "survivors OR tuberculosis")  # the latter is old
+    follow(engine, settings, "cy@example.org", "rescue", topics="health")  # both: none
+    follow(engine, settings, "di@example.org", "")  # everything
+    report = send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_sink, settings))
+    assert (report.planned, report.empty, report.delivery.sent) == (3, 1, 3)
+    mails = by_recipient(smtp_sink.wait_for(3))
+    assert titles_mailed(mails["ana@example.org"]) == ["Clinic opens for new arrivals"]
+    assert titles_mailed(mails["bo@example.org"]) == [
+        "Rescue ship waits for a safe port with 75 survivors"
+    ]
+    assert len(titles_mailed(mails["di@example.org"])) == 2
+    text_part = mails["ana@example.org"].message.get_body(("plain",))
+    assert text_part is not None
+    assert "every topic, releases matching “clinic”" in text_part.get_content()
+
+    again = send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_sink, settings))
+    assert (again.planned, again.delivery.sent) == (0, 0)  # nothing twice
+
+
+def test_a_saved_search_that_cannot_run_keeps_the_period_open(
+    settings: Settings, engine: Engine, smtp_sink: SmtpServer
+) -> None:
+    with_news(settings, engine)
+    follow(engine, settings, "ana@example.org", "clinic OR survivors")
+    with engine.begin() as connection:  # as if the topic it names left the topics file
+        ana = store.subscriber_by_address(connection, "ana@example.org")
+        assert ana is not None
+        store.save_subscriber(connection, dataclasses.replace(ana, query="topic:gone clinic"))
+    report = send_due_digests(settings, engine, now=NOW, transport=smtp(smtp_sink, settings))
+    assert (report.planned, report.empty) == (0, 0)
+    with engine.begin() as connection:
+        ana = store.subscriber_by_address(connection, "ana@example.org")
+        assert ana is not None
+        assert ana.covered_until is None
+        store.save_subscriber(connection, dataclasses.replace(ana, query="clinic OR survivors"))
+    later = NOW + dt.timedelta(days=1)
+    report = send_due_digests(settings, engine, now=later, transport=smtp(smtp_sink, settings))
+    assert report.planned == 1
+    (mail,) = smtp_sink.wait_for(1)
+    assert len(titles_mailed(mail)) == 2  # what arrived while it could not run: not lost
+
+
+def test_the_manage_page_saves_a_search_or_says_what_is_wrong_with_it(served: Served) -> None:
+    subscriber = served.confirmed_subscriber("ana@example.org", "health")
+    page = lxml.html.fromstring(
+        served.client.get("subscription", params={"token": subscriber.token}).text
+    )
+    assert page.xpath("//input[@id='query']/@value") == [""]
+    assert page.xpath("//a[.='The search page']/@href") == [f"{served.url}search"]
+    sent = {"token": subscriber.token, "topics": ["health"], "frequency": "daily"}
+    saved = served.client.post("subscription", data={**sent, "query": ' clinic  -"sea rescue" '})
+    assert saved.status_code == 200
+    after = served.subscriber("ana@example.org")
+    assert after is not None
+    assert after.query == 'clinic -"sea rescue"'
+    shown = lxml.html.fromstring(saved.text)
+    assert shown.xpath("//input[@id='query']/@value") == ['clinic -"sea rescue"']
+
+    refused = served.client.post("subscription", data={**sent, "query": "topic:nope"})
+    assert refused.status_code == 400
+    assert served.subscriber("ana@example.org") == after
+    page = lxml.html.fromstring(refused.text)
+    (error,) = page.xpath("//*[@id='query-error']")
+    assert "unknown topic 'nope'" in error.text_content()
+    assert page.xpath("//input[@id='query']/@value") == ["topic:nope"]
+    assert page.xpath("//input[@id='query']/@aria-invalid") == ["true"]
+
+    cleared = served.client.post("subscription", data={**sent, "query": ""})
+    assert cleared.status_code == 200
+    assert served.subscriber("ana@example.org").query == ""  # type: ignore[union-attr]

@@ -215,6 +215,7 @@ def site_for(settings: Settings) -> Site:
         subscribe_url=page_url(settings, SUBSCRIBE_PATH),
         digest_hour=settings.digest.hour,
         digest_timezone=settings.digest.timezone,
+        search_url=page_url(settings, SEARCH_PATH),
     )
 
 
