@@ -12,7 +12,8 @@ from tests.test_web import Served
 
 
 def form_page_urls(served: Served) -> dict[str, str]:
-    """Name to URL of each form page: sign-up, confirm, manage and unsubscribe.
+    """Name to URL of each form page: sign-up, confirm, manage, unsubscribe, and search (with
+    results, and refusing a query).
 
     It stores one address waiting for confirmation and one confirmed subscriber, whose links
     the pages need; the confirmation token is signed now, as the server checks it against
@@ -31,4 +32,7 @@ def form_page_urls(served: Served) -> dict[str, str]:
         "confirm": f"{served.url}confirm?token={confirm_token}",
         "manage": f"{served.url}subscription?token={member}",
         "unsubscribe": f"{served.url}unsubscribe?token={member}",
+        "search": f"{served.url}search",
+        "search-results": f"{served.url}search?q=new+arrivals",
+        "search-refused": f"{served.url}search?q=topic%3Anope",
     }
