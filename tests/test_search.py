@@ -27,6 +27,7 @@ from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
 from pressfeed.web import search as web_search
 from pressfeed.web.static import FEED_CACHE
 from tests.conftest import NOW, write_settings
+from tests.feedcheck import W3C_SOURCE, atom_problems, rss_problems, w3c_problems
 from tests.smtp_servers import Received, SmtpServer, smtp_sink
 from tests.test_digest_delivery import SIGNED_UP, by_recipient, smtp, with_news
 from tests.test_store import make_release
@@ -518,3 +519,12 @@ def test_the_manage_page_saves_a_search_or_says_what_is_wrong_with_it(served: Se
     cleared = served.client.post("subscription", data={**sent, "query": ""})
     assert cleared.status_code == 200
     assert served.subscriber("ana@example.org").query == ""  # type: ignore[union-attr]
+
+
+def test_search_feeds_pass_the_feed_checks(site: Served) -> None:
+    for form, problems in (("atom", atom_problems), ("rss", rss_problems)):
+        path = f"search.{form}?q=arrivals+OR+libya+-boat"
+        body = site.client.get(path).content
+        assert problems(body, f"search.{form}") == [], form
+        if (W3C_SOURCE / "src").is_dir():
+            assert w3c_problems(body, site.url + path) == [], form
