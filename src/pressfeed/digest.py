@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store
-from pressfeed.errors import MailAddressError, QueryError
+from pressfeed.errors import MailAddressError, QueryError, SearchUnavailableError
 from pressfeed.files import write_if_changed
 from pressfeed.mail import DigestMailer, digest_message, message_bytes
 from pressfeed.models import (
@@ -245,10 +245,10 @@ def _searched(
         return arrived
     try:
         query = parse_query(subscriber.query, [t.slug for t in settings.topics])
-    except QueryError as error:
+        found = index.matching(query, [stored.release.id for stored in arrived])
+    except (QueryError, SearchUnavailableError) as error:
         log.error("digest for subscriber %s not made: %s", subscriber.id, error)
         return None
-    found = index.matching(query, [stored.release.id for stored in arrived])
     return [stored for stored in arrived if stored.release.id in found]
 
 

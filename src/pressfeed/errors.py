@@ -166,3 +166,11 @@ class SearchTimeoutError(PressfeedError):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(f"the search took longer than {seconds:g} s and was stopped")
+
+
+class SearchUnavailableError(PressfeedError):
+    """The database has no full-text index of a kind pressfeed can search."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        super().__init__(f"searching needs a full-text index, which {database} does not have yet")

@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy import Connection
 
 from pressfeed import store
+from pressfeed.errors import SearchUnavailableError
 from pressfeed.models import SearchQuery
 
 
@@ -57,6 +58,24 @@ class SqliteSearchIndex:
         return store.search_version(self.connection)
 
 
+class MissingIndex:
+    """A database with no index pressfeed can search: every search says so."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.database = connection.dialect.name
+
+    def search(self, query: SearchQuery, limit: int, *, ranked: bool = False) -> list[str]:
+        raise SearchUnavailableError(self.database)
+
+    def matching(self, query: SearchQuery, among: Collection[str]) -> set[str]:
+        raise SearchUnavailableError(self.database)
+
+    def version(self) -> int:
+        return 0
+
+
 def search_index(connection: Connection, *, timeout: float | None = None) -> SearchIndex:
     """The index of the store `connection` reaches."""
+    if connection.dialect.name != "sqlite":
+        return MissingIndex(connection)
     return SqliteSearchIndex(connection, timeout=timeout)

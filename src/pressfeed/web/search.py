@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.staticfiles import NotModifiedResponse
 
 from pressfeed import store
-from pressfeed.errors import QueryError, SearchTimeoutError
+from pressfeed.errors import QueryError, SearchTimeoutError, SearchUnavailableError
 from pressfeed.feeds import FeedFormat, feed_formats
 from pressfeed.models import FeedDoc, SearchQuery, Settings
 from pressfeed.publish import EPOCH, last_change
@@ -114,7 +114,7 @@ class _Search:
             answer = self._answer(settings, (form.name, query_text(query)), query, form.render)
         except QueryError as error:
             return PlainTextResponse(f"{error}\n", status_code=400)
-        except SearchTimeoutError as error:
+        except (SearchTimeoutError, SearchUnavailableError) as error:
             headers = {"Retry-After": str(RETRY_AFTER)}
             return PlainTextResponse(f"{error}\n", status_code=503, headers=headers)
         return _tagged(request, answer, form.content_type)
@@ -135,7 +135,7 @@ class _Search:
             )
         except QueryError as error:
             return self._page(settings, asked, None, str(error), status=400)
-        except SearchTimeoutError as error:
+        except (SearchTimeoutError, SearchUnavailableError) as error:
             page = self._page(settings, asked, None, str(error), status=503)
             page.headers["Retry-After"] = str(RETRY_AFTER)
             return page
