@@ -123,7 +123,7 @@ class _Search:
         settings = self.get_settings()
         asked = request.query_params.get("q", "")
         if not asked.strip():
-            return self._page(settings, asked, None, None)
+            return _untagged_page(settings, asked)
         try:
             query = parse_query(asked, [t.slug for t in settings.topics])
             answer = self._answer(
@@ -134,24 +134,12 @@ class _Search:
                 ranked=True,
             )
         except QueryError as error:
-            return self._page(settings, asked, None, str(error), status=400)
+            return _untagged_page(settings, asked, str(error), status=400)
         except (SearchTimeoutError, SearchUnavailableError) as error:
-            page = self._page(settings, asked, None, str(error), status=503)
+            page = _untagged_page(settings, asked, str(error), status=503)
             page.headers["Retry-After"] = str(RETRY_AFTER)
             return page
         return _tagged(request, answer, "text/html; charset=utf-8", PAGE_HEADERS)
-
-    def _page(
-        self,
-        settings: Settings,
-        asked: str,
-        doc: FeedDoc | None,
-        problem: str | None,
-        *,
-        status: int = 200,
-    ) -> Response:
-        body = _page_bytes(settings, asked, doc, problem)
-        return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
     def _answer(
         self,
@@ -190,6 +178,15 @@ def _found_doc(settings: Settings, connection: Connection, normal: str, ids: lis
     ranks = store.arrival_ranks(connection, ids)
     empty = EPOCH if releases else last_change(connection, dt.datetime.now(dt.UTC))
     return search_doc(settings, normal, releases, ranks, empty=empty)
+
+
+def _untagged_page(
+    settings: Settings, asked: str, problem: str | None = None, *, status: int = 200
+) -> Response:
+    """The search page with no search run: the form alone, or saying why the query cannot."""
+    body = _page_bytes(settings, asked, None, problem)
+    headers = PAGE_HEADERS if status == 200 else {**PAGE_HEADERS, "Cache-Control": "no-store"}
+    return HTMLResponse(body, status_code=status, headers=headers)
 
 
 def _page_bytes(
