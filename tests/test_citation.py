@@ -35,6 +35,7 @@ from tests.conftest import NOW, ROOT, write_settings
 from tests.smtp_servers import SmtpServer, smtp_sink  # noqa: F401
 from tests.test_digest_delivery import smtp, subscribe
 from tests.test_publish import HEALTH
+from tests.test_search import drop_search
 
 ORIGINAL = "https://www.iom.int/news/rescue-ship-brings-80-migrants-ashore"
 PAGE = f"""<!doctype html><html lang="en"><head>
@@ -209,6 +210,7 @@ def make_old(engine: Engine) -> None:
     """Turn the database back into one of the schema before sources were kept, holding what a
     scan of that time stored."""
     with engine.begin() as connection:
+        drop_search(connection)  # added later: its triggers read the columns dropped here
         for column in ("source_url", "organisation"):
             connection.execute(text(f"ALTER TABLE releases DROP COLUMN {column}"))
         connection.execute(text("ALTER TABLE files DROP COLUMN reread"))  # added later still

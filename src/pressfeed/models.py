@@ -353,6 +353,7 @@ class FeedDoc:
     entries: tuple[FeedEntry, ...]  # newest first
     archive: ArchiveLinks | None = None
     hub: str | None = None  # the WebSub hub that pushes this feed, when there is one
+    url_query: str = ""  # appended to the document's URL after the extension ("?q=...")
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,7 @@ class Subscriber:
     token: str  # secret that lets its holder manage or end the subscription
     created: dt.datetime
     covered_until: dt.datetime | None = None  # end of the last period a digest was made for
+    query: str = ""  # a search query its digests' releases must also match; "" for none
 
 
 @dataclass(frozen=True)
@@ -473,3 +475,23 @@ class Outgoing:
     sender: str  # envelope sender (bare address)
     recipient: str  # one envelope recipient
     data: bytes
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    """A word or a "quoted phrase" of a search query, in lower case."""
+
+    text: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a release must be to match a search: every group, and none of the exclusions."""
+
+    groups: tuple[tuple[SearchTerm, ...], ...] = ()  # each group: one of its terms in the text
+    excluded: tuple[SearchTerm, ...] = ()  # none of these in the text
+    topics: tuple[tuple[str, ...], ...] = ()  # each group: one of its topics
+    excluded_topics: tuple[str, ...] = ()
+    after: dt.date | None = None  # dated after this day (not on it)
+    before: dt.date | None = None  # dated before this day (not on it)

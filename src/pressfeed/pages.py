@@ -26,6 +26,7 @@ class Site:
     subscribe_url: str  # the sign-up form's page and its POST target
     digest_hour: int = 8  # local hour daily and weekly digests go out, unless one chooses
     digest_timezone: str = "UTC"  # the time zone of that hour
+    search_url: str = ""  # the web server's search page
 
 
 @dataclass(frozen=True)

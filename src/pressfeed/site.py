@@ -11,6 +11,7 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   subscribe, confirm, subscription, unsubscribe, stop-topic   the web server's subscription
                                           pages
   hub                                     the WebSub hub, when `service.websub` is on
+  search?q=..., search.atom?q=..., ...    the web server's search page and a feed per format
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pressfeed.feeds import FeedFormat, feed_formats
 from pressfeed.models import (
@@ -44,6 +45,7 @@ MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
 HUB_PATH = "hub"
 STOP_TOPIC_PATH = "stop-topic"
+SEARCH_PATH = "search"
 
 
 class Addressed(Protocol):
@@ -189,6 +191,28 @@ def topic_feeds(settings: Settings) -> dict[str, tuple[str, FeedFormat]]:
     }
 
 
+def search_url(site: Addressed, query: str, form: FeedFormat | None = None) -> str:
+    """The search page for `query`, or its feed in a format."""
+    return f"{page_url(site, SEARCH_PATH)}{form.suffix if form else ''}{_search_params(query)}"
+
+
+def _search_params(query: str) -> str:
+    return "?" + urlencode({"q": query})
+
+
+def search_links(settings: Settings, query: str) -> FeedLinks:
+    """The feeds of a search, in every format, and its page."""
+    formats = tuple(
+        FeedLink(
+            f.name, search_url(settings, query, f), f.media_type, f.label, f.hidden_label, f.brief
+        )
+        for f in feed_formats()
+    )
+    title = f"{settings.site_title}: search for {query}"
+    description = f"Releases matching the search {query}."
+    return FeedLinks(SEARCH_PATH, title, description, formats, search_url(settings, query))
+
+
 def stable_id(kind: str, key: str) -> str:
     """A URI derived from what it names only: the same on every machine and rebuild."""
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
@@ -223,6 +247,7 @@ def site_for(settings: Settings) -> Site:
         subscribe_url=page_url(settings, SUBSCRIBE_PATH),
         digest_hour=settings.digest.hour,
         digest_timezone=settings.digest.timezone,
+        search_url=page_url(settings, SEARCH_PATH),
     )
 
 
@@ -350,3 +375,28 @@ def _entries(
     settings: Settings, releases: Sequence[StoredRelease], ranks: Mapping[str, int]
 ) -> tuple[FeedEntry, ...]:
     return tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
+
+
+def search_doc(
+    settings: Settings,
+    query: str,
+    releases: Sequence[StoredRelease],
+    ranks: Mapping[str, int],
+    *,
+    empty: dt.datetime,
+) -> FeedDoc:
+    """The feed of the releases a search found; `query` in its normal form names it."""
+    links = search_links(settings, query)
+    return FeedDoc(
+        id=stable_id("search", query),
+        slug=SEARCH_PATH,
+        title=links.title,
+        subtitle=links.description,
+        language=settings.language,
+        updated=feed_updated(releases, empty),
+        base_url=page_url(settings, SEARCH_PATH),
+        home_url=links.html,
+        author=settings.site_title,
+        entries=_entries(settings, releases, ranks),
+        url_query=_search_params(query),
+    )

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,17 +41,18 @@ from sqlalchemy import (
     extract,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
-from pressfeed.errors import StoreError
+from pressfeed.errors import SearchTimeoutError, StoreError
 from pressfeed.identity import title_key
 from pressfeed.models import (
     DateKind,
@@ -59,6 +61,8 @@ from pressfeed.models import (
     Outgoing,
     OutputRecord,
     Release,
+    SearchQuery,
+    SearchTerm,
     StoredRelease,
     Subscriber,
     TopicReason,
@@ -183,6 +187,7 @@ subscribers = Table(
     Column("token", String, nullable=False, unique=True),
     Column("created", UTCDateTime, nullable=False),
     Column("covered_until", UTCDateTime),
+    Column("query", String, nullable=False, server_default=""),
 )
 
 outbox = Table(
@@ -232,6 +237,27 @@ settings_table = Table(
     Column("value", String, nullable=False),
 )
 
+# The full-text index of live releases (SQLite FTS5; see `_create_search_index`). A release is
+# a numbered document, since a rowid of `releases` may change on VACUUM.
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("doc", Integer, primary_key=True),
+    Column("release_id", String, nullable=False, unique=True),
+)
+search_text = Table(
+    "search_text",
+    metadata,
+    Column("rowid", Integer),
+    Column("title", String),
+    Column("place", String),
+    Column("body", String),
+    Column("organisation", String),
+)
+# A number that grows with every change of a release or its topics: what a search found is
+# still right while it stays the same.
+search_changes = Table("search_changes", metadata, Column("version", Integer, nullable=False))
+
 Migration = Sequence[str | ExecutableDDLElement] | Callable[[Connection], None]
 
 
@@ -245,6 +271,57 @@ def _backfill_title_keys(connection: Connection) -> None:
     for row in rows:
         key = title_key(row.title)
         connection.execute(update(releases).where(releases.c.id == row.id).values(title_key=key))
+
+
+# A release's text as the index holds it; `R` is the release's row.
+_INDEXED = (
+    "R.title, R.place, (SELECT group_concat(value, ' ') FROM json_each(R.paragraphs)), "
+    "R.organisation"
+)
+_INDEX_NEW = f"""
+    INSERT INTO search_docs (release_id) SELECT NEW.id WHERE NEW.withdrawn_at IS NULL;
+    INSERT INTO search_text (rowid, title, place, body, organisation)
+        SELECT doc, {_INDEXED.replace("R.", "NEW.")} FROM search_docs WHERE release_id = NEW.id;"""
+_UNINDEX_OLD = """
+    DELETE FROM search_text WHERE rowid IN (SELECT doc FROM search_docs WHERE release_id = OLD.id);
+    DELETE FROM search_docs WHERE release_id = OLD.id;"""
+_COUNT_CHANGE = "UPDATE search_changes SET version = version + 1;"
+_SEARCH_INDEX = (
+    "CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, release_id TEXT NOT NULL UNIQUE)",
+    # unicode61 with remove_diacritics 2: "Libye" finds "Libyé", "benghazi" finds "Bénghazi".
+    """CREATE VIRTUAL TABLE search_text USING fts5(
+        title, place, body, organisation, tokenize = 'unicode61 remove_diacritics 2')""",
+    "CREATE TABLE search_changes (version INTEGER NOT NULL)",
+    "INSERT INTO search_changes VALUES (0)",
+    # Every write of a release keeps the index in step, in its own transaction: a withdrawn
+    # release leaves it, one brought back returns.
+    f"""CREATE TRIGGER releases_indexed AFTER INSERT ON releases BEGIN {_INDEX_NEW}
+        {_COUNT_CHANGE} END""",
+    f"""CREATE TRIGGER releases_reindexed
+        AFTER UPDATE OF id, title, place, paragraphs, organisation, withdrawn_at ON releases
+        BEGIN {_UNINDEX_OLD} {_INDEX_NEW} END""",
+    f"CREATE TRIGGER releases_changed AFTER UPDATE ON releases BEGIN {_COUNT_CHANGE} END",
+    f"""CREATE TRIGGER releases_unindexed AFTER DELETE ON releases BEGIN {_UNINDEX_OLD}
+        {_COUNT_CHANGE} END""",
+    *(
+        f"CREATE TRIGGER release_topics_{verb.lower()} AFTER {verb} ON release_topics "
+        f"BEGIN {_COUNT_CHANGE} END"
+        for verb in ("INSERT", "UPDATE", "DELETE")
+    ),
+    "INSERT INTO search_docs (release_id) SELECT id FROM releases WHERE withdrawn_at IS NULL",
+    f"""INSERT INTO search_text (rowid, title, place, body, organisation)
+        SELECT D.doc, {_INDEXED} FROM search_docs AS D JOIN releases AS R ON R.id = D.release_id""",
+)
+
+
+def _create_search_index(connection: Connection) -> None:
+    """The full-text index of live releases, filled from the releases there are.
+
+    SQLite only: another database is searched by an index of its own kind, made by a
+    migration of its own."""
+    if connection.dialect.name == "sqlite":
+        for statement in _SEARCH_INDEX:
+            connection.execute(text(statement))
 
 
 # Appended only: a database at version N runs migrations N+1.. in order, each in one transaction.
@@ -417,6 +494,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE release_topics ADD COLUMN evidence TEXT",
         "DELETE FROM meta WHERE key = 'topics_fingerprint'",
     ),
+    # Searching: a full-text index of the live releases, kept in step by triggers.
+    _create_search_index,
+    # A subscriber's digest may hold only the releases matching a search query of theirs.
+    ("ALTER TABLE subscribers ADD COLUMN query TEXT NOT NULL DEFAULT ''",),
 )
 
 
@@ -1109,6 +1190,7 @@ def _subscriber(row: Any) -> Subscriber:
         token=row.token,
         created=row.created,
         covered_until=row.covered_until,
+        query=row.query,
     )
 
 
@@ -1532,3 +1614,110 @@ def set_meta_value(connection: Connection, key: str, value: str) -> None:
 
 def delete_meta_value(connection: Connection, key: str) -> None:
     connection.execute(delete(settings_table).where(settings_table.c.key == key))
+
+
+# --- search -------------------------------------------------------------------------------------
+
+# bm25 weights of the indexed columns: title, place, body, organisation.
+_WEIGHTS = (4.0, 2.0, 1.0, 2.0)
+_PROGRESS_STEPS = 1000  # SQLite instructions between two looks at the clock
+
+
+def search_version(connection: Connection) -> int:
+    """A number that changes whenever a release or its topics do; 0 without an index."""
+    if not connection.dialect.has_table(connection, "search_changes"):
+        return 0
+    return int(connection.execute(select(search_changes.c.version)).scalar_one())
+
+
+def search_release_ids(
+    connection: Connection,
+    query: SearchQuery,
+    *,
+    limit: int | None,
+    ranked: bool = False,
+    among: Collection[str] | None = None,
+    timeout: float | None = None,
+) -> list[str]:
+    """The ids of the live releases matching `query`: the best first when `ranked` (by bm25,
+    the title counting most, then newest), else newest first (dated ones first).
+
+    `among` keeps those ids only. Past `timeout` seconds the search stops with
+    SearchTimeoutError."""
+    statement = _search_statement(query, ranked)
+    with _time_bound(connection, timeout):
+        if among is None:
+            return list(connection.execute(statement.limit(limit)).scalars())
+        ids = sorted(set(among))
+        found: list[str] = []
+        for start in range(0, len(ids), _IN_BATCH):
+            chunk = ids[start : start + _IN_BATCH]
+            found += connection.execute(statement.where(releases.c.id.in_(chunk))).scalars()
+        return found[:limit]
+
+
+def _search_statement(query: SearchQuery, ranked: bool) -> Any:
+    statement = select(releases.c.id).where(releases.c.withdrawn_at.is_(None))
+    order: list[Any] = []
+    if query.groups:
+        matched = _matching(_fts_all(query.groups), rank=True).subquery()
+        statement = statement.join(matched, matched.c.release_id == releases.c.id)
+        order = [matched.c.rank] if ranked else []
+    if query.excluded:
+        excluded = _matching(_fts_any(query.excluded), rank=False)
+        statement = statement.where(releases.c.id.not_in(excluded))
+    if query.after:
+        statement = statement.where(releases.c.date > query.after)
+    if query.before:
+        statement = statement.where(releases.c.date < query.before)
+    for group in query.topics:
+        statement = statement.where(_tagged(group))
+    if query.excluded_topics:
+        statement = statement.where(~_tagged(query.excluded_topics))
+    newest = (_GUESSED, releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
+    return statement.order_by(*order, *newest)
+
+
+def _matching(match: str, *, rank: bool) -> Any:
+    """The releases whose indexed text matches an FTS5 expression, with their bm25 score."""
+    table: Any = literal_column("search_text")
+    columns: list[Any] = [search_docs.c.release_id]
+    if rank:
+        columns.append(func.bm25(table, *_WEIGHTS).label("rank"))
+    joined = search_text.join(search_docs, search_docs.c.doc == search_text.c.rowid)
+    return select(*columns).select_from(joined).where(table.op("MATCH")(match))
+
+
+def _tagged(slugs: Sequence[str]) -> Any:
+    """The release carries one of `slugs`."""
+    tagged = (release_topics.c.release_id == releases.c.id) & release_topics.c.slug.in_(slugs)
+    return select(release_topics.c.slug).where(tagged).exists()
+
+
+def _fts_all(groups: Sequence[Sequence[SearchTerm]]) -> str:
+    """FTS5 for: every group, one of its terms. Each term is a quoted string, which FTS5
+    splits into words as it did the text: no character of a term is FTS5 syntax."""
+    return " AND ".join(f"({_fts_any(group)})" for group in groups)
+
+
+def _fts_any(terms: Sequence[SearchTerm]) -> str:
+    return " OR ".join('"' + term.text.replace('"', '""') + '"' for term in terms)
+
+
+@contextlib.contextmanager
+def _time_bound(connection: Connection, seconds: float | None) -> Iterator[None]:
+    """Stop what runs inside after `seconds` with SearchTimeoutError (SQLite only)."""
+    raw = connection.connection.driver_connection
+    if seconds is None or not isinstance(raw, sqlite3.Connection):
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+    try:
+        yield
+    except OperationalError as error:
+        if "interrupted" in str(error.orig):
+            raise SearchTimeoutError(seconds) from error
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)

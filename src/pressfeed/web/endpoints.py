@@ -84,6 +84,7 @@ from pressfeed.web.forms import (
 )
 from pressfeed.web.hub import Hub
 from pressfeed.web.limits import Limits
+from pressfeed.web.search import search_routes
 from pressfeed.web.static import FEED_CACHE, GZIP_MINIMUM, CodingTags, Output, not_modified
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def create_app(
         *([Route(f"/{HUB_PATH}", hub.endpoint, methods=["POST"])] if hub else []),
         Route(f"/{STOP_TOPIC_PATH}", web.stop_topic_page, methods=["GET"]),
         Route(f"/{STOP_TOPIC_PATH}", web.stop_topic, methods=["POST"]),
+        *search_routes(get_settings, engine),
         Mount("/", app=Output(get_settings)),
     ]
     middleware = [
