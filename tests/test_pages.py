@@ -123,7 +123,7 @@ def feed_links(slug: str, title: str, description: str = "") -> FeedLinks:
         title=title,
         description=description or f"Releases about {title}.",
         formats=format_links(base),
-        html=f"{BASE}#{slug}",
+        html=f"{BASE}releases/" if slug == "all" else f"{BASE}topics/{slug}/",
     )
 
 
@@ -296,6 +296,7 @@ def test_index_title_and_all_releases(env: jinja2.Environment) -> None:
         "RSS": f"{BASE}all.rss",
         "JSON Feed": f"{BASE}all.json",
         "Subscribe to every topic at once (OPML)": f"{BASE}topics.opml",
+        "Every release, newest first": f"{BASE}releases/",
     }
 
 
@@ -311,7 +312,9 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
     assert section.one("h2").text() == summary.links.title
     assert summary.links.description in section.text()
     noun = "release" if summary.count == 1 else "releases"
-    assert section.one("p", **{"class": "count"}).text() == f"{summary.count} {noun}"
+    count = section.one("p", **{"class": "count"})
+    assert count.links() == {f"{summary.count} {noun}": summary.links.html}  # the full list
+    assert count.words() == f"{summary.count} {noun} on {summary.links.title}"
     items = section.all("li")
     for title, url, day, guessed in summary.latest:
         item = next(i for i in items if i.links().get(title) == url)
@@ -320,6 +323,7 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
         assert ("(date from the file)" in item.text()) is guessed
     links = summary.links
     expected = {title: url for title, url, _, _ in summary.latest} | {
+        f"{summary.count} {noun}": links.html,
         "Atom": links.atom,
         "RSS": links.url("rss"),
         "JSON Feed": links.url("json"),

@@ -73,9 +73,10 @@ def test_urls_are_their_paths_under_the_site_url(settings: Settings) -> None:
     assert archive_base(site, "health", "2026-03") == f"{SITE}archive/health/2026-03"
 
 
-def test_feed_links_name_the_topic_and_its_section(settings: Settings) -> None:
+def test_feed_links_name_the_topic_and_its_page(settings: Settings) -> None:
     links = feed_links(at(settings), "health")
-    assert (links.slug, links.html) == ("health", f"{SITE}#health")
+    assert (links.slug, links.html) == ("health", f"{SITE}topics/health/")
+    assert feed_links(at(settings), "all").html == f"{SITE}releases/"
     assert links.atom == f"{SITE}health.atom"
     everything = feed_links(at(settings), "all")
     assert everything.title.endswith(": all releases")

@@ -278,6 +278,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("", "feed_length", _integer(1), 50, "number of newest releases in each feed"),
     Option("", "archive_length", _integer(1), 100, "most releases on one archive page"),
+    Option(
+        "",
+        "page_length",
+        _integer(1),
+        25,
+        "releases on each older page of a topic; its first page holds up to twice as many",
+    ),
     Option("", "language", NAME, "en", "language code of the feeds and pages"),
     Option(
         "", "max_file_bytes", _integer(1), 5_000_000, "content files above this size are skipped"
