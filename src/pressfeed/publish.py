@@ -1,8 +1,9 @@
 """Orchestrates publishing: the store -> feeds, archives and pages -> files, only what changed.
 
 Output, under the output directory: the current feed of each topic (and of everything), its
-archive pages, a page per release, the index page, a subscription list and the stylesheet,
-each at the path `site` gives it.
+archive pages in Atom and in HTML with an index of its months, its pages of releases, a page
+per release, the index page, a subscription list and the stylesheet, each at the path `site`
+gives it.
 Scans record what changed (pending rows); a publish rebuilds just that and clears it, so a
 crash in between leaves the work for the next publish. Files are written atomically and only
 when their bytes change.
