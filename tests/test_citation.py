@@ -210,6 +210,7 @@ def make_old(engine: Engine) -> None:
             connection.execute(text(f"ALTER TABLE releases DROP COLUMN {column}"))
         connection.execute(text("ALTER TABLE files DROP COLUMN reread"))  # added later still
         connection.execute(text("DROP TABLE outputs"))  # and this
+        connection.execute(text("DROP TABLE release_links"))  # and this
         connection.execute(text("UPDATE sources SET data = json_remove(data, '$.source_url')"))
         connection.execute(text("UPDATE sources SET data = json_remove(data, '$.organisation')"))
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": SOURCE_COLUMNS})
