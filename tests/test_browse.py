@@ -343,6 +343,15 @@ def test_pages_a_topic_no_longer_fills_are_removed(seven: tuple[Settings, Engine
     assert pager(page(settings, f"{settings.site_url}topics/health/"), "next") is None
 
 
+def test_a_new_page_length_lays_every_page_out_again(seven: tuple[Settings, Engine]) -> None:
+    settings, engine = seven
+    longer = dataclasses.replace(settings, page_length=3)
+    publish(longer, engine)
+    pages = follow(longer, f"{settings.site_url}topics/health/", "next")
+    assert [len(listed(node)) for _, node in pages] == [5, 3]  # 8 releases
+    assert sorted(p.name for p in (settings.output_dir / "topics/health/page").iterdir()) == ["1"]
+
+
 def test_a_dropped_topic_takes_its_pages_along(seven: tuple[Settings, Engine]) -> None:
     settings, engine = seven
     kept = tuple(t for t in settings.topics if t.slug != "health")

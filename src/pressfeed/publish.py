@@ -240,6 +240,7 @@ def publish_fingerprint(settings: Settings) -> str:
         settings.language,
         str(settings.feed_length),
         str(settings.archive_length),
+        str(settings.page_length),
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
         repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]
