@@ -754,18 +754,14 @@ def _write_browsing(
     publish rebuilds, with their archive pages); the counts they were written from."""
     everything = "everything" in todo
     dirty = _dirty_months(todo)
-    changed = (
-        []
-        if everything
-        else list(store.headlines_by_id(connection, todo.get("release", ())).values())
-    )
+    found = {} if everything else store.headlines_by_id(connection, todo.get("release", ()))
+    changed = list(found.values())
     written: dict[str, Counts] = {}
     for slug, pages in archives.items():
+        months = dirty.get(slug, set())
         before = None if everything else _published_counts(connection, slug)
-        counts = _counts_now(connection, slug, before, dirty.get(slug, set()))
-        start = (
-            0 if before is None else _first_change(before, counts, changed, dirty.get(slug, set()))
-        )
+        counts = _counts_now(connection, slug, before, months)
+        start = 0 if before is None else _first_change(before, counts, changed, months)
         _write_topic_pages(connection, settings, slug, before, counts, start, report, fingerprint)
         _write_archive_index(connection, settings, slug, counts, pages, report, fingerprint)
         written[slug] = counts
@@ -808,7 +804,7 @@ def _stream_order(counts: Counts) -> list[tuple[str, bool]]:
 
 
 def _first_change(
-    before: Counts, counts: Counts, changed: Sequence[Headline], dirty: Collection[str]
+    before: Counts, counts: Counts, changed: Collection[Headline], dirty: Collection[str]
 ) -> int:
     """The place, from the oldest, of the first release whose page may differ from the last
     publish: the start of the first cell whose count changed or that holds a changed release."""

@@ -991,30 +991,30 @@ def _neighbours_of(connection: Connection, release_id: str) -> Neighbours:
     ).first()
     if row is None:
         return (None, None)
-    date, seen, guessed = row.date, row.first_seen, bool(row.guessed)
+    key, guessed = (row.date, row.first_seen, release_id), bool(row.guessed)
     live = _in_feed(None).with_only_columns(releases.c.id)
     group = live.where(_GUESSED if guessed else ~_GUESSED)
-    later = (releases.c.date > date) | (
-        (releases.c.date == date)
-        & (
-            (releases.c.first_seen > seen)
-            | ((releases.c.first_seen == seen) & (releases.c.id < release_id))
-        )
-    )
-    earlier = (releases.c.date < date) | (
-        (releases.c.date == date)
-        & (
-            (releases.c.first_seen < seen)
-            | ((releases.c.first_seen == seen) & (releases.c.id > release_id))
-        )
-    )
-    newer = _first(connection, _oldest_first(group.where(later)))
-    older = _first(connection, _newest_first(group.where(earlier)))
+    newer = _first(connection, _oldest_first(group.where(_listed_before(*key))))
+    older = _first(connection, _newest_first(group.where(_listed_after(*key))))
     if newer is None and guessed:  # the newest undated release follows the oldest dated one
         newer = _first(connection, _oldest_first(live.where(~_GUESSED)))
     if older is None and not guessed:
         older = _first(connection, _newest_first(live.where(_GUESSED)))
     return (newer, older)
+
+
+def _listed_before(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
+    """Releases `_newest_first` puts before the one of this date, arrival and id."""
+    c = releases.c
+    same_time = (c.first_seen == seen) & (c.id < release_id)
+    return (c.date > date) | ((c.date == date) & ((c.first_seen > seen) | same_time))
+
+
+def _listed_after(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
+    """Releases `_newest_first` puts after the one of this date, arrival and id."""
+    c = releases.c
+    same_time = (c.first_seen == seen) & (c.id > release_id)
+    return (c.date < date) | ((c.date == date) & ((c.first_seen < seen) | same_time))
 
 
 def _oldest_first(query: Any) -> Any:
