@@ -233,7 +233,9 @@ def test_a_search_past_its_time_bound_stops(corpus: Engine) -> None:
 
 
 def drop_search(connection: Connection) -> None:
-    """Take out what searching added to the schema: its tables, triggers and column."""
+    """Take out what searching added to the schema (its tables, triggers and column) and what
+    migrations after it added (the table of release links)."""
+    connection.execute(text("DROP TABLE release_links"))
     if connection.dialect.name == "sqlite":
         triggers = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
         for name in list(triggers.scalars()):

@@ -262,6 +262,7 @@ class Settings:
     sources: tuple[FolderSource, ...] = ()  # publishers by content sub-folder, as written
     topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
     explain_topics: bool = True  # feed entries and release pages say why they carry their topics
+    page_length: int = 25  # releases on an older page of a topic's releases
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -269,6 +270,16 @@ class Settings:
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A release as a list of releases shows it: no text, read cheaply from the store."""
+
+    id: str
+    title: str
+    date: dt.date
+    date_inferred: bool  # the page gave no date: `date` is the file's
 
 
 @dataclass(frozen=True)
@@ -376,7 +387,7 @@ class FeedLinks:
     title: str
     description: str
     formats: tuple[FeedLink, ...]  # in the order of the format table
-    html: str  # its section of the index page
+    html: str  # its page of releases
 
     def url(self, name: str) -> str:
         """The feed's URL in the format called `name`."""

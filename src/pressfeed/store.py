@@ -58,6 +58,7 @@ from pressfeed.models import (
     DateKind,
     FileRecord,
     Frequency,
+    Headline,
     Outgoing,
     OutputRecord,
     Release,
@@ -154,6 +155,16 @@ outputs = Table(
     Column("inputs", String, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
+)
+
+# The releases each release page links to as newer and older, as it was last written: a publish
+# rebuilds the pages a change takes a neighbour from, not only those it gives one to.
+release_links = Table(
+    "release_links",
+    metadata,
+    Column("release_id", String, primary_key=True),
+    Column("newer", String),
+    Column("older", String),
 )
 
 release_topics = Table(
@@ -498,6 +509,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_search_index,
     # A subscriber's digest may hold only the releases matching a search query of theirs.
     ("ALTER TABLE subscribers ADD COLUMN query TEXT NOT NULL DEFAULT ''",),
+    # The neighbours each release page links to, as written (see `release_links`).
+    (
+        _table(
+            "release_links",
+            Column("release_id", Text, primary_key=True),
+            Column("newer", Text),
+            Column("older", Text),
+        ),
+    ),
 )
 
 
@@ -1165,6 +1185,164 @@ def arrival_ranks(connection: Connection, ids: Sequence[str]) -> dict[str, int]:
     ranked = select(releases.c.id, rank.label("rank")).where(releases.c.date.in_(dates)).subquery()
     rows = connection.execute(select(ranked.c.id, ranked.c.rank).where(ranked.c.id.in_(ids)))
     return {row.id: row.rank for row in rows}
+
+
+# --- what the browsing pages show --------------------------------------------------------------
+
+_HEADLINE = (releases.c.id, releases.c.title, releases.c.date, releases.c.date_kind)
+NEIGHBOUR_WALK = 200  # releases: more than this, and walking every live id beats two queries each
+
+
+def _headline(row: Any) -> Headline:
+    return Headline(row.id, row.title, row.date, row.date_kind == DateKind.FILE_TIME.value)
+
+
+def feed_headlines(
+    connection: Connection,
+    slug: str | None,
+    *,
+    limit: int | None = None,
+    between: tuple[dt.date, dt.date] | None = None,
+) -> Iterator[Headline]:
+    """The releases `feed_releases` gives, in its order, as headlines: streamed, no text read."""
+    query = _in_feed(slug).with_only_columns(*_HEADLINE)
+    if between:
+        query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
+    left = limit
+    for guessed in (False, True):
+        if left is not None and left <= 0:
+            return
+        part = _newest_first(query.where(_GUESSED if guessed else ~_GUESSED)).limit(left)
+        for row in connection.execute(part):
+            yield _headline(row)
+            left = None if left is None else left - 1
+
+
+def headlines_by_id(connection: Connection, release_ids: Iterable[str]) -> dict[str, Headline]:
+    """The headlines of the releases with these ids, withdrawn or not."""
+    ids = sorted(set(release_ids))
+    found: dict[str, Headline] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        query = select(*_HEADLINE).where(releases.c.id.in_(ids[start : start + _IN_BATCH]))
+        found |= {row.id: _headline(row) for row in connection.execute(query)}
+    return found
+
+
+def feed_kind_counts(
+    connection: Connection, slug: str | None, months: Collection[str] | None = None
+) -> dict[tuple[str, bool], int]:
+    """Live releases of a topic (all when None) per (month of their date, whether the date is
+    the file's); of `months` only, when given. Dated and undated releases are listed apart."""
+    month = func.substr(releases.c.date, 1, 7)  # dates are stored as ISO text
+    query = _in_feed(slug).with_only_columns(month, _GUESSED, func.count())
+    query = query.group_by(month, _GUESSED)
+    if months is not None:
+        if not months:
+            return {}
+        query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
+    return {(row[0], bool(row[1])): int(row[2]) for row in connection.execute(query)}
+
+
+Neighbours = tuple[str | None, str | None]  # (newer, older) release ids
+
+
+def stream_neighbours(
+    connection: Connection, release_ids: Collection[str]
+) -> dict[str, Neighbours]:
+    """For each of these releases, the live releases listed just before it (newer) and just
+    after it (older) among every live release, in the order of `feed_releases`. A withdrawn
+    release gets the live ones on either side of where it stood."""
+    if len(release_ids) <= NEIGHBOUR_WALK:
+        return {i: _neighbours_of(connection, i) for i in sorted(release_ids)}
+    found = _walk_neighbours(connection, set(release_ids))
+    missing = set(release_ids) - set(found)  # withdrawn, or gone since
+    return found | {i: _neighbours_of(connection, i) for i in sorted(missing)}
+
+
+def _walk_neighbours(connection: Connection, wanted: set[str]) -> dict[str, Neighbours]:
+    found: dict[str, Neighbours] = {}
+    live = _in_feed(None).with_only_columns(releases.c.id)
+    before: str | None = None
+    waiting: str | None = None  # wanted, its older neighbour not seen yet
+    for guessed in (False, True):
+        for row in connection.execute(
+            _newest_first(live.where(_GUESSED if guessed else ~_GUESSED))
+        ):
+            if waiting is not None:
+                found[waiting] = (found[waiting][0], row.id)
+                waiting = None
+            if row.id in wanted:
+                found[row.id] = (before, None)
+                waiting = row.id
+            before = row.id
+    return found
+
+
+def _neighbours_of(connection: Connection, release_id: str) -> Neighbours:
+    row = connection.execute(
+        select(releases.c.date, releases.c.first_seen, _GUESSED.label("guessed")).where(
+            releases.c.id == release_id
+        )
+    ).first()
+    if row is None:
+        return (None, None)
+    key, guessed = (row.date, row.first_seen, release_id), bool(row.guessed)
+    live = _in_feed(None).with_only_columns(releases.c.id)
+    group = live.where(_GUESSED if guessed else ~_GUESSED)
+    newer = _first(connection, _oldest_first(group.where(_listed_before(*key))))
+    older = _first(connection, _newest_first(group.where(_listed_after(*key))))
+    if newer is None and guessed:  # the newest undated release follows the oldest dated one
+        newer = _first(connection, _oldest_first(live.where(~_GUESSED)))
+    if older is None and not guessed:
+        older = _first(connection, _newest_first(live.where(_GUESSED)))
+    return (newer, older)
+
+
+def _listed_before(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
+    """Releases `_newest_first` puts before the one of this date, arrival and id."""
+    c = releases.c
+    same_time = (c.first_seen == seen) & (c.id < release_id)
+    return (c.date > date) | ((c.date == date) & ((c.first_seen > seen) | same_time))
+
+
+def _listed_after(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
+    """Releases `_newest_first` puts after the one of this date, arrival and id."""
+    c = releases.c
+    same_time = (c.first_seen == seen) & (c.id > release_id)
+    return (c.date < date) | ((c.date == date) & ((c.first_seen < seen) | same_time))
+
+
+def _oldest_first(query: Any) -> Any:
+    return query.order_by(releases.c.date, releases.c.first_seen, releases.c.id.desc())
+
+
+def _first(connection: Connection, query: Any) -> str | None:
+    found = connection.execute(query.limit(1)).scalar()
+    return None if found is None else str(found)
+
+
+def links_as_written(connection: Connection, release_ids: Iterable[str]) -> dict[str, Neighbours]:
+    """The (newer, older) releases these release pages link to, as last written."""
+    ids = sorted(set(release_ids))
+    found: dict[str, Neighbours] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        rows = connection.execute(
+            select(release_links).where(release_links.c.release_id.in_(chunk))
+        )
+        found |= {row.release_id: (row.newer, row.older) for row in rows}
+    return found
+
+
+def save_links_as_written(connection: Connection, links: Mapping[str, Neighbours]) -> None:
+    """Record the neighbours these release pages were written with."""
+    ids = sorted(links)
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        connection.execute(delete(release_links).where(release_links.c.release_id.in_(chunk)))
+    rows = [{"release_id": i, "newer": links[i][0], "older": links[i][1]} for i in ids]
+    if rows:
+        connection.execute(insert(release_links), rows)
 
 
 def all_release_ids(connection: Connection) -> list[str]:
