@@ -1147,18 +1147,26 @@ def _dated_in(month: str) -> Any:
     return (releases.c.date >= first) & (releases.c.date < after)
 
 
+# A release's month, as every backend computes it ("2024-03" once named).
+_YEAR, _MONTH = extract("year", releases.c.date), extract("month", releases.c.date)
+
+
+def _month_name(year: object, month: object) -> str:
+    return f"{int(str(year)):04d}-{int(str(month)):02d}"
+
+
 def feed_month_counts(
     connection: Connection, slug: str | None, months: Collection[str] | None = None
 ) -> dict[str, int]:
     """Live releases of a topic (all when None) per month ("2024-03") of their dates, oldest
     month first; of `months` only, when given (a month with none is left out)."""
-    year, month = extract("year", releases.c.date), extract("month", releases.c.date)
+    year, month = _YEAR, _MONTH
     query = _in_feed(slug).with_only_columns(year, month, func.count()).group_by(year, month)
     if months is not None:
         if not months:
             return {}
         query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
-    counts = {f"{int(y):04d}-{int(m):02d}": int(n) for y, m, n in connection.execute(query)}
+    counts = {_month_name(y, m): int(n) for y, m, n in connection.execute(query)}
     return dict(sorted(counts.items()))
 
 
@@ -1233,14 +1241,14 @@ def feed_kind_counts(
 ) -> dict[tuple[str, bool], int]:
     """Live releases of a topic (all when None) per (month of their date, whether the date is
     the file's); of `months` only, when given. Dated and undated releases are listed apart."""
-    month = func.substr(releases.c.date, 1, 7)  # dates are stored as ISO text
-    query = _in_feed(slug).with_only_columns(month, _GUESSED, func.count())
-    query = query.group_by(month, _GUESSED)
+    year, month = _YEAR, _MONTH
+    query = _in_feed(slug).with_only_columns(year, month, _GUESSED, func.count())
+    query = query.group_by(year, month, _GUESSED)
     if months is not None:
         if not months:
             return {}
         query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
-    return {(row[0], bool(row[1])): int(row[2]) for row in connection.execute(query)}
+    return {(_month_name(y, m), bool(g)): int(n) for y, m, g, n in connection.execute(query)}
 
 
 Neighbours = tuple[str | None, str | None]  # (newer, older) release ids
