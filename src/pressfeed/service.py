@@ -345,10 +345,9 @@ class Service:
         return "leader" if self.leading else "follower"
 
     def _schedule(self) -> None:
-        # Every process delivers the outbox (the leader also does after planning digests).
-        self.scheduler.add_job(
-            self.deliver, "interval", seconds=DIGEST_TICK, next_run_time=_now(), id="deliver"
-        )
+        # Every process delivers the outbox each tick; the leader also does at once, after
+        # planning digests, and so does a process whose web pages just recorded a mail.
+        self.scheduler.add_job(self.deliver, "interval", seconds=DIGEST_TICK, id="deliver")
         self.scheduler.start()
 
     def _schedule_leader_jobs(self) -> None:
