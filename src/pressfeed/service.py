@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import signal
 import socket
@@ -323,7 +324,9 @@ class Service:
         server = _QuietServer(config)
         serving = loop.create_task(server.serve(sockets=[listening]))
         watchers = [loop.create_task(self.watch_config())]
-        if await self.try_to_lead() and self.first_scan is not None:
+        leading = await self.try_to_lead()
+        watchers.append(loop.create_task(self.keep_role()))  # also during a long first scan
+        if leading and self.first_scan is not None:
             await self.first_scan  # a leader serves its first scan's feeds from the start
         else:
             log.info(
@@ -334,7 +337,6 @@ class Service:
             )
         if not self.stop.is_set():
             self._schedule()
-            watchers.append(loop.create_task(self.keep_role()))
             url = f"http://{server.config.host}:{server.config.port}/"
             log.info("serving %s (content %s)", url, settings.content_dir)
             await self.stop.wait()
@@ -353,7 +355,7 @@ class Service:
     def _schedule_leader_jobs(self) -> None:
         interval = self.settings.service.scan_interval
         soon = _now() + dt.timedelta(seconds=RESCAN_AFTER_START)
-        add = self.scheduler.add_job
+        add = functools.partial(self.scheduler.add_job, replace_existing=True)
         add(
             self.scan,
             "interval",
