@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.pool import NullPool, SingletonThreadPool
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
 from pressfeed.errors import SearchTimeoutError, StoreError
@@ -624,6 +624,85 @@ def _tune_postgres(engine: Engine, url: str, busy_timeout: float, *, writes: boo
             return
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+# The key of the session lock the leading `pressfeed run` process holds (not WRITE_LOCK).
+LEADER_LOCK = 0x6C656164  # "lead"
+# A lock connection notices a dead server or network within about this many seconds, and the
+# server notices a dead client as fast (keepalives on both ends): a lost leader is let go.
+LOCK_CONNECTION_TIMEOUT = 10
+
+
+def lock_connection(engine: Engine) -> Connection:
+    """A connection of its own to `engine`'s PostgreSQL database, outside its pool, autocommit.
+
+    A session lock taken on it lasts as long as the connection: a process that dies, or whose
+    connection drops, loses it at once.
+    """
+    seconds = LOCK_CONNECTION_TIMEOUT
+    link = create_engine(
+        engine.url,
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args={
+            "connect_timeout": seconds,
+            "keepalives": 1,
+            "keepalives_idle": 2,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": seconds * 1000,
+        },
+    )
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        connection = link.connect()
+        for setting in ("tcp_keepalives_idle = 2", "tcp_keepalives_interval = 2"):
+            connection.exec_driver_sql(f"SET {setting}")
+        connection.exec_driver_sql("SET tcp_keepalives_count = 3")
+        connection.exec_driver_sql(f"SET statement_timeout = {seconds * 1000}")
+    except SQLAlchemyError as error:
+        link.dispose()
+        raise StoreError(url, f"no lock connection: {_reason(error)}") from error
+    return connection
+
+
+def try_session_lock(connection: Connection, key: int) -> bool:
+    """Take the session advisory lock `key` on `connection` if nobody holds it; never waits."""
+    query = text("SELECT pg_try_advisory_lock(:key)")
+    return bool(_on_lock_connection(connection, lambda: connection.execute(query, {"key": key})))
+
+
+def holds_session_lock(connection: Connection, key: int) -> bool:
+    """Whether `connection` still holds the session lock `key` (False when it has dropped)."""
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND pid = pg_backend_pid() AND classid::bigint = :high AND objid::bigint = :low"
+        " AND objsubid = 1"
+    )
+    values = {"high": key >> 32, "low": key & 0xFFFFFFFF}
+    try:
+        return bool(_on_lock_connection(connection, lambda: connection.execute(query, values)))
+    except StoreError:
+        return False
+
+
+def close_lock_connection(connection: Connection) -> None:
+    """Close a lock connection, releasing its session locks; a dropped one closes quietly."""
+    with contextlib.suppress(SQLAlchemyError):
+        connection.close()
+    connection.engine.dispose()
+
+
+def _on_lock_connection(connection: Connection, query: Callable[[], Any]) -> Any:
+    try:
+        return query().scalar_one()
+    except SQLAlchemyError as error:
+        url = connection.engine.url.render_as_string(hide_password=True)
+        raise StoreError(url, f"lock connection lost: {_reason(error)}") from error
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    return str(getattr(error, "orig", None) or error).strip()
 
 
 def _is_busy(error: BaseException) -> bool:
