@@ -4,9 +4,9 @@ The scheduler only ticks: what is due is always a question to the store, so a re
 up where the last run stopped. Scans and digest runs happen one at a time, in a worker thread,
 so the web server keeps answering while they work.
 
-Any number of processes may share one database. Each serves HTTP and sends what waits in the
-outbox; one at a time, the leader (the holder of the leadership lock) also scans, watches the
-content folder, publishes, plans digests and reads unsubscribe mails. The others try for the
+Any number of processes may share one database. Each serves HTTP; one at a time, the leader
+(the holder of the leadership lock) also scans, watches the content folder, publishes, plans
+digests, sends what waits in the outbox and reads unsubscribe mails. The others try for the
 lock every LEADER_LOOK seconds, and the leader checks that it still holds it as often.
 """
 
@@ -178,7 +178,12 @@ class Service:
             )
 
     async def deliver(self) -> None:
-        """Send what waits in the outbox now (a confirmation mail, say)."""
+        """Send what waits in the outbox now (a confirmation mail, say).
+
+        The leader only: two senders reading the same due rows would both send them. A mail a
+        follower's pages record goes out at the leader's next tick."""
+        if not self.leading:
+            return
         async with self.mailing:
             settings = self.settings
             transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
@@ -330,8 +335,7 @@ class Service:
             await self.first_scan  # a leader serves its first scan's feeds from the start
         else:
             log.info(
-                "follower: another process leads (%s); serving and sending mail, trying for "
-                "the lock every %g s",
+                "follower: another process leads (%s); serving, trying for the lock every %g s",
                 self.leadership,
                 LEADER_LOOK,
             )
@@ -347,8 +351,8 @@ class Service:
         return "leader" if self.leading else "follower"
 
     def _schedule(self) -> None:
-        # Every process delivers the outbox each tick; the leader also does at once, after
-        # planning digests, and so does a process whose web pages just recorded a mail.
+        # The leader delivers the outbox each tick, at once after planning digests, and at once
+        # when its web pages just recorded a mail; a follower's deliver() does nothing.
         self.scheduler.add_job(self.deliver, "interval", seconds=DIGEST_TICK, id="deliver")
         self.scheduler.start()
 
