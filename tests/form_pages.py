@@ -13,8 +13,9 @@ from tests.test_web import Served
 
 
 def form_page_urls(served: Served) -> dict[str, str]:
-    """Name to URL of each form page: sign-up, confirm, manage, unsubscribe, and stopping a
-    topic (one of two, and the last one, which offers to unsubscribe).
+    """Name to URL of each form page: sign-up, confirm, manage, unsubscribe, stopping a
+    topic (one of two, and the last one, which offers to unsubscribe), and search (with
+    results, and refusing a query).
 
     It stores one address waiting for confirmation and one confirmed subscriber, whose links
     the pages need; the confirmation token is signed now, as the server checks it against
@@ -36,4 +37,7 @@ def form_page_urls(served: Served) -> dict[str, str]:
         "unsubscribe": f"{served.url}unsubscribe?token={member}",
         "stop-topic": stop_topic_url(served.settings, reader, "libya"),
         "stop-last-topic": f"{served.url}stop-topic?token={member}&topic=health",
+        "search": f"{served.url}search",
+        "search-results": f"{served.url}search?q=new+arrivals",
+        "search-refused": f"{served.url}search?q=topic%3Anope",
     }

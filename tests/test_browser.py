@@ -1,4 +1,5 @@
-"""A visitor in headless Chromium: the index, signing up, confirming, managing, unsubscribing.
+"""A visitor in headless Chromium: the index, browsing topics and releases, signing up,
+confirming, managing, unsubscribing.
 
 Screenshots of the index page, of a digest and of every form page, narrow and wide, are saved
 under build/screenshots/ for a person to look at.
@@ -19,9 +20,10 @@ import pytest
 from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.site import stop_topic_url
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_settings
 from tests.form_pages import form_page_urls
 from tests.smtp_servers import SmtpServer, free_port, smtp_sink
+from tests.test_publish import HEALTH
 from tests.test_service import (
     Running,
     news_and_subscribers,
@@ -29,7 +31,7 @@ from tests.test_service import (
     service_config,
     service_port,
 )
-from tests.test_web import Served, served
+from tests.test_web import Served, served, serving
 
 __all__ = ["running", "served", "service_config", "service_port", "smtp_sink"]
 
@@ -237,4 +239,56 @@ def test_the_stop_topic_button_works_without_javascript(browser: object, served:
     p.get_by_role("button", name="Unsubscribe").click()
     assert p.locator("h1").inner_text() == "You are unsubscribed"
     assert served.subscriber("reader@example.org") is None
+
+
+@pytest.fixture
+def browsable(tmp_path: Path) -> Iterator[Served]:
+    """A site whose topics fill several pages of two releases."""
+    settings = load_settings(write_settings(tmp_path, "page_length = 2\n"), environ={})
+    for day in range(1, 6):
+        text = HEALTH.replace("2 April", f"{day} March").replace("Clinic", f"Clinic {day}")
+        (settings.content_dir / f"health-{day}.txt").write_text(text, encoding="utf-8")
+    engine = store.open_store(settings.database)
+    with serving(settings, engine) as running:
+        yield running
+    engine.dispose()
+
+
+def test_a_reader_goes_from_the_index_to_a_topic_its_older_page_and_release_to_release(
+    browser: object, browsable: Served
+) -> None:
+    with browsable.engine.connect() as connection:
+        stream = [h.title for h in store.feed_headlines(connection, None)]
+    url = browsable.url
+    context = browser.new_context(viewport={"width": PHONE, "height": 800})  # type: ignore[attr-defined]
+    p = context.new_page()
+    p.goto(url)
+    p.locator("section#health p.count a").click()  # "7 releases": the topic's whole list
+    assert p.url == f"{url}topics/health/"
+    assert p.locator("h1").inner_text() == "Health"
+    newest = p.locator("ul.latest li > a").all_inner_texts()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(SHOTS / f"topic-{PHONE}.png"), full_page=True)
+    assert p.evaluate("document.documentElement.scrollWidth") <= PHONE
+
+    pages = p.get_by_role("navigation", name="Pages of Health")
+    pages.get_by_role("link", name="Older releases").click()
+    assert p.url == f"{url}topics/health/page/2/"
+    older = p.locator("ul.latest li > a").all_inner_texts()
+    assert len(older) == 2
+    assert not set(newest) & set(older)  # the next page goes on where the first stopped
+
+    p.locator("ul.latest li > a").first.click()
+    assert p.locator("h1").inner_text() == older[0]
+    around = p.get_by_role("navigation", name="Releases before and after")
+    around.locator("a[rel=next]").click()  # the release after it in time, of any topic
+    after = stream[stream.index(older[0]) - 1]
+    assert p.locator("h1").inner_text() == after
+
+    topic = p.locator("ul.topic-list > li > a").first
+    title, href = topic.inner_text(), topic.get_attribute("href")
+    topic.click()
+    assert p.url == href
+    assert p.locator("h1").inner_text() == title
+    assert after in p.locator("ul.latest li > a").all_inner_texts()
     context.close()

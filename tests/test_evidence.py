@@ -19,8 +19,9 @@ from pressfeed.cli import main
 from pressfeed.models import Settings, Term
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
-from tests.conftest import NOW, drop_outbox_claims
+from tests.conftest import NOW
 from tests.feedcheck import atom_problems, rss_problems
+from tests.test_search import drop_search
 
 RESCUE = """Coast guard rescues 40 migrants off Libya
 
@@ -221,9 +222,13 @@ def test_an_upgraded_database_gets_the_line_at_its_next_scan(
     site = scanned(settings, engine, ("rescue.txt", RESCUE))
     expected = why_in(entry_titled(site, "all.atom", "Coast guard rescues 40 migrants off Libya"))
     with engine.begin() as connection:  # as the version before stored it: no evidence column
+        drop_search(connection)  # added later
         connection.execute(text("ALTER TABLE release_topics DROP COLUMN evidence"))
-        drop_outbox_claims(connection)  # added later still
-        version = len(store.MIGRATIONS) - 2
+        version = next(
+            number
+            for number, migration in enumerate(store.MIGRATIONS)
+            if not callable(migration) and any("COLUMN evidence" in str(s) for s in migration)
+        )
         connection.execute(text("UPDATE schema_version SET version = :v"), {"v": version})
     engine.dispose()
     upgraded = store.open_store(site.database)

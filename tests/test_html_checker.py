@@ -7,6 +7,7 @@ test skips, unless PRESSFEED_REQUIRE_JAVA=1 (CI sets it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -33,9 +34,10 @@ UNKNOWN_TO_CHECKER = {f"CSS: “{p}”: Property “{p}” doesn't exist." for p
 
 @pytest.fixture
 def sample_site(settings: Settings, engine: Engine) -> Iterator[Served]:
-    """The project's sample content, published and served."""
+    """The project's sample content, published and served; short pages, so that topics have
+    older pages too."""
     shutil.copytree(ROOT / "content", settings.content_dir, dirs_exist_ok=True)
-    with serving(settings, engine) as served:
+    with serving(dataclasses.replace(settings, page_length=3), engine) as served:
         yield served
 
 
@@ -92,8 +94,19 @@ def answered_pages(served: Served) -> dict[str, str]:
 
 
 def test_every_page_passes_the_nu_html_checker(sample_site: Served, tmp_path: Path) -> None:
-    published = sorted(sample_site.settings.output_dir.rglob("*.html"))
+    root = sample_site.settings.output_dir
+    published = sorted(root.rglob("*.html"))
     assert len(published) > 12  # the index, the topic pages and a page per release
+    names = {page.relative_to(root).as_posix() for page in published}
+    assert {  # every kind of page: a topic's, every release's, their older pages, archives
+        "releases/index.html",
+        "releases/page/1/index.html",
+        "topics/libya/index.html",
+        "topics/sea-rescue/page/1/index.html",
+        "archive/all/index.html",
+        "archive/libya/index.html",
+        "archive/libya/2024-03/index.html",
+    } <= names
     answers = tmp_path / "answers"
     answers.mkdir()
     for name, html in answered_pages(sample_site).items():

@@ -16,7 +16,21 @@ import pytest
 
 from pressfeed.files import write_if_changed
 from pressfeed.models import DateKind, FeedLinks, Release
-from pressfeed.pages import Site, TopicSummary, render_index, render_release, render_withdrawn
+from pressfeed.pages import (
+    ArchiveMonth,
+    Listed,
+    MonthPage,
+    PageLink,
+    Site,
+    TopicPage,
+    TopicSummary,
+    render_archive_index,
+    render_index,
+    render_month_page,
+    render_release,
+    render_topic_page,
+    render_withdrawn,
+)
 from pressfeed.site import format_links
 from pressfeed.templating import environment, long_date, render
 from tests.conftest import ROOT
@@ -123,7 +137,7 @@ def feed_links(slug: str, title: str, description: str = "") -> FeedLinks:
         title=title,
         description=description or f"Releases about {title}.",
         formats=format_links(base),
-        html=f"{BASE}#{slug}",
+        html=f"{BASE}releases/" if slug == "all" else f"{BASE}topics/{slug}/",
     )
 
 
@@ -195,8 +209,60 @@ def withdrawn_page(env: jinja2.Environment) -> Node:
     return parse(render_withdrawn(env, SITE, "Old news & views", release_url("r9")))
 
 
+HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
+LISTED = (
+    Listed("Boat capsizes off Zuwara", release_url("r1"), dt.date(2026, 3, 4), False),
+    Listed(f"Undated {HOSTILE}", release_url("r2"), dt.date(2026, 2, 27), True),
+)
+OLDER_PAGE = TopicPage(
+    links=LIBYA,
+    url=f"{BASE}topics/libya/page/3/",
+    releases=LISTED,
+    count=None,
+    pages=(
+        PageLink("prev", "Newer releases", f"{BASE}topics/libya/"),
+        PageLink("next", "Older releases", f"{BASE}topics/libya/page/2/"),
+    ),
+    archive_url=f"{BASE}archive/libya/",
+)
+MONTH_PAGE = MonthPage(
+    links=LIBYA,
+    url=f"{BASE}archive/libya/2026-03-2/",
+    month="2026-03",
+    number=2,
+    releases=LISTED,
+    pages=(PageLink("prev", "March 2026", f"{BASE}archive/libya/2026-03/"),),
+    archive_url=f"{BASE}archive/libya/",
+    atom_url=f"{BASE}archive/libya/2026-03-2.atom",
+)
+MONTHS = (
+    ArchiveMonth("2026-03", 140, (f"{BASE}archive/libya/2026-03/", MONTH_PAGE.url)),
+    ArchiveMonth("2026-01", 1, (f"{BASE}archive/libya/2026-01/",)),
+)
+
+
+def topic_page(env: jinja2.Environment, page: TopicPage = OLDER_PAGE) -> Node:
+    return parse(render_topic_page(env, SITE, page))
+
+
+def month_page(env: jinja2.Environment) -> Node:
+    return parse(render_month_page(env, SITE, MONTH_PAGE))
+
+
+def archive_index(env: jinja2.Environment) -> Node:
+    return parse(render_archive_index(env, SITE, LIBYA, f"{BASE}archive/libya/", MONTHS))
+
+
 def all_pages(env: jinja2.Environment) -> list[Node]:
-    return [index_page(env), release_page(env), withdrawn_page(env)]
+    return [
+        index_page(env),
+        release_page(env),
+        withdrawn_page(env),
+        topic_page(env),
+        topic_page(env, dataclasses.replace(OLDER_PAGE, count=12, pages=OLDER_PAGE.pages[1:])),
+        month_page(env),
+        archive_index(env),
+    ]
 
 
 def autodiscovery(page: Node) -> list[tuple[str, str]]:
@@ -296,6 +362,7 @@ def test_index_title_and_all_releases(env: jinja2.Environment) -> None:
         "RSS": f"{BASE}all.rss",
         "JSON Feed": f"{BASE}all.json",
         "Subscribe to every topic at once (OPML)": f"{BASE}topics.opml",
+        "Every release, newest first": f"{BASE}releases/",
     }
 
 
@@ -311,7 +378,9 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
     assert section.one("h2").text() == summary.links.title
     assert summary.links.description in section.text()
     noun = "release" if summary.count == 1 else "releases"
-    assert section.one("p", **{"class": "count"}).text() == f"{summary.count} {noun}"
+    count = section.one("p", **{"class": "count"})
+    assert count.links() == {f"{summary.count} {noun}": summary.links.html}  # the full list
+    assert count.words() == f"{summary.count} {noun} on {summary.links.title}"
     items = section.all("li")
     for title, url, day, guessed in summary.latest:
         item = next(i for i in items if i.links().get(title) == url)
@@ -320,6 +389,7 @@ def test_index_section_per_topic(env: jinja2.Environment, summary: TopicSummary)
         assert ("(date from the file)" in item.text()) is guessed
     links = summary.links
     expected = {title: url for title, url, _, _ in summary.latest} | {
+        f"{summary.count} {noun}": links.html,
         "Atom": links.atom,
         "RSS": links.url("rss"),
         "JSON Feed": links.url("json"),
@@ -523,3 +593,85 @@ def test_a_configured_folder_needs_only_the_templates_it_changes(tmp_path: Path)
     env = environment([mine])
     assert env.get_template("withdrawn.html").render(title="T") == "gone: T\n"
     assert env.get_template("index.html").filename == str(ROOT / "templates" / "index.html")
+
+
+# --- browsing pages -----------------------------------------------------------------------------
+
+
+def test_an_older_page_of_a_topic_lists_its_releases_and_links_the_pages_beside_it(
+    env: jinja2.Environment,
+) -> None:
+    page = topic_page(env)
+    assert page.one("title").text() == "Libya, 27 February 2026 to 4 March 2026 – Newsroom"
+    assert page.one("h1").text() == "Libya"
+    items = page.one("ul", **{"class": "latest"}).all("li")
+    assert [i.all("a")[0].text() for i in items] == [r.title for r in LISTED]  # escaped text
+    assert ["(date from the file)" in i.text() for i in items] == [False, True]
+    nav = page.one("nav", **{"aria-label": "Pages of Libya"})
+    assert [(a.attrs["rel"], a.attrs["href"]) for a in nav.all("a")] == [
+        ("prev", f"{BASE}topics/libya/"),
+        ("next", f"{BASE}topics/libya/page/2/"),
+    ]
+    heads = page.one("head").all("link")
+    assert [
+        (x.attrs["rel"], x.attrs["href"]) for x in heads if x.attrs["rel"] in ("prev", "next")
+    ] == [
+        ("prev", f"{BASE}topics/libya/"),
+        ("next", f"{BASE}topics/libya/page/2/"),
+    ]
+    assert autodiscovery(page) == [
+        ("Libya", LIBYA.atom),
+        ("Newsroom: all releases", f"{BASE}all.atom"),
+    ]
+    assert page.one("main").links()["Libya month by month"] == f"{BASE}archive/libya/"
+    assert {LIBYA.atom, LIBYA.url("rss"), LIBYA.url("json")} <= set(
+        page.one("main").links().values()
+    )
+
+
+def test_the_first_page_of_a_topic_counts_its_releases(env: jinja2.Environment) -> None:
+    first = dataclasses.replace(OLDER_PAGE, count=1, pages=(), releases=LISTED[:1])
+    page = topic_page(env, first)
+    assert page.one("p", **{"class": "count"}).text() == "1 release, newest first"
+    assert page.all("nav", **{"aria-label": "Pages of Libya"}) == []
+    assert page.one("title").text() == "Libya – Newsroom"
+    empty = topic_page(env, dataclasses.replace(first, count=0, releases=()))
+    assert "No releases yet." in empty.one("main").words()
+
+
+def test_an_archive_page_names_its_month_and_links_its_atom_twin(env: jinja2.Environment) -> None:
+    page = month_page(env)
+    assert page.one("h1").text() == "Libya: March 2026, page 2"
+    links = page.one("main").links()
+    assert links["This page as an Atom archive"] == MONTH_PAGE.atom_url
+    assert links["Every month of Libya"] == f"{BASE}archive/libya/"
+    assert links["← March 2026"] == f"{BASE}archive/libya/2026-03/"
+
+
+def test_the_archive_index_lists_each_month_with_its_count_and_pages(
+    env: jinja2.Environment,
+) -> None:
+    items = archive_index(env).one("ul", **{"class": "latest months"}).all("li")
+    assert [i.words() for i in items] == [
+        "March 2026 140 releases (pages 1 of March 2026 2 of March 2026)",
+        "January 2026 1 release",
+    ]
+    assert items[0].links() == {
+        "March 2026": f"{BASE}archive/libya/2026-03/",
+        "1": f"{BASE}archive/libya/2026-03/",
+        "2": MONTH_PAGE.url,
+    }
+
+
+def test_a_release_links_the_releases_before_and_after_it(env: jinja2.Environment) -> None:
+    html = render_release(
+        env, SITE, RELEASE, (LIBYA,), release_url("r1"), UPDATED, older=LISTED[1], newer=LISTED[0]
+    )
+    nav = parse(html).one("nav", **{"aria-label": "Releases before and after"})
+    assert [(a.attrs["rel"], a.attrs["href"], a.text()) for a in nav.all("a")] == [
+        ("prev", LISTED[1].url, LISTED[1].title),
+        ("next", LISTED[0].url, LISTED[0].title),
+    ]
+    assert nav.words().startswith("Previous release:")
+    alone = release_page(env)
+    assert alone.all("nav", **{"aria-label": "Releases before and after"}) == []

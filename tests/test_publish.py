@@ -50,6 +50,12 @@ def outputs(settings: Settings) -> dict[str, int]:
     }
 
 
+def release_pages(settings: Settings) -> list[Path]:
+    """The page of each release (the folder also holds the list of every release)."""
+    pages = (settings.output_dir / "releases").glob("*.html")
+    return sorted(p for p in pages if p.name != "index.html")
+
+
 def parse(settings: Settings, name: str) -> feedparser.FeedParserDict:
     parsed = feedparser.parse((settings.output_dir / name).read_bytes())
     assert not parsed.bozo, (name, parsed.get("bozo_exception"))
@@ -75,10 +81,11 @@ def test_every_output_is_written(published: Settings) -> None:
     for slug in ("all", "libya", "sea-rescue", "health", "governance"):
         assert {f"{slug}.atom", f"{slug}.rss", f"{slug}.json"} <= names
     assert {"index.html", "topics.opml"} <= names
-    assert len([n for n in names if n.startswith("releases/")]) == 3
+    assert len([n for n in names if re.fullmatch(r"releases/[0-9a-f]+\.html", n)]) == 3
     assert {"archive/all/2024-03.atom", "archive/health/2024-04.atom"} <= names
-    # Archive pages are Atom only: RSS and JSON Feed point to them.
-    assert not [n for n in names if n.startswith("archive/") and not n.endswith(".atom")]
+    # Archive feeds are Atom only (RSS and JSON Feed point to them); people get HTML pages.
+    archived = {n for n in names if n.startswith("archive/") and not n.endswith("index.html")}
+    assert {n.rpartition(".")[2] for n in archived} == {"atom"}
 
 
 def test_feeds_parse_as_a_reader_sees_them(published: Settings) -> None:
@@ -160,9 +167,13 @@ def test_a_change_in_one_topic_rewrites_that_topic_and_all(
         for s in ("atom", "rss", "json")
     }
     assert not changed & untouched
-    assert not {n for n in changed if n.startswith("releases/")} - {
-        n for n in after if n not in before
-    }
+    assert {"topics/health/index.html", "releases/index.html"} <= changed
+    assert not {n for n in changed if n.startswith(("topics/libya/", "archive/libya/"))}
+    # The new release's page, and the page of the release before it, which now links to it.
+    new = {n for n in after if n not in before}
+    pages = {n for n in changed if re.fullmatch(r"releases/[0-9a-f]+\.html", n)} - new
+    (neighbour,) = pages
+    assert "Clinic opens for new arrivals" in (published.output_dir / neighbour).read_text()
 
 
 def test_ids_are_the_same_across_clean_rebuilds(published: Settings, tmp_path: Path) -> None:
@@ -190,7 +201,7 @@ def test_markup_and_control_characters_are_shown_as_text(
         assert "&lt;script&gt;" in content
         assert "<script>" not in content
         assert "\x07" not in content
-    page = next((settings.output_dir / "releases").glob("*.html")).read_text(encoding="utf-8")
+    page = release_pages(settings)[0].read_text(encoding="utf-8")
     assert "<script>" not in page
     assert "&lt;b&gt;markup&lt;/b&gt;" in page
 
@@ -254,12 +265,21 @@ def test_a_new_release_in_a_known_month_rebuilds_that_archive_month_only(
         changed = {n for n in after if before.get(n) != after[n]}
         return {n.removeprefix("archive/health/") for n in changed if "archive/health/" in n}
 
-    assert archives_changed_by("march-again", "9 March") == {"2024-03.atom"}
+    # The month's page in Atom and in HTML, and the index of months, which counts it.
+    assert archives_changed_by("march-again", "9 March") == {
+        "2024-03.atom",
+        "2024-03/index.html",
+        "index.html",
+    }
     # A new month moves the archive links of the months on each side.
     assert archives_changed_by("april", "9 April") == {
         "2024-03.atom",
         "2024-04.atom",
         "2024-05.atom",
+        "2024-03/index.html",
+        "2024-04/index.html",
+        "2024-05/index.html",
+        "index.html",
     }
     engine.dispose()
 
@@ -337,7 +357,11 @@ def test_a_release_dated_today_rewrites_the_last_page_of_its_month_only(tmp_path
     after = outputs(settings)
     engine.dispose()
     changed = {n for n in after if before.get(n) != after[n] and n.startswith("archive/health/")}
-    assert changed == {"archive/health/2024-03-2.atom"}
+    assert changed == {
+        "archive/health/2024-03-2.atom",
+        "archive/health/2024-03-2/index.html",
+        "archive/health/index.html",
+    }
     health_releases(settings, [21])  # the month's pages grow: the new one and its neighbour
     engine = store.open_store(settings.database)
     scan(settings, engine, minutes=10)
@@ -345,7 +369,13 @@ def test_a_release_dated_today_rewrites_the_last_page_of_its_month_only(tmp_path
     engine.dispose()
     again = outputs(settings)
     changed = {n for n in again if after.get(n) != again[n] and n.startswith("archive/health/")}
-    assert changed == {"archive/health/2024-03-2.atom", "archive/health/2024-03-3.atom"}
+    assert changed == {
+        "archive/health/2024-03-2.atom",
+        "archive/health/2024-03-3.atom",
+        "archive/health/2024-03-2/index.html",
+        "archive/health/2024-03-3/index.html",
+        "archive/health/index.html",
+    }
 
 
 def test_archive_files_that_are_no_page_any_more_are_removed(
@@ -356,11 +386,13 @@ def test_archive_files_that_are_no_page_any_more_are_removed(
     (folder / "2024-04-2.atom").write_text("<feed/>", encoding="utf-8")
     (folder / "notes.txt").write_text("mine", encoding="utf-8")
     publish(published, engine, full=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["2024-03.atom", "2024-04.atom", "notes.txt"]
+    pages = ["2024-03", "2024-03.atom", "2024-04", "2024-04.atom", "index.html", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == pages
     (published.content_dir / "health.txt").unlink()
     scan(published, engine, minutes=5)
-    publish(published, engine)  # April has no health release left
-    assert sorted(p.name for p in folder.iterdir()) == ["2024-03.atom", "notes.txt"]
+    publish(published, engine)  # April has no health release left, in Atom or in HTML
+    left = ["2024-03", "2024-03.atom", "index.html", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == left
 
 
 def test_json_feed_points_to_the_atom_archive(published: Settings) -> None:
@@ -389,7 +421,7 @@ def test_a_full_publish_with_nothing_changed_renders_nothing_and_waits_for_no_di
 def test_a_full_publish_rewrites_what_was_changed_or_removed_by_hand(
     published: Settings, engine: Engine
 ) -> None:
-    page = next((published.output_dir / "releases").glob("*.html"))
+    page = release_pages(published)[0]
     good = page.read_bytes()
     page.write_bytes(good.replace(b"</h1>", b" (edited)</h1>"))
     feed = published.output_dir / "health.atom"
@@ -441,11 +473,7 @@ def test_what_a_file_shows_changing_renders_it_again(published: Settings, engine
     )
     scan(published, engine, minutes=5)
     publish(published, engine, full=True)
-    page = next(
-        p
-        for p in (published.output_dir / "releases").glob("*.html")
-        if "Clinic opens" in p.read_text(encoding="utf-8")
-    )
+    page = next(p for p in release_pages(published) if "Clinic opens" in p.read_text())
     assert "300 people a day" in page.read_text(encoding="utf-8")
     assert "300 people a day" in (published.output_dir / "health.atom").read_text(encoding="utf-8")
 
@@ -465,7 +493,7 @@ def test_withdrawn_release_leaves_the_feeds_and_its_page_says_so(
     ]
     titles = [e.title for e in parse(published, "all.atom").entries]
     assert "Clinic opens for new arrivals" not in titles
-    pages = [p.read_text(encoding="utf-8") for p in (published.output_dir / "releases").glob("*")]
+    pages = [p.read_text(encoding="utf-8") for p in release_pages(published)]
     assert sum("withdrawn" in page.lower() for page in pages) == 1
 
 
@@ -493,7 +521,7 @@ def test_a_failed_publish_is_finished_by_the_next(
     with engine.connect() as connection:
         assert store.pending_keys(connection) == {}
     assert len(parse(settings, "all.atom").entries) == 2
-    assert len(list((settings.output_dir / "releases").glob("*.html"))) == 2
+    assert len(release_pages(settings)) == 2
 
 
 def test_seed_feeds_hold_what_the_labels_require(shared_dir: Path, tmp_path: Path) -> None:
@@ -577,7 +605,7 @@ def test_page_times_have_no_fraction_of_a_second(settings: Settings, engine: Eng
     (settings.content_dir / "listing.txt").write_text(LISTING, encoding="utf-8")
     scan_content(settings, engine, now=NOW.replace(microsecond=123456))
     publish(settings, engine)
-    pages = [settings.output_dir / "index.html", *(settings.output_dir / "releases").glob("*")]
+    pages = [settings.output_dir / "index.html", *release_pages(settings)]
     valid = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d))?")
     for page in pages:
         times = re.findall(r'datetime="([^"]*)"', page.read_text(encoding="utf-8"))

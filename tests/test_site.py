@@ -10,9 +10,11 @@ import pytest
 from pressfeed.models import ArchiveLinks, DateKind, Release, Settings, StoredRelease
 from pressfeed.site import (
     archive_base,
+    archive_location,
     archive_order,
     archive_pages,
     archive_stem,
+    archive_url,
     combined_doc,
     confirm_url,
     feed_base,
@@ -20,12 +22,15 @@ from pressfeed.site import (
     feed_entry,
     feed_links,
     feed_stem,
+    folder_page,
     manage_url,
     page_month,
     page_url,
     release_path,
     release_url,
     stable_id,
+    topic_location,
+    topic_url,
     unsubscribe_url,
 )
 from tests.test_mail import mail_settings
@@ -73,9 +78,24 @@ def test_urls_are_their_paths_under_the_site_url(settings: Settings) -> None:
     assert archive_base(site, "health", "2026-03") == f"{SITE}archive/health/2026-03"
 
 
-def test_feed_links_name_the_topic_and_its_section(settings: Settings) -> None:
+def test_pages_of_releases_are_folders_a_static_server_answers(settings: Settings) -> None:
+    site = at(settings)
+    assert topic_url(site, "health") == f"{SITE}topics/health/"
+    assert topic_url(site, "health", 3) == f"{SITE}topics/health/page/3/"
+    assert topic_url(site, "all", 2) == f"{SITE}releases/page/2/"  # every release's list
+    assert archive_url(site, "health") == f"{SITE}archive/health/"
+    assert archive_url(site, "health", "2026-03-2") == f"{SITE}archive/health/2026-03-2/"
+    # A folder URL is answered with the folder's index.html, which publish writes.
+    assert folder_page(topic_location("health", 3)) == "topics/health/page/3/index.html"
+    assert folder_page(archive_location("health", "2026-03")) == "archive/health/2026-03/index.html"
+    assert page_url(site, topic_location("health", 3)) == topic_url(site, "health", 3)
+    assert folder_page(topic_location("all")) == "releases/index.html"
+
+
+def test_feed_links_name_the_topic_and_its_page(settings: Settings) -> None:
     links = feed_links(at(settings), "health")
-    assert (links.slug, links.html) == ("health", f"{SITE}#health")
+    assert (links.slug, links.html) == ("health", f"{SITE}topics/health/")
+    assert feed_links(at(settings), "all").html == f"{SITE}releases/"
     assert links.atom == f"{SITE}health.atom"
     everything = feed_links(at(settings), "all")
     assert everything.title.endswith(": all releases")

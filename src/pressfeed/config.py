@@ -294,6 +294,13 @@ OPTIONS: tuple[Option, ...] = (
         True,
         "feed entries and release pages say why a release carries its topics",
     ),
+    Option(
+        "",
+        "page_length",
+        _integer(1),
+        25,
+        "releases on each older page of a topic; its first page holds up to twice as many",
+    ),
     Option("", "language", NAME, "en", "language code of the feeds and pages"),
     Option(
         "", "max_file_bytes", _integer(1), 5_000_000, "content files above this size are skipped"

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store
-from pressfeed.errors import MailAddressError
+from pressfeed.errors import MailAddressError, QueryError, SearchUnavailableError
 from pressfeed.files import write_if_changed
 from pressfeed.mail import DigestMailer, digest_message, message_bytes
 from pressfeed.models import (
@@ -35,6 +35,8 @@ from pressfeed.models import (
     Subscriber,
 )
 from pressfeed.outbox import Backoff, Clock, DeliveryReport, deliver_outbox
+from pressfeed.query import parse_query
+from pressfeed.search import SearchIndex, search_index
 from pressfeed.send import Transport, transport_for
 from pressfeed.site import release_url
 
@@ -198,12 +200,16 @@ def due_digests(
     frequency: Frequency | None = None,
     end_now: bool = False,
 ) -> Iterable[Digest]:
-    """The digests due now, empty ones included (they advance the subscriber's period)."""
+    """The digests due now, empty ones included (they advance the subscriber's period).
+
+    A subscriber whose saved search cannot run (it names a topic no longer configured) gets
+    none: the period stays open, and the releases wait for the search to be mended."""
     since = store.news_since(connection)
     if since is None:
         return  # nothing was ever scanned: there is no news yet
+    index = search_index(connection)
     arrivals: dict[tuple[dt.datetime, dt.datetime], list[StoredRelease]] = {}
-    made: dict[tuple[tuple[str, ...], dt.datetime, dt.datetime], tuple[DigestSection, ...]] = {}
+    made: dict[tuple[object, ...], tuple[DigestSection, ...] | None] = {}
     for subscriber in store.all_subscribers(connection):
         if not subscriber.confirmed or (frequency and subscriber.frequency is not frequency):
             continue
@@ -213,11 +219,37 @@ def due_digests(
             continue
         if (start, end) not in arrivals:  # subscribers of one rhythm share one query
             arrivals[(start, end)] = store.arrivals(connection, start, end)
-        shared = (subscriber.topics, start, end)  # ... and those on the same topics, one digest
+        # ... and those on the same topics and search, one digest
+        shared = (subscriber.topics, subscriber.query, start, end)
         if shared not in made:
-            found = arrivals[(start, end)]
-            made[shared] = digest_sections(settings, subscriber.topics, found, now.date())
-        yield Digest(subscriber, start, end, made[shared])
+            found = _searched(settings, index, subscriber, arrivals[(start, end)])
+            made[shared] = (
+                None
+                if found is None
+                else digest_sections(settings, subscriber.topics, found, now.date())
+            )
+        sections = made[shared]
+        if sections is not None:
+            yield Digest(subscriber, start, end, sections)
+
+
+def _searched(
+    settings: Settings,
+    index: SearchIndex,
+    subscriber: Subscriber,
+    arrived: Sequence[StoredRelease],
+) -> Sequence[StoredRelease] | None:
+    """The releases that match the subscriber's saved search (all without one); None when it
+    cannot run."""
+    if not subscriber.query or not arrived:
+        return arrived
+    try:
+        query = parse_query(subscriber.query, [t.slug for t in settings.topics])
+        found = index.matching(query, [stored.release.id for stored in arrived])
+    except (QueryError, SearchUnavailableError) as error:
+        log.error("digest for subscriber %s not made: %s", subscriber.id, error)
+        return None
+    return [stored for stored in arrived if stored.release.id in found]
 
 
 def plan_digests(

@@ -160,3 +160,30 @@ class HubRequestError(PressfeedError, ValueError):
 
 class HubBusyError(HubRequestError):
     """The WebSub hub holds all the subscriptions, or verifies all the requests, it takes."""
+
+
+class QueryError(PressfeedError, ValueError):
+    """A search query that cannot be run: `reason` says why, `position` where (from 0)."""
+
+    def __init__(self, query: str, reason: str, position: int | None = None) -> None:
+        self.query = query
+        self.reason = reason
+        self.position = position
+        where = f" (at character {position + 1})" if position is not None else ""
+        super().__init__(f"bad search query: {reason}{where}")
+
+
+class SearchTimeoutError(PressfeedError):
+    """A search ran past its time bound and was stopped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the search took longer than {seconds:g} s and was stopped")
+
+
+class SearchUnavailableError(PressfeedError):
+    """The database has no full-text index of a kind pressfeed can search."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        super().__init__(f"searching needs a full-text index, which {database} does not have yet")

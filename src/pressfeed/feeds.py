@@ -84,7 +84,7 @@ def atom_bytes(doc: FeedDoc) -> bytes:
     fg.register_extension(GENERATOR, history, _EntryLinks, atom=True, rss=False)
     fg.id(doc.id)
     fg.title(_feed_title(doc))
-    fg.link(href=doc.base_url + ATOM.suffix, rel="self", type=ATOM.media_type)
+    fg.link(href=doc.base_url + ATOM.suffix + doc.url_query, rel="self", type=ATOM.media_type)
     if doc.hub:
         fg.link(href=doc.hub, rel="hub")  # WebSub: the hub that pushes this feed
     fg.link(href=doc.home_url, rel="alternate", type="text/html")
@@ -107,7 +107,7 @@ def rss_bytes(doc: FeedDoc) -> bytes:
     fg.register_extension(GENERATOR, partial(_RssAtomLinks, _rss_atom_links(doc)), None, atom=False)
     fg.title(_feed_title(doc))
     # RSS keeps the first rel=self link and takes <link> from the last call.
-    fg.link(href=doc.base_url + RSS.suffix, rel="self", type=RSS.media_type)
+    fg.link(href=doc.base_url + RSS.suffix + doc.url_query, rel="self", type=RSS.media_type)
     fg.link(href=doc.home_url, rel="alternate", type="text/html")
     fg.description(doc.subtitle or _feed_title(doc))
     fg.language(doc.language)
@@ -126,7 +126,7 @@ def json_bytes(doc: FeedDoc) -> bytes:
         "version": JSON_FEED_VERSION,
         "title": _feed_title(doc),
         "home_page_url": doc.home_url,
-        "feed_url": doc.base_url + JSON_FEED.suffix,
+        "feed_url": doc.base_url + JSON_FEED.suffix + doc.url_query,
         "description": doc.subtitle or _feed_title(doc),
     }
     if doc.hub:

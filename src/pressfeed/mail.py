@@ -247,6 +247,7 @@ def _shared_values(digest: Digest, settings: MailSettings) -> dict[str, Any]:
         "frequency": subscriber.frequency.value,
         "every_topic": not subscriber.topics,
         "topics": _and_list([s.title for s in digest.sections]),
+        "search": subscriber.query,
     }
 
 

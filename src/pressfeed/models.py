@@ -262,6 +262,7 @@ class Settings:
     sources: tuple[FolderSource, ...] = ()  # publishers by content sub-folder, as written
     topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
     explain_topics: bool = True  # feed entries and release pages say why they carry their topics
+    page_length: int = 25  # releases on an older page of a topic's releases
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -269,6 +270,16 @@ class Settings:
 
     def topic(self, slug: str) -> Topic | None:
         return next((t for t in self.topics if t.slug == slug), None)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A release as a list of releases shows it: no text, read cheaply from the store."""
+
+    id: str
+    title: str
+    date: dt.date
+    date_inferred: bool  # the page gave no date: `date` is the file's
 
 
 @dataclass(frozen=True)
@@ -353,6 +364,7 @@ class FeedDoc:
     entries: tuple[FeedEntry, ...]  # newest first
     archive: ArchiveLinks | None = None
     hub: str | None = None  # the WebSub hub that pushes this feed, when there is one
+    url_query: str = ""  # appended to the document's URL after the extension ("?q=...")
 
 
 @dataclass(frozen=True)
@@ -375,7 +387,7 @@ class FeedLinks:
     title: str
     description: str
     formats: tuple[FeedLink, ...]  # in the order of the format table
-    html: str  # its section of the index page
+    html: str  # its page of releases
 
     def url(self, name: str) -> str:
         """The feed's URL in the format called `name`."""
@@ -408,6 +420,7 @@ class Subscriber:
     token: str  # secret that lets its holder manage or end the subscription
     created: dt.datetime
     covered_until: dt.datetime | None = None  # end of the last period a digest was made for
+    query: str = ""  # a search query its digests' releases must also match; "" for none
 
 
 @dataclass(frozen=True)
@@ -473,3 +486,23 @@ class Outgoing:
     sender: str  # envelope sender (bare address)
     recipient: str  # one envelope recipient
     data: bytes
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    """A word or a "quoted phrase" of a search query, in lower case."""
+
+    text: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a release must be to match a search: every group, and none of the exclusions."""
+
+    groups: tuple[tuple[SearchTerm, ...], ...] = ()  # each group: one of its terms in the text
+    excluded: tuple[SearchTerm, ...] = ()  # none of these in the text
+    topics: tuple[tuple[str, ...], ...] = ()  # each group: one of its topics
+    excluded_topics: tuple[str, ...] = ()
+    after: dt.date | None = None  # dated after this day (not on it)
+    before: dt.date | None = None  # dated before this day (not on it)

@@ -1,4 +1,4 @@
-"""The index and release pages as HTML strings: values in, text out; the caller writes files.
+"""The site's pages as HTML strings: values in, text out; the caller writes files.
 
 Every URL arrives absolute, built from the configured site URL; templates add only anchors.
 """
@@ -26,6 +26,7 @@ class Site:
     subscribe_url: str  # the sign-up form's page and its POST target
     digest_hour: int = 8  # local hour daily and weekly digests go out, unless one chooses
     digest_timezone: str = "UTC"  # the time zone of that hour
+    search_url: str = ""  # the web server's search page
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,13 @@ def render_release(
     url: str,
     updated: dt.datetime,
     why: str = "",
+    *,
+    older: Listed | None = None,
+    newer: Listed | None = None,
 ) -> str:
     """The page of a live release, at `url`, advertising its topics' feeds; `why` says why it
-    carries them ("" for nothing)."""
+    carries them ("" for nothing); `older` and `newer` are the releases before and after it
+    among every release."""
     return render(
         env,
         "release.html",
@@ -78,7 +83,114 @@ def render_release(
         topics=tuple(topics),
         updated=to_the_second(updated),
         why=why,
+        older=older,
+        newer=newer,
     )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A release as a list of releases links it."""
+
+    title: str
+    url: str
+    date: dt.date
+    guessed: bool  # the date is the file's
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """A link from a page of releases to another, with its rel ("prev" or "next")."""
+
+    rel: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class TopicPage:
+    """One page of a topic's releases, newest first: its first page, or an older one."""
+
+    links: FeedLinks  # the topic's feeds; `links.html` is its first page
+    url: str
+    releases: tuple[Listed, ...]
+    count: int | None  # the topic's releases, on its first page only
+    pages: tuple[PageLink, ...]  # to the newer and the older page
+    archive_url: str  # the topic's months
+
+
+def render_topic_page(env: Environment, site: Site, page: TopicPage) -> str:
+    """A page of a topic's releases, with its feeds and the pages beside it."""
+    return render(
+        env,
+        "topic.html",
+        site=site,
+        feeds=_feeds_of(site, page.links),
+        canonical=page.url,
+        page=page,
+        span=None if page.count is not None else date_span(page.releases),
+    )
+
+
+def date_span(releases: Sequence[Listed]) -> tuple[dt.date, dt.date] | None:
+    """The first and last date among `releases`; None for none."""
+    if not releases:
+        return None
+    return min(r.date for r in releases), max(r.date for r in releases)
+
+
+@dataclass(frozen=True)
+class MonthPage:
+    """One archive page of a feed in HTML: a month's releases, or a part of a busy month's."""
+
+    links: FeedLinks
+    url: str
+    month: str  # "2024-03"
+    number: int  # the page of the month, from 1
+    releases: tuple[Listed, ...]  # newest first
+    pages: tuple[PageLink, ...]  # to the older and the newer archive page
+    archive_url: str  # the feed's archive index
+    atom_url: str  # the same page as an Atom archive document
+
+
+def render_month_page(env: Environment, site: Site, page: MonthPage) -> str:
+    """An archive page in HTML."""
+    return render(
+        env,
+        "archive_month.html",
+        site=site,
+        feeds=_feeds_of(site, page.links),
+        canonical=page.url,
+        page=page,
+    )
+
+
+@dataclass(frozen=True)
+class ArchiveMonth:
+    """A month as a feed's archive index lists it."""
+
+    month: str  # "2024-03"
+    count: int  # releases dated in it
+    pages: tuple[str, ...]  # the URLs of its archive pages, the first first
+
+
+def render_archive_index(
+    env: Environment, site: Site, links: FeedLinks, url: str, months: Sequence[ArchiveMonth]
+) -> str:
+    """A feed's archive: its months, newest first, with their counts."""
+    return render(
+        env,
+        "archive.html",
+        site=site,
+        feeds=_feeds_of(site, links),
+        canonical=url,
+        links=links,
+        months=tuple(months),
+    )
+
+
+def _feeds_of(site: Site, links: FeedLinks) -> tuple[FeedLinks, ...]:
+    return (links,) if links.slug == site.all_links.slug else (links, site.all_links)
 
 
 def to_the_second(moment: dt.datetime) -> dt.datetime:

@@ -1,8 +1,9 @@
 """Orchestrates publishing: the store -> feeds, archives and pages -> files, only what changed.
 
 Output, under the output directory: the current feed of each topic (and of everything), its
-archive pages, a page per release, the index page, a subscription list and the stylesheet,
-each at the path `site` gives it.
+archive pages in Atom and in HTML with an index of its months, its pages of releases, a page
+per release, the index page, a subscription list and the stylesheet, each at the path `site`
+gives it.
 Scans record what changed (pending rows); a publish rebuilds just that and clears it, so a
 crash in between leaves the work for the next publish. Files are written atomically and only
 when their bytes change.
@@ -19,7 +20,7 @@ import json
 import logging
 import math
 import multiprocessing
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,16 +42,26 @@ from pressfeed.models import (
     ALL_FEED,
     ArchiveLinks,
     FeedDoc,
+    FeedLinks,
+    Headline,
     OutputRecord,
     Settings,
     StoredRelease,
 )
 from pressfeed.pages import (
+    ArchiveMonth,
+    Listed,
+    MonthPage,
+    PageLink,
     Site,
+    TopicPage,
     TopicSummary,
+    render_archive_index,
     render_index,
+    render_month_page,
     render_release,
     render_stylesheet,
+    render_topic_page,
     render_withdrawn,
 )
 from pressfeed.processes import end_with_parent
@@ -61,13 +72,16 @@ from pressfeed.site import (
     STYLESHEET_PATH,
     archive_base,
     archive_folder,
+    archive_location,
     archive_order,
     archive_pages,
     archive_path,
+    archive_url,
     feed_base,
     feed_doc,
     feed_links,
     feed_path,
+    folder_page,
     hub_url,
     page_month,
     page_url,
@@ -75,15 +89,20 @@ from pressfeed.site import (
     release_path,
     release_url,
     site_for,
+    topic_folder,
+    topic_location,
+    topic_url,
     why_line,
 )
-from pressfeed.templating import environment
+from pressfeed.store import Neighbours
+from pressfeed.templating import environment, long_month
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "publish_fingerprint"
 SLUGS_KEY = "published_slugs"
 PAGES_KEY = "archive_months"  # per feed: its archive pages as last published
+COUNTS_KEY = "browse_counts"  # per feed: its releases by month and kind of date, as published
 LATEST_ON_INDEX = 5
 FIRST_PUBLISH_KEY = "first_published"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -181,8 +200,10 @@ def publish(
             one_sync(_output(settings)) if bulk else contextlib.nullcontext() as sync,
             _Writers(settings, parallel, connection, fingerprint) as writers,
         ):
-            _write_release_pages(settings, todo.get("release", set()), writers)
+            links = _release_links(connection, todo.get("release", set()), "everything" in todo)
+            _write_release_pages(settings, links, writers)
             months = _write_feeds(connection, settings, todo, report, writers, quiet)
+            counts = _write_browsing(connection, settings, todo, months, report, fingerprint)
             writers.wait(report)
             # Last: a missing index.html is what tells the next publish to write everything.
             _write_front(connection, settings, report, quiet)
@@ -193,6 +214,9 @@ def publish(
         store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
             store.set_meta_value(connection, f"{PAGES_KEY}/{slug}", json.dumps(listed))
+        for slug, found in counts.items():
+            store.set_meta_value(connection, f"{COUNTS_KEY}/{slug}", _dump_counts(found))
+        store.save_links_as_written(connection, links)
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
         if store.meta_value(connection, FIRST_PUBLISH_KEY) is None:
             store.set_meta_value(connection, FIRST_PUBLISH_KEY, now.isoformat())
@@ -226,6 +250,7 @@ def publish_fingerprint(settings: Settings) -> str:
         str(settings.feed_length),
         str(settings.archive_length),
         str(settings.explain_topics),
+        str(settings.page_length),
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
         repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]
@@ -246,10 +271,30 @@ def _remove_dropped_topics(
     for slug in set(before) - set(_slugs(settings)):
         for form in feed_formats():
             report.removed += remove_file(settings.output_dir / feed_path(slug, form))
-        folder = settings.output_dir / archive_folder(slug)
-        for page in sorted(folder.glob("*")) if folder.is_dir() else []:
-            report.removed += remove_file(page)
-        log.info("feeds of dropped topic %s removed", slug)
+        report.removed += _remove_tree(settings.output_dir / archive_folder(slug))
+        report.removed += _remove_tree(settings.output_dir / topic_folder(slug))
+        log.info("feeds and pages of dropped topic %s removed", slug)
+
+
+def _remove_tree(folder: Path) -> int:
+    """Remove every file under `folder`, then the folders left empty; how many files went."""
+    if not folder.is_dir():
+        return 0
+    removed = sum(remove_file(path) for path in sorted(folder.rglob("*")) if not path.is_dir())
+    for path in sorted(folder.rglob("*"), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: a file of someone else's
+            path.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return removed
+
+
+def _remove_page(root: Path, location: str) -> int:
+    """Remove the page at a folder URL path, and its folder when that is left empty."""
+    removed = int(remove_file(root / folder_page(location)))
+    with contextlib.suppress(OSError):
+        (root / location).rmdir()
+    return removed
 
 
 def _everything(connection: Connection, settings: Settings) -> dict[str, set[str]]:
@@ -440,7 +485,9 @@ def _write_archive_month(
     full = _MonthReleases(connection, topic, between)
     length = settings.archive_length
     paths = [archive_path(slug, page, form) for page in wanted for form in archive_formats()]
+    paths += [folder_page(archive_location(slug, page)) for page in wanted]
     outputs = _Outputs(connection, settings, fingerprint, paths)
+    headlines = _MonthHeadlines(connection, topic, between)
     for page in wanted:
         number = page_month(page)[1]
         shown = signed[(number - 1) * length : number * length]
@@ -450,6 +497,63 @@ def _write_archive_month(
         doc = _LazyDoc(connection, settings, slug, page, pages[page], full, (number - 1) * length)
         for form in archive_formats():
             outputs.write(archive_path(slug, page, form), inputs, partial(doc.render, form), report)
+        # The same releases in HTML: what it shows of them is a part of what `shown` signs.
+        html = outputs.inputs(("html", page, pages[page], shown))
+        render = partial(_month_page, settings, slug, page, pages[page], headlines)
+        outputs.write(folder_page(archive_location(slug, page)), html, render, report)
+
+
+class _MonthHeadlines:
+    """A month's releases of a feed as headlines, oldest first, read the first time asked."""
+
+    def __init__(
+        self, connection: Connection, topic: str | None, between: tuple[dt.date, dt.date]
+    ) -> None:
+        self.connection, self.topic, self.between = connection, topic, between
+        self.read: list[Headline] | None = None
+
+    def oldest_first(self) -> list[Headline]:
+        if self.read is None:
+            found = store.feed_headlines(self.connection, self.topic, between=self.between)
+            self.read = list(found)[::-1]
+        return self.read
+
+
+def _month_page(
+    settings: Settings,
+    slug: str,
+    page: str,
+    neighbours: tuple[str | None, str | None],
+    headlines: _MonthHeadlines,
+) -> bytes:
+    """An archive page in HTML: its releases newest first, linked to the pages beside it."""
+    month, number = page_month(page)
+    start = (number - 1) * settings.archive_length
+    shown = headlines.oldest_first()[start : start + settings.archive_length][::-1]
+    older, newer = neighbours
+    links = [
+        PageLink(rel, _page_label(other), archive_url(settings, slug, other))
+        for rel, other in (("prev", older), ("next", newer))
+        if other is not None
+    ]
+    atom = archive_base(settings, slug, page) + archive_formats()[0].suffix
+    html = MonthPage(
+        links=feed_links(settings, slug),
+        url=archive_url(settings, slug, page),
+        month=month,
+        number=number,
+        releases=tuple(_listed(settings, h) for h in shown),
+        pages=tuple(links),
+        archive_url=archive_url(settings, slug),
+        atom_url=atom,
+    )
+    env = environment([settings.templates_dir])
+    return render_month_page(env, site_for(settings), html).encode()
+
+
+def _page_label(page: str) -> str:
+    month, number = page_month(page)
+    return long_month(month) if number == 1 else f"{long_month(month)}, page {number}"
 
 
 class _MonthReleases:
@@ -520,21 +624,40 @@ def _remove_stale_archives(
     folder = settings.output_dir / archive_folder(slug)
     if not folder.is_dir():
         return
-    wanted = {page + form.suffix for page in pages for form in archive_formats()}
+    wanted = {page + form.suffix for page in pages for form in archive_formats()} | set(pages)
     for path in sorted(folder.iterdir()):
         try:
-            month = page_month(path.stem)[0]
+            month = page_month(path.name if path.is_dir() else path.stem)[0]
         except ValueError:
             continue  # not an archive page: a temporary being written, or no file of ours
         if (months is None or month in months) and path.name not in wanted:
-            report.removed += remove_file(path)
+            if path.is_dir():  # the page in HTML
+                location = archive_location(slug, path.name)
+                report.removed += _remove_page(settings.output_dir, location)
+            else:
+                report.removed += remove_file(path)
 
 
 # --- pages --------------------------------------------------------------------------------------
 
 
-def _write_release_pages(settings: Settings, ids: Iterable[str], writers: _Writers) -> None:
-    listed = sorted(ids)
+def _release_links(
+    connection: Connection, ids: Collection[str], everything: bool
+) -> dict[str, Neighbours]:
+    """The release pages to write, each with the releases it links to as newer and older: the
+    changed ones, and those beside them now or when their pages were last written."""
+    links = store.stream_neighbours(connection, ids)
+    if everything:
+        return links
+    beside = {n for pair in links.values() for n in pair if n}
+    beside |= {n for pair in store.links_as_written(connection, ids).values() for n in pair if n}
+    return links | store.stream_neighbours(connection, beside - set(links))
+
+
+def _write_release_pages(
+    settings: Settings, links: Mapping[str, Neighbours], writers: _Writers
+) -> None:
+    listed = [(i, *links[i]) for i in sorted(links)]
     for start in range(0, len(listed), PAGE_BATCH):
         writers.run(_Pages(tuple(listed[start : start + PAGE_BATCH])))
 
@@ -542,27 +665,51 @@ def _write_release_pages(settings: Settings, ids: Iterable[str], writers: _Write
 def _write_pages(
     connection: Connection,
     settings: Settings,
-    ids: Sequence[str],
+    pages: Sequence[tuple[str, str | None, str | None]],
     report: PublishReport,
     fingerprint: str,
 ) -> None:
+    """Release pages, given as (id, newer, older) release ids."""
     env = environment([settings.templates_dir])
     site = site_for(settings)
-    outputs = _Outputs(connection, settings, fingerprint, [release_path(i) for i in ids])
-    for release_id, stored in store.releases_by_id(connection, ids).items():
-        render = partial(_release_page, env, settings, site, stored)
-        outputs.write(release_path(release_id), outputs.inputs(stored), render, report)
+    paths = [release_path(i) for i, _, _ in pages]
+    outputs = _Outputs(connection, settings, fingerprint, paths)
+    found = store.releases_by_id(connection, [i for i, _, _ in pages])
+    beside = store.headlines_by_id(connection, {n for _, *pair in pages for n in pair if n})
+    for release_id, newer, older in pages:
+        stored = found.get(release_id)
+        if stored is None:
+            continue
+        near = (None, None) if stored.withdrawn_at else (_get(beside, newer), _get(beside, older))
+        render = partial(_release_page, env, settings, site, stored, near)
+        outputs.write(release_path(release_id), outputs.inputs((stored, near)), render, report)
+
+
+def _get(headlines: Mapping[str, Headline], release_id: str | None) -> Headline | None:
+    return None if release_id is None else headlines.get(release_id)
 
 
 def _release_page(
-    env: jinja2.Environment, settings: Settings, site: Site, stored: StoredRelease
+    env: jinja2.Environment,
+    settings: Settings,
+    site: Site,
+    stored: StoredRelease,
+    near: tuple[Headline | None, Headline | None],
 ) -> bytes:
     url = release_url(settings, stored.release.id)
     if stored.withdrawn_at is not None:
         return render_withdrawn(env, site, stored.release.title, url).encode()
     topics = [feed_links(settings, s) for s in stored.topics if settings.topic(s)]
     why = why_line(settings, stored)
-    return render_release(env, site, stored.release, topics, url, stored.updated, why).encode()
+    newer, older = (_listed(settings, h) if h else None for h in near)
+    return render_release(
+        env, site, stored.release, topics, url, stored.updated, why, older=older, newer=newer
+    ).encode()
+
+
+def _listed(settings: Settings, headline: Headline) -> Listed:
+    url = release_url(settings, headline.id)
+    return Listed(headline.title, url, headline.date, headline.date_inferred)
 
 
 def _write_front(
@@ -594,12 +741,219 @@ def _write_front(
     report.count(write_if_changed(settings.output_dir / OPML_PATH, opml))
 
 
+# --- pages of a topic's releases, and its archive index ---------------------------------------
+#
+# A topic's releases, in the order of its feed, fill pages of `page_length` counted from the
+# oldest: page 1 holds the oldest releases, and the topic's first page the newest, from
+# `page_length` to twice that less one of them. A release arriving dated today then changes the
+# first page only (and, when a page fills, the one that leaves it); one dated in the past, or
+# undated (undated releases are listed after every dated one), moves each page from its place
+# to the newest. Which cells of (month, undated) changed since the last publish says where that
+# place is, so the pages before it are neither read nor rendered.
+
+Counts = dict[tuple[str, bool], int]  # (month, undated) -> live releases
+
+
+def _write_browsing(
+    connection: Connection,
+    settings: Settings,
+    todo: Mapping[str, set[str]],
+    archives: Mapping[str, Sequence[str]],
+    report: PublishReport,
+    fingerprint: str,
+) -> dict[str, Counts]:
+    """The pages of releases and the archive index of each feed in `archives` (the feeds this
+    publish rebuilds, with their archive pages); the counts they were written from."""
+    everything = "everything" in todo
+    dirty = _dirty_months(todo)
+    found = {} if everything else store.headlines_by_id(connection, todo.get("release", ()))
+    changed = list(found.values())
+    written: dict[str, Counts] = {}
+    for slug, pages in archives.items():
+        months = dirty.get(slug, set())
+        before = None if everything else _published_counts(connection, slug)
+        counts = _counts_now(connection, slug, before, months)
+        start = 0 if before is None else _first_change(before, counts, changed, months)
+        _write_topic_pages(connection, settings, slug, before, counts, start, report, fingerprint)
+        _write_archive_index(connection, settings, slug, counts, pages, report, fingerprint)
+        written[slug] = counts
+    return written
+
+
+def _dirty_months(todo: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    dirty: dict[str, set[str]] = {}
+    for key in todo.get("month", set()):
+        slug, _, month = key.partition("/")
+        dirty.setdefault(slug, set()).add(month)
+    return dirty
+
+
+def _published_counts(connection: Connection, slug: str) -> Counts | None:
+    listed = store.meta_value(connection, f"{COUNTS_KEY}/{slug}")
+    if listed is None:
+        return None
+    return {(month, bool(undated)): int(n) for month, undated, n in json.loads(listed)}
+
+
+def _dump_counts(counts: Counts) -> str:
+    return json.dumps([[month, undated, n] for (month, undated), n in sorted(counts.items())])
+
+
+def _counts_now(
+    connection: Connection, slug: str, before: Counts | None, dirty: Collection[str]
+) -> Counts:
+    """The feed's counts: those of the months a scan changed read again, the others as before."""
+    topic = None if slug == ALL_FEED else slug
+    if before is None:
+        return store.feed_kind_counts(connection, topic)
+    kept = {cell: n for cell, n in before.items() if cell[0] not in dirty}
+    return kept | store.feed_kind_counts(connection, topic, dirty)
+
+
+def _stream_order(counts: Counts) -> list[tuple[str, bool]]:
+    """The cells oldest first, as the topic's pages hold them: undated, then dated, by month."""
+    return sorted(counts, key=lambda cell: (not cell[1], cell[0]))
+
+
+def _first_change(
+    before: Counts, counts: Counts, changed: Collection[Headline], dirty: Collection[str]
+) -> int:
+    """The place, from the oldest, of the first release whose page may differ from the last
+    publish: the start of the first cell whose count changed or that holds a changed release."""
+    cells = {c for c in before.keys() | counts.keys() if before.get(c, 0) != counts.get(c, 0)}
+    cells |= {(f"{h.date:%Y-%m}", h.date_inferred) for h in changed if f"{h.date:%Y-%m}" in dirty}
+    place = 0
+    for cell in _stream_order(counts | {c: 0 for c in cells if c not in counts}):
+        if cell in cells:
+            return place
+        place += counts.get(cell, 0)
+    return place
+
+
+def older_pages(total: int, length: int) -> int:
+    """How many older pages a topic of `total` releases has beside its first page."""
+    return max(0, total // length - 1)
+
+
+def _write_topic_pages(
+    connection: Connection,
+    settings: Settings,
+    slug: str,
+    before: Counts | None,
+    counts: Counts,
+    start: int,
+    report: PublishReport,
+    fingerprint: str,
+) -> None:
+    """The first page of a feed's releases and its older pages from the one holding `start`
+    (see above); the older pages it no longer has go."""
+    length, total = settings.page_length, sum(counts.values())
+    last = older_pages(total, length)
+    was = last if before is None else older_pages(sum(before.values()), length)
+    lowest = 1 if before is None else max(1, min(start // length + 1, was, last))
+    root = settings.output_dir
+    for gone in range(last + 1, was + 1):
+        report.removed += _remove_page(root, topic_location(slug, gone))
+    if before is None:
+        report.removed += _remove_pages_past(root, slug, last)
+    numbers: list[int | None] = [None, *range(last, lowest - 1, -1)]
+    paths = [folder_page(topic_location(slug, n)) for n in numbers]
+    outputs = _Outputs(connection, settings, fingerprint, paths)
+    topic = None if slug == ALL_FEED else slug
+    wanted = total - (lowest - 1) * length if last else total
+    rows = store.feed_headlines(connection, topic, limit=max(wanted, 0))
+    sizes = [total - last * length] + [length] * (len(numbers) - 1)
+    for number, size in zip(numbers, sizes, strict=True):
+        shown = tuple(itertools.islice(rows, size))
+        page = _topic_page(settings, slug, number, last, shown, total)
+        render = partial(_render_topic_page, settings, page)
+        inputs = outputs.inputs(page)
+        outputs.write(folder_page(topic_location(slug, number)), inputs, render, report)
+
+
+def _remove_pages_past(root: Path, slug: str, last: int) -> int:
+    """Older pages numbered past `last`, whatever the store says was written."""
+    folder = root / topic_location(slug, 1)
+    removed = 0
+    for path in sorted(folder.parent.iterdir()) if folder.parent.is_dir() else []:
+        if path.name.isdigit() and int(path.name) > last:
+            removed += _remove_page(root, topic_location(slug, int(path.name)))
+    return removed
+
+
+def _topic_page(
+    settings: Settings,
+    slug: str,
+    number: int | None,
+    last: int,
+    shown: Sequence[Headline],
+    total: int,
+) -> TopicPage:
+    """Page `number` of a feed's releases (None: its first page), of `last` older pages."""
+    links: list[PageLink] = []
+    if number is not None:  # the page after the last older page is the first page
+        newer = None if number == last else number + 1
+        links.append(PageLink("prev", "Newer releases", topic_url(settings, slug, newer)))
+    older = (last if number is None else number - 1) or None
+    if older is not None:
+        links.append(PageLink("next", "Older releases", topic_url(settings, slug, older)))
+    return TopicPage(
+        links=feed_links(settings, slug),
+        url=topic_url(settings, slug, number),
+        releases=tuple(_listed(settings, h) for h in shown),
+        count=total if number is None else None,
+        pages=tuple(links),
+        archive_url=archive_url(settings, slug),
+    )
+
+
+def _render_topic_page(settings: Settings, page: TopicPage) -> bytes:
+    env = environment([settings.templates_dir])
+    return render_topic_page(env, site_for(settings), page).encode()
+
+
+def _write_archive_index(
+    connection: Connection,
+    settings: Settings,
+    slug: str,
+    counts: Counts,
+    pages: Sequence[str],
+    report: PublishReport,
+    fingerprint: str,
+) -> None:
+    """A feed's archive index: its months, newest first, with their counts and pages."""
+    per_month: dict[str, int] = {}
+    for (month, _), n in counts.items():
+        per_month[month] = per_month.get(month, 0) + n
+    by_month: dict[str, list[str]] = {}
+    for page in pages:
+        by_month.setdefault(page_month(page)[0], []).append(archive_url(settings, slug, page))
+    months = [
+        ArchiveMonth(month, per_month[month], tuple(by_month[month]))
+        for month in sorted(per_month, reverse=True)
+        if per_month[month] and month in by_month
+    ]
+    location = archive_location(slug)
+    outputs = _Outputs(connection, settings, fingerprint, [folder_page(location)])
+    links = feed_links(settings, slug)
+    url = archive_url(settings, slug)
+    render = partial(_render_archive_index, settings, links, url, months)
+    outputs.write(folder_page(location), outputs.inputs(months), render, report)
+
+
+def _render_archive_index(
+    settings: Settings, links: FeedLinks, url: str, months: Sequence[ArchiveMonth]
+) -> bytes:
+    env = environment([settings.templates_dir])
+    return render_archive_index(env, site_for(settings), links, url, months).encode()
+
+
 # --- worker processes ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Pages:
-    ids: tuple[str, ...]
+    pages: tuple[tuple[str, str | None, str | None], ...]  # (id, newer, older) release ids
 
 
 @dataclass(frozen=True)
@@ -620,7 +974,7 @@ def _do(
     fingerprint: str,
 ) -> None:
     if isinstance(task, _Pages):
-        _write_pages(connection, settings, task.ids, report, fingerprint)
+        _write_pages(connection, settings, task.pages, report, fingerprint)
     else:
         pages = _neighbours(task.pages)
         for month, wanted in itertools.groupby(task.rebuild, key=lambda p: page_month(p)[0]):

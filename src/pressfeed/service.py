@@ -3,6 +3,11 @@
 The scheduler only ticks: what is due is always a question to the store, so a restart picks
 up where the last run stopped. Scans and digest runs happen one at a time, in a worker thread,
 so the web server keeps answering while they work.
+
+Any number of processes may share one database. Each serves HTTP; one at a time, the leader
+(the holder of the leadership lock) also scans, watches the content folder, publishes, plans
+digests, sends what waits in the outbox and reads unsubscribe mails. The others try for the
+lock every LEADER_LOOK seconds, and the leader checks that it still holds it as often.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import signal
 import socket
@@ -27,6 +33,7 @@ from pressfeed import store
 from pressfeed.config import load_settings
 from pressfeed.digest import send_due_digests
 from pressfeed.errors import ConfigError, PressfeedError, ServiceError
+from pressfeed.leadership import leadership_for
 from pressfeed.models import Settings
 from pressfeed.outbox import deliver_outbox
 from pressfeed.publish import publish
@@ -50,6 +57,11 @@ SETTLE_LOOK = 0.05  # seconds at least between two looks that must find a file u
 SETTLE_LIMIT = 10.0  # seconds a file may keep growing before it is scanned anyway
 # File times come from a coarse kernel clock and timers may fire a little early.
 CLOCK_SLACK = 0.005
+# Seconds between a follower's tries for the leadership lock, and between the leader's checks
+# that it still holds it: a dead leader is replaced within this plus the time the lock takes to
+# go (at once when its process dies; see store.LOCK_CONNECTION_TIMEOUT for a lost host).
+LEADER_LOOK = 2.0
+LEADER_JOBS = ("scan", "digests", "unsubscribes")
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -77,6 +89,10 @@ class Service:
             self.settings.database, busy_timeout=self.settings.database_timeout
         )
         self.stop = asyncio.Event()
+        self.leadership = leadership_for(self.engine)
+        self.leading = False
+        self.term = asyncio.Event()  # set when this process stops leading (or never led)
+        self.term.set()
         # One scan at a time and one mail run at a time; a slow mail server holds up no scan.
         self.scanning = asyncio.Lock()
         self.mailing = asyncio.Lock()
@@ -92,6 +108,8 @@ class Service:
     async def scan(self, reason: str) -> None:
         """Scan the content directory and publish what changed."""
         async with self.scanning:
+            if not self.leading:
+                return
             settings = self.settings
             try:
                 report = await asyncio.to_thread(self._scan, settings)
@@ -111,13 +129,18 @@ class Service:
         )
 
     def _scan(self, settings: Settings) -> Any:
-        report = scan_content(settings, self.engine, now=_now(), should_stop=self.stop.is_set)
+        report = scan_content(settings, self.engine, now=_now(), should_stop=self._should_pause)
         publish(settings, self.engine)
         return report
+
+    def _should_pause(self) -> bool:
+        return self.stop.is_set() or not self.leading
 
     async def digests(self) -> None:
         """Record and send the digests that are due, and retry what waits in the outbox."""
         async with self.mailing:
+            if not self.leading:
+                return
             settings = self.settings
             try:
                 report = await asyncio.to_thread(
@@ -139,7 +162,7 @@ class Service:
     async def unsubscribes(self) -> None:
         """Act on the unsubscribe mails in the configured maildir, if there is one."""
         maildir = self.settings.email.unsubscribe_maildir
-        if maildir is None:
+        if maildir is None or not self.leading:
             return
         try:
             report = await asyncio.to_thread(read_unsubscribes, maildir, self.engine)
@@ -155,7 +178,12 @@ class Service:
             )
 
     async def deliver(self) -> None:
-        """Send what waits in the outbox now (a confirmation mail, say)."""
+        """Send what waits in the outbox now (a confirmation mail, say).
+
+        The leader only: two senders reading the same due rows would both send them. A mail a
+        follower's pages record goes out at the leader's next tick."""
+        if not self.leading:
+            return
         async with self.mailing:
             settings = self.settings
             transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
@@ -180,7 +208,7 @@ class Service:
         settings = self.settings
         async for changes in awatch(
             settings.content_dir,
-            stop_event=self.stop,
+            stop_event=self.term,
             debounce=200,
             step=20,
             force_polling=settings.service.poll,
@@ -188,7 +216,7 @@ class Service:
             recursive=True,
         ):
             await _settled({Path(p) for change, p in changes if change is not Change.deleted})
-            if not self.stop.is_set():
+            if not self.term.is_set():
                 await self.scan("files changed")
 
     async def watch_config(self) -> None:
@@ -216,6 +244,57 @@ class Service:
         log.info("config reloaded")
         await self.scan("config changed")
 
+    # --- leading -----------------------------------------------------------------------------
+
+    async def keep_role(self) -> None:
+        """Try for the lock while following; check it while leading; until the service stops."""
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), LEADER_LOOK)
+            if self.stop.is_set():
+                return
+            if not self.leading:
+                await self.try_to_lead()
+            elif not await asyncio.to_thread(self.leadership.held):
+                self._follow(f"leadership lost ({self.leadership})")
+
+    async def try_to_lead(self) -> bool:
+        """Take the lock if it is free and start the leader's work: True when leading."""
+        if not await asyncio.to_thread(self.leadership.acquire) or self.stop.is_set():
+            return False
+        self.leading = True
+        self.term = asyncio.Event()
+        log.info("leader: this process scans, publishes and plans digests (%s)", self.leadership)
+        self.first_scan = asyncio.get_running_loop().create_task(self._lead(self.term))
+        self.background.add(self.first_scan)
+        self.first_scan.add_done_callback(self.background.discard)
+        return True
+
+    async def _lead(self, term: asyncio.Event) -> None:
+        log.info("first scan of %s", self.settings.content_dir)
+        await self.scan("start")
+        if term.is_set() or self.stop.is_set():
+            return
+        self._schedule_leader_jobs()
+        self._spawn(self.watch_content())
+        if self.pusher is not None:
+            self._spawn(self.pusher.run(term))
+
+    def _follow(self, why: str) -> None:
+        """Stop the leader's work at once: its jobs off the schedule, watchers and scans stopped."""
+        self.leading = False
+        self.term.set()
+        for job in LEADER_JOBS:
+            if self.scheduler.get_job(job) is not None:
+                self.scheduler.remove_job(job)
+        self.leadership.release()
+        log.warning(
+            "follower: %s; scans, publishing and digests stopped here; trying for the lock "
+            "every %g s",
+            why,
+            LEADER_LOOK,
+        )
+
     # --- running -----------------------------------------------------------------------------
 
     async def run(self, *, host: str | None = None, port: int | None = None) -> None:
@@ -230,7 +309,13 @@ class Service:
         hub = None
         if self.pusher is not None and settings.service.websub:
             hub = Hub(lambda: self.settings, self.pusher)
-        app = create_app(lambda: self.settings, self.engine, on_mail=self.deliver_soon, hub=hub)
+        app = create_app(
+            lambda: self.settings,
+            self.engine,
+            on_mail=self.deliver_soon,
+            hub=hub,
+            role=self.role,
+        )
         # h11, whose head limit holds: httptools, if installed, would keep any head whole.
         config = uvicorn.Config(
             app,
@@ -243,37 +328,59 @@ class Service:
         )
         server = _QuietServer(config)
         serving = loop.create_task(server.serve(sockets=[listening]))
-        log.info("first scan of %s", settings.content_dir)
-        await self.scan("start")
-        watchers: list[asyncio.Task[None]] = []
+        watchers = [loop.create_task(self.watch_config())]
+        leading = await self.try_to_lead()
+        watchers.append(loop.create_task(self.keep_role()))  # also during a long first scan
+        if leading and self.first_scan is not None:
+            await self.first_scan  # a leader serves its first scan's feeds from the start
+        else:
+            log.info(
+                "follower: another process leads (%s); serving, trying for the lock every %g s",
+                self.leadership,
+                LEADER_LOOK,
+            )
         if not self.stop.is_set():
             self._schedule()
-            watchers = [
-                loop.create_task(self.watch_content()),
-                loop.create_task(self.watch_config()),
-            ]
-            if self.pusher is not None:
-                watchers.append(loop.create_task(self.pusher.run(self.stop)))
             url = f"http://{server.config.host}:{server.config.port}/"
             log.info("serving %s (content %s)", url, settings.content_dir)
             await self.stop.wait()
         await self._shut_down(server, serving, watchers)
 
+    def role(self) -> str:
+        """`leader` or `follower`, for the health endpoint."""
+        return "leader" if self.leading else "follower"
+
     def _schedule(self) -> None:
+        # The leader delivers the outbox each tick, at once after planning digests, and at once
+        # when its web pages just recorded a mail; a follower's deliver() does nothing.
+        self.scheduler.add_job(self.deliver, "interval", seconds=DIGEST_TICK, id="deliver")
+        self.scheduler.start()
+
+    def _schedule_leader_jobs(self) -> None:
         interval = self.settings.service.scan_interval
         soon = _now() + dt.timedelta(seconds=RESCAN_AFTER_START)
-        self.scheduler.add_job(
-            self.scan, "interval", seconds=interval, args=["periodic"], next_run_time=soon
+        add = functools.partial(self.scheduler.add_job, replace_existing=True)
+        add(
+            self.scan,
+            "interval",
+            seconds=interval,
+            args=["periodic"],
+            next_run_time=soon,
+            id="scan",
         )
-        self.scheduler.add_job(self.digests, "interval", seconds=DIGEST_TICK, next_run_time=_now())
-        self.scheduler.add_job(
-            self.unsubscribes, "interval", seconds=UNSUBSCRIBE_TICK, next_run_time=_now()
+        add(self.digests, "interval", seconds=DIGEST_TICK, next_run_time=_now(), id="digests")
+        add(
+            self.unsubscribes,
+            "interval",
+            seconds=UNSUBSCRIBE_TICK,
+            next_run_time=_now(),
+            id="unsubscribes",
         )
-        self.scheduler.start()
 
     def _stop(self, sig: int) -> None:
         log.info("stopping (%s)", signal.Signals(sig).name)
         self.stop.set()
+        self.term.set()
 
     async def _shut_down(
         self,
@@ -293,6 +400,8 @@ class Service:
         await serving
         if self.pusher is not None:
             await self.pusher.close()
+        self.leading = False
+        await asyncio.to_thread(self.leadership.release)
         self.engine.dispose()
         log.info("stopped")
 

@@ -6,11 +6,18 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   <slug>.atom, <slug>.rss, <slug>.json   the newest releases of a topic ("all": of everything)
   archive/<slug>/<YYYY-MM>[-<n>].atom     RFC 5005 archive pages: a month of release dates in
                                           pages of at most `archive_length` entries
+  archive/<slug>/<YYYY-MM>[-<n>]/         the same archive pages in HTML, for people
+  archive/<slug>/                         a feed's archive: its months, with their counts
   releases/<id>.html                      one page per release
+  topics/<slug>/                          a topic's newest releases, then older pages:
+  topics/<slug>/page/<n>/                   numbered from the oldest, so that they keep what
+                                            they hold as releases arrive
+  releases/, releases/page/<n>/           the same for every release ("all")
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
   subscribe, confirm, subscription, unsubscribe, stop-topic   the web server's subscription
                                           pages
   hub                                     the WebSub hub, when `service.websub` is on
+  search?q=..., search.atom?q=..., ...    the web server's search page and a feed per format
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pressfeed.feeds import FeedFormat, feed_formats
 from pressfeed.models import (
@@ -44,6 +51,7 @@ MANAGE_PATH = "subscription"
 UNSUBSCRIBE_PATH = "unsubscribe"
 HUB_PATH = "hub"
 STOP_TOPIC_PATH = "stop-topic"
+SEARCH_PATH = "search"
 
 
 class Addressed(Protocol):
@@ -112,7 +120,32 @@ def archive_order(pages: Iterable[str]) -> list[str]:
 
 def release_path(release_id: str) -> str:
     """The path of a release's page."""
-    return f"releases/{release_id}.html"
+    return f"{RELEASES_FOLDER}/{release_id}.html"
+
+
+RELEASES_FOLDER = "releases"
+PAGE_FOLDER = "page"  # under a topic's folder: its older pages, by number
+
+
+def topic_folder(slug: str) -> str:
+    """The folder of a feed's pages for people: every release's is the release folder."""
+    return RELEASES_FOLDER if slug == ALL_FEED else f"topics/{slug}"
+
+
+def topic_location(slug: str, number: int | None = None) -> str:
+    """A topic's first page (`number` None) or its older page `number`, as a folder URL path."""
+    folder = topic_folder(slug)
+    return f"{folder}/" if number is None else f"{folder}/{PAGE_FOLDER}/{number}/"
+
+
+def archive_location(slug: str, page: str | None = None) -> str:
+    """A feed's archive index (`page` None) or one archive page in HTML, as a folder URL path."""
+    return f"{archive_folder(slug)}/" if page is None else f"{archive_stem(slug, page)}/"
+
+
+def folder_page(location: str) -> str:
+    """The file a static server answers a folder URL path with."""
+    return f"{location}{INDEX_PATH}"
 
 
 # --- URLs ---------------------------------------------------------------------------------------
@@ -121,11 +154,6 @@ def release_path(release_id: str) -> str:
 def page_url(site: Addressed, path: str = "") -> str:
     """The absolute URL of `path` on the site; of the index page for none."""
     return f"{site.site_url}{path}"
-
-
-def index_url(site: Addressed, anchor: str) -> str:
-    """A section of the index page."""
-    return f"{site.site_url}#{anchor}"
 
 
 def feed_base(site: Addressed, slug: str) -> str:
@@ -140,6 +168,16 @@ def archive_base(site: Addressed, slug: str, page: str) -> str:
 
 def release_url(site: Addressed, release_id: str) -> str:
     return page_url(site, release_path(release_id))
+
+
+def topic_url(site: Addressed, slug: str, number: int | None = None) -> str:
+    """A topic's page of releases: the first, or older page `number`."""
+    return page_url(site, topic_location(slug, number))
+
+
+def archive_url(site: Addressed, slug: str, page: str | None = None) -> str:
+    """A feed's archive index, or one of its archive pages in HTML."""
+    return page_url(site, archive_location(slug, page))
 
 
 def confirm_url(site: Addressed, token: str) -> str:
@@ -189,6 +227,28 @@ def topic_feeds(settings: Settings) -> dict[str, tuple[str, FeedFormat]]:
     }
 
 
+def search_url(site: Addressed, query: str, form: FeedFormat | None = None) -> str:
+    """The search page for `query`, or its feed in a format."""
+    return f"{page_url(site, SEARCH_PATH)}{form.suffix if form else ''}{_search_params(query)}"
+
+
+def _search_params(query: str) -> str:
+    return "?" + urlencode({"q": query})
+
+
+def search_links(settings: Settings, query: str) -> FeedLinks:
+    """The feeds of a search, in every format, and its page."""
+    formats = tuple(
+        FeedLink(
+            f.name, search_url(settings, query, f), f.media_type, f.label, f.hidden_label, f.brief
+        )
+        for f in feed_formats()
+    )
+    title = f"{settings.site_title}: search for {query}"
+    description = f"Releases matching the search {query}."
+    return FeedLinks(SEARCH_PATH, title, description, formats, search_url(settings, query))
+
+
 def stable_id(kind: str, key: str) -> str:
     """A URI derived from what it names only: the same on every machine and rebuild."""
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'pressfeed:{kind}:{key}')}"
@@ -200,7 +260,7 @@ def feed_links(settings: Settings, slug: str) -> FeedLinks:
     topic = settings.topic(slug)
     title = topic.title if topic else f"{settings.site_title}: all releases"
     description = topic.description if topic else "Every release, whatever its topic."
-    return FeedLinks(slug, title, description, format_links(base), index_url(settings, slug))
+    return FeedLinks(slug, title, description, format_links(base), topic_url(settings, slug))
 
 
 def format_links(base: str) -> tuple[FeedLink, ...]:
@@ -223,6 +283,7 @@ def site_for(settings: Settings) -> Site:
         subscribe_url=page_url(settings, SUBSCRIBE_PATH),
         digest_hour=settings.digest.hour,
         digest_timezone=settings.digest.timezone,
+        search_url=page_url(settings, SEARCH_PATH),
     )
 
 
@@ -350,3 +411,28 @@ def _entries(
     settings: Settings, releases: Sequence[StoredRelease], ranks: Mapping[str, int]
 ) -> tuple[FeedEntry, ...]:
     return tuple(feed_entry(settings, s, ranks.get(s.release.id, 0)) for s in releases)
+
+
+def search_doc(
+    settings: Settings,
+    query: str,
+    releases: Sequence[StoredRelease],
+    ranks: Mapping[str, int],
+    *,
+    empty: dt.datetime,
+) -> FeedDoc:
+    """The feed of the releases a search found; `query` in its normal form names it."""
+    links = search_links(settings, query)
+    return FeedDoc(
+        id=stable_id("search", query),
+        slug=SEARCH_PATH,
+        title=links.title,
+        subtitle=links.description,
+        language=settings.language,
+        updated=feed_updated(releases, empty),
+        base_url=page_url(settings, SEARCH_PATH),
+        home_url=links.html,
+        author=settings.site_title,
+        entries=_entries(settings, releases, ranks),
+        url_query=_search_params(query),
+    )

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,25 +42,29 @@ from sqlalchemy import (
     extract,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool, SingletonThreadPool
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
-from pressfeed.errors import StoreError
+from pressfeed.errors import SearchTimeoutError, StoreError
 from pressfeed.identity import title_key
 from pressfeed.models import (
     DateKind,
     FileRecord,
     Frequency,
+    Headline,
     Outgoing,
     OutputRecord,
     Release,
+    SearchQuery,
+    SearchTerm,
     StoredRelease,
     Subscriber,
     TopicReason,
@@ -153,6 +158,16 @@ outputs = Table(
     Column("mtime_ns", BigInteger, nullable=False),
 )
 
+# The releases each release page links to as newer and older, as it was last written: a publish
+# rebuilds the pages a change takes a neighbour from, not only those it gives one to.
+release_links = Table(
+    "release_links",
+    metadata,
+    Column("release_id", String, primary_key=True),
+    Column("newer", String),
+    Column("older", String),
+)
+
 release_topics = Table(
     "release_topics",
     metadata,
@@ -184,6 +199,7 @@ subscribers = Table(
     Column("token", String, nullable=False, unique=True),
     Column("created", UTCDateTime, nullable=False),
     Column("covered_until", UTCDateTime),
+    Column("query", String, nullable=False, server_default=""),
 )
 
 outbox = Table(
@@ -235,6 +251,27 @@ settings_table = Table(
     Column("value", String, nullable=False),
 )
 
+# The full-text index of live releases (SQLite FTS5; see `_create_search_index`). A release is
+# a numbered document, since a rowid of `releases` may change on VACUUM.
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("doc", Integer, primary_key=True),
+    Column("release_id", String, nullable=False, unique=True),
+)
+search_text = Table(
+    "search_text",
+    metadata,
+    Column("rowid", Integer),
+    Column("title", String),
+    Column("place", String),
+    Column("body", String),
+    Column("organisation", String),
+)
+# A number that grows with every change of a release or its topics: what a search found is
+# still right while it stays the same.
+search_changes = Table("search_changes", metadata, Column("version", Integer, nullable=False))
+
 Migration = Sequence[str | ExecutableDDLElement] | Callable[[Connection], None]
 
 
@@ -248,6 +285,57 @@ def _backfill_title_keys(connection: Connection) -> None:
     for row in rows:
         key = title_key(row.title)
         connection.execute(update(releases).where(releases.c.id == row.id).values(title_key=key))
+
+
+# A release's text as the index holds it; `R` is the release's row.
+_INDEXED = (
+    "R.title, R.place, (SELECT group_concat(value, ' ') FROM json_each(R.paragraphs)), "
+    "R.organisation"
+)
+_INDEX_NEW = f"""
+    INSERT INTO search_docs (release_id) SELECT NEW.id WHERE NEW.withdrawn_at IS NULL;
+    INSERT INTO search_text (rowid, title, place, body, organisation)
+        SELECT doc, {_INDEXED.replace("R.", "NEW.")} FROM search_docs WHERE release_id = NEW.id;"""
+_UNINDEX_OLD = """
+    DELETE FROM search_text WHERE rowid IN (SELECT doc FROM search_docs WHERE release_id = OLD.id);
+    DELETE FROM search_docs WHERE release_id = OLD.id;"""
+_COUNT_CHANGE = "UPDATE search_changes SET version = version + 1;"
+_SEARCH_INDEX = (
+    "CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, release_id TEXT NOT NULL UNIQUE)",
+    # unicode61 with remove_diacritics 2: "Libye" finds "Libyé", "benghazi" finds "Bénghazi".
+    """CREATE VIRTUAL TABLE search_text USING fts5(
+        title, place, body, organisation, tokenize = 'unicode61 remove_diacritics 2')""",
+    "CREATE TABLE search_changes (version INTEGER NOT NULL)",
+    "INSERT INTO search_changes VALUES (0)",
+    # Every write of a release keeps the index in step, in its own transaction: a withdrawn
+    # release leaves it, one brought back returns.
+    f"""CREATE TRIGGER releases_indexed AFTER INSERT ON releases BEGIN {_INDEX_NEW}
+        {_COUNT_CHANGE} END""",
+    f"""CREATE TRIGGER releases_reindexed
+        AFTER UPDATE OF id, title, place, paragraphs, organisation, withdrawn_at ON releases
+        BEGIN {_UNINDEX_OLD} {_INDEX_NEW} END""",
+    f"CREATE TRIGGER releases_changed AFTER UPDATE ON releases BEGIN {_COUNT_CHANGE} END",
+    f"""CREATE TRIGGER releases_unindexed AFTER DELETE ON releases BEGIN {_UNINDEX_OLD}
+        {_COUNT_CHANGE} END""",
+    *(
+        f"CREATE TRIGGER release_topics_{verb.lower()} AFTER {verb} ON release_topics "
+        f"BEGIN {_COUNT_CHANGE} END"
+        for verb in ("INSERT", "UPDATE", "DELETE")
+    ),
+    "INSERT INTO search_docs (release_id) SELECT id FROM releases WHERE withdrawn_at IS NULL",
+    f"""INSERT INTO search_text (rowid, title, place, body, organisation)
+        SELECT D.doc, {_INDEXED} FROM search_docs AS D JOIN releases AS R ON R.id = D.release_id""",
+)
+
+
+def _create_search_index(connection: Connection) -> None:
+    """The full-text index of live releases, filled from the releases there are.
+
+    SQLite only: another database is searched by an index of its own kind, made by a
+    migration of its own."""
+    if connection.dialect.name == "sqlite":
+        for statement in _SEARCH_INDEX:
+            connection.execute(text(statement))
 
 
 # Appended only: a database at version N runs migrations N+1.. in order, each in one transaction.
@@ -420,6 +508,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE release_topics ADD COLUMN evidence TEXT",
         "DELETE FROM meta WHERE key = 'topics_fingerprint'",
     ),
+    # Searching: a full-text index of the live releases, kept in step by triggers.
+    _create_search_index,
+    # A subscriber's digest may hold only the releases matching a search query of theirs.
+    ("ALTER TABLE subscribers ADD COLUMN query TEXT NOT NULL DEFAULT ''",),
+    # The neighbours each release page links to, as written (see `release_links`).
+    (
+        _table(
+            "release_links",
+            Column("release_id", Text, primary_key=True),
+            Column("newer", Text),
+            Column("older", Text),
+        ),
+    ),
     # Many senders: each claims a batch of due messages (status 'claimed') for a lease; a claim
     # whose sender died is due again once its lease has run out.
     (
@@ -535,6 +636,85 @@ def _tune_postgres(engine: Engine, url: str, busy_timeout: float, *, writes: boo
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
         if not options.get("pressfeed_row_locks", False):
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+# The key of the session lock the leading `pressfeed run` process holds (not WRITE_LOCK).
+LEADER_LOCK = 0x6C656164  # "lead"
+# A lock connection notices a dead server or network within about this many seconds, and the
+# server notices a dead client as fast (keepalives on both ends): a lost leader is let go.
+LOCK_CONNECTION_TIMEOUT = 10
+
+
+def lock_connection(engine: Engine) -> Connection:
+    """A connection of its own to `engine`'s PostgreSQL database, outside its pool, autocommit.
+
+    A session lock taken on it lasts as long as the connection: a process that dies, or whose
+    connection drops, loses it at once.
+    """
+    seconds = LOCK_CONNECTION_TIMEOUT
+    link = create_engine(
+        engine.url,
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args={
+            "connect_timeout": seconds,
+            "keepalives": 1,
+            "keepalives_idle": 2,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": seconds * 1000,
+        },
+    )
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        connection = link.connect()
+        for setting in ("tcp_keepalives_idle = 2", "tcp_keepalives_interval = 2"):
+            connection.exec_driver_sql(f"SET {setting}")
+        connection.exec_driver_sql("SET tcp_keepalives_count = 3")
+        connection.exec_driver_sql(f"SET statement_timeout = {seconds * 1000}")
+    except SQLAlchemyError as error:
+        link.dispose()
+        raise StoreError(url, f"no lock connection: {_reason(error)}") from error
+    return connection
+
+
+def try_session_lock(connection: Connection, key: int) -> bool:
+    """Take the session advisory lock `key` on `connection` if nobody holds it; never waits."""
+    query = text("SELECT pg_try_advisory_lock(:key)")
+    return bool(_on_lock_connection(connection, lambda: connection.execute(query, {"key": key})))
+
+
+def holds_session_lock(connection: Connection, key: int) -> bool:
+    """Whether `connection` still holds the session lock `key` (False when it has dropped)."""
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND pid = pg_backend_pid() AND classid::bigint = :high AND objid::bigint = :low"
+        " AND objsubid = 1"
+    )
+    values = {"high": key >> 32, "low": key & 0xFFFFFFFF}
+    try:
+        return bool(_on_lock_connection(connection, lambda: connection.execute(query, values)))
+    except StoreError:
+        return False
+
+
+def close_lock_connection(connection: Connection) -> None:
+    """Close a lock connection, releasing its session locks; a dropped one closes quietly."""
+    with contextlib.suppress(SQLAlchemyError):
+        connection.close()
+    connection.engine.dispose()
+
+
+def _on_lock_connection(connection: Connection, query: Callable[[], Any]) -> Any:
+    try:
+        return query().scalar_one()
+    except SQLAlchemyError as error:
+        url = connection.engine.url.render_as_string(hide_password=True)
+        raise StoreError(url, f"lock connection lost: {_reason(error)}") from error
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    return str(getattr(error, "orig", None) or error).strip()
 
 
 def _is_busy(error: BaseException) -> bool:
@@ -1071,18 +1251,26 @@ def _dated_in(month: str) -> Any:
     return (releases.c.date >= first) & (releases.c.date < after)
 
 
+# A release's month, as every backend computes it ("2024-03" once named).
+_YEAR, _MONTH = extract("year", releases.c.date), extract("month", releases.c.date)
+
+
+def _month_name(year: object, month: object) -> str:
+    return f"{int(str(year)):04d}-{int(str(month)):02d}"
+
+
 def feed_month_counts(
     connection: Connection, slug: str | None, months: Collection[str] | None = None
 ) -> dict[str, int]:
     """Live releases of a topic (all when None) per month ("2024-03") of their dates, oldest
     month first; of `months` only, when given (a month with none is left out)."""
-    year, month = extract("year", releases.c.date), extract("month", releases.c.date)
+    year, month = _YEAR, _MONTH
     query = _in_feed(slug).with_only_columns(year, month, func.count()).group_by(year, month)
     if months is not None:
         if not months:
             return {}
         query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
-    counts = {f"{int(y):04d}-{int(m):02d}": int(n) for y, m, n in connection.execute(query)}
+    counts = {_month_name(y, m): int(n) for y, m, n in connection.execute(query)}
     return dict(sorted(counts.items()))
 
 
@@ -1111,6 +1299,164 @@ def arrival_ranks(connection: Connection, ids: Sequence[str]) -> dict[str, int]:
     return {row.id: row.rank for row in rows}
 
 
+# --- what the browsing pages show --------------------------------------------------------------
+
+_HEADLINE = (releases.c.id, releases.c.title, releases.c.date, releases.c.date_kind)
+NEIGHBOUR_WALK = 200  # releases: more than this, and walking every live id beats two queries each
+
+
+def _headline(row: Any) -> Headline:
+    return Headline(row.id, row.title, row.date, row.date_kind == DateKind.FILE_TIME.value)
+
+
+def feed_headlines(
+    connection: Connection,
+    slug: str | None,
+    *,
+    limit: int | None = None,
+    between: tuple[dt.date, dt.date] | None = None,
+) -> Iterator[Headline]:
+    """The releases `feed_releases` gives, in its order, as headlines: streamed, no text read."""
+    query = _in_feed(slug).with_only_columns(*_HEADLINE)
+    if between:
+        query = query.where(releases.c.date >= between[0], releases.c.date < between[1])
+    left = limit
+    for guessed in (False, True):
+        if left is not None and left <= 0:
+            return
+        part = _newest_first(query.where(_GUESSED if guessed else ~_GUESSED)).limit(left)
+        for row in connection.execute(part):
+            yield _headline(row)
+            left = None if left is None else left - 1
+
+
+def headlines_by_id(connection: Connection, release_ids: Iterable[str]) -> dict[str, Headline]:
+    """The headlines of the releases with these ids, withdrawn or not."""
+    ids = sorted(set(release_ids))
+    found: dict[str, Headline] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        query = select(*_HEADLINE).where(releases.c.id.in_(ids[start : start + _IN_BATCH]))
+        found |= {row.id: _headline(row) for row in connection.execute(query)}
+    return found
+
+
+def feed_kind_counts(
+    connection: Connection, slug: str | None, months: Collection[str] | None = None
+) -> dict[tuple[str, bool], int]:
+    """Live releases of a topic (all when None) per (month of their date, whether the date is
+    the file's); of `months` only, when given. Dated and undated releases are listed apart."""
+    year, month = _YEAR, _MONTH
+    query = _in_feed(slug).with_only_columns(year, month, _GUESSED, func.count())
+    query = query.group_by(year, month, _GUESSED)
+    if months is not None:
+        if not months:
+            return {}
+        query = query.where(or_(*(_dated_in(m) for m in sorted(months))))
+    return {(_month_name(y, m), bool(g)): int(n) for y, m, g, n in connection.execute(query)}
+
+
+Neighbours = tuple[str | None, str | None]  # (newer, older) release ids
+
+
+def stream_neighbours(
+    connection: Connection, release_ids: Collection[str]
+) -> dict[str, Neighbours]:
+    """For each of these releases, the live releases listed just before it (newer) and just
+    after it (older) among every live release, in the order of `feed_releases`. A withdrawn
+    release gets the live ones on either side of where it stood."""
+    if len(release_ids) <= NEIGHBOUR_WALK:
+        return {i: _neighbours_of(connection, i) for i in sorted(release_ids)}
+    found = _walk_neighbours(connection, set(release_ids))
+    missing = set(release_ids) - set(found)  # withdrawn, or gone since
+    return found | {i: _neighbours_of(connection, i) for i in sorted(missing)}
+
+
+def _walk_neighbours(connection: Connection, wanted: set[str]) -> dict[str, Neighbours]:
+    found: dict[str, Neighbours] = {}
+    live = _in_feed(None).with_only_columns(releases.c.id)
+    before: str | None = None
+    waiting: str | None = None  # wanted, its older neighbour not seen yet
+    for guessed in (False, True):
+        for row in connection.execute(
+            _newest_first(live.where(_GUESSED if guessed else ~_GUESSED))
+        ):
+            if waiting is not None:
+                found[waiting] = (found[waiting][0], row.id)
+                waiting = None
+            if row.id in wanted:
+                found[row.id] = (before, None)
+                waiting = row.id
+            before = row.id
+    return found
+
+
+def _neighbours_of(connection: Connection, release_id: str) -> Neighbours:
+    row = connection.execute(
+        select(releases.c.date, releases.c.first_seen, _GUESSED.label("guessed")).where(
+            releases.c.id == release_id
+        )
+    ).first()
+    if row is None:
+        return (None, None)
+    key, guessed = (row.date, row.first_seen, release_id), bool(row.guessed)
+    live = _in_feed(None).with_only_columns(releases.c.id)
+    group = live.where(_GUESSED if guessed else ~_GUESSED)
+    newer = _first(connection, _oldest_first(group.where(_listed_before(*key))))
+    older = _first(connection, _newest_first(group.where(_listed_after(*key))))
+    if newer is None and guessed:  # the newest undated release follows the oldest dated one
+        newer = _first(connection, _oldest_first(live.where(~_GUESSED)))
+    if older is None and not guessed:
+        older = _first(connection, _newest_first(live.where(_GUESSED)))
+    return (newer, older)
+
+
+def _listed_before(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
+    """Releases `_newest_first` puts before the one of this date, arrival and id."""
+    c = releases.c
+    same_time = (c.first_seen == seen) & (c.id < release_id)
+    return (c.date > date) | ((c.date == date) & ((c.first_seen > seen) | same_time))
+
+
+def _listed_after(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
+    """Releases `_newest_first` puts after the one of this date, arrival and id."""
+    c = releases.c
+    same_time = (c.first_seen == seen) & (c.id > release_id)
+    return (c.date < date) | ((c.date == date) & ((c.first_seen < seen) | same_time))
+
+
+def _oldest_first(query: Any) -> Any:
+    return query.order_by(releases.c.date, releases.c.first_seen, releases.c.id.desc())
+
+
+def _first(connection: Connection, query: Any) -> str | None:
+    found = connection.execute(query.limit(1)).scalar()
+    return None if found is None else str(found)
+
+
+def links_as_written(connection: Connection, release_ids: Iterable[str]) -> dict[str, Neighbours]:
+    """The (newer, older) releases these release pages link to, as last written."""
+    ids = sorted(set(release_ids))
+    found: dict[str, Neighbours] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        rows = connection.execute(
+            select(release_links).where(release_links.c.release_id.in_(chunk))
+        )
+        found |= {row.release_id: (row.newer, row.older) for row in rows}
+    return found
+
+
+def save_links_as_written(connection: Connection, links: Mapping[str, Neighbours]) -> None:
+    """Record the neighbours these release pages were written with."""
+    ids = sorted(links)
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        connection.execute(delete(release_links).where(release_links.c.release_id.in_(chunk)))
+    rows = [{"release_id": i, "newer": links[i][0], "older": links[i][1]} for i in ids]
+    if rows:
+        connection.execute(insert(release_links), rows)
+
+
 def all_release_ids(connection: Connection) -> list[str]:
     """Every release id, live or withdrawn."""
     return list(connection.execute(select(releases.c.id).order_by(releases.c.id)).scalars())
@@ -1134,6 +1480,7 @@ def _subscriber(row: Any) -> Subscriber:
         token=row.token,
         created=row.created,
         covered_until=row.covered_until,
+        query=row.query,
     )
 
 
@@ -1628,3 +1975,110 @@ def set_meta_value(connection: Connection, key: str, value: str) -> None:
 
 def delete_meta_value(connection: Connection, key: str) -> None:
     connection.execute(delete(settings_table).where(settings_table.c.key == key))
+
+
+# --- search -------------------------------------------------------------------------------------
+
+# bm25 weights of the indexed columns: title, place, body, organisation.
+_WEIGHTS = (4.0, 2.0, 1.0, 2.0)
+_PROGRESS_STEPS = 1000  # SQLite instructions between two looks at the clock
+
+
+def search_version(connection: Connection) -> int:
+    """A number that changes whenever a release or its topics do; 0 without an index."""
+    if not connection.dialect.has_table(connection, "search_changes"):
+        return 0
+    return int(connection.execute(select(search_changes.c.version)).scalar_one())
+
+
+def search_release_ids(
+    connection: Connection,
+    query: SearchQuery,
+    *,
+    limit: int | None,
+    ranked: bool = False,
+    among: Collection[str] | None = None,
+    timeout: float | None = None,
+) -> list[str]:
+    """The ids of the live releases matching `query`: the best first when `ranked` (by bm25,
+    the title counting most, then newest), else newest first (dated ones first).
+
+    `among` keeps those ids only. Past `timeout` seconds the search stops with
+    SearchTimeoutError."""
+    statement = _search_statement(query, ranked)
+    with _time_bound(connection, timeout):
+        if among is None:
+            return list(connection.execute(statement.limit(limit)).scalars())
+        ids = sorted(set(among))
+        found: list[str] = []
+        for start in range(0, len(ids), _IN_BATCH):
+            chunk = ids[start : start + _IN_BATCH]
+            found += connection.execute(statement.where(releases.c.id.in_(chunk))).scalars()
+        return found[:limit]
+
+
+def _search_statement(query: SearchQuery, ranked: bool) -> Any:
+    statement = select(releases.c.id).where(releases.c.withdrawn_at.is_(None))
+    order: list[Any] = []
+    if query.groups:
+        matched = _matching(_fts_all(query.groups), rank=True).subquery()
+        statement = statement.join(matched, matched.c.release_id == releases.c.id)
+        order = [matched.c.rank] if ranked else []
+    if query.excluded:
+        excluded = _matching(_fts_any(query.excluded), rank=False)
+        statement = statement.where(releases.c.id.not_in(excluded))
+    if query.after:
+        statement = statement.where(releases.c.date > query.after)
+    if query.before:
+        statement = statement.where(releases.c.date < query.before)
+    for group in query.topics:
+        statement = statement.where(_tagged(group))
+    if query.excluded_topics:
+        statement = statement.where(~_tagged(query.excluded_topics))
+    newest = (_GUESSED, releases.c.date.desc(), releases.c.first_seen.desc(), releases.c.id)
+    return statement.order_by(*order, *newest)
+
+
+def _matching(match: str, *, rank: bool) -> Any:
+    """The releases whose indexed text matches an FTS5 expression, with their bm25 score."""
+    table: Any = literal_column("search_text")
+    columns: list[Any] = [search_docs.c.release_id]
+    if rank:
+        columns.append(func.bm25(table, *_WEIGHTS).label("rank"))
+    joined = search_text.join(search_docs, search_docs.c.doc == search_text.c.rowid)
+    return select(*columns).select_from(joined).where(table.op("MATCH")(match))
+
+
+def _tagged(slugs: Sequence[str]) -> Any:
+    """The release carries one of `slugs`."""
+    tagged = (release_topics.c.release_id == releases.c.id) & release_topics.c.slug.in_(slugs)
+    return select(release_topics.c.slug).where(tagged).exists()
+
+
+def _fts_all(groups: Sequence[Sequence[SearchTerm]]) -> str:
+    """FTS5 for: every group, one of its terms. Each term is a quoted string, which FTS5
+    splits into words as it did the text: no character of a term is FTS5 syntax."""
+    return " AND ".join(f"({_fts_any(group)})" for group in groups)
+
+
+def _fts_any(terms: Sequence[SearchTerm]) -> str:
+    return " OR ".join('"' + term.text.replace('"', '""') + '"' for term in terms)
+
+
+@contextlib.contextmanager
+def _time_bound(connection: Connection, seconds: float | None) -> Iterator[None]:
+    """Stop what runs inside after `seconds` with SearchTimeoutError (SQLite only)."""
+    raw = connection.connection.driver_connection
+    if seconds is None or not isinstance(raw, sqlite3.Connection):
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+    try:
+        yield
+    except OperationalError as error:
+        if "interrupted" in str(error.orig):
+            raise SearchTimeoutError(seconds) from error
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)

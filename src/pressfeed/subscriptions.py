@@ -17,9 +17,10 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pressfeed import store, tokens
-from pressfeed.errors import PressfeedError
+from pressfeed.errors import PressfeedError, QueryError
 from pressfeed.mail import built, confirmation_message
 from pressfeed.models import ALL_FEED, Frequency, MailSettings, Outgoing, Settings, Subscriber
+from pressfeed.query import parse_query
 from pressfeed.site import confirm_url
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Choice:
     hour: str = ""
     weekday: str = "monday"
     timezone: str = ""
+    query: str = ""  # a search query the digest's releases must match too; empty for none
 
 
 def normal_address(text: str) -> str:
@@ -71,6 +73,7 @@ def subscriber_from(
         confirmed=confirmed,
         token=secrets.token_urlsafe(24),
         created=now,
+        query=saved_query(choice.query, settings),
     )
 
 
@@ -83,6 +86,7 @@ def choice_problems(choice: Choice, settings: Settings) -> dict[str, str]:
         "hour": lambda: _hour(choice.hour, settings.digest.hour),
         "weekday": lambda: _weekday(choice.weekday),
         "timezone": lambda: _timezone(choice.timezone or settings.digest.timezone),
+        "query": lambda: saved_query(choice.query, settings),
     }
     problems = {}
     for name, check in checks.items():
@@ -103,6 +107,17 @@ def topics_from(text: str, settings: Settings) -> tuple[str, ...]:
     if unknown:
         raise SubscriptionError(f"unknown topic {unknown[0]!r}; topics are: {', '.join(known)}")
     return tuple(dict.fromkeys(slugs))
+
+
+def saved_query(text: str, settings: Settings) -> str:
+    """A search query to follow by mail, checked, with its spaces trimmed; "" for none."""
+    query = " ".join(text.split())
+    if query:
+        try:
+            parse_query(query, [t.slug for t in settings.topics])
+        except QueryError as error:
+            raise SubscriptionError(str(error)) from None
+    return query
 
 
 def _frequency(text: str) -> Frequency:
@@ -331,6 +346,7 @@ def with_choices(subscriber: Subscriber, wanted: Subscriber) -> Subscriber:
         hour=wanted.hour,
         weekday=wanted.weekday,
         timezone=wanted.timezone,
+        query=wanted.query,
     )
 
 

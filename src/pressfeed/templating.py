@@ -79,6 +79,12 @@ def long_date(day: dt.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def long_month(month: str) -> str:
+    """A month as people write it: "2024-03" becomes "March 2024"."""
+    year, number = month.split("-")
+    return f"{MONTHS[int(number) - 1]} {year}"
+
+
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -104,5 +110,6 @@ def _environment(template_dirs: tuple[Path, ...]) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["long_date"] = long_date
+    env.filters["long_month"] = long_month
     env.globals["schedule"] = schedule
     return env

@@ -84,6 +84,7 @@ from pressfeed.web.forms import (
 )
 from pressfeed.web.hub import Hub
 from pressfeed.web.limits import Limits
+from pressfeed.web.search import search_routes
 from pressfeed.web.static import FEED_CACHE, GZIP_MINIMUM, CodingTags, Output, not_modified
 
 log = logging.getLogger(__name__)
@@ -117,14 +118,16 @@ def create_app(
     now: Callable[[], dt.datetime] = _utc_now,
     on_mail: Callable[[], None] = _nothing,
     hub: Hub | None = None,
+    role: Callable[[], str] | None = None,
 ) -> Starlette:
     """The web app: dynamic routes first, then the output directory at "/".
 
     `get_settings` is called on every request. `on_mail` is called on the server's event loop
     after a confirmation mail is recorded in the outbox, once the page answering the sign-up has
     gone out: it should start delivery, not wait for it. `hub` answers at /hub when given.
+    `role` says whether this process leads (`leader` or `follower`), for /healthz to tell.
     """
-    web = _Web(get_settings, engine, now, on_mail)
+    web = _Web(get_settings, engine, now, on_mail, role)
     routes = [
         Route("/healthz", web.health, methods=["GET"]),
         Route("/{slugs:pressfeed_topics}.{kind:pressfeed_feed}", web.combination, methods=["GET"]),
@@ -140,6 +143,7 @@ def create_app(
         *([Route(f"/{HUB_PATH}", hub.endpoint, methods=["POST"])] if hub else []),
         Route(f"/{STOP_TOPIC_PATH}", web.stop_topic_page, methods=["GET"]),
         Route(f"/{STOP_TOPIC_PATH}", web.stop_topic, methods=["POST"]),
+        *search_routes(get_settings, engine),
         Mount("/", app=Output(get_settings)),
     ]
     middleware = [
@@ -180,11 +184,13 @@ class _Web:
         engine: Engine,
         now: Callable[[], dt.datetime],
         on_mail: Callable[[], None],
+        role: Callable[[], str] | None = None,
     ) -> None:
         self.get_settings = get_settings
         self.engine = engine
         self.now = now
         self.on_mail = on_mail
+        self.role = role
         self.sign_up_limits = SignUpLimits()
 
     def not_found(self, request: Request, exc: Exception) -> Response:
@@ -213,7 +219,10 @@ class _Web:
     def health(self, request: Request) -> Response:
         with self.engine.connect() as connection:
             count = store.release_count(connection)
-        return JSONResponse({"status": "ok", "releases": count})
+        answer: dict[str, object] = {"status": "ok", "releases": count}
+        if self.role is not None:
+            answer["role"] = self.role()
+        return JSONResponse(answer)
 
     def combination(self, request: Request) -> Response:
         settings = self.get_settings()

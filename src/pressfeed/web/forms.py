@@ -64,6 +64,7 @@ def saved_choice(subscriber: Subscriber) -> Choice:
         hour=str(subscriber.hour),
         weekday=WEEKDAYS[subscriber.weekday],
         timezone=subscriber.timezone,
+        query=subscriber.query,
     )
 
 
@@ -76,4 +77,5 @@ def form_choice(form: FormData, address: str) -> Choice:
         hour=form_text(form, "hour"),
         weekday=form_text(form, "weekday", "monday"),
         timezone=form_text(form, "timezone"),
+        query=form_text(form, "query"),
     )
