@@ -6,7 +6,8 @@ claims what is due in batches, sends each batch outside any transaction, and mar
 sent right after the server accepts it, deferred with a growing wait, or failed. Any number of
 senders, in any number of processes and hosts, can deliver one outbox: a claim is a lease, and
 only the sender holding it records an outcome. A claim whose sender died is due again when its
-lease runs out, or at once when that sender ran on this host in a process that no longer exists.
+lease runs out, or at the next batch any sender of its host claims when that sender's process no
+longer exists.
 Only messages in flight at a crash can arrive twice, with their original bytes and Message-ID.
 """
 
@@ -89,7 +90,6 @@ def deliver_outbox(
     """
     report = DeliveryReport()
     claim = _Claim(engine, sender or sender_id(), batch, lease)
-    claim.recover()
     first = claim.take(now, now)
     if not first:
         return report
@@ -167,7 +167,10 @@ class _Claim:
         """Claim the next batch of messages due at `due`, from `at` on, in one transaction.
 
         A run claims only what was due when it started: what it defers waits for the next run.
+        The claims of ended senders of this host are given back first, so that the senders
+        still running take them on at their next batch.
         """
+        self.recover()
         with store.outbox_transaction(self.engine) as connection:
             rows = store.claim_messages(
                 connection, self.sender, now=due, until=at + self.lease, limit=self.batch

@@ -684,6 +684,12 @@ def try_session_lock(connection: Connection, key: int) -> bool:
     return bool(_on_lock_connection(connection, lambda: connection.execute(query, {"key": key})))
 
 
+def session_unlock(connection: Connection, key: int) -> None:
+    """Release the session advisory lock `key` that `connection` holds, before the call returns."""
+    query = text("SELECT pg_advisory_unlock(:key)")
+    _on_lock_connection(connection, lambda: connection.execute(query, {"key": key}))
+
+
 def holds_session_lock(connection: Connection, key: int) -> bool:
     """Whether `connection` still holds the session lock `key` (False when it has dropped)."""
     query = text(
