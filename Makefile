@@ -60,11 +60,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The benchmarks need nginx, wrk and hugo beside Python; on Debian they are installed when missing.
-# `make bench BENCH_FLAGS=--quick` is a smoke run of every benchmark in a few minutes.
+# The benchmarks need nginx, wrk, hugo and PostgreSQL beside Python; on Debian they are installed
+# when missing. `make bench BENCH_FLAGS=--quick` is a smoke run of every benchmark in a few minutes.
 bench: $(STAMP)
 	@command -v nginx >/dev/null && command -v wrk >/dev/null && command -v hugo >/dev/null || \
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk hugo >/dev/null)
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 	mkdir -p build/bench
 	$(BIN)/python benchmarks/bench_scan.py $(BENCH_FLAGS) --out build/bench/scan.md
 	$(BIN)/python benchmarks/bench_publish.py $(BENCH_FLAGS) --out build/bench/publish.md
@@ -73,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_latency.py $(BENCH_FLAGS) --out build/bench/latency.md
 	$(BIN)/python benchmarks/bench_websub.py $(BENCH_FLAGS) --out build/bench/websub.md
 	$(BIN)/python benchmarks/bench_digest.py $(BENCH_FLAGS) --out build/bench/digest.md
+	$(BIN)/python benchmarks/bench_senders.py $(BENCH_FLAGS) --out build/bench/senders.md
 	$(BIN)/python benchmarks/bench_http.py $(BENCH_FLAGS) --out build/bench/http.md
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_extraction.py $(BENCH_FLAGS) --out build/bench/extraction.md

@@ -34,9 +34,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from generate import Writer  # this folder is on the path when the script runs
+from smtp_sink import Sink
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -85,12 +86,24 @@ def prepare(work: Path, subscribers: int) -> Measure:
     Releases go straight into the store (text from `generate.py`'s writer, topics drawn at
     random), so that what is measured does not move with extraction and classification.
     """
-    import datetime as dt
 
     from pressfeed import store
 
     settings = bench_settings(work / "template.sqlite")
     engine = store.open_store(settings.database)
+    news = fill_store(engine, settings, subscribers)
+    engine.dispose()  # the last connection to close folds the write-ahead log into the file
+    if Path(f"{settings.database.removeprefix('sqlite:///')}-wal").exists():
+        raise RuntimeError("the template store kept its write-ahead log")
+    return {"news": news, "subscribers": subscribers}
+
+
+def fill_store(engine: Any, settings: Any, subscribers: int) -> int:
+    """Releases and `subscribers` (see `prepare`) into the store `engine`; how many are news."""
+    import datetime as dt
+
+    from pressfeed import store
+
     writer = Writer(SEED)
     slugs = [t.slug for t in settings.topics]
     batches = [(ARCHIVE, 4 * 24), (NEWS, 40), (NEWS, 22), (NEWS, 5)]
@@ -104,11 +117,7 @@ def prepare(work: Path, subscribers: int) -> Measure:
         for subscriber in readers(settings, subscribers):
             store.save_subscriber(connection, subscriber)
     with engine.connect() as connection:
-        news = len(store.arrivals(connection, now() - dt.timedelta(days=4), now()))
-    engine.dispose()  # the last connection to close folds the write-ahead log into the file
-    if Path(f"{settings.database.removeprefix('sqlite:///')}-wal").exists():
-        raise RuntimeError("the template store kept its write-ahead log")
-    return {"news": news, "subscribers": subscribers}
+        return len(store.arrivals(connection, now() - dt.timedelta(days=4), now()))
 
 
 def release(writer: Writer, slugs: list[str]) -> tuple[Any, tuple[str, ...]]:
@@ -386,42 +395,6 @@ def child(args: argparse.Namespace) -> Measure:
 
 
 # --- the parent: runs, sinks and the table ------------------------------------------------------
-
-
-class Sink:
-    """`smtp_sink.py` in its own process (context manager): its port and its counts."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[str] | None = None
-        self.port = 0
-
-    def __enter__(self) -> Sink:
-        command = [sys.executable, str(HERE / "smtp_sink.py")]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        first = self._pipe(self.process.stdout).readline()
-        if not first.startswith("port "):
-            raise RuntimeError(f"the SMTP sink did not start: {first!r}")
-        self.port = int(first.split()[1])
-        return self
-
-    def messages(self) -> int:
-        """How many messages the sink has accepted so far."""
-        assert self.process is not None
-        self._pipe(self.process.stdin).write("count\n")
-        self._pipe(self.process.stdin).flush()
-        return int(self._pipe(self.process.stdout).readline().split()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self._pipe(self.process.stdin).close()
-        self.process.wait(timeout=30)
-
-    @staticmethod
-    def _pipe(pipe: IO[str] | None) -> IO[str]:
-        assert pipe is not None
-        return pipe
 
 
 def run_child(mode: str, db: Path, *extra: str) -> Measure:

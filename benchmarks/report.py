@@ -18,6 +18,7 @@ ORDER = (
     "latency.md",
     "websub.md",
     "digest.md",
+    "senders.md",
     "http.md",
     "extraction.md",
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as settings_profiles
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from pressfeed import store
 from pressfeed.config import load_settings
@@ -72,6 +72,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marker is not None:
             reason = marker.args[0] if marker.args else "SQLite's own behaviour"
             item.add_marker(pytest.mark.skip(reason=f"on SQLite only: {reason}"))
+
+
+def drop_outbox_claims(connection: Connection) -> None:
+    """Take away what the outbox claims migration added, as in a database from before it."""
+    connection.execute(text("DROP INDEX outbox_claims"))
+    for column in ("claimed_by", "claimed_until"):
+        connection.execute(text(f"ALTER TABLE outbox DROP COLUMN {column}"))
 
 
 @pytest.fixture

@@ -173,7 +173,7 @@ INVARIANTS = {
         "SELECT count(*) FROM outbox WHERE subscriber_id NOT IN (SELECT id FROM subscribers)"
     ),
     "outbox rows in no known state": (
-        "SELECT count(*) FROM outbox WHERE status NOT IN ('pending', 'sent', 'failed')"
+        "SELECT count(*) FROM outbox WHERE status NOT IN ('pending', 'claimed', 'sent', 'failed')"
     ),
 }
 

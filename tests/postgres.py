@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # newest first
-FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
 def binaries() -> Path | None:
@@ -37,13 +37,15 @@ def _free_port() -> int:
 class PostgresServer:
     """`with PostgresServer() as server:` a running server; `server.url(schema)` connects to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: commits reach the disk as in production (benchmarks), not thrown away."""
         found = binaries()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
         self.bin = found
         self.folder = Path(tempfile.mkdtemp(prefix="pressfeed-pg-"))
         self.port = _free_port()
+        self.durable = durable
 
     def __enter__(self) -> PostgresServer:
         data, sockets = self.folder / "data", self.folder / "run"
@@ -63,7 +65,9 @@ class PostgresServer:
             "UTF8",
             "--locale=C.UTF-8",
         )
-        options = f"-k {sockets} -h 127.0.0.1 -p {self.port} {FAST}"
+        options = f"-k {sockets} -h 127.0.0.1 -p {self.port} -c max_connections=200"
+        if not self.durable:
+            options += f" {FAST}"
         log = data / "server.log"
         self._run("pg_ctl", "-D", str(data), "-w", "-s", "-l", str(log), "-o", options, "start")
         return self

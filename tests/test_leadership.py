@@ -225,6 +225,34 @@ def test_one_of_two_processes_scans_and_the_other_takes_over_when_it_dies(
     assert took < TAKEOVER
 
 
+def test_a_follower_sends_the_confirmation_its_own_page_recorded(
+    shared_config: Path, smtp_sink: SmtpServer
+) -> None:
+    leader = started(shared_config, "leader")
+    follower = started(shared_config, "follower")
+    try:
+        leader.process.send_signal(signal.SIGSTOP)  # it keeps the lock and sends nothing
+        try:
+            answer = httpx.post(
+                follower.url + "subscribe",
+                data={"address": "ana@example.org", "topics": "health"},
+                timeout=10,
+            )
+            assert answer.status_code == 200
+            (mail,) = smtp_sink.wait_for(1)
+            follower.wait_for_log(r"outbox: 1 sent")
+            assert role(follower) == "follower"
+        finally:
+            leader.process.send_signal(signal.SIGCONT)
+    finally:
+        follower.stop()
+        leader.stop()
+    assert mail.rcpt_tos == ("ana@example.org",)
+    assert mail.message["Subject"].startswith("Confirm")
+    assert count(leader, r"outbox: [1-9]") == 0
+    assert len(smtp_sink.messages) == 1
+
+
 def test_a_follower_that_takes_over_mid_send_sends_the_rest_once(tmp_path: Path) -> None:
     subscribers, connections = 60, 2
     with slow(0.2) as server:

@@ -26,7 +26,7 @@ from pressfeed.site import stable_id
 from pressfeed.subscriptions import Choice, add_subscriber, subscriber_from
 from pressfeed.web import search as web_search
 from pressfeed.web.static import FEED_CACHE
-from tests.conftest import NOW, write_settings
+from tests.conftest import NOW, drop_outbox_claims, write_settings
 from tests.feedcheck import W3C_SOURCE, atom_problems, rss_problems, w3c_problems
 from tests.smtp_servers import Received, SmtpServer, smtp_sink
 from tests.test_digest_delivery import SIGNED_UP, by_recipient, smtp, with_news
@@ -234,7 +234,8 @@ def test_a_search_past_its_time_bound_stops(corpus: Engine) -> None:
 
 def drop_search(connection: Connection) -> None:
     """Take out what searching added to the schema (its tables, triggers and column) and what
-    migrations after it added (the table of release links)."""
+    migrations after it added (the table of release links, the outbox's claims)."""
+    drop_outbox_claims(connection)
     connection.execute(text("DROP TABLE release_links"))
     if connection.dialect.name == "sqlite":
         triggers = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pressfeed import __version__, store
+from pressfeed import __version__, outbox, store
 from pressfeed.classify import Rules, classify, compile_rules, topic_reason
 from pressfeed.config import (
     CONFIG_ENV,
@@ -33,6 +33,7 @@ from pressfeed.models import Digest, Frequency, Release, Settings, TopicScore
 from pressfeed.publish import PublishReport, publish
 from pressfeed.reading import releases_of
 from pressfeed.scan import ScanReport, require_content_dir, scan_content
+from pressfeed.send import transport_for
 from pressfeed.service import run_service
 from pressfeed.sources import SourceFile, discover
 from pressfeed.subscriptions import (
@@ -57,6 +58,10 @@ EPILOG_LEARN = "example: pressfeed topics learn labels.json content/ --out my-to
 EPILOG_PUBLISH = "example: pressfeed publish --full"
 EPILOG_SUBSCRIBERS = "example: pressfeed subscribers add ana@example.org --topics libya,health"
 EPILOG_DIGEST = "example: pressfeed digest --dry-run"
+EPILOG_SEND = (
+    "Any number of these may run at once, on any host sharing the database: each claims a batch "
+    "of messages at a time. example: pressfeed send --batch 500"
+)
 EPILOG_UNSUBSCRIBES = "example: pressfeed unsubscribes read"
 EPILOG_RUN = "example: pressfeed run --port 8080"
 
@@ -102,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topics(commands)
     _add_subscribers(commands)
     _add_digest(commands)
+    _add_send(commands)
     _add_unsubscribes(commands)
     return parser
 
@@ -717,6 +723,43 @@ def run_digest(args: argparse.Namespace) -> int:
         f"{delivery.sent} sent, {delivery.deferred} deferred, {delivery.failed} failed"
     )
     return 0
+
+
+# --- send ---------------------------------------------------------------------------------------
+
+
+def _add_send(commands: Commands) -> None:
+    sub = _command(commands, "send", "send the messages waiting in the outbox", EPILOG_SEND)
+    sub.add_argument(
+        "--batch",
+        type=_positive,
+        default=outbox.BATCH,
+        metavar="N",
+        help=f"messages to claim at a time (default: {outbox.BATCH})",
+    )
+    sub.add_argument("--db", metavar="FILE", help="database file or SQLAlchemy URL")
+    sub.set_defaults(handler=run_send)
+
+
+def run_send(args: argparse.Namespace) -> int:
+    settings = _settings(args, {"database": args.db})
+    transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
+    with _opened(settings) as engine:
+        report = outbox.deliver_outbox(engine, transport, now=_now(), batch=args.batch)
+    print(
+        f"messages: {report.sent} sent, {report.deferred} to be tried again, {report.failed} failed"
+    )
+    return 0
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _digest_line(digest: Digest) -> str:

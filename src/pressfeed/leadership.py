@@ -128,7 +128,12 @@ class AdvisoryLeadership:
         return True
 
     def release(self) -> None:
-        self._close()  # closing the session releases its locks
+        # Closing the session would release the lock too, but the server notices a closed
+        # connection a moment later: a rival asking at once could still find it held.
+        if self._holding and self._connection is not None:
+            with contextlib.suppress(StoreError):
+                store.session_unlock(self._connection, self.key)
+        self._close()
 
     def _close(self) -> None:
         connection, self._connection, self._holding = self._connection, None, False

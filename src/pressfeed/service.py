@@ -4,10 +4,11 @@ The scheduler only ticks: what is due is always a question to the store, so a re
 up where the last run stopped. Scans and digest runs happen one at a time, in a worker thread,
 so the web server keeps answering while they work.
 
-Any number of processes may share one database. Each serves HTTP; one at a time, the leader
-(the holder of the leadership lock) also scans, watches the content folder, publishes, plans
-digests, sends what waits in the outbox and reads unsubscribe mails. The others try for the
-lock every LEADER_LOOK seconds, and the leader checks that it still holds it as often.
+Any number of processes may share one database. Each serves HTTP and sends what waits in the
+outbox (claiming its own batches); one at a time, the leader (the holder of the leadership lock)
+also scans, watches the content folder, publishes, plans digests and reads unsubscribe mails.
+The others try for the lock every LEADER_LOOK seconds, and the leader checks that it still holds
+it as often.
 """
 
 from __future__ import annotations
@@ -180,10 +181,7 @@ class Service:
     async def deliver(self) -> None:
         """Send what waits in the outbox now (a confirmation mail, say).
 
-        The leader only: two senders reading the same due rows would both send them. A mail a
-        follower's pages record goes out at the leader's next tick."""
-        if not self.leading:
-            return
+        Leader and followers alike: each claims its own batches (see `outbox`)."""
         async with self.mailing:
             settings = self.settings
             transport = transport_for(settings.email, settings.smtp, settings.digest.connections)
@@ -351,8 +349,8 @@ class Service:
         return "leader" if self.leading else "follower"
 
     def _schedule(self) -> None:
-        # The leader delivers the outbox each tick, at once after planning digests, and at once
-        # when its web pages just recorded a mail; a follower's deliver() does nothing.
+        # Every process delivers the outbox each tick, and at once when its web pages just
+        # recorded a mail; the leader also at once after planning digests.
         self.scheduler.add_job(self.deliver, "interval", seconds=DIGEST_TICK, id="deliver")
         self.scheduler.start()
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     bindparam,
     create_engine,
     delete,
@@ -217,6 +218,8 @@ outbox = Table(
     Column("last_error", String),
     Column("created", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("claimed_by", String),  # the sender that holds it (status 'claimed') or last tried it
+    Column("claimed_until", UTCDateTime),  # its claim's end: then any sender may take it
 )
 
 websub_subscriptions = Table(
@@ -518,6 +521,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             Column("older", Text),
         ),
     ),
+    # Many senders: each claims a batch of due messages (status 'claimed') for a lease; a claim
+    # whose sender died is due again once its lease has run out.
+    (
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claimed_until TIMESTAMP",
+        "CREATE INDEX outbox_claims ON outbox (status, claimed_until)",
+    ),
 )
 
 
@@ -619,11 +629,13 @@ def _tune_postgres(engine: Engine, url: str, busy_timeout: float, *, writes: boo
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("pressfeed_snapshot", False) or not writes:
+        options = connection.get_execution_options()
+        if options.get("pressfeed_snapshot", False) or not writes:
             connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        if not options.get("pressfeed_row_locks", False):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
 
 # The key of the session lock the leading `pressfeed run` process holds (not WRITE_LOCK).
@@ -670,6 +682,12 @@ def try_session_lock(connection: Connection, key: int) -> bool:
     """Take the session advisory lock `key` on `connection` if nobody holds it; never waits."""
     query = text("SELECT pg_try_advisory_lock(:key)")
     return bool(_on_lock_connection(connection, lambda: connection.execute(query, {"key": key})))
+
+
+def session_unlock(connection: Connection, key: int) -> None:
+    """Release the session advisory lock `key` that `connection` holds, before the call returns."""
+    query = text("SELECT pg_advisory_unlock(:key)")
+    _on_lock_connection(connection, lambda: connection.execute(query, {"key": key}))
 
 
 def holds_session_lock(connection: Connection, key: int) -> bool:
@@ -1133,6 +1151,19 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+@contextlib.contextmanager
+def outbox_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for claiming outbox rows and recording their outcomes, by key.
+
+    On PostgreSQL it takes row locks only, not the one write lock: senders claim with SKIP LOCKED
+    and change only rows they hold, so they go on beside each other and beside other writers.
+    SQLite has one writer anyway (BEGIN IMMEDIATE)."""
+    with engine.connect() as connection:
+        connection.execution_options(pressfeed_row_locks=True)
+        with connection.begin():
+            yield connection
+
+
 # --- what feeds and pages show ------------------------------------------------------------------
 
 
@@ -1498,7 +1529,9 @@ def delete_subscriber(connection: Connection, subscriber_id: str) -> None:
         set_meta_value(connection, LEFT_KEY + found.address, "1")
     connection.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
     connection.execute(
-        delete(outbox).where(outbox.c.subscriber_id == subscriber_id, outbox.c.status == "pending")
+        delete(outbox).where(
+            outbox.c.subscriber_id == subscriber_id, outbox.c.status.in_(("pending", "claimed"))
+        )
     )
 
 
@@ -1551,6 +1584,8 @@ class OutboxRow:
     attempts: int
     next_attempt: dt.datetime
     last_error: str | None
+    claimed_by: str | None = None  # the sender holding it, or the last that tried it
+    claimed_until: dt.datetime | None = None
 
 
 def add_to_outbox(
@@ -1609,14 +1644,71 @@ def _new_row(entry: NewMessage, kind: str, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def _due(now: dt.datetime) -> Any:
+    """Waiting messages whose next attempt has come, and claims whose lease has run out."""
+    return or_(
+        and_(outbox.c.status == "pending", outbox.c.next_attempt <= now),
+        and_(outbox.c.status == "claimed", outbox.c.claimed_until < now),
+    )
+
+
 def due_messages(connection: Connection, now: dt.datetime) -> list[OutboxRow]:
-    """Messages waiting to be sent whose next attempt is due, oldest first."""
+    """Messages to send at `now`, oldest first: waiting ones due, and lapsed claims."""
+    query = select(outbox).where(_due(now)).order_by(outbox.c.created, outbox.c.key)
+    return [_outbox_row(row) for row in connection.execute(query)]
+
+
+def claim_messages(
+    connection: Connection, sender: str, *, now: dt.datetime, until: dt.datetime, limit: int
+) -> list[OutboxRow]:
+    """Claim up to `limit` messages due at `now` for `sender` until `until`, oldest first.
+
+    Rows another sender is claiming in this very moment are skipped (SKIP LOCKED on PostgreSQL;
+    SQLite's one writer makes claims serial), so no two senders get the same message."""
     query = (
         select(outbox)
-        .where(outbox.c.status == "pending", outbox.c.next_attempt <= now)
+        .where(_due(now))
         .order_by(outbox.c.created, outbox.c.key)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [_outbox_row(row) for row in connection.execute(query)]
+    rows = [_outbox_row(row) for row in connection.execute(query)]
+    keys = [row.key for row in rows]
+    for start in range(0, len(keys), _IN_BATCH):
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.key.in_(keys[start : start + _IN_BATCH]))
+            .values(status="claimed", claimed_by=sender, claimed_until=until)
+        )
+    return rows
+
+
+def extend_claims(connection: Connection, sender: str, until: dt.datetime) -> None:
+    """Move the lease of every message `sender` still holds to `until`."""
+    connection.execute(update(outbox).where(_held_by(sender)).values(claimed_until=until))
+
+
+def claimants(connection: Connection) -> set[str]:
+    """The senders holding claims."""
+    query = select(outbox.c.claimed_by).where(outbox.c.status == "claimed").distinct()
+    return {sender for sender in connection.execute(query).scalars() if sender is not None}
+
+
+def release_claims(connection: Connection, senders: Collection[str]) -> int:
+    """Give back the claims of `senders` (known to be gone): their messages are due at once."""
+    if not senders:
+        return 0
+    query = (
+        update(outbox)
+        .where(outbox.c.status == "claimed", outbox.c.claimed_by.in_(list(senders)))
+        .values(status="pending", claimed_until=None)
+        .returning(outbox.c.key)
+    )
+    return len(connection.execute(query).all())
+
+
+def _held_by(sender: str) -> Any:
+    return and_(outbox.c.status == "claimed", outbox.c.claimed_by == sender)
 
 
 def outbox_rows(connection: Connection) -> list[OutboxRow]:
@@ -1635,6 +1727,8 @@ def _outbox_row(row: Any) -> OutboxRow:
         row.attempts,
         row.next_attempt,
         row.last_error,
+        row.claimed_by,
+        row.claimed_until,
     )
 
 
@@ -1652,42 +1746,50 @@ def messages_since(
     return int(connection.execute(query).scalar_one())
 
 
-def mark_sent(connection: Connection, key: str, now: dt.datetime, reply: str) -> None:
-    connection.execute(
-        update(outbox)
-        .where(outbox.c.key == key)
-        .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1, last_error=reply)
-    )
+def mark_sent(connection: Connection, key: str, now: dt.datetime, reply: str, *, by: str) -> None:
+    """Record a message `by` holds as sent; nothing when its claim has gone to another."""
+    mark_sent_many(connection, [(key, now, reply)], by=by)
 
 
-def mark_sent_many(connection: Connection, sent: Sequence[tuple[str, dt.datetime, str]]) -> None:
+def mark_sent_many(
+    connection: Connection, sent: Sequence[tuple[str, dt.datetime, str]], *, by: str
+) -> None:
     """`mark_sent` for many messages, as (key, time, reply), in one statement."""
     if not sent:
         return
     query = (
         update(outbox)
-        .where(outbox.c.key == bindparam("sent_key"))
+        .where(outbox.c.key == bindparam("sent_key"), _held_by(by))
         .values(
             status="sent",
             sent_at=bindparam("at", type_=UTCDateTime),
             attempts=outbox.c.attempts + 1,
             last_error=bindparam("reply"),
+            claimed_until=None,
         )
     )
     connection.execute(query, [{"sent_key": k, "at": at, "reply": r} for k, at, r in sent])
 
 
 def mark_deferred(
-    connection: Connection, key: str, next_attempt: dt.datetime, error: str, *, failed: bool
+    connection: Connection,
+    key: str,
+    next_attempt: dt.datetime,
+    error: str,
+    *,
+    failed: bool,
+    by: str,
 ) -> None:
+    """Record a message `by` holds as waiting for `next_attempt`, or failed for good."""
     connection.execute(
         update(outbox)
-        .where(outbox.c.key == key)
+        .where(outbox.c.key == key, _held_by(by))
         .values(
             status="failed" if failed else "pending",
             attempts=outbox.c.attempts + 1,
             next_attempt=next_attempt,
             last_error=error,
+            claimed_until=None,
         )
     )
 
