@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -235,51 +235,37 @@ def wall(runs: Sequence[Run]) -> float:
     return statistics.median(r.seconds for r in runs)
 
 
-def table(by_senders: dict[int, list[Run]], intake: list[float]) -> list[str]:
-    """Rates against one sender's and against the sink's own intake."""
+def table(
+    by_senders: dict[int, list[Run]], against: str, bound: Callable[[int], float]
+) -> list[str]:
+    """Rates against one sender's and against `bound(senders)`, which `against` names."""
+    one = statistics.median(r.rate for r in by_senders[1])
+    lines = [
+        f"| senders | messages/s (median) | runs | vs 1 sender | of {against} | repeats | lost |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for senders, runs in by_senders.items():
+        rate = statistics.median(r.rate for r in runs)
+        spread = ", ".join(f"{r.rate:.0f}" for r in runs)
+        repeats = max(r.repeats for r in runs)
+        lost = max(r.lost for r in runs)
+        lines.append(
+            f"| {senders} | {rate:.0f} | {spread} | {rate / one:.2f}x "
+            f"| {rate / bound(senders):.0%} | {repeats} | {lost} |"
+        )
+    return lines
+
+
+def local_table(by_senders: dict[int, list[Run]], intake: list[float]) -> list[str]:
+    """The senders against the sink's own intake, and that intake as the last row."""
     one = statistics.median(r.rate for r in by_senders[1])
     ceiling = statistics.median(intake)
-    lines = [
-        "| senders | messages/s (median) | runs | vs 1 sender | of the sink's intake "
-        "| repeats | lost |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for senders, runs in by_senders.items():
-        rate = statistics.median(r.rate for r in runs)
-        spread = ", ".join(f"{r.rate:.0f}" for r in runs)
-        repeats = max(r.repeats for r in runs)
-        lost = max(r.lost for r in runs)
-        lines.append(
-            f"| {senders} | {rate:.0f} | {spread} | {rate / one:.2f}x | {rate / ceiling:.0%} "
-            f"| {repeats} | {lost} |"
-        )
     spread = ", ".join(f"{c:.0f}" for c in intake)
-    lines.append(
+    return [
+        *table(by_senders, "the sink's intake", lambda _: ceiling),
         f"| sink's intake: lean replay, {CONNECTIONS * max(SENDERS)} connections | "
-        f"{ceiling:.0f} | {spread} | {ceiling / one:.2f}x | 100% | | |"
-    )
-    return lines
-
-
-def distant_table(by_senders: dict[int, list[Run]]) -> list[str]:
-    """Rates against one sender's and against what the connections allow at DELAY a reply."""
-    one = statistics.median(r.rate for r in by_senders[1])
-    lines = [
-        "| senders | messages/s (median) | runs | vs 1 sender | of the connections' bound "
-        "| repeats | lost |",
-        "|---|---|---|---|---|---|---|",
+        f"{ceiling:.0f} | {spread} | {ceiling / one:.2f}x | 100% | | |",
     ]
-    for senders, runs in by_senders.items():
-        rate = statistics.median(r.rate for r in runs)
-        spread = ", ".join(f"{r.rate:.0f}" for r in runs)
-        bound = senders * CONNECTIONS / DELAY
-        repeats = max(r.repeats for r in runs)
-        lost = max(r.lost for r in runs)
-        lines.append(
-            f"| {senders} | {rate:.0f} | {spread} | {rate / one:.2f}x | {rate / bound:.0%} "
-            f"| {repeats} | {lost} |"
-        )
-    return lines
 
 
 def section(
@@ -304,13 +290,13 @@ def section(
         f"exit adds their start (median with 4 senders: {wall(by_senders[4]):.1f} s for "
         f"{kill.planned} messages).",
         "",
-        *table(by_senders, intake),
+        *local_table(by_senders, intake),
         "",
         f"Against a distant sink, which answers each message {DELAY * 1000:.0f} ms after its "
         f"final dot (the first {args.late} messages): a sender of {CONNECTIONS} connections can "
         f"send at most {CONNECTIONS / DELAY:.0f} messages/s there, whatever its processor.",
         "",
-        *distant_table(distant),
+        *table(distant, "the connections' bound", lambda n: n * CONNECTIONS / DELAY),
         "",
         f"Kill run ({verdict}): 4 senders, one killed with SIGKILL at "
         f"{KILLED_AT[0]:.0%} and one at {KILLED_AT[1]:.0%} of the messages; the other two "
