@@ -8,12 +8,18 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from pressfeed import store
 from pressfeed.mail import built
 from pressfeed.models import Outgoing
-from pressfeed.outbox import Backoff, DeliveryReport, backoff, deliver_outbox
+from pressfeed.outbox import (
+    Backoff,
+    DeliveryReport,
+    backoff,
+    deliver_outbox,
+    forget_old_digests,
+)
 from pressfeed.send import DirectoryTransport
 from tests.conftest import NOW
 
@@ -79,3 +85,38 @@ def test_a_refused_message_is_deferred_with_the_back_off(engine: Engine, tmp_pat
     assert early == DeliveryReport()  # not due yet
     later = deliver_outbox(engine, DirectoryTransport(tmp_path / "mails"), now=row.next_attempt)
     assert later == DeliveryReport(sent=1)
+
+
+def test_digests_done_over_30_days_ago_are_forgotten_and_nothing_else(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, recent = NOW - dt.timedelta(days=31), NOW - dt.timedelta(days=29)
+    rows = [
+        ("old-sent", "digest", old, "sent"),
+        ("old-failed", "digest", old, "failed"),
+        ("old-pending", "digest", old, "pending"),
+        ("old-claimed", "digest", old, "claimed"),
+        ("recent-sent", "digest", recent, "sent"),
+        ("old-confirm", "confirm", old, "sent"),
+    ]
+    with engine.begin() as connection:
+        for key, kind, created, status in rows:
+            made = built(confirmation(key))
+            store.add_to_outbox(
+                connection,
+                Outgoing(key, made.sender, made.recipient, made.data),
+                subscriber_id=key,
+                kind=kind,
+                message_id=made.message_id,
+                now=created,
+            )
+            connection.execute(
+                update(store.outbox).where(store.outbox.c.key == key).values(status=status)
+            )
+    with caplog.at_level(logging.INFO, "pressfeed.outbox"):
+        assert forget_old_digests(engine, NOW) == 2
+    assert "outbox: 2 digests done more than 30 days ago forgotten" in caplog.messages
+    with engine.connect() as connection:
+        left = {row.key for row in store.outbox_rows(connection)}
+    assert left == {"old-pending", "old-claimed", "recent-sent", "old-confirm"}
+    assert forget_old_digests(engine, NOW) == 0

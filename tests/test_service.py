@@ -24,6 +24,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
+from sqlalchemy import update
 
 from pressfeed import service, store
 from pressfeed.config import load_settings
@@ -246,6 +247,32 @@ def test_digest_due_while_down_is_sent_once_after_start(
     finally:
         again.stop()
     assert len(smtp_sink.messages) == len(received) == 3  # nothing sent twice after restart
+
+
+def test_the_leader_forgets_digests_sent_long_ago(
+    service_config: Path, smtp_sink: SmtpServer
+) -> None:
+    news_and_subscribers(service_config, 2)
+    first = Running(service_config, free_port())
+    try:
+        first.wait_for_log(r"digests: 2 recorded, 2 sent")
+    finally:
+        first.stop()
+    engine = store.open_store(load_settings(service_config, environ={}).database)
+    try:
+        with engine.begin() as connection:  # as if sent a month ago
+            month_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+            connection.execute(update(store.outbox).values(created=month_ago))
+        again = Running(service_config, free_port())
+        try:
+            again.wait_for_log(r"outbox: 2 digests done more than 30 days ago forgotten")
+        finally:
+            again.stop()
+        with engine.connect() as connection:
+            assert store.outbox_rows(connection) == []
+    finally:
+        engine.dispose()
+    assert len(smtp_sink.messages) == 2  # forgotten, not sent again
 
 
 def test_sigterm_mid_send_finishes_or_resumes_without_loss(tmp_path: Path) -> None:

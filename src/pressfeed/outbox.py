@@ -35,6 +35,9 @@ BATCH = 200  # messages a sender claims at a time
 # A claim's lease outlasts the longest wait for one server reply (send.DATA_REPLY_TIMEOUT is 10
 # minutes), and each outcome recorded renews it: a live sender never loses its claim.
 LEASE = dt.timedelta(minutes=15)
+# Sent digests are kept this long (for an operator to look into), then deleted: 100,000 daily
+# subscribers would otherwise add gigabytes a day.
+KEEP_DONE = dt.timedelta(days=30)
 
 Clock = Callable[[], dt.datetime]
 
@@ -107,6 +110,19 @@ def deliver_outbox(
 def _elapsed_since(now: dt.datetime) -> Clock:
     started = time.monotonic()
     return lambda: now + dt.timedelta(seconds=time.monotonic() - started)
+
+
+def forget_old_digests(engine: Engine, now: dt.datetime) -> int:
+    """Delete the digests sent or failed that were recorded more than KEEP_DONE before `now`.
+
+    A digest's key names its subscriber and period, which never come round again, so nothing
+    needs the row once it is done. Confirmations stay: their keys count a subscriber's
+    confirmations, and they are few."""
+    with engine.begin() as connection:
+        count = store.forget_done(connection, "digest", now - KEEP_DONE)
+    if count:
+        log.info("outbox: %d digests done more than %d days ago forgotten", count, KEEP_DONE.days)
+    return count
 
 
 def sender_id() -> str:

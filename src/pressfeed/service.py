@@ -36,7 +36,7 @@ from pressfeed.digest import send_due_digests
 from pressfeed.errors import ConfigError, PressfeedError, ServiceError
 from pressfeed.leadership import leadership_for
 from pressfeed.models import Settings
-from pressfeed.outbox import deliver_outbox
+from pressfeed.outbox import deliver_outbox, forget_old_digests
 from pressfeed.publish import publish
 from pressfeed.scan import scan_content
 from pressfeed.send import transport_for
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_TICK = 60  # seconds between looks at what digests are due
 UNSUBSCRIBE_TICK = 60  # seconds between reads of the unsubscribe maildir
+FORGET_TICK = 24 * 3600  # seconds between deletions of old digests from the outbox
 CONFIG_LOOK = 1.0  # seconds between looks at the config files
 RESCAN_AFTER_START = 2.0  # a second scan soon after start catches files the watcher missed
 SETTLE_QUIET = 0.2  # seconds a changed file must go unwritten before it is scanned
@@ -62,7 +63,7 @@ CLOCK_SLACK = 0.005
 # that it still holds it: a dead leader is replaced within this plus the time the lock takes to
 # go (at once when its process dies; see store.LOCK_CONNECTION_TIMEOUT for a lost host).
 LEADER_LOOK = 2.0
-LEADER_JOBS = ("scan", "digests", "unsubscribes")
+LEADER_JOBS = ("scan", "digests", "unsubscribes", "forget")
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
@@ -159,6 +160,15 @@ class Service:
                 delivery.deferred,
                 delivery.failed,
             )
+
+    async def forget(self) -> None:
+        """Delete the outbox's digests done long ago (the leader's, once a day)."""
+        if not self.leading:
+            return
+        try:
+            await asyncio.to_thread(forget_old_digests, self.engine, _now())
+        except PressfeedError as error:
+            log.error("old digests not deleted: %s; the next run tries again", error)
 
     async def unsubscribes(self) -> None:
         """Act on the unsubscribe mails in the configured maildir, if there is one."""
@@ -367,6 +377,7 @@ class Service:
             id="scan",
         )
         add(self.digests, "interval", seconds=DIGEST_TICK, next_run_time=_now(), id="digests")
+        add(self.forget, "interval", seconds=FORGET_TICK, next_run_time=soon, id="forget")
         add(
             self.unsubscribes,
             "interval",

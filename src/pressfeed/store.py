@@ -1694,6 +1694,16 @@ def claimants(connection: Connection) -> set[str]:
     return {sender for sender in connection.execute(query).scalars() if sender is not None}
 
 
+def forget_done(connection: Connection, kind: str, before: dt.datetime) -> int:
+    """Delete the messages of `kind` recorded before `before` that are sent or failed for good."""
+    query = delete(outbox).where(
+        outbox.c.kind == kind,
+        outbox.c.status.in_(("sent", "failed")),
+        outbox.c.created < before,
+    )
+    return int(connection.execute(query).rowcount)
+
+
 def release_claims(connection: Connection, senders: Collection[str]) -> int:
     """Give back the claims of `senders` (known to be gone): their messages are due at once."""
     if not senders:
