@@ -170,7 +170,8 @@ def main() -> None:
         port = free_port()
         config = write_settings(work, port)
         with config.open("a", encoding="utf-8") as settings:
-            settings.write("websub = true\n")  # the [service] table ends the file
+            # The [service] table ends the file; the subscriber is on this host.
+            settings.write("websub = true\nwebsub_private_callbacks = true\n")
         generate_content(args.pages, work / "content")
         drops = work / "content" / "drops"
         drops.mkdir()

@@ -810,7 +810,7 @@ def test_describe_options_and_env_name() -> None:
     assert options["email.from"][2] == '"pressfeed <pressfeed@localhost>"'
     assert options["smtp.starttls"][1:3] == ("boolean", "false")
     assert options["max_file_bytes"][2] == "5_000_000"
-    assert len(options) == 42
+    assert len(options) == 43
     assert env_name("smtp.host") == "PRESSFEED_SMTP_HOST"
     assert env_name("feed_length") == "PRESSFEED_FEED_LENGTH"
     assert env_name("email.from") == "PRESSFEED_EMAIL_FROM"

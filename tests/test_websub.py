@@ -10,7 +10,7 @@ import hmac
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -216,8 +216,11 @@ class Site:
             return store.websub_subscribers(connection, topic, self.clock())
 
 
-def make_site(tmp_path: Path, service: str) -> Iterator[Site]:
-    config = write_settings(tmp_path, f'site_url = "{SITE}"\n[service]\n{service}\n')
+def make_site(tmp_path: Path, service: str, private: bool = True) -> Iterator[Site]:
+    """A site whose hub may call back loopback addresses (the test servers), unless `private`
+    is False."""
+    allowed = f"websub_private_callbacks = {str(private).lower()}"
+    config = write_settings(tmp_path, f'site_url = "{SITE}"\n[service]\n{service}\n{allowed}\n')
     settings = load_settings(config, environ={})
     engine = store.open_store(settings.database)
     clock = Clock()
@@ -448,6 +451,67 @@ def test_a_bad_request_gets_400_saying_what_is_wrong(
     assert site.subscriptions(HEALTH_ATOM) == []
 
 
+@pytest.fixture
+def public_site(tmp_path: Path) -> Iterator[Site]:
+    """A hub as it is by default: it calls back public addresses only."""
+    yield from make_site(tmp_path, "websub = true", private=False)
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("localhost", None),  # 127.0.0.1 or ::1, as the resolver answers first
+        ("[::1]", "::1"),
+        ("10.1.2.3", "10.1.2.3"),
+        ("169.254.169.254", "169.254.169.254"),  # a cloud's metadata service
+        ("192.168.0.10", "192.168.0.10"),
+        ("100.64.0.1", "100.64.0.1"),  # shared address space
+    ],
+)
+def test_by_default_the_hub_calls_back_no_host_of_its_own_or_private_network(
+    public_site: Site, callback: Server, host: str, address: str | None
+) -> None:
+    port = httpx.URL(callback.url).port  # the live server: nothing may reach it
+    response = public_site.hub(
+        mode="subscribe", callback=f"http://{host}:{port}/cb", topic=HEALTH_ATOM
+    )
+    assert response.status_code == 400
+    assert f"is at {address or ''}" in response.text
+    assert "not a public address (service.websub_private_callbacks" in response.text
+    assert callback.requests("GET") == []
+    assert public_site.subscriptions(HEALTH_ATOM) == []
+
+
+def test_a_callback_whose_host_does_not_resolve_gets_400(public_site: Site) -> None:
+    response = public_site.hub(
+        mode="subscribe", callback="http://no-such-host.invalid/cb", topic=HEALTH_ATOM
+    )
+    assert response.status_code == 400
+    assert "hub.callback: no-such-host.invalid does not resolve" in response.text
+
+
+@pytest.mark.parametrize(
+    "url", ["http://93.184.215.14/cb", "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/cb"]
+)
+def test_a_callback_at_a_public_address_passes_the_check(public_site: Site, url: str) -> None:
+    # Address literals: no resolver asked, and nothing is sent (the check alone).
+    public_site.loop.run_until_complete(public_site.pusher.ensure_public(url))
+
+
+def test_a_subscription_whose_callback_turned_private_gets_no_delivery(
+    site: Site, callback: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subscribe(site, callback)
+    service = replace(site.settings.service, websub_private_callbacks=False)
+    monkeypatch.setattr(
+        site.pusher, "get_settings", lambda: replace(site.settings, service=service)
+    )
+    site.drop("health.txt", HEALTH)
+    site.push()
+    assert callback.requests("POST") == []
+
+
 def test_a_request_that_is_no_form_gets_415(site: Site) -> None:
     async def post() -> httpx.Response:
         transport = httpx.ASGITransport(app=site.app)
@@ -583,7 +647,8 @@ def test_the_running_service_pushes_a_dropped_file_to_a_verified_subscriber(
     site_url = f"http://127.0.0.1:{port}/"
     config = write_settings(
         tmp_path,
-        f'site_url = "{site_url}"\n[service]\nscan_interval = 3600\nwebsub = true\n',
+        f'site_url = "{site_url}"\n[service]\nscan_interval = 3600\nwebsub = true\n'
+        "websub_private_callbacks = true\n",
     )
     (tmp_path / "content" / "listing.txt").write_text(LISTING, encoding="utf-8")
     running = Running(config, port)

@@ -377,6 +377,13 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "'' (none) or an outside WebSub hub to name in the feeds and ping when they change",
     ),
+    Option(
+        "service",
+        "websub_private_callbacks",
+        BOOLEAN,
+        False,
+        "let the hub call back this host and private networks, not only public addresses",
+    ),
 )
 
 SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS if o.section))

@@ -221,6 +221,7 @@ class ServiceSettings:
     poll: bool = False  # watch by polling, for network file systems
     websub: bool = False  # serve a WebSub hub at <site_url>hub and push changed feeds
     websub_hub: str = ""  # an outside WebSub hub to name in the feeds and ping instead
+    websub_private_callbacks: bool = False  # the hub may call loopback and private addresses
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -196,6 +198,7 @@ class Pusher:
         holds as many subscriptions, or verifies as many requests, as it takes."""
         if len(self.verifying) >= MAX_VERIFYING:
             raise HubBusyError("hub.callback", "too many verifications in progress; try later")
+        await self.ensure_public(request.callback)
         if request.mode == "subscribe":
             await asyncio.to_thread(self._room_for, request)
         task = asyncio.get_running_loop().create_task(self.verify(request))
@@ -205,6 +208,30 @@ class Pusher:
     async def verified(self) -> None:
         """Wait for the verifications in progress to end."""
         await asyncio.gather(*self.verifying, return_exceptions=True)
+
+    async def ensure_public(self, callback: str) -> None:
+        """HubRequestError unless every address the callback's host has is a public one, or
+        the settings let the hub call this host and private networks.
+
+        Anyone may subscribe: without this, anyone could have the hub send requests to the
+        machines behind it (an intranet, a cloud's metadata service)."""
+        if self.get_settings().service.websub_private_callbacks:
+            return
+        host = httpx.URL(callback).host
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, None, type=socket.SOCK_STREAM
+            )
+        except OSError as error:
+            raise HubRequestError("hub.callback", f"{host} does not resolve ({error})") from None
+        for *_, address in found:
+            ip = ipaddress.ip_address(str(address[0]).partition("%")[0])
+            if not ip.is_global:
+                raise HubRequestError(
+                    "hub.callback",
+                    f"{host} is at {ip}, not a public address "
+                    "(service.websub_private_callbacks lets the hub call those)",
+                )
 
     def _room_for(self, request: HubRequest) -> None:
         now = self.clock()
@@ -232,6 +259,11 @@ class Pusher:
         params = {"hub.mode": request.mode, "hub.topic": request.topic, "hub.challenge": challenge}
         if request.mode == "subscribe":
             params["hub.lease_seconds"] = str(request.lease_seconds)
+        try:
+            await self.ensure_public(request.callback)  # again: its name may point elsewhere by now
+        except HubRequestError as error:
+            log.warning("websub %s not verified: %s", request.mode, error)
+            return False
         try:
             # The callback's own query stays: httpx's params= would replace it.
             url = httpx.URL(request.callback).copy_merge_params(params)
@@ -349,6 +381,11 @@ class Pusher:
             await asyncio.to_thread(self._finish, task)
             return
         body, content_type, secret = found
+        try:
+            await self.ensure_public(task.callback)
+        except HubRequestError as error:
+            await self._defer(task, str(error), give_up=True)
+            return
         headers = {"Content-Type": content_type, "Link": link_header(hub, task.topic)}
         if secret:
             headers["X-Hub-Signature"] = signature(secret, body)
