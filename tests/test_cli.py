@@ -445,3 +445,26 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(config: Path, tmp_path:
     assert "Traceback" not in done.stderr
     assert "BrokenPipeError" not in done.stderr
     assert done.stdout.count("\n") == 1
+
+
+def test_subscribers_add_saves_a_search_query_and_refuses_a_broken_one(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ("--config", str(config), "subscribers")
+    code, out, _ = run(
+        capsys, *common, "add", "ben@example.org", "--query", '"coast  guard" -drill'
+    )
+    assert code == 0
+    assert 'matching "coast guard" -drill' in out
+    code, out, _ = run(capsys, *common, "list")
+    assert 'ben@example.org  all matching "coast guard" -drill' in out
+    code, _, err = run(capsys, *common, "add", "cy@example.org", "--query", '"coast guard')
+    assert code != 0
+    assert "quote" in err
+    engine = store.open_store(load_settings(config, environ={}).database)
+    with engine.connect() as connection:
+        found = store.subscriber_by_address(connection, "ben@example.org")
+        assert store.subscriber_by_address(connection, "cy@example.org") is None
+    engine.dispose()
+    assert found is not None
+    assert found.query == '"coast guard" -drill'

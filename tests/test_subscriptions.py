@@ -328,3 +328,22 @@ def test_the_last_topic_is_never_stopped_into_every_topic(settings: Settings) ->
     one = dataclasses.replace(settings, topics=settings.topics[:1])
     dee = subscriber_from(Choice("dee@example.org", ""), one, now=NOW, confirmed=True)
     assert stop_topic(dee, one.topics[0].slug, one) == (TopicStop.LAST_TOPIC, dee)
+
+
+def test_import_takes_a_query_column_and_reports_a_broken_query_by_line(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        'address,topics,query\nana@example.org,libya,"Tripoli OR Misrata"\n'
+        'bo@example.org,health,"before:yesterday"\n',
+        encoding="utf-8",
+    )
+    report = import_subscribers(engine, csv_file, settings, now=NOW)
+    assert report.added == 1
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith(f"{csv_file}:3: ")
+    with engine.connect() as connection:
+        ana = store.subscriber_by_address(connection, "ana@example.org")
+    assert ana is not None
+    assert ana.query == "Tripoli OR Misrata"

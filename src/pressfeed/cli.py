@@ -601,7 +601,7 @@ def _add_subscribers(commands: Commands) -> None:
         "import",
         help="add subscribers from a CSV file; bad rows are reported by line",
         description="Add subscribers from a CSV file with a header row of columns among: "
-        "address (required), topics, frequency, hour, weekday, timezone.",
+        "address (required), topics, frequency, hour, weekday, timezone, query.",
         epilog="example: pressfeed subscribers import subscribers.csv",
     )
     load.add_argument("file", type=Path, metavar="FILE.csv")
@@ -619,6 +619,9 @@ def _choice_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hour", default="", help="local hour of the digest (default: setting)")
     parser.add_argument("--weekday", default="monday", help="day of weekly digests")
     parser.add_argument("--timezone", default="", help="IANA time zone (default: setting)")
+    parser.add_argument(
+        "--query", default="", help='a search query the releases must match too ("" for none)'
+    )
 
 
 @contextmanager
@@ -634,7 +637,13 @@ def _opened(settings: Settings) -> Iterator[Engine]:
 def run_subscribers_add(args: argparse.Namespace) -> int:
     settings = _settings(args, {"database": args.db})
     choice = Choice(
-        args.address, args.topics, args.frequency, args.hour, args.weekday, args.timezone
+        args.address,
+        args.topics,
+        args.frequency,
+        args.hour,
+        args.weekday,
+        args.timezone,
+        args.query,
     )
     subscriber = subscriber_from(choice, settings, now=_now(), confirmed=True)
     with _opened(settings) as engine:

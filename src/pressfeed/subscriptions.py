@@ -405,7 +405,7 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)  # "FILE:LINE: reason"
 
 
-COLUMNS = ("address", "topics", "frequency", "hour", "weekday", "timezone")
+COLUMNS = ("address", "topics", "frequency", "hour", "weekday", "timezone", "query")
 
 
 def import_subscribers(
@@ -462,6 +462,8 @@ def _import_row(
 def describe(subscriber: Subscriber) -> Sequence[str]:
     """A subscriber as table cells: address, topics, rhythm, state, last period."""
     topics = ",".join(subscriber.topics) or "all"
+    if subscriber.query:
+        topics += f" matching {subscriber.query}"
     rhythm = subscriber.frequency.value
     if subscriber.frequency is not Frequency.IMMEDIATE:
         rhythm += f" at {subscriber.hour:02d}:00"
