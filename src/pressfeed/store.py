@@ -1652,12 +1652,6 @@ def _due(now: dt.datetime) -> Any:
     )
 
 
-def due_messages(connection: Connection, now: dt.datetime) -> list[OutboxRow]:
-    """Messages to send at `now`, oldest first: waiting ones due, and lapsed claims."""
-    query = select(outbox).where(_due(now)).order_by(outbox.c.created, outbox.c.key)
-    return [_outbox_row(row) for row in connection.execute(query)]
-
-
 def claim_messages(
     connection: Connection, sender: str, *, now: dt.datetime, until: dt.datetime, limit: int
 ) -> list[OutboxRow]:
@@ -1756,15 +1750,11 @@ def messages_since(
     return int(connection.execute(query).scalar_one())
 
 
-def mark_sent(connection: Connection, key: str, now: dt.datetime, reply: str, *, by: str) -> None:
-    """Record a message `by` holds as sent; nothing when its claim has gone to another."""
-    mark_sent_many(connection, [(key, now, reply)], by=by)
-
-
 def mark_sent_many(
     connection: Connection, sent: Sequence[tuple[str, dt.datetime, str]], *, by: str
 ) -> None:
-    """`mark_sent` for many messages, as (key, time, reply), in one statement."""
+    """Record messages `by` holds as sent, as (key, time, reply), in one statement; a message
+    whose claim has gone to another sender is left as it is."""
     if not sent:
         return
     query = (
