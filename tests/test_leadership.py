@@ -29,11 +29,10 @@ from pressfeed.leadership import (
     leadership_for,
 )
 from pressfeed.models import Settings
-from tests.conftest import ROOT, on_postgres, write_settings
+from tests.conftest import ROOT, on_postgres
 from tests.smtp_servers import SmtpServer, free_port, slow, smtp_sink
 from tests.test_publish import HEALTH
-from tests.test_scan import LISTING
-from tests.test_service import START, Running, news_and_subscribers
+from tests.test_service import START, Running, mailing_config, news_and_subscribers
 
 __all__ = ["smtp_sink"]
 
@@ -156,13 +155,7 @@ def test_a_dropped_lock_connection_is_a_lock_lost(
 @pytest.fixture
 def shared_config(tmp_path: Path, smtp_sink: SmtpServer) -> Path:
     """Settings that two processes share: one database, one content folder, one output."""
-    config = write_settings(
-        tmp_path,
-        f'[email]\ntransport = "smtp"\n[smtp]\nhost = "{smtp_sink.host}"\nport = {smtp_sink.port}\n'
-        "[service]\nscan_interval = 3600\n",
-    )
-    (tmp_path / "content" / "listing.txt").write_text(LISTING, encoding="utf-8")
-    return config
+    return mailing_config(tmp_path, smtp_sink, connections=4)
 
 
 def started(config: Path, role: str) -> Running:
@@ -256,12 +249,7 @@ def test_a_follower_sends_the_confirmation_its_own_page_recorded(
 def test_a_follower_that_takes_over_mid_send_sends_the_rest_once(tmp_path: Path) -> None:
     subscribers, connections = 60, 2
     with slow(0.2) as server:
-        config = write_settings(
-            tmp_path,
-            f'[email]\ntransport = "smtp"\n[smtp]\nhost = "{server.host}"\nport = {server.port}\n'
-            f"[digest]\nconnections = {connections}\n[service]\nscan_interval = 3600\n",
-        )
-        (tmp_path / "content" / "listing.txt").write_text(LISTING, encoding="utf-8")
+        config = mailing_config(tmp_path, server, connections)
         news_and_subscribers(config, subscribers)
         leader = Running(config, free_port())
         try:

@@ -34,7 +34,9 @@ def confirmation(key: str, to: str = "Ana <ana@example.org>") -> EmailMessage:
     return message
 
 
-def record(engine: Engine, message: EmailMessage, key: str, kind: str = "confirm") -> None:
+def record(
+    engine: Engine, message: EmailMessage, key: str, kind: str = "confirm", at: dt.datetime = NOW
+) -> None:
     made = built(message)
     with engine.begin() as connection:
         store.add_to_outbox(
@@ -43,7 +45,7 @@ def record(engine: Engine, message: EmailMessage, key: str, kind: str = "confirm
             subscriber_id=key,
             kind=kind,
             message_id=made.message_id,
-            now=NOW,
+            now=at,
         )
 
 
@@ -99,17 +101,9 @@ def test_digests_done_over_30_days_ago_are_forgotten_and_nothing_else(
         ("recent-sent", "digest", recent, "sent"),
         ("old-confirm", "confirm", old, "sent"),
     ]
-    with engine.begin() as connection:
-        for key, kind, created, status in rows:
-            made = built(confirmation(key))
-            store.add_to_outbox(
-                connection,
-                Outgoing(key, made.sender, made.recipient, made.data),
-                subscriber_id=key,
-                kind=kind,
-                message_id=made.message_id,
-                now=created,
-            )
+    for key, kind, created, status in rows:
+        record(engine, confirmation(key), key, kind, at=created)
+        with engine.begin() as connection:
             connection.execute(
                 update(store.outbox).where(store.outbox.c.key == key).values(status=status)
             )

@@ -27,9 +27,10 @@ from pressfeed.mail import built
 from pressfeed.models import Outgoing
 from pressfeed.outbox import DeliveryReport, deliver_outbox, sender_id
 from pressfeed.send import DirectoryTransport, Outcome, Result, ResultCallback
-from tests.conftest import NOW, on_postgres, write_settings
+from tests.conftest import NOW, on_postgres
 from tests.smtp_servers import WAIT, Recorder, SmtpServer, slow
 from tests.test_outbox import confirmation
+from tests.test_service import mailing_config
 
 ELSEWHERE = "mail-2.example.org/4242/0f0f0f0f"  # a sender on another host: never known dead here
 CLAIM = dt.timedelta(minutes=15)
@@ -242,14 +243,6 @@ class Gate(Recorder):
 def gate() -> Iterator[SmtpServer]:
     with SmtpServer(Gate()) as server:
         yield server
-
-
-def mailing_config(tmp_path: Path, server: SmtpServer, connections: int) -> Path:
-    return write_settings(
-        tmp_path,
-        f'[email]\ntransport = "smtp"\n[smtp]\nhost = "{server.host}"\nport = {server.port}\n'
-        f"[digest]\nconnections = {connections}\n",
-    )
 
 
 def filled(config: Path, count: int) -> list[str]:

@@ -211,6 +211,18 @@ def test_paths_cannot_leave_the_output_directory(running: Running) -> None:
         assert "content_dir" not in response.text
 
 
+def mailing_config(tmp_path: Path, server: SmtpServer, connections: int) -> Path:
+    """Settings under tmp_path sending by SMTP to `server` over `connections` connections, with
+    the project's listing in the content and no periodic scan to come in between."""
+    config = write_settings(
+        tmp_path,
+        f'[email]\ntransport = "smtp"\n[smtp]\nhost = "{server.host}"\nport = {server.port}\n'
+        f"[digest]\nconnections = {connections}\n[service]\nscan_interval = 3600\n",
+    )
+    (tmp_path / "content" / "listing.txt").write_text(LISTING, encoding="utf-8")
+    return config
+
+
 def news_and_subscribers(config: Path, count: int, frequency: str = "daily") -> None:
     """An archive scanned days ago, news since, and subscribers who signed up before it."""
     settings = load_settings(config, environ={})
@@ -278,12 +290,7 @@ def test_the_leader_forgets_digests_sent_long_ago(
 def test_sigterm_mid_send_finishes_or_resumes_without_loss(tmp_path: Path) -> None:
     subscribers, connections = 40, 2
     with slow(0.05) as server:
-        config = write_settings(
-            tmp_path,
-            f'[email]\ntransport = "smtp"\n[smtp]\nhost = "{server.host}"\nport = {server.port}\n'
-            f"[digest]\nconnections = {connections}\n[service]\nscan_interval = 3600\n",
-        )
-        (tmp_path / "content" / "listing.txt").write_text(LISTING, encoding="utf-8")
+        config = mailing_config(tmp_path, server, connections)
         news_and_subscribers(config, subscribers)
         first = Running(config, free_port())
         server.wait_for(5, timeout=START)
