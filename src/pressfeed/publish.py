@@ -150,15 +150,19 @@ class _Outputs:
         """The hash naming what a file would be rendered from: `shown`, whose repr is complete."""
         return hashlib.sha256(f"{self.fingerprint}\n{shown!r}".encode()).hexdigest()
 
+    def current(self, path: str, inputs: str) -> bool:
+        """Whether the file on disk is as written from these inputs."""
+        known = self.known.get(path)
+        return known is not None and known.inputs == inputs and _as_written(self.root / path, known)
+
     def write(
         self, path: str, inputs: str, render: Callable[[], bytes], report: PublishReport
     ) -> bool:
         """Whether the file's bytes changed."""
-        target = self.root / path
-        known = self.known.get(path)
-        if known is not None and known.inputs == inputs and _as_written(target, known):
+        if self.current(path, inputs):
             report.unchanged += 1
             return False
+        target = self.root / path
         written = write_if_changed(target, render())
         report.count(written)
         found = target.stat()
@@ -669,20 +673,34 @@ def _write_pages(
     report: PublishReport,
     fingerprint: str,
 ) -> None:
-    """Release pages, given as (id, newer, older) release ids."""
-    env = environment([settings.templates_dir])
-    site = site_for(settings)
+    """Release pages, given as (id, newer, older) release ids. A page's inputs are its
+    release's signature and its neighbours' headlines: only the pages to render are read whole."""
     paths = [release_path(i) for i, _, _ in pages]
     outputs = _Outputs(connection, settings, fingerprint, paths)
-    found = store.releases_by_id(connection, [i for i, _, _ in pages])
+    signed = store.release_signatures(connection, [i for i, _, _ in pages])
     beside = store.headlines_by_id(connection, {n for _, *pair in pages for n in pair if n})
+    todo: list[tuple[str, tuple[Headline | None, Headline | None], str]] = []
     for release_id, newer, older in pages:
+        signature = signed.get(release_id)
+        if signature is None:
+            continue
+        near = (None, None) if signature.withdrawn else (_get(beside, newer), _get(beside, older))
+        inputs = outputs.inputs((signature, near))
+        if outputs.current(release_path(release_id), inputs):
+            report.unchanged += 1
+        else:
+            todo.append((release_id, near, inputs))
+    if not todo:
+        return
+    env = environment([settings.templates_dir])
+    site = site_for(settings)
+    found = store.releases_by_id(connection, [i for i, _, _ in todo])
+    for release_id, near, inputs in todo:
         stored = found.get(release_id)
         if stored is None:
             continue
-        near = (None, None) if stored.withdrawn_at else (_get(beside, newer), _get(beside, older))
         render = partial(_release_page, env, settings, site, stored, near)
-        outputs.write(release_path(release_id), outputs.inputs((stored, near)), render, report)
+        outputs.write(release_path(release_id), inputs, render, report)
 
 
 def _get(headlines: Mapping[str, Headline], release_id: str | None) -> Headline | None:

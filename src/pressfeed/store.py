@@ -928,6 +928,35 @@ def releases_by_id(connection: Connection, release_ids: Iterable[str]) -> dict[s
     return found
 
 
+# Every column but the text, which `text_hash` stands for.
+_RELEASE_SIGNED = tuple(c for c in releases.c if c.name not in ("paragraphs", "contacts"))
+
+
+@dataclass(frozen=True)
+class ReleaseSignature:
+    """What the store holds of a release, its text as its hash and its topics with their
+    evidence: cheap to read, and different whenever its `StoredRelease` would be."""
+
+    values: tuple[object, ...]
+    withdrawn: bool
+
+
+def release_signatures(
+    connection: Connection, release_ids: Iterable[str]
+) -> dict[str, ReleaseSignature]:
+    """The signatures of the stored releases with these ids, withdrawn or not."""
+    ids = sorted(set(release_ids))
+    found: dict[str, ReleaseSignature] = {}
+    for start in range(0, len(ids), _IN_BATCH):
+        chunk = ids[start : start + _IN_BATCH]
+        tagged = _tagging(connection, chunk)
+        query = select(*_RELEASE_SIGNED).where(releases.c.id.in_(chunk))
+        for row in connection.execute(query):
+            values = (*row, tagged.get(row.id, ((), ())))
+            found[row.id] = ReleaseSignature(values, row.withdrawn_at is not None)
+    return found
+
+
 def release_by_id(connection: Connection, release_id: str) -> StoredRelease | None:
     return releases_by_id(connection, [release_id]).get(release_id)
 
