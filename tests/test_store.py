@@ -175,6 +175,39 @@ def test_topics_keep_their_reasons(engine: Engine) -> None:
     assert stored.reasons == (TopicReason("health", 6.0), reason)  # a bare score: no reason
 
 
+def test_a_release_signature_changes_with_whatever_its_page_shows(engine: Engine) -> None:
+    save(engine, make_release("r1"), "h1", T0)
+    save(engine, make_release("r2", position=1), "h1", T0)
+
+    def signature() -> store.ReleaseSignature:
+        with engine.connect() as connection:
+            return store.release_signatures(connection, ["r1", "missing"])["r1"]
+
+    seen = [signature()]
+    assert signature() == seen[0]  # read again, nothing changed
+    save(engine, make_release("r1", body="Geneva – Other text."), "h2", T1)
+    seen.append(signature())
+    save(engine, make_release("r1", body="Geneva – Other text.", place="Tripoli"), "h2", T1)
+    seen.append(signature())
+    steps: list[dict[str, dict[str, float | TopicReason]]] = [
+        {"r1": {"libya": 6.0}},
+        {"r1": {"libya": TopicReason("libya", 6.0, (("Tripoli", "headline"),))}},
+        {"r1": {"libya": TopicReason("libya", 6.0, (("Tripoli", "lead"),))}},
+        {"r2": {"health": 6.0}},  # another release's topics: r1's page is the same
+    ]
+    for scores in steps:
+        with engine.begin() as connection:
+            store.set_topics(connection, scores)
+        seen.append(signature())
+    assert not seen[-1].withdrawn
+    with engine.begin() as connection:
+        store.withdraw_releases(connection, ["r1"], T1)
+    seen.append(signature())
+    assert seen[-1].withdrawn
+    assert len(set(seen)) == len(seen) - 1  # each change told apart; r2's left r1's alone
+    assert seen[-2] == seen[-3]
+
+
 def test_meta_values_are_replaced(engine: Engine) -> None:
     with engine.begin() as connection:
         assert store.meta_value(connection, "k") is None

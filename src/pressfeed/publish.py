@@ -883,9 +883,9 @@ def _write_topic_pages(
     sizes = [total - last * length] + [length] * (len(numbers) - 1)
     for number, size in zip(numbers, sizes, strict=True):
         shown = tuple(itertools.islice(rows, size))
-        page = _topic_page(settings, slug, number, last, shown, total)
-        render = partial(_render_topic_page, settings, page)
-        inputs = outputs.inputs(page)
+        # With the settings in the fingerprint, these make the whole page: it is built to render.
+        inputs = outputs.inputs((slug, number, last, shown, total))
+        render = partial(_render_topic_page, settings, slug, number, last, shown, total)
         outputs.write(folder_page(topic_location(slug, number)), inputs, render, report)
 
 
@@ -925,7 +925,15 @@ def _topic_page(
     )
 
 
-def _render_topic_page(settings: Settings, page: TopicPage) -> bytes:
+def _render_topic_page(
+    settings: Settings,
+    slug: str,
+    number: int | None,
+    last: int,
+    shown: Sequence[Headline],
+    total: int,
+) -> bytes:
+    page = _topic_page(settings, slug, number, last, shown, total)
     env = environment([settings.templates_dir])
     return render_topic_page(env, site_for(settings), page).encode()
 
