@@ -1,10 +1,10 @@
-"""Searching the live releases: the `SearchIndex` interface and its SQLite FTS5 implementation.
+"""Searching the live releases: the `SearchIndex` interface and the store's index behind it.
 
 The web's search pages and feeds and the digests of subscribers who follow a query ask an
-index for release ids; the query comes from `query.parse_query`. The SQLite index is a table
-of the store kept in step with the releases by triggers (see `store.MIGRATIONS`); another
-database would bring an index of its own kind (PostgreSQL's tsvector, say) behind the same
-interface.
+index for release ids; the query comes from `query.parse_query`. The index is a table of the
+store kept in step with the releases by triggers (see `store.MIGRATIONS`): SQLite FTS5, or a
+tsvector with a GIN index on PostgreSQL. Both find the same releases; their rankings differ
+in detail (bm25 against ts_rank), the headline counting most in both.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class SearchIndex(Protocol):
         ...
 
 
-class SqliteSearchIndex:
-    """The FTS5 index in the store's SQLite database, read through one connection."""
+class StoreSearchIndex:
+    """The full-text index in the store's database, read through one connection."""
 
     def __init__(self, connection: Connection, *, timeout: float | None = None) -> None:
         self.connection = connection
@@ -76,6 +76,6 @@ class MissingIndex:
 
 def search_index(connection: Connection, *, timeout: float | None = None) -> SearchIndex:
     """The index of the store `connection` reaches."""
-    if connection.dialect.name != "sqlite":
+    if connection.dialect.name not in ("sqlite", "postgresql"):
         return MissingIndex(connection)
-    return SqliteSearchIndex(connection, timeout=timeout)
+    return StoreSearchIndex(connection, timeout=timeout)

@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,6 +340,78 @@ def _create_search_index(connection: Connection) -> None:
             connection.execute(text(statement))
 
 
+def _accent_table() -> tuple[str, str]:
+    """Latin letters with diacritics and their bare lower-case letters, for `translate()`."""
+    plain, bare = [], []
+    for code in range(0xC0, 0x250):
+        letter = chr(code)
+        base = unicodedata.normalize("NFKD", letter)[0]
+        if base != letter and base.isascii() and base.isalpha():
+            plain.append(letter)
+            bare.append(base.lower())
+    return "".join(plain), "".join(bare)
+
+
+_ACCENTED, _BARE = _accent_table()
+# PostgreSQL's full-text index: one weighted tsvector per live release (headline A, place and
+# organisation B, body D), in the 'simple' configuration (no stemming, as FTS5's unicode61),
+# its accents taken off by `pressfeed_fold` (a function of the store's own: the unaccent
+# extension may not be installed). Kept in step by a trigger, like SQLite's index.
+search_vectors = Table(
+    "search_vectors",
+    metadata,
+    Column("release_id", String, primary_key=True),
+    Column("document", Text, nullable=False),
+)
+_POSTGRES_DOCUMENT = """
+    setweight(to_tsvector('simple', pressfeed_fold(R.title)), 'A')
+    || setweight(to_tsvector('simple',
+        pressfeed_fold(concat_ws(' ', R.place, R.organisation))), 'B')
+    || setweight(to_tsvector('simple', pressfeed_fold(
+        (SELECT string_agg(value, ' ') FROM json_array_elements_text(R.paragraphs::json)))), 'D')"""
+_POSTGRES_SEARCH_INDEX = (
+    f"""CREATE FUNCTION pressfeed_fold(value text) RETURNS text LANGUAGE sql IMMUTABLE
+        AS $$ SELECT lower(translate(value, '{_ACCENTED}', '{_BARE}')) $$""",
+    "CREATE TABLE search_vectors (release_id TEXT PRIMARY KEY, document tsvector NOT NULL)",
+    "CREATE INDEX search_vectors_document ON search_vectors USING gin (document)",
+    "CREATE TABLE search_changes (version INTEGER NOT NULL)",
+    "INSERT INTO search_changes VALUES (0)",
+    f"""CREATE FUNCTION pressfeed_index_release() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            DELETE FROM search_vectors WHERE release_id = OLD.id;
+        END IF;
+        IF TG_OP <> 'DELETE' AND NEW.withdrawn_at IS NULL THEN
+            INSERT INTO search_vectors
+                SELECT R.id, {_POSTGRES_DOCUMENT} FROM (SELECT NEW.*) AS R;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE FUNCTION pressfeed_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE search_changes SET version = version + 1;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER releases_indexed AFTER INSERT OR DELETE OR UPDATE OF
+        id, title, place, paragraphs, organisation, withdrawn_at ON releases
+        FOR EACH ROW EXECUTE FUNCTION pressfeed_index_release()""",
+    *(
+        f"""CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION pressfeed_count_change()"""
+        for table in ("releases", "release_topics")
+    ),
+    f"""INSERT INTO search_vectors SELECT R.id, {_POSTGRES_DOCUMENT}
+        FROM releases AS R WHERE R.withdrawn_at IS NULL""",
+)
+
+
+def _create_postgres_search_index(connection: Connection) -> None:
+    """PostgreSQL's full-text index of live releases, filled from the releases there are."""
+    if connection.dialect.name == "postgresql":
+        for statement in _POSTGRES_SEARCH_INDEX:
+            connection.execute(text(statement))
+
+
 # Appended only: a database at version N runs migrations N+1.. in order, each in one transaction.
 # Tables are declared with SQLAlchemy types, which each backend compiles to its own DDL; the
 # other steps are SQL that SQLite and PostgreSQL both run.
@@ -529,6 +602,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE outbox ADD COLUMN claimed_until TIMESTAMP",
         "CREATE INDEX outbox_claims ON outbox (status, claimed_until)",
     ),
+    # Searching on PostgreSQL: its own full-text index, as SQLite has had since the one above.
+    _create_postgres_search_index,
 )
 
 
@@ -2060,7 +2135,7 @@ def search_release_ids(
 
     `among` keeps those ids only. Past `timeout` seconds the search stops with
     SearchTimeoutError."""
-    statement = _search_statement(query, ranked)
+    statement = _search_statement(query, ranked, connection.dialect.name)
     with _time_bound(connection, timeout):
         if among is None:
             return list(connection.execute(statement.limit(limit)).scalars())
@@ -2072,15 +2147,16 @@ def search_release_ids(
         return found[:limit]
 
 
-def _search_statement(query: SearchQuery, ranked: bool) -> Any:
+def _search_statement(query: SearchQuery, ranked: bool, database: str) -> Any:
     statement = select(releases.c.id).where(releases.c.withdrawn_at.is_(None))
     order: list[Any] = []
+    matching = _postgres_matching if database == "postgresql" else _sqlite_matching
     if query.groups:
-        matched = _matching(_fts_all(query.groups), rank=True).subquery()
+        matched = matching(query.groups, rank=True).subquery()
         statement = statement.join(matched, matched.c.release_id == releases.c.id)
         order = [matched.c.rank] if ranked else []
     if query.excluded:
-        excluded = _matching(_fts_any(query.excluded), rank=False)
+        excluded = matching([query.excluded], rank=False)
         statement = statement.where(releases.c.id.not_in(excluded))
     if query.after:
         statement = statement.where(releases.c.date > query.after)
@@ -2094,14 +2170,35 @@ def _search_statement(query: SearchQuery, ranked: bool) -> Any:
     return statement.order_by(*order, *newest)
 
 
-def _matching(match: str, *, rank: bool) -> Any:
-    """The releases whose indexed text matches an FTS5 expression, with their bm25 score."""
+def _sqlite_matching(groups: Sequence[Sequence[SearchTerm]], *, rank: bool) -> Any:
+    """The releases whose text has, of every group, one of its terms, with their bm25 score
+    (the lower, the better)."""
     table: Any = literal_column("search_text")
     columns: list[Any] = [search_docs.c.release_id]
     if rank:
         columns.append(func.bm25(table, *_WEIGHTS).label("rank"))
     joined = search_text.join(search_docs, search_docs.c.doc == search_text.c.rowid)
-    return select(*columns).select_from(joined).where(table.op("MATCH")(match))
+    return select(*columns).select_from(joined).where(table.op("MATCH")(_fts_all(groups)))
+
+
+_SIMPLE: Any = literal_column("'simple'::regconfig")
+
+
+def _postgres_matching(groups: Sequence[Sequence[SearchTerm]], *, rank: bool) -> Any:
+    """As `_sqlite_matching`, through PostgreSQL's index: each term is a phrase of the words it
+    splits into as the text was split; the rank is ts_rank's, negated to sort the same way."""
+    wanted: Any = None
+    for group in groups:
+        anyone: Any = None
+        for term in group:
+            phrase = func.phraseto_tsquery(_SIMPLE, func.pressfeed_fold(term.text))
+            anyone = phrase if anyone is None else anyone.op("||")(phrase)
+        wanted = anyone if wanted is None else wanted.op("&&")(anyone)
+    document = search_vectors.c.document
+    columns: list[Any] = [search_vectors.c.release_id]
+    if rank:
+        columns.append((-func.ts_rank(document, wanted)).label("rank"))
+    return select(*columns).where(document.op("@@")(wanted))
 
 
 def _tagged(slugs: Sequence[str]) -> Any:
@@ -2122,7 +2219,11 @@ def _fts_any(terms: Sequence[SearchTerm]) -> str:
 
 @contextlib.contextmanager
 def _time_bound(connection: Connection, seconds: float | None) -> Iterator[None]:
-    """Stop what runs inside after `seconds` with SearchTimeoutError (SQLite only)."""
+    """Stop what runs inside after `seconds` with SearchTimeoutError."""
+    if seconds is not None and connection.dialect.name == "postgresql":
+        with _postgres_time_bound(connection, seconds):
+            yield
+        return
     raw = connection.connection.driver_connection
     if seconds is None or not isinstance(raw, sqlite3.Connection):
         yield
@@ -2137,3 +2238,23 @@ def _time_bound(connection: Connection, seconds: float | None) -> Iterator[None]
         raise
     finally:
         raw.set_progress_handler(None, 0)
+
+
+_SET_TIMEOUT = text("SELECT set_config('statement_timeout', :value, true)")
+
+
+@contextlib.contextmanager
+def _postgres_time_bound(connection: Connection, seconds: float) -> Iterator[None]:
+    """The statement timeout for what runs inside, in a savepoint: a cancelled search takes
+    back only its own work, and the transaction around it goes on."""
+    bound = f"{max(1, round(seconds * 1000))}ms"
+    try:
+        with connection.begin_nested():
+            before = connection.execute(text("SHOW statement_timeout")).scalar_one()
+            connection.execute(_SET_TIMEOUT, {"value": bound})
+            yield
+            connection.execute(_SET_TIMEOUT, {"value": before})
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == "57014":  # query_canceled
+            raise SearchTimeoutError(seconds) from error
+        raise
