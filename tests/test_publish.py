@@ -418,6 +418,66 @@ def test_a_full_publish_with_nothing_changed_renders_nothing_and_waits_for_no_di
     assert synced == [published.output_dir]
 
 
+def refuse_reading_releases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any reading of what a release page or a feed is rendered from fail."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a release was read")
+
+    for name in ("release_signatures", "releases_by_id", "feed_signatures", "feed_headlines"):
+        monkeypatch.setattr(store, name, refuse)
+
+
+def test_a_full_publish_of_an_unchanged_store_checks_the_files_and_reads_no_release(
+    published: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(published, engine, full=True)
+    before = outputs(published)
+    with monkeypatch.context() as patched:
+        refuse_reading_releases(patched)
+        again = publish(published, engine, full=True)
+    assert (again.written, again.rendered) == (0, [])
+    assert outputs(published) == before
+    (published.output_dir / "archive" / "health" / "2024-04-2.atom").write_text("<feed/>")
+    with monkeypatch.context() as patched:
+        refuse_reading_releases(patched)
+        tidied = publish(published, engine, full=True)  # a stray file is no reason to read
+    assert tidied.removed == 1
+    assert outputs(published) == before
+
+
+def test_a_change_no_publish_went_over_is_found_by_the_next_full_one(
+    published: Settings, engine: Engine
+) -> None:
+    publish(published, engine, full=True)
+    archive = published.output_dir / "archive" / "all" / "2024-03.atom"
+    before = archive.read_bytes()
+    with engine.begin() as connection:  # changed in the store, marked nowhere
+        stored = next(s for s in store.live_releases(connection) if s.release.date.month == 3)
+        store.set_topics(connection, {stored.release.id: {"health": 5.0, "governance": 5.0}})
+    publish(published, engine)  # a publish of what was marked: nothing
+    assert archive.read_bytes() == before
+    publish(published, engine, full=True)
+    assert archive.read_bytes() != before
+
+
+def test_files_a_publish_removed_are_not_taken_for_files_removed_by_hand(
+    published: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = published.output_dir / "archive" / "health"
+    assert (folder / "2024-04.atom").is_file()
+    (published.content_dir / "health.txt").unlink()
+    scan(published, engine, minutes=5)
+    publish(published, engine)  # April loses its health release: its pages go
+    assert not (folder / "2024-04.atom").exists()
+    publish(published, engine, full=True)
+    with monkeypatch.context() as patched:
+        refuse_reading_releases(patched)
+        again = publish(published, engine, full=True)
+    assert (again.written, again.removed) == (0, 0)
+    assert not (folder / "2024-04.atom").exists()
+
+
 def test_a_full_publish_rewrites_what_was_changed_or_removed_by_hand(
     published: Settings, engine: Engine
 ) -> None:

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ from pressfeed.templating import environment, long_month
 log = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "publish_fingerprint"
+VERSION_KEY = "published_version"  # the store's count of changes that the last publish saw
 SLUGS_KEY = "published_slugs"
 PAGES_KEY = "archive_months"  # per feed: its archive pages as last published
 COUNTS_KEY = "browse_counts"  # per feed: its releases by month and kind of date, as published
@@ -192,9 +194,20 @@ def publish(
         mark = store.pending_mark(connection)
         stale = store.meta_value(connection, FINGERPRINT_KEY) != fingerprint
         quiet = last_change(connection, now)
+        version = str(store.search_version(connection))
+        checked = None
+        if full and not stale and not todo:
+            checked = _as_published(connection, settings, version)
+        if checked is not None:
+            full = False  # the store is as the last full publish left it, and so is every file
+            report.unchanged = checked
+            _tidy(connection, settings, report)
         if full or stale or "everything" in todo or not _index_path(settings).exists():
             todo = _everything(connection, settings) | {"everything": {""}}
             _remove_dropped_topics(connection, settings, report)
+        # A publish of what was marked leaves the count of changes alone: only one that went
+        # over everything says that every file is as the store is.
+        whole = checked is not None or "everything" in todo
         # Many files: one sync for all beats two fsyncs each; the pending rows outlive it.
         bulk = len(todo.get("release", ())) > BULK_FILES or "everything" in todo
         if bulk:
@@ -213,8 +226,10 @@ def publish(
             _write_front(connection, settings, report, quiet)
             if sync is not None and not (report.written or report.removed):
                 sync.skip()  # nothing to make durable: no need to wait for the disk
+        gone = _records_of_missing_files(connection, settings) if report.removed else []
     with engine.begin() as connection:
         store.save_output_records(connection, report.rendered)
+        store.forget_output_records(connection, gone)
         store.clear_pending(connection, todo, up_to=mark)
         for slug, listed in months.items():
             store.set_meta_value(connection, f"{PAGES_KEY}/{slug}", json.dumps(listed))
@@ -222,6 +237,8 @@ def publish(
             store.set_meta_value(connection, f"{COUNTS_KEY}/{slug}", _dump_counts(found))
         store.save_links_as_written(connection, links)
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
+        if whole:
+            store.set_meta_value(connection, VERSION_KEY, version)
         if store.meta_value(connection, FIRST_PUBLISH_KEY) is None:
             store.set_meta_value(connection, FIRST_PUBLISH_KEY, now.isoformat())
         store.set_meta_value(connection, SLUGS_KEY, json.dumps(_slugs(settings)))
@@ -234,6 +251,48 @@ def publish(
         report.removed,
     )
     return report
+
+
+def _as_published(connection: Connection, settings: Settings, version: str) -> int | None:
+    """How many files the last publish recorded, when no release or topic changed since (the
+    store's count of changes is the one it saw) and each of them is on disk as it wrote it;
+    else None. Then a full publish has nothing to render: hashing each file's inputs again
+    would only say so."""
+    if store.meta_value(connection, VERSION_KEY) != version:
+        return None
+    root, count = str(settings.output_dir), 0
+    for path, size, mtime_ns in store.output_sizes(connection):
+        try:
+            found = os.stat(os.path.join(root, path))  # not pathlib: a third of the time
+        except OSError:
+            return None
+        if (found.st_size, found.st_mtime_ns) != (size, mtime_ns):
+            return None
+        count += 1
+    return count
+
+
+def _records_of_missing_files(connection: Connection, settings: Settings) -> list[str]:
+    """The recorded files that are not on disk: removed by this publish, so that the next full
+    one does not take them for files removed by hand."""
+    root = str(settings.output_dir)
+    found = store.output_sizes(connection)
+    return [path for path, _, _ in found if not os.path.exists(os.path.join(root, path))]
+
+
+def _tidy(connection: Connection, settings: Settings, report: PublishReport) -> None:
+    """What a full publish removes besides writing: temporaries a killed writer left, archive
+    files that are no page, topic pages past the last (as `_write_feeds` and
+    `_write_topic_pages` do), here from what the last publish recorded."""
+    report.removed += remove_stale_temporaries(_output(settings), STALE_TEMPORARY)
+    for slug in _slugs(settings):
+        pages = _published_pages(connection, slug)
+        if pages is not None:
+            _remove_stale_archives(settings, slug, pages, None, report)
+        counts = _published_counts(connection, slug)
+        if counts is not None:
+            last = older_pages(sum(counts.values()), settings.page_length)
+            report.removed += _remove_pages_past(settings.output_dir, slug, last)
 
 
 def last_change(connection: Connection, now: dt.datetime) -> dt.datetime:

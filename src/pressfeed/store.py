@@ -862,6 +862,20 @@ def output_records(connection: Connection, paths: Sequence[str]) -> dict[str, Ou
     return found
 
 
+def output_sizes(connection: Connection) -> Iterator[tuple[str, int, int]]:
+    """Every published file the store has a record of, as (path, size, mtime_ns): streamed."""
+    query = select(outputs.c.path, outputs.c.size, outputs.c.mtime_ns)
+    for path, size, mtime_ns in connection.execute(query):
+        yield path, int(size), int(mtime_ns)
+
+
+def forget_output_records(connection: Connection, paths: Sequence[str]) -> None:
+    """Drop the records of these published files (removed since)."""
+    for start in range(0, len(paths), _IN_BATCH):
+        chunk = paths[start : start + _IN_BATCH]
+        connection.execute(delete(outputs).where(outputs.c.path.in_(chunk)))
+
+
 def save_output_records(connection: Connection, records: Sequence[OutputRecord]) -> None:
     """Insert or replace the records of these published files."""
     paths = [r.path for r in records]
