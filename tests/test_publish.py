@@ -478,6 +478,19 @@ def test_files_a_publish_removed_are_not_taken_for_files_removed_by_hand(
     assert not (folder / "2024-04.atom").exists()
 
 
+def test_a_hub_named_in_the_settings_reaches_every_feed_at_the_next_publish(
+    published: Settings, engine: Engine
+) -> None:
+    hubbed = dataclasses.replace(
+        published, service=dataclasses.replace(published.service, websub=True)
+    )
+    publish(hubbed, engine)
+    feed = parse(hubbed, "health.atom")
+    assert f"{hubbed.site_url}hub" in [link.href for link in feed.feed.links if link.rel == "hub"]
+    archive = parse(hubbed, "archive/health/2024-03.atom")
+    assert "hub" not in [link.rel for link in archive.feed.links]  # archives are not pushed
+
+
 def test_a_full_publish_rewrites_what_was_changed_or_removed_by_hand(
     published: Settings, engine: Engine
 ) -> None:

@@ -151,6 +151,20 @@ def test_punctuation_in_a_word_is_not_query_syntax(corpus: Engine) -> None:
     assert found(corpus, "e-mail c++ 10% it's") == []  # FTS5 syntax, were it not quoted
 
 
+def test_words_are_split_at_punctuation_as_in_the_text(corpus: Engine) -> None:
+    save(corpus, [make_release("mail", "Write an e mail to the office’s desk.", title="Contacts")])
+    assert found(corpus, "e-mail") == ["mail"]
+    assert found(corpus, '"office s desk"') == ["mail"]
+    assert found(corpus, "office’s") == ["mail"]
+
+
+def test_a_release_with_no_body_is_found_by_its_headline(corpus: Engine) -> None:
+    teaser = make_release("teaser", title="Teaser of a rescue in Lampedusa", paragraphs=())
+    with corpus.begin() as connection:
+        store.save_releases(connection, [(teaser, "h")], {}, T0)
+    assert found(corpus, "lampedusa") == ["teaser"]
+
+
 def test_ranked_puts_the_best_match_first_newest_otherwise(corpus: Engine) -> None:
     fillers = [
         make_release(

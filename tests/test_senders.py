@@ -258,8 +258,13 @@ def sender(config: Path, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+# Seconds a sender process may take to send all it can: a bound against a hang, not a
+# measure, since a loaded machine takes many times its usual second or two.
+FINISH = 60.0
+
+
 def finished(process: subprocess.Popen[str]) -> str:
-    out, err = process.communicate(timeout=WAIT)
+    out, err = process.communicate(timeout=FINISH)
     assert process.returncode == 0, err
     return out
 

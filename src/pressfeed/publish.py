@@ -226,7 +226,9 @@ def publish(
             _write_front(connection, settings, report, quiet)
             if sync is not None and not (report.written or report.removed):
                 sync.skip()  # nothing to make durable: no need to wait for the disk
-        gone = _records_of_missing_files(connection, settings) if report.removed else []
+        gone = []
+        if report.removed or "everything" in todo:  # also records left by older versions
+            gone = _records_of_missing_files(connection, settings)
     with engine.begin() as connection:
         store.save_output_records(connection, report.rendered)
         store.forget_output_records(connection, gone)
@@ -239,6 +241,8 @@ def publish(
         store.set_meta_value(connection, FINGERPRINT_KEY, fingerprint)
         if whole:
             store.set_meta_value(connection, VERSION_KEY, version)
+        elif report.written or report.removed:  # perhaps from a snapshot older than the last
+            store.delete_meta_value(connection, VERSION_KEY)
         if store.meta_value(connection, FIRST_PUBLISH_KEY) is None:
             store.set_meta_value(connection, FIRST_PUBLISH_KEY, now.isoformat())
         store.set_meta_value(connection, SLUGS_KEY, json.dumps(_slugs(settings)))
@@ -314,6 +318,7 @@ def publish_fingerprint(settings: Settings) -> str:
         str(settings.archive_length),
         str(settings.explain_topics),
         str(settings.page_length),
+        hub_url(settings) or "",  # named by every current feed
         repr([(t.slug, t.title, t.description) for t in settings.topics]),
         repr([(f.name, f.suffix, f.archived) for f in feed_formats()]),
     ]

@@ -3,8 +3,9 @@
 The web's search pages and feeds and the digests of subscribers who follow a query ask an
 index for release ids; the query comes from `query.parse_query`. The index is a table of the
 store kept in step with the releases by triggers (see `store.MIGRATIONS`): SQLite FTS5, or a
-tsvector with a GIN index on PostgreSQL. Both find the same releases; their rankings differ
-in detail (bm25 against ts_rank), the headline counting most in both.
+tsvector with a GIN index on PostgreSQL. Both split words at punctuation and ignore case and
+the accents of Latin letters; their rankings differ in detail (bm25 against ts_rank), the
+headline counting most in both.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import string
 import time
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -340,19 +341,28 @@ def _create_search_index(connection: Connection) -> None:
             connection.execute(text(statement))
 
 
-def _accent_table() -> tuple[str, str]:
-    """Latin letters with diacritics and their bare lower-case letters, for `translate()`."""
-    plain, bare = [], []
-    for code in range(0xC0, 0x250):
+# Quotes, guillemets, dashes, the ellipsis and bullets: where text copied from pages splits words.
+_UNICODE_PUNCTUATION = "‘’‚‛“”„«»‹›–—…·•"
+
+
+def _fold_table() -> tuple[str, str]:
+    """What `pressfeed_fold` maps, for `translate()`: Latin letters with diacritics to their
+    bare lower-case letter, and punctuation to a space, so that PostgreSQL splits words where
+    FTS5's unicode61 does ("e-mail" is "e mail" in both, not one hyphenated word)."""
+    source, target = [], []
+    for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
         letter = chr(code)
-        base = unicodedata.normalize("NFKD", letter)[0]
-        if base != letter and base.isascii() and base.isalpha():
-            plain.append(letter)
-            bare.append(base.lower())
-    return "".join(plain), "".join(bare)
+        bare = "".join(c for c in unicodedata.normalize("NFKD", letter) if c.isalnum())
+        if bare != letter and len(bare) == 1 and bare.isascii():  # not ligatures such as ĳ
+            source.append(letter)
+            target.append(bare.lower())
+    for mark in string.punctuation + _UNICODE_PUNCTUATION:
+        source.append(mark)
+        target.append(" ")
+    return "".join(source).replace("'", "''"), "".join(target)
 
 
-_ACCENTED, _BARE = _accent_table()
+_FOLDED, _FOLDS_TO = _fold_table()
 # PostgreSQL's full-text index: one weighted tsvector per live release (headline A, place and
 # organisation B, body D), in the 'simple' configuration (no stemming, as FTS5's unicode61),
 # its accents taken off by `pressfeed_fold` (a function of the store's own: the unaccent
@@ -367,16 +377,18 @@ _POSTGRES_DOCUMENT = """
     setweight(to_tsvector('simple', pressfeed_fold(R.title)), 'A')
     || setweight(to_tsvector('simple',
         pressfeed_fold(concat_ws(' ', R.place, R.organisation))), 'B')
-    || setweight(to_tsvector('simple', pressfeed_fold(
-        (SELECT string_agg(value, ' ') FROM json_array_elements_text(R.paragraphs::json)))), 'D')"""
+    || setweight(to_tsvector('simple', pressfeed_fold(coalesce(
+        (SELECT string_agg(value, ' ') FROM json_array_elements_text(R.paragraphs::json)),
+        ''))), 'D')"""
 _POSTGRES_SEARCH_INDEX = (
     f"""CREATE FUNCTION pressfeed_fold(value text) RETURNS text LANGUAGE sql IMMUTABLE
-        AS $$ SELECT lower(translate(value, '{_ACCENTED}', '{_BARE}')) $$""",
+        AS $fold$ SELECT lower(translate(value, '{_FOLDED}', '{_FOLDS_TO}')) $fold$""",
     "CREATE TABLE search_vectors (release_id TEXT PRIMARY KEY, document tsvector NOT NULL)",
     "CREATE INDEX search_vectors_document ON search_vectors USING gin (document)",
     "CREATE TABLE search_changes (version INTEGER NOT NULL)",
     "INSERT INTO search_changes VALUES (0)",
-    f"""CREATE FUNCTION pressfeed_index_release() RETURNS trigger LANGUAGE plpgsql AS $$
+    f"""CREATE FUNCTION pressfeed_index_release() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
     BEGIN
         IF TG_OP <> 'INSERT' THEN
             DELETE FROM search_vectors WHERE release_id = OLD.id;
@@ -387,7 +399,8 @@ _POSTGRES_SEARCH_INDEX = (
         END IF;
         RETURN NULL;
     END $$""",
-    """CREATE FUNCTION pressfeed_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION pressfeed_count_change() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
     BEGIN
         UPDATE search_changes SET version = version + 1;
         RETURN NULL;
