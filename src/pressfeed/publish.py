@@ -258,7 +258,7 @@ def publish(
 
 
 def _as_published(connection: Connection, settings: Settings, version: str) -> int | None:
-    """How many files the last publish recorded, when no release or topic changed since (the
+    """How many files the last full publish recorded, when no release or topic changed since (the
     store's count of changes is the one it saw) and each of them is on disk as it wrote it;
     else None. Then a full publish has nothing to render: hashing each file's inputs again
     would only say so."""
@@ -963,32 +963,6 @@ def _remove_pages_past(root: Path, slug: str, last: int) -> int:
     return removed
 
 
-def _topic_page(
-    settings: Settings,
-    slug: str,
-    number: int | None,
-    last: int,
-    shown: Sequence[Headline],
-    total: int,
-) -> TopicPage:
-    """Page `number` of a feed's releases (None: its first page), of `last` older pages."""
-    links: list[PageLink] = []
-    if number is not None:  # the page after the last older page is the first page
-        newer = None if number == last else number + 1
-        links.append(PageLink("prev", "Newer releases", topic_url(settings, slug, newer)))
-    older = (last if number is None else number - 1) or None
-    if older is not None:
-        links.append(PageLink("next", "Older releases", topic_url(settings, slug, older)))
-    return TopicPage(
-        links=feed_links(settings, slug),
-        url=topic_url(settings, slug, number),
-        releases=tuple(_listed(settings, h) for h in shown),
-        count=total if number is None else None,
-        pages=tuple(links),
-        archive_url=archive_url(settings, slug),
-    )
-
-
 def _render_topic_page(
     settings: Settings,
     slug: str,
@@ -997,7 +971,22 @@ def _render_topic_page(
     shown: Sequence[Headline],
     total: int,
 ) -> bytes:
-    page = _topic_page(settings, slug, number, last, shown, total)
+    """Page `number` of a feed's releases (None: its first page), of `last` older pages."""
+    links: list[PageLink] = []
+    if number is not None:  # the page after the last older page is the first page
+        newer = None if number == last else number + 1
+        links.append(PageLink("prev", "Newer releases", topic_url(settings, slug, newer)))
+    older = (last if number is None else number - 1) or None
+    if older is not None:
+        links.append(PageLink("next", "Older releases", topic_url(settings, slug, older)))
+    page = TopicPage(
+        links=feed_links(settings, slug),
+        url=topic_url(settings, slug, number),
+        releases=tuple(_listed(settings, h) for h in shown),
+        count=total if number is None else None,
+        pages=tuple(links),
+        archive_url=archive_url(settings, slug),
+    )
     env = environment([settings.templates_dir])
     return render_topic_page(env, site_for(settings), page).encode()
 
