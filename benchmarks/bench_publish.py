@@ -7,7 +7,8 @@ process and the median of the runs:
 - Hugo (Debian's `hugo`, a widely used static site generator written in Go) building the same
   releases, given as Markdown pages with a `topics` taxonomy: a page per release, a page and an
   RSS feed (the newest 50, as pressfeed's `feed_length`) per topic, into an empty folder; its
-  pages carry the same inline stylesheet as pressfeed's, so that both write pages of one weight.
+  templates make pressfeed's pages (the same head, navigation, topics with their feed links,
+  previous and next, footer, and stylesheet), so that both write pages of one weight.
 Files and bytes are what each wrote (bytes: the sum of file sizes).
 
     python benchmarks/bench_publish.py --size 20000 --runs 3 --out build/bench/publish.md
@@ -16,7 +17,6 @@ Files and bytes are what each wrote (bytes: the sum of file sizes).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -46,18 +46,88 @@ disableKinds = ["sitemap", "robotsTXT", "404"]
 [services.rss]
   limit = {FEED_LENGTH}
 """
-HUGO_SINGLE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ .Title }}</title>STYLE</head>
-<body><main><h1>{{ .Title }}</h1><p><time datetime="{{ .Date.Format "2006-01-02" }}">\
-{{ .Date.Format "2 January 2006" }}</time></p>{{ .Content }}
-<ul>{{ range .GetTerms "topics" }}<li><a href="{{ .Permalink }}">{{ .LinkTitle }}</a></li>\
-{{ end }}</ul></main></body></html>
+# Hugo's pages are pressfeed's release and list pages in Hugo's templates: the same head
+# (canonical, a feed link per topic, the stylesheet), navigation, topics with their feed
+# links, previous and next release, and footer, so that both sites weigh the same per page.
+HUGO_HEAD = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>{{ .Title }} – pressfeed</title>
+<link rel="canonical" href="{{ .Permalink }}">
+FEEDS<link rel="stylesheet" href="{{ "site.css" | absURL }}">
+</head>
+<body>
+<a class="skip" href="#main_content">Skip to content</a>
+<header>
+<p class="site"><a href="{{ .Site.BaseURL }}">pressfeed</a></p>
+<nav class="site" aria-label="Site">
+<ul class="inline">
+  <li><a href="{{ .Site.BaseURL }}">Topics and feeds</a></li>
+</ul>
+</nav>
+</header>
+<main id="main_content">
 """
-HUGO_LIST = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ .Title }}</title>STYLE</head>
-<body><main><h1>{{ .Title }}</h1><ul>{{ range first 50 .Pages }}\
-<li><a href="{{ .Permalink }}">{{ .Title }}</a></li>{{ end }}</ul></main></body></html>
+HUGO_FOOT = """</main>
+<footer>
+<p><a href="{{ .Site.BaseURL }}">pressfeed</a>: every topic and its feeds.</p>
+</footer>
+</body>
+</html>
 """
+HUGO_SINGLE = (
+    HUGO_HEAD.replace(
+        "FEEDS",
+        """{{ range .GetTerms "topics" }}<link rel="alternate" type="application/rss+xml" \
+title="{{ .LinkTitle }}" href="{{ .Permalink }}index.xml">
+{{ end }}""",
+    )
+    + """<article>
+<h1>{{ .Title }}</h1>
+<p class="meta">
+  <time datetime="{{ .Date.Format "2006-01-02" }}">{{ .Date.Format "2 January 2006" }}</time>
+  {{ with .Params.place }}· {{ . }}{{ end }}
+</p>
+{{ .Content }}
+</article>
+<h2>Topics</h2>
+<ul class="topic-list">
+{{ range .GetTerms "topics" }}  <li>
+    <a href="{{ .Permalink }}">{{ .LinkTitle }}</a>
+    <ul class="inline subscribe">
+  <li><a href="{{ .Permalink }}index.xml" type="application/rss+xml">RSS</a></li>
+</ul>
+  </li>
+{{ end }}</ul>
+<nav class="pages" aria-label="Releases before and after">
+<ul>
+{{ with .PrevInSection }}  <li>Previous release: <a rel="prev" href="{{ .Permalink }}">\
+{{ .Title }}</a></li>
+{{ end }}{{ with .NextInSection }}  <li>Next release: <a rel="next" href="{{ .Permalink }}">\
+{{ .Title }}</a></li>
+{{ end }}</ul>
+</nav>
+"""
+    + HUGO_FOOT
+)
+HUGO_LIST = (
+    HUGO_HEAD.replace(
+        "FEEDS",
+        """{{ with .OutputFormats.Get "rss" }}<link rel="alternate" \
+type="application/rss+xml" title="{{ $.Title }}" href="{{ .Permalink }}">
+{{ end }}""",
+    )
+    + """<h1>{{ .Title }}</h1>
+<ul class="latest">
+{{ range first 50 .Pages }}  <li><a href="{{ .Permalink }}">{{ .Title }}</a>
+    <time datetime="{{ .Date.Format "2006-01-02" }}">{{ .Date.Format "2 January 2006" }}</time></li>
+{{ end }}</ul>
+"""
+    + HUGO_FOOT
+)
 
 
 def main() -> None:
@@ -100,7 +170,7 @@ def run(work: Path, size: int, runs: int) -> str:
         empty.append(timed(lambda: pressfeed(config, "publish", "--full")))
         unchanged.append(timed(lambda: pressfeed(config, "publish", "--full")))
     ours = tree_size(output)
-    releases = export_for_hugo(config, work / "hugo", page_style(output))
+    releases = export_for_hugo(config, work / "hugo", output / "site.css")
     hugo_times: list[float] = []
     public = work / "public"
     for _ in range(runs):
@@ -134,15 +204,9 @@ def timed(action: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def page_style(output: Path) -> str:
-    """The inline stylesheet of pressfeed's release pages, for Hugo's pages to carry too."""
-    page = next((output / "releases").glob("*.html")).read_text(encoding="utf-8")
-    found = re.search(r"<style>.*?</style>", page, re.DOTALL)
-    return found[0] if found else ""
-
-
-def export_for_hugo(config: Path, site: Path, style: str) -> int:
-    """Every stored release as a Hugo page whose layouts carry `style`; the count of releases."""
+def export_for_hugo(config: Path, site: Path, stylesheet: Path) -> int:
+    """Every stored release as a Hugo page, and pressfeed's `stylesheet` as Hugo's; the count
+    of releases."""
     script = """
 import json, sys
 from pathlib import Path
@@ -160,6 +224,7 @@ with engine.connect() as connection:
             release = stored.release
             front = ["---", "title: " + json.dumps(release.title),
                      "date: " + release.date.isoformat(),
+                     "place: " + json.dumps(release.place or ""),
                      "topics: " + json.dumps(list(stored.topics)), "---", ""]
             body = "\\n\\n".join(release.paragraphs)
             (pages / f"{release.id}.md").write_text("\\n".join(front) + body + "\\n")
@@ -169,8 +234,10 @@ print(count)
     (site / "layouts" / "_default").mkdir(parents=True)
     (site / "hugo.toml").write_text(HUGO_CONFIG, encoding="utf-8")
     layouts = site / "layouts" / "_default"
-    (layouts / "single.html").write_text(HUGO_SINGLE.replace("STYLE", style), encoding="utf-8")
-    (layouts / "list.html").write_text(HUGO_LIST.replace("STYLE", style), encoding="utf-8")
+    (layouts / "single.html").write_text(HUGO_SINGLE, encoding="utf-8")
+    (layouts / "list.html").write_text(HUGO_LIST, encoding="utf-8")
+    (site / "static").mkdir()
+    shutil.copyfile(stylesheet, site / "static" / "site.css")
     found = subprocess.run(
         [sys.executable, "-c", script, str(config), str(site / "content" / "releases")],
         check=True,

@@ -28,6 +28,7 @@ from pressfeed.pages import (
     render_index,
     render_month_page,
     render_release,
+    render_stylesheet,
     render_topic_page,
     render_withdrawn,
 )
@@ -306,13 +307,22 @@ def test_pages_have_no_javascript(env: jinja2.Environment) -> None:
             assert not node.attrs.get("href", "").lower().startswith("javascript:")
 
 
-def test_layout_styles_are_inline_and_form_styles_in_site_css(env: jinja2.Environment) -> None:
-    page = index_page(env)
-    css = page.one("style").text()
+def test_every_page_links_the_one_stylesheet_and_carries_none_of_its_own(
+    env: jinja2.Environment,
+) -> None:
+    for page in all_pages(env):
+        assert page.all("style") == []
+        (sheet,) = page.one("head").all("link", rel="stylesheet")
+        assert sheet.attrs["href"] == f"{BASE}site.css"
+
+
+def test_site_css_holds_the_colours_the_layout_and_the_forms(env: jinja2.Environment) -> None:
+    css = render_stylesheet(env)
     assert "@media (prefers-color-scheme: dark)" in css
     assert re.search(r"@media \(min-width: \d+rem\)", css)
-    (sheet,) = page.all("link", rel="stylesheet")
-    assert sheet.attrs["href"] == f"{BASE}site.css"
+    assert "--background:" in css
+    assert "fieldset {" in css
+    assert css.count("{") == css.count("}")
 
 
 def test_pages_take_the_stylesheet_and_sign_up_urls_from_the_site(env: jinja2.Environment) -> None:
