@@ -1,6 +1,6 @@
-"""The pages people browse: a topic's releases in pages, month archives, the archive index, and
-release pages linked to their topics and to the releases before and after them; written as
-the feeds are, and only where a change shows."""
+"""The pages people browse: a topic's page of its newest releases leading on to its archive
+months, the archive index, and release pages linked to their topics and to the releases before
+and after them; written as the feeds are, and only where a change shows."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.test_pages import Node, parse
 from tests.test_publish import HEALTH, UNDATED, outputs
 from tests.test_web import serving
 
-LENGTH = 2  # page_length here: a few releases fill several pages
+LENGTH = 2  # page_length here: a few releases are more than a topic's page shows
 
 
 @pytest.fixture
@@ -92,6 +92,36 @@ def follow(settings: Settings, url: str, rel: str) -> list[tuple[str, Node]]:
     return pages
 
 
+def browse(settings: Settings, url: str) -> tuple[list[str], list[str]]:
+    """The headlines a topic's page at `url` lists, and those of the archive pages it leads to
+    (the one its "Older releases" names, and every page before and after that), newest first."""
+    first = page(settings, url)
+    older = pager(first, "next")
+    if older is None:
+        return listed(first), []
+    assert older.startswith(f"{settings.site_url}archive/"), older
+    back = follow(settings, older, "prev")
+    ahead = follow(settings, older, "next")[1:]
+    pages = [node for _, node in reversed(ahead)] + [node for _, node in back]
+    return listed(first), [title for node in pages for title in listed(node)]
+
+
+def assert_reaches_every_release(settings: Settings, engine: Engine, slug: str) -> None:
+    """A topic's page shows its newest releases; its older link goes to the archive page of the
+    next one, and the archive pages hold every release once."""
+    folder = "releases" if slug == "all" else f"topics/{slug}"
+    shown, archived = browse(settings, f"{settings.site_url}{folder}/")
+    order = feed_order(settings, engine, None if slug == "all" else slug)
+    assert shown == order[:LENGTH]
+    if len(order) > LENGTH:
+        older = pager(page(settings, f"{settings.site_url}{folder}/"), "next") or ""
+        assert order[LENGTH] in listed(page(settings, older))
+    else:
+        assert archived == []
+        return
+    assert sorted(archived) == sorted(order)
+
+
 def listed(node: Node) -> list[str]:
     """The headlines a page of releases lists, in its order."""
     (items,) = node.all("ul", **{"class": "latest"})
@@ -121,25 +151,37 @@ def seven(site: tuple[Settings, Engine]) -> tuple[Settings, Engine]:
 # --- a topic's pages ----------------------------------------------------------------------------
 
 
-def test_a_topic_s_pages_hold_every_release_once_newest_first(
+def test_a_topic_s_page_shows_its_newest_and_leads_on_to_every_older_release(
     seven: tuple[Settings, Engine],
 ) -> None:
     settings, engine = seven
-    first = f"{settings.site_url}topics/health/"
-    pages = follow(settings, first, "next")
-    titles = [title for _, node in pages for title in listed(node)]
-    assert titles == feed_order(settings, engine, "health")
-    assert len(titles) == 8
-    assert titles[-1] == "Volunteers early train in first aid"  # undated: after every dated one
-    sizes = [len(listed(node)) for _, node in pages]
-    assert LENGTH <= sizes[0] < 2 * LENGTH
-    assert set(sizes[1:]) == {LENGTH}
-    # Older pages are numbered from the oldest, so that they keep their releases as more arrive.
-    assert [url for url, _ in pages[1:]] == [
-        f"{first}page/{n}/" for n in range(len(pages) - 1, 0, -1)
+    assert_reaches_every_release(settings, engine, "health")
+    shown, archived = browse(settings, f"{settings.site_url}topics/health/")
+    assert shown == [
+        "Clinic March 7 opens for new arrivals",
+        "Clinic March 6 opens for new arrivals",
     ]
-    back = follow(settings, pages[-1][0], "prev")
-    assert [url for url, _ in back] == [url for url, _ in reversed(pages)]
+    assert archived[-1] == "Volunteers early train in first aid"  # its file's month: January
+    first = page(settings, f"{settings.site_url}topics/health/")
+    assert first.one("p", **{"class": "count"}).text() == "The newest 2 of 8 releases"
+    assert pager(first, "next") == f"{settings.site_url}archive/health/2024-03/"
+
+
+def test_older_releases_is_the_page_of_a_busy_month_that_holds_the_next_one(
+    tmp_path: Path,
+) -> None:
+    config = write_settings(tmp_path, f"page_length = {LENGTH}\narchive_length = 3\n")
+    settings = load_settings(config, environ={})
+    engine = store.open_store(settings.database)
+    for day in range(1, 8):
+        health(settings, day)  # March pages: 1-3, 4-6, 7
+    update(settings, engine, 0)
+    first = page(settings, f"{settings.site_url}topics/health/")
+    older = pager(first, "next")
+    assert older == f"{settings.site_url}archive/health/2024-03-2/"  # March 5 is on page 2
+    assert listed(page(settings, older))[1] == "Clinic March 5 opens for new arrivals"
+    assert_reaches_every_release(settings, engine, "health")
+    engine.dispose()
 
 
 def test_every_page_of_a_topic_offers_its_feeds_in_every_format(
@@ -147,20 +189,22 @@ def test_every_page_of_a_topic_offers_its_feeds_in_every_format(
 ) -> None:
     settings, _ = seven
     feeds = {f"{settings.site_url}health{form.suffix}" for form in feed_formats()}
-    for url, node in follow(settings, f"{settings.site_url}topics/health/", "next"):
+    first = f"{settings.site_url}topics/health/"
+    archive = pager(page(settings, first), "next") or ""
+    for url, node in [(first, page(settings, first)), *follow(settings, archive, "prev")]:
         main = node.one("main")
         assert feeds <= {a.attrs["href"] for a in main.all("a")}, url
         alternates = [link.attrs["href"] for link in node.one("head").all("link", rel="alternate")]
         assert alternates[0] == f"{settings.site_url}health.atom", url
         assert node.one("link", rel="canonical").attrs["href"] == url
-        assert node.one("h1").text() == "Health"
+        assert node.one("h1").text().startswith("Health"), url
 
 
-def test_every_release_is_listed_at_releases(seven: tuple[Settings, Engine]) -> None:
+def test_every_release_is_reached_from_releases(seven: tuple[Settings, Engine]) -> None:
     settings, engine = seven
-    pages = follow(settings, f"{settings.site_url}releases/", "next")
-    assert [t for _, node in pages for t in listed(node)] == feed_order(settings, engine, None)
-    assert f"{settings.site_url}all.atom" in {a.attrs["href"] for a in pages[0][1].all("a")}
+    assert_reaches_every_release(settings, engine, "all")
+    first = page(settings, f"{settings.site_url}releases/")
+    assert f"{settings.site_url}all.atom" in {a.attrs["href"] for a in first.all("a")}
 
 
 def test_the_index_links_each_topic_s_full_list(seven: tuple[Settings, Engine]) -> None:
@@ -281,12 +325,7 @@ def test_a_release_dated_today_rewrites_the_first_page_and_its_neighbours_only(
     update(settings, engine, 2)
     again = outputs(settings)
     changed = changed_since(after, again)
-    # 10 releases: a page filled and left the first page, and the page before it links to it.
-    assert {n for n in changed if n.startswith("topics/")} == {
-        "topics/health/index.html",
-        "topics/health/page/4/index.html",
-        "topics/health/page/3/index.html",
-    }
+    assert {n for n in changed if n.startswith("topics/")} == {"topics/health/index.html"}
     # The new release's page, and the page of the one before it, which now has a next release.
     releases = {n for n in changed if re.fullmatch(r"releases/[0-9a-f]+\.html", n)}
     (new,) = {n for n in releases if n not in after}
@@ -303,7 +342,7 @@ def test_whatever_changes_an_incremental_publish_leaves_a_full_one_nothing_to_do
     settings, engine = seven
     steps = [
         lambda: health(settings, 20),  # dated today
-        lambda: health(settings, 9, "February"),  # dated in the past: pages after it move
+        lambda: health(settings, 9, "February"),  # dated in the past
         lambda: undated(settings, "late", dt.datetime(2024, 5, 1, tzinfo=dt.UTC)),
         lambda: undated(settings, "mid", dt.datetime(2024, 3, 1, tzinfo=dt.UTC)),
         # Under the same id, a new date: the releases it stood between are neighbours now.
@@ -323,33 +362,62 @@ def test_whatever_changes_an_incremental_publish_leaves_a_full_one_nothing_to_do
         assert publish(settings, engine, full=True).removed == 0, f"step {number}"
         pages = {n for n in changed_since(before, outputs(settings)) if n.endswith(".html")}
         assert pages == set(), f"step {number}"
-        titles = [
-            t
-            for _, node in follow(settings, f"{settings.site_url}topics/health/", "next")
-            for t in listed(node)
-        ]
-        assert titles == feed_order(settings, engine, "health"), f"step {number}"
+        assert_reaches_every_release(settings, engine, "health")
 
 
-def test_pages_a_topic_no_longer_fills_are_removed(seven: tuple[Settings, Engine]) -> None:
+def test_a_release_dated_in_the_past_rewrites_its_month_not_the_newer_ones(
+    seven: tuple[Settings, Engine],
+) -> None:
+    settings, engine = seven
+    for month in ("April", "May", "June"):
+        health(settings, 1, month)
+    update(settings, engine, 1)
+    before = outputs(settings)
+    health(settings, 9, "February")
+    update(settings, engine, 2)
+    changed = {n for n in changed_since(before, outputs(settings)) if n.endswith(".html")}
+    browsing = {n for n in changed if not re.fullmatch(r"releases/[0-9a-f]+\.html", n)}
+    assert browsing == {
+        "archive/health/2024-02/index.html",  # its month, new
+        "archive/health/2024-03/index.html",  # links to the new month before it
+        "archive/health/2024-01/index.html",  # and so does the month after it
+        "archive/health/index.html",
+        "archive/all/2024-02/index.html",
+        "archive/all/2024-03/index.html",
+        "archive/all/2024-01/index.html",
+        "archive/all/index.html",
+        "topics/health/index.html",  # its count
+        "releases/index.html",
+        "index.html",  # the counts on the front page
+    }
+    assert_reaches_every_release(settings, engine, "health")
+
+
+def test_numbered_pages_of_an_older_version_go_with_a_full_publish(
+    seven: tuple[Settings, Engine],
+) -> None:
     settings, engine = seven
     folder = settings.output_dir / "topics" / "health" / "page"
-    assert sorted(p.name for p in folder.iterdir()) == ["1", "2", "3"]
-    for day in range(1, 6):
-        (settings.content_dir / f"health-March-{day}.txt").unlink()
-    update(settings, engine, 1)  # three left: one page holds them all
-    assert not folder.exists() or list(folder.iterdir()) == []
-    assert len(listed(page(settings, f"{settings.site_url}topics/health/"))) == 3
-    assert pager(page(settings, f"{settings.site_url}topics/health/"), "next") is None
+    for number in (1, 2):
+        (folder / str(number)).mkdir(parents=True)
+        (folder / str(number) / "index.html").write_text("<p>an older page</p>")
+    assert publish(settings, engine, full=True).removed == 2  # the short path too
+    assert not folder.exists()
+    (folder / "3").mkdir(parents=True)
+    (folder / "3" / "index.html").write_text("<p>an older page</p>")
+    scan_content(settings, engine, now=NOW)
+    assert publish(dataclasses.replace(settings, page_length=3), engine, full=True).removed == 1
+    assert not folder.exists()
 
 
-def test_a_new_page_length_lays_every_page_out_again(seven: tuple[Settings, Engine]) -> None:
+def test_a_new_page_length_lays_the_topic_page_out_again(seven: tuple[Settings, Engine]) -> None:
     settings, engine = seven
     longer = dataclasses.replace(settings, page_length=3)
     publish(longer, engine)
-    pages = follow(longer, f"{settings.site_url}topics/health/", "next")
-    assert [len(listed(node)) for _, node in pages] == [5, 3]  # 8 releases
-    assert sorted(p.name for p in (settings.output_dir / "topics/health/page").iterdir()) == ["1"]
+    first = page(longer, f"{settings.site_url}topics/health/")
+    assert len(listed(first)) == 3
+    older = pager(first, "next") or ""
+    assert "Clinic March 4 opens for new arrivals" in listed(page(longer, older))
 
 
 def test_a_dropped_topic_takes_its_pages_along(seven: tuple[Settings, Engine]) -> None:

@@ -243,7 +243,7 @@ def test_the_stop_topic_button_works_without_javascript(browser: object, served:
 
 @pytest.fixture
 def browsable(tmp_path: Path) -> Iterator[Served]:
-    """A site whose topics fill several pages of two releases."""
+    """A site whose topics hold more releases than a topic's page of two shows."""
     settings = load_settings(write_settings(tmp_path, "page_length = 2\n"), environ={})
     for day in range(1, 6):
         text = HEALTH.replace("2 April", f"{day} March").replace("Clinic", f"Clinic {day}")
@@ -254,11 +254,12 @@ def browsable(tmp_path: Path) -> Iterator[Served]:
     engine.dispose()
 
 
-def test_a_reader_goes_from_the_index_to_a_topic_its_older_page_and_release_to_release(
+def test_a_reader_goes_from_the_index_to_a_topic_its_archive_and_release_to_release(
     browser: object, browsable: Served
 ) -> None:
     with browsable.engine.connect() as connection:
         stream = [h.title for h in store.feed_headlines(connection, None)]
+        topic_stream = [h.title for h in store.feed_headlines(connection, "health")]
     url = browsable.url
     context = browser.new_context(viewport={"width": PHONE, "height": 800})  # type: ignore[attr-defined]
     p = context.new_page()
@@ -271,18 +272,19 @@ def test_a_reader_goes_from_the_index_to_a_topic_its_older_page_and_release_to_r
     p.screenshot(path=str(SHOTS / f"topic-{PHONE}.png"), full_page=True)
     assert p.evaluate("document.documentElement.scrollWidth") <= PHONE
 
-    pages = p.get_by_role("navigation", name="Pages of Health")
+    assert newest == topic_stream[:2]
+    pages = p.get_by_role("navigation", name="Older releases of Health")
     pages.get_by_role("link", name="Older releases").click()
-    assert p.url == f"{url}topics/health/page/2/"
-    older = p.locator("ul.latest li > a").all_inner_texts()
-    assert len(older) == 2
-    assert not set(newest) & set(older)  # the next page goes on where the first stopped
+    assert p.url == f"{url}archive/health/2024-03/"  # the month of the next older release
+    assert p.locator("h1").inner_text() == "Health: March 2024"
+    next_one = topic_stream[2]
+    assert next_one in p.locator("ul.latest li > a").all_inner_texts()
 
-    p.locator("ul.latest li > a").first.click()
-    assert p.locator("h1").inner_text() == older[0]
+    p.locator("ul.latest li > a", has_text=next_one).click()
+    assert p.locator("h1").inner_text() == next_one
     around = p.get_by_role("navigation", name="Releases before and after")
     around.locator("a[rel=next]").click()  # the release after it in time, of any topic
-    after = stream[stream.index(older[0]) - 1]
+    after = stream[stream.index(next_one) - 1]
     assert p.locator("h1").inner_text() == after
 
     topic = p.locator("ul.topic-list > li > a").first

@@ -215,15 +215,12 @@ LISTED = (
     Listed("Boat capsizes off Zuwara", release_url("r1"), dt.date(2026, 3, 4), False),
     Listed(f"Undated {HOSTILE}", release_url("r2"), dt.date(2026, 2, 27), True),
 )
-OLDER_PAGE = TopicPage(
+TOPIC_PAGE = TopicPage(
     links=LIBYA,
-    url=f"{BASE}topics/libya/page/3/",
+    url=f"{BASE}topics/libya/",
     releases=LISTED,
-    count=None,
-    pages=(
-        PageLink("prev", "Newer releases", f"{BASE}topics/libya/"),
-        PageLink("next", "Older releases", f"{BASE}topics/libya/page/2/"),
-    ),
+    count=40,
+    pages=(PageLink("next", "Older releases", f"{BASE}archive/libya/2026-02/"),),
     archive_url=f"{BASE}archive/libya/",
 )
 MONTH_PAGE = MonthPage(
@@ -242,7 +239,7 @@ MONTHS = (
 )
 
 
-def topic_page(env: jinja2.Environment, page: TopicPage = OLDER_PAGE) -> Node:
+def topic_page(env: jinja2.Environment, page: TopicPage = TOPIC_PAGE) -> Node:
     return parse(render_topic_page(env, SITE, page))
 
 
@@ -260,7 +257,7 @@ def all_pages(env: jinja2.Environment) -> list[Node]:
         release_page(env),
         withdrawn_page(env),
         topic_page(env),
-        topic_page(env, dataclasses.replace(OLDER_PAGE, count=12, pages=OLDER_PAGE.pages[1:])),
+        topic_page(env, dataclasses.replace(TOPIC_PAGE, count=2, pages=())),
         month_page(env),
         archive_index(env),
     ]
@@ -608,27 +605,21 @@ def test_a_configured_folder_needs_only_the_templates_it_changes(tmp_path: Path)
 # --- browsing pages -----------------------------------------------------------------------------
 
 
-def test_an_older_page_of_a_topic_lists_its_releases_and_links_the_pages_beside_it(
+def test_a_topic_page_lists_its_newest_releases_and_leads_on_to_the_archive(
     env: jinja2.Environment,
 ) -> None:
     page = topic_page(env)
-    assert page.one("title").text() == "Libya, 27 February 2026 to 4 March 2026 – Newsroom"
+    assert page.one("title").text() == "Libya – Newsroom"
     assert page.one("h1").text() == "Libya"
+    assert page.one("p", **{"class": "count"}).text() == "The newest 2 of 40 releases"
     items = page.one("ul", **{"class": "latest"}).all("li")
     assert [i.all("a")[0].text() for i in items] == [r.title for r in LISTED]  # escaped text
     assert ["(date from the file)" in i.text() for i in items] == [False, True]
-    nav = page.one("nav", **{"aria-label": "Pages of Libya"})
-    assert [(a.attrs["rel"], a.attrs["href"]) for a in nav.all("a")] == [
-        ("prev", f"{BASE}topics/libya/"),
-        ("next", f"{BASE}topics/libya/page/2/"),
-    ]
+    nav = page.one("nav", **{"aria-label": "Older releases of Libya"})
+    older = [("next", f"{BASE}archive/libya/2026-02/")]
+    assert [(a.attrs["rel"], a.attrs["href"]) for a in nav.all("a")] == older
     heads = page.one("head").all("link")
-    assert [
-        (x.attrs["rel"], x.attrs["href"]) for x in heads if x.attrs["rel"] in ("prev", "next")
-    ] == [
-        ("prev", f"{BASE}topics/libya/"),
-        ("next", f"{BASE}topics/libya/page/2/"),
-    ]
+    assert [(x.attrs["rel"], x.attrs["href"]) for x in heads if x.attrs["rel"] == "next"] == older
     assert autodiscovery(page) == [
         ("Libya", LIBYA.atom),
         ("Newsroom: all releases", f"{BASE}all.atom"),
@@ -639,13 +630,13 @@ def test_an_older_page_of_a_topic_lists_its_releases_and_links_the_pages_beside_
     )
 
 
-def test_the_first_page_of_a_topic_counts_its_releases(env: jinja2.Environment) -> None:
-    first = dataclasses.replace(OLDER_PAGE, count=1, pages=(), releases=LISTED[:1])
-    page = topic_page(env, first)
+def test_a_topic_page_with_every_release_on_it_counts_them(env: jinja2.Environment) -> None:
+    every = dataclasses.replace(TOPIC_PAGE, count=1, pages=(), releases=LISTED[:1])
+    page = topic_page(env, every)
     assert page.one("p", **{"class": "count"}).text() == "1 release, newest first"
-    assert page.all("nav", **{"aria-label": "Pages of Libya"}) == []
-    assert page.one("title").text() == "Libya – Newsroom"
-    empty = topic_page(env, dataclasses.replace(first, count=0, releases=()))
+    assert page.all("nav", **{"aria-label": "Older releases of Libya"}) == []
+    assert page.one("head").all("link", rel="next") == []
+    empty = topic_page(env, dataclasses.replace(every, count=0, releases=()))
     assert "No releases yet." in empty.one("main").words()
 
 

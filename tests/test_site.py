@@ -81,14 +81,14 @@ def test_urls_are_their_paths_under_the_site_url(settings: Settings) -> None:
 def test_pages_of_releases_are_folders_a_static_server_answers(settings: Settings) -> None:
     site = at(settings)
     assert topic_url(site, "health") == f"{SITE}topics/health/"
-    assert topic_url(site, "health", 3) == f"{SITE}topics/health/page/3/"
-    assert topic_url(site, "all", 2) == f"{SITE}releases/page/2/"  # every release's list
+    assert topic_url(site, "all") == f"{SITE}releases/"  # every release's page
     assert archive_url(site, "health") == f"{SITE}archive/health/"
     assert archive_url(site, "health", "2026-03-2") == f"{SITE}archive/health/2026-03-2/"
     # A folder URL is answered with the folder's index.html, which publish writes.
-    assert folder_page(topic_location("health", 3)) == "topics/health/page/3/index.html"
+    assert folder_page(topic_location("health")) == "topics/health/index.html"
+    assert folder_page(topic_location("health", 3)) == "topics/health/page/3/index.html"  # old
     assert folder_page(archive_location("health", "2026-03")) == "archive/health/2026-03/index.html"
-    assert page_url(site, topic_location("health", 3)) == topic_url(site, "health", 3)
+    assert page_url(site, topic_location("health")) == topic_url(site, "health")
     assert folder_page(topic_location("all")) == "releases/index.html"
 
 

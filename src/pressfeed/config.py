@@ -299,7 +299,7 @@ OPTIONS: tuple[Option, ...] = (
         "page_length",
         _integer(1),
         25,
-        "releases on each older page of a topic; its first page holds up to twice as many",
+        "newest releases on a topic's page (and on `/releases/`)",
     ),
     Option("", "language", NAME, "en", "language code of the feeds and pages"),
     Option(

@@ -263,7 +263,7 @@ class Settings:
     sources: tuple[FolderSource, ...] = ()  # publishers by content sub-folder, as written
     topics_draft: Path | None = None  # None: "topics.draft.toml" beside topics_file
     explain_topics: bool = True  # feed entries and release pages say why they carry their topics
-    page_length: int = 25  # releases on an older page of a topic's releases
+    page_length: int = 25  # newest releases on a topic's page
 
     @property
     def read_limits(self) -> ReadLimits:

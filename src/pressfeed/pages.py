@@ -109,18 +109,18 @@ class PageLink:
 
 @dataclass(frozen=True)
 class TopicPage:
-    """One page of a topic's releases, newest first: its first page, or an older one."""
+    """A topic's page: its newest releases, newest first."""
 
-    links: FeedLinks  # the topic's feeds; `links.html` is its first page
+    links: FeedLinks  # the topic's feeds; `links.html` is this page
     url: str
     releases: tuple[Listed, ...]
-    count: int | None  # the topic's releases, on its first page only
-    pages: tuple[PageLink, ...]  # to the newer and the older page
+    count: int  # all the topic's releases
+    pages: tuple[PageLink, ...]  # to the archive page that goes on from here, if any
     archive_url: str  # the topic's months
 
 
 def render_topic_page(env: Environment, site: Site, page: TopicPage) -> str:
-    """A page of a topic's releases, with its feeds and the pages beside it."""
+    """A topic's page of its newest releases, with its feeds and the way to older ones."""
     return render(
         env,
         "topic.html",
@@ -128,15 +128,7 @@ def render_topic_page(env: Environment, site: Site, page: TopicPage) -> str:
         feeds=_feeds_of(site, page.links),
         canonical=page.url,
         page=page,
-        span=None if page.count is not None else date_span(page.releases),
     )
-
-
-def date_span(releases: Sequence[Listed]) -> tuple[dt.date, dt.date] | None:
-    """The first and last date among `releases`; None for none."""
-    if not releases:
-        return None
-    return min(r.date for r in releases), max(r.date for r in releases)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ from pressfeed.site import (
     archive_folder,
     archive_location,
     archive_order,
+    archive_page,
     archive_pages,
     archive_path,
     archive_url,
@@ -286,17 +287,14 @@ def _records_of_missing_files(connection: Connection, settings: Settings) -> lis
 
 def _tidy(connection: Connection, settings: Settings, report: PublishReport) -> None:
     """What a full publish removes besides writing: temporaries a killed writer left, archive
-    files that are no page, topic pages past the last (as `_write_feeds` and
-    `_write_topic_pages` do), here from what the last publish recorded."""
+    files that are no page (as `_write_feeds` does, here from what the last publish recorded),
+    numbered pages of releases that older versions wrote."""
     report.removed += remove_stale_temporaries(_output(settings), STALE_TEMPORARY)
     for slug in _slugs(settings):
         pages = _published_pages(connection, slug)
         if pages is not None:
             _remove_stale_archives(settings, slug, pages, None, report)
-        counts = _published_counts(connection, slug)
-        if counts is not None:
-            last = older_pages(sum(counts.values()), settings.page_length)
-            report.removed += _remove_pages_past(settings.output_dir, slug, last)
+        report.removed += _remove_pages_past(settings.output_dir, slug, 0)
 
 
 def last_change(connection: Connection, now: dt.datetime) -> dt.datetime:
@@ -823,15 +821,11 @@ def _write_front(
     report.count(write_if_changed(settings.output_dir / OPML_PATH, opml))
 
 
-# --- pages of a topic's releases, and its archive index ---------------------------------------
+# --- a topic's page of its newest releases, and its archive index -----------------------------
 #
-# A topic's releases, in the order of its feed, fill pages of `page_length` counted from the
-# oldest: page 1 holds the oldest releases, and the topic's first page the newest, from
-# `page_length` to twice that less one of them. A release arriving dated today then changes the
-# first page only (and, when a page fills, the one that leaves it); one dated in the past, or
-# undated (undated releases are listed after every dated one), moves each page from its place
-# to the newest. Which cells of (month, undated) changed since the last publish says where that
-# place is, so the pages before it are neither read nor rendered.
+# A topic's page lists its newest `page_length` releases; older ones are on its archive pages in
+# HTML, month by month, which the page leads to. Pages cut by month, not by count, stay put when
+# a release arrives dated in the past: only its month's pages change, not every newer page.
 
 Counts = dict[tuple[str, bool], int]  # (month, undated) -> live releases
 
@@ -844,19 +838,17 @@ def _write_browsing(
     report: PublishReport,
     fingerprint: str,
 ) -> dict[str, Counts]:
-    """The pages of releases and the archive index of each feed in `archives` (the feeds this
+    """The page of releases and the archive index of each feed in `archives` (the feeds this
     publish rebuilds, with their archive pages); the counts they were written from."""
     everything = "everything" in todo
     dirty = _dirty_months(todo)
-    found = {} if everything else store.headlines_by_id(connection, todo.get("release", ()))
-    changed = list(found.values())
     written: dict[str, Counts] = {}
     for slug, pages in archives.items():
-        months = dirty.get(slug, set())
         before = None if everything else _published_counts(connection, slug)
-        counts = _counts_now(connection, slug, before, months)
-        start = 0 if before is None else _first_change(before, counts, changed, months)
-        _write_topic_pages(connection, settings, slug, before, counts, start, report, fingerprint)
+        counts = _counts_now(connection, slug, before, dirty.get(slug, set()))
+        if before is None:  # numbered pages of releases, as versions before this one wrote
+            report.removed += _remove_pages_past(settings.output_dir, slug, 0)
+        _write_topic_page(connection, settings, slug, counts, pages, report, fingerprint)
         _write_archive_index(connection, settings, slug, counts, pages, report, fingerprint)
         written[slug] = counts
     return written
@@ -892,99 +884,78 @@ def _counts_now(
     return kept | store.feed_kind_counts(connection, topic, dirty)
 
 
-def _stream_order(counts: Counts) -> list[tuple[str, bool]]:
-    """The cells oldest first, as the topic's pages hold them: undated, then dated, by month."""
-    return sorted(counts, key=lambda cell: (not cell[1], cell[0]))
-
-
-def _first_change(
-    before: Counts, counts: Counts, changed: Collection[Headline], dirty: Collection[str]
-) -> int:
-    """The place, from the oldest, of the first release whose page may differ from the last
-    publish: the start of the first cell whose count changed or that holds a changed release."""
-    cells = {c for c in before.keys() | counts.keys() if before.get(c, 0) != counts.get(c, 0)}
-    cells |= {(f"{h.date:%Y-%m}", h.date_inferred) for h in changed if f"{h.date:%Y-%m}" in dirty}
-    place = 0
-    for cell in _stream_order(counts | {c: 0 for c in cells if c not in counts}):
-        if cell in cells:
-            return place
-        place += counts.get(cell, 0)
-    return place
-
-
-def older_pages(total: int, length: int) -> int:
-    """How many older pages a topic of `total` releases has beside its first page."""
-    return max(0, total // length - 1)
-
-
-def _write_topic_pages(
+def _write_topic_page(
     connection: Connection,
     settings: Settings,
     slug: str,
-    before: Counts | None,
     counts: Counts,
-    start: int,
+    pages: Sequence[str],
     report: PublishReport,
     fingerprint: str,
 ) -> None:
-    """The first page of a feed's releases and its older pages from the one holding `start`
-    (see above); the older pages it no longer has go."""
-    length, total = settings.page_length, sum(counts.values())
-    last = older_pages(total, length)
-    was = last if before is None else older_pages(sum(before.values()), length)
-    lowest = 1 if before is None else max(1, min(start // length + 1, was, last))
-    root = settings.output_dir
-    for gone in range(last + 1, was + 1):
-        report.removed += _remove_page(root, topic_location(slug, gone))
-    if before is None:
-        report.removed += _remove_pages_past(root, slug, last)
-    numbers: list[int | None] = [None, *range(last, lowest - 1, -1)]
-    paths = [folder_page(topic_location(slug, n)) for n in numbers]
-    outputs = _Outputs(connection, settings, fingerprint, paths)
+    """A feed's page of its newest releases, leading to the archive page where the next older
+    release is."""
     topic = None if slug == ALL_FEED else slug
-    wanted = total - (lowest - 1) * length if last else total
-    rows = store.feed_headlines(connection, topic, limit=max(wanted, 0))
-    sizes = [total - last * length] + [length] * (len(numbers) - 1)
-    for number, size in zip(numbers, sizes, strict=True):
-        shown = tuple(itertools.islice(rows, size))
-        # With the settings in the fingerprint, these make the whole page: it is built to render.
-        inputs = outputs.inputs((slug, number, last, shown, total))
-        render = partial(_render_topic_page, settings, slug, number, last, shown, total)
-        outputs.write(folder_page(topic_location(slug, number)), inputs, render, report)
+    found = list(store.feed_headlines(connection, topic, limit=settings.page_length + 1))
+    shown = tuple(found[: settings.page_length])
+    older = None
+    if len(found) > len(shown):
+        older = _archive_page_of(found[-1], shown, counts, pages, settings.archive_length)
+    total = sum(counts.values())
+    path = folder_page(topic_location(slug))
+    outputs = _Outputs(connection, settings, fingerprint, [path])
+    # With the settings in the fingerprint, these make the whole page: it is built to render.
+    inputs = outputs.inputs((slug, shown, total, older))
+    render = partial(_render_topic_page, settings, slug, shown, total, older)
+    outputs.write(path, inputs, render, report)
+
+
+def _archive_page_of(
+    release: Headline,
+    newer: Sequence[Headline],
+    counts: Counts,
+    pages: Sequence[str],
+    length: int,
+) -> str | None:
+    """The archive page holding `release`, listed after `newer` in its feed's order: a month's
+    pages list it in that order too, `length` to a page from the oldest. None if that page is
+    not among `pages`."""
+    month = f"{release.date:%Y-%m}"
+    before_it = sum(1 for h in newer if f"{h.date:%Y-%m}" == month)
+    from_oldest = counts.get((month, False), 0) + counts.get((month, True), 0) - 1 - before_it
+    page = archive_page(month, max(from_oldest, 0) // length + 1)
+    return page if page in pages else None
 
 
 def _remove_pages_past(root: Path, slug: str, last: int) -> int:
-    """Older pages numbered past `last`, whatever the store says was written."""
+    """Numbered pages of a feed's releases past `last`, whatever the store says was written."""
     folder = root / topic_location(slug, 1)
     removed = 0
     for path in sorted(folder.parent.iterdir()) if folder.parent.is_dir() else []:
         if path.name.isdigit() and int(path.name) > last:
             removed += _remove_page(root, topic_location(slug, int(path.name)))
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # when its last page is gone
     return removed
 
 
 def _render_topic_page(
     settings: Settings,
     slug: str,
-    number: int | None,
-    last: int,
     shown: Sequence[Headline],
     total: int,
+    older: str | None,
 ) -> bytes:
-    """Page `number` of a feed's releases (None: its first page), of `last` older pages."""
-    links: list[PageLink] = []
-    if number is not None:  # the page after the last older page is the first page
-        newer = None if number == last else number + 1
-        links.append(PageLink("prev", "Newer releases", topic_url(settings, slug, newer)))
-    older = (last if number is None else number - 1) or None
+    """A feed's page of its newest releases; `older` is the archive page that goes on from it."""
+    links: tuple[PageLink, ...] = ()
     if older is not None:
-        links.append(PageLink("next", "Older releases", topic_url(settings, slug, older)))
+        links = (PageLink("next", "Older releases", archive_url(settings, slug, older)),)
     page = TopicPage(
         links=feed_links(settings, slug),
-        url=topic_url(settings, slug, number),
+        url=topic_url(settings, slug),
         releases=tuple(_listed(settings, h) for h in shown),
-        count=total if number is None else None,
-        pages=tuple(links),
+        count=total,
+        pages=links,
         archive_url=archive_url(settings, slug),
     )
     env = environment([settings.templates_dir])

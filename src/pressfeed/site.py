@@ -9,10 +9,8 @@ a file per format of `feeds.FEED_FORMATS`, named by the format's suffix:
   archive/<slug>/<YYYY-MM>[-<n>]/         the same archive pages in HTML, for people
   archive/<slug>/                         a feed's archive: its months, with their counts
   releases/<id>.html                      one page per release
-  topics/<slug>/                          a topic's newest releases, then older pages:
-  topics/<slug>/page/<n>/                   numbered from the oldest, so that they keep what
-                                            they hold as releases arrive
-  releases/, releases/page/<n>/           the same for every release ("all")
+  topics/<slug>/                          a topic's newest releases, leading on to its archive
+  releases/                               the same for every release ("all")
   index.html, topics.opml, site.css       the front page, a subscription list, the stylesheet
   subscribe, confirm, subscription, unsubscribe, stop-topic   the web server's subscription
                                           pages
@@ -124,7 +122,7 @@ def release_path(release_id: str) -> str:
 
 
 RELEASES_FOLDER = "releases"
-PAGE_FOLDER = "page"  # under a topic's folder: its older pages, by number
+PAGE_FOLDER = "page"  # under a topic's folder: numbered pages, as older versions wrote them
 
 
 def topic_folder(slug: str) -> str:
@@ -133,7 +131,8 @@ def topic_folder(slug: str) -> str:
 
 
 def topic_location(slug: str, number: int | None = None) -> str:
-    """A topic's first page (`number` None) or its older page `number`, as a folder URL path."""
+    """A topic's page (`number` None), or the numbered page that older versions wrote, as a
+    folder URL path."""
     folder = topic_folder(slug)
     return f"{folder}/" if number is None else f"{folder}/{PAGE_FOLDER}/{number}/"
 
@@ -170,9 +169,9 @@ def release_url(site: Addressed, release_id: str) -> str:
     return page_url(site, release_path(release_id))
 
 
-def topic_url(site: Addressed, slug: str, number: int | None = None) -> str:
-    """A topic's page of releases: the first, or older page `number`."""
-    return page_url(site, topic_location(slug, number))
+def topic_url(site: Addressed, slug: str) -> str:
+    """A topic's page of its newest releases."""
+    return page_url(site, topic_location(slug))
 
 
 def archive_url(site: Addressed, slug: str, page: str | None = None) -> str:
