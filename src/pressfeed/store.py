@@ -1571,14 +1571,17 @@ def _listed_before(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
     """Releases `_newest_first` puts before the one of this date, arrival and id."""
     c = releases.c
     same_time = (c.first_seen == seen) & (c.id < release_id)
-    return (c.date > date) | ((c.date == date) & ((c.first_seen > seen) | same_time))
+    # The first term, implied by the rest, is what lets the date index start at `date`.
+    later = (c.date > date) | ((c.date == date) & ((c.first_seen > seen) | same_time))
+    return (c.date >= date) & later
 
 
 def _listed_after(date: dt.date, seen: dt.datetime, release_id: str) -> Any:
     """Releases `_newest_first` puts after the one of this date, arrival and id."""
     c = releases.c
     same_time = (c.first_seen == seen) & (c.id > release_id)
-    return (c.date < date) | ((c.date == date) & ((c.first_seen < seen) | same_time))
+    earlier = (c.date < date) | ((c.date == date) & ((c.first_seen < seen) | same_time))
+    return (c.date <= date) & earlier  # see `_listed_before`
 
 
 def _oldest_first(query: Any) -> Any:
