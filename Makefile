@@ -79,6 +79,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_http.py $(BENCH_FLAGS) --out build/bench/http.md
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_extraction.py $(BENCH_FLAGS) --out build/bench/extraction.md
+	$(BIN)/python benchmarks/bench_parsers.py $(BENCH_FLAGS) --out build/bench/parsers.md
 	$(BIN)/python benchmarks/report.py build/bench docs/benchmarks.md
 
 clean:

@@ -21,6 +21,7 @@ ORDER = (
     "senders.md",
     "http.md",
     "extraction.md",
+    "parsers.md",
 )
 
 
