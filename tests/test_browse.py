@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,10 +113,11 @@ def assert_reaches_every_release(settings: Settings, engine: Engine, slug: str) 
     folder = "releases" if slug == "all" else f"topics/{slug}"
     shown, archived = browse(settings, f"{settings.site_url}{folder}/")
     order = feed_order(settings, engine, None if slug == "all" else slug)
-    assert shown == order[:LENGTH]
-    if len(order) > LENGTH:
+    length = settings.page_length
+    assert shown == order[:length]
+    if len(order) > length:
         older = pager(page(settings, f"{settings.site_url}{folder}/"), "next") or ""
-        assert order[LENGTH] in listed(page(settings, older))
+        assert order[length] in listed(page(settings, older))
     else:
         assert archived == []
         return
@@ -391,6 +393,41 @@ def test_a_release_dated_in_the_past_rewrites_its_month_not_the_newer_ones(
         "index.html",  # the counts on the front page
     }
     assert_reaches_every_release(settings, engine, "health")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_arrivals_and_removals_keep_every_release_reachable(
+    tmp_path: Path, seed: int
+) -> None:
+    """Dated and undated releases in any order, some removed, pages and archive pages of any
+    size: after each incremental publish every release is reached, and a full publish finds
+    every page as it would write it."""
+    chance = random.Random(seed)
+    length, archive = chance.randint(1, 4), chance.randint(1, 4)
+    extra = f"page_length = {length}\narchive_length = {archive}\n"
+    settings = load_settings(write_settings(tmp_path, extra), environ={})
+    engine = store.open_store(settings.database)
+    made = 0
+    for step in range(1, 7):
+        for _ in range(chance.randint(1, 4)):
+            made += 1
+            day, month = chance.randint(1, 28), chance.randint(1, 4)
+            if chance.random() < 0.4:
+                when = dt.datetime(2024, month, day, 12, tzinfo=dt.UTC)
+                undated(settings, f"u{made}", when)
+            else:
+                name = ("January", "February", "March", "April")[month - 1]
+                health(settings, day, name, title=f"Clinic {made} opens", name=f"h{made}.txt")
+        if step > 3 and chance.random() < 0.5:
+            chance.choice(sorted(settings.content_dir.glob("*.txt"))).unlink()
+        update(settings, engine, step)
+        for slug in ("health", "all"):
+            assert_reaches_every_release(settings, engine, slug)
+        before = outputs(settings)
+        publish(settings, engine, full=True)
+        changed = {n for n in changed_since(before, outputs(settings)) if n.endswith(".html")}
+        assert changed == set(), f"step {step}"
+    engine.dispose()
 
 
 def test_numbered_pages_of_an_older_version_go_with_a_full_publish(

@@ -264,7 +264,7 @@ def test_a_reader_goes_from_the_index_to_a_topic_its_archive_and_release_to_rele
     context = browser.new_context(viewport={"width": PHONE, "height": 800})  # type: ignore[attr-defined]
     p = context.new_page()
     p.goto(url)
-    p.locator("section#health p.count a").click()  # "7 releases": the topic's whole list
+    p.locator("section#health p.count a").click()  # its count leads to the topic's page
     assert p.url == f"{url}topics/health/"
     assert p.locator("h1").inner_text() == "Health"
     newest = p.locator("ul.latest li > a").all_inner_texts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import pickle
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -14,6 +15,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from pressfeed.errors import TemplateError
 from pressfeed.files import write_if_changed
 from pressfeed.models import DateKind, FeedLinks, Release
 from pressfeed.pages import (
@@ -530,15 +532,27 @@ def test_withdrawn_page_says_so_and_links_to_the_index(env: jinja2.Environment) 
 # --- templating ---------------------------------------------------------------------------------
 
 
-def test_a_missing_value_raises(env: jinja2.Environment) -> None:
-    with pytest.raises(jinja2.UndefinedError, match="'generated' is undefined"):
+def test_a_missing_value_names_the_template_file_and_line(env: jinja2.Environment) -> None:
+    with pytest.raises(TemplateError, match="'generated' is undefined") as raised:
         render(env, "index.html", site=SITE, feeds=(), canonical=BASE, topics=TOPICS)
+    assert raised.value.template == str(TEMPLATES / "index.html")
+    line = raised.value.line
+    assert line is not None
+    assert "generated" in (TEMPLATES / "index.html").read_text().splitlines()[line - 1]
 
 
 def test_a_missing_attribute_raises(env: jinja2.Environment) -> None:
     site = {"title": "no url", "language": "en"}
-    with pytest.raises(jinja2.UndefinedError, match="url"):
+    with pytest.raises(TemplateError, match="url"):
         render(env, "withdrawn.html", site=site, feeds=(), canonical=BASE, title="x")
+
+
+def test_a_template_of_one_s_own_that_does_not_parse_is_named(tmp_path: Path) -> None:
+    (tmp_path / "topic.html").write_text("<h1>{{ page.links.title </h1>\n", encoding="utf-8")
+    with pytest.raises(TemplateError) as raised:
+        render(environment([tmp_path]), "topic.html", page=TOPIC_PAGE)
+    assert str(raised.value).startswith(f"template {tmp_path / 'topic.html'}:1: ")
+    assert pickle.loads(pickle.dumps(raised.value)).args == raised.value.args  # from workers
 
 
 def test_user_folder_overrides_one_template(tmp_path: Path) -> None:

@@ -79,6 +79,22 @@ class SourceError(PressfeedError):
         return (SourceError, (self.path, self.reason, self.line))
 
 
+class TemplateError(PressfeedError):
+    """A page or mail template that cannot be rendered: a syntax error, or a value it uses
+    that the page does not give (a template of one's own from an older version)."""
+
+    def __init__(self, template: str, line: int | None, reason: str) -> None:
+        self.template = template
+        self.line = line
+        self.reason = reason
+        where = f"{template}:{line}" if line else template
+        super().__init__(f"template {where}: {reason}")
+
+    def __reduce__(self) -> tuple[type[TemplateError], tuple[str, int | None, str]]:
+        # Pages are rendered in worker processes, which send their errors back pickled.
+        return (TemplateError, (self.template, self.line, self.reason))
+
+
 class ContentDirectoryError(PressfeedError):
     """The content directory is not there (a typo, a share not mounted yet)."""
 

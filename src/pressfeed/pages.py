@@ -203,5 +203,6 @@ def render_withdrawn(env: Environment, site: Site, title: str, url: str) -> str:
 
 
 def render_stylesheet(env: Environment) -> str:
-    """site.css: the forms' styles, written beside the pages and served by the service."""
+    """site.css, the style of every page (colours, layout, forms), written beside the pages
+    and served by the service."""
     return render(env, "site.css")

@@ -294,7 +294,7 @@ def _tidy(connection: Connection, settings: Settings, report: PublishReport) -> 
         pages = _published_pages(connection, slug)
         if pages is not None:
             _remove_stale_archives(settings, slug, pages, None, report)
-        report.removed += _remove_pages_past(settings.output_dir, slug, 0)
+        report.removed += _remove_numbered_pages(settings.output_dir, slug)
 
 
 def last_change(connection: Connection, now: dt.datetime) -> dt.datetime:
@@ -847,7 +847,7 @@ def _write_browsing(
         before = None if everything else _published_counts(connection, slug)
         counts = _counts_now(connection, slug, before, dirty.get(slug, set()))
         if before is None:  # numbered pages of releases, as versions before this one wrote
-            report.removed += _remove_pages_past(settings.output_dir, slug, 0)
+            report.removed += _remove_numbered_pages(settings.output_dir, slug)
         _write_topic_page(connection, settings, slug, counts, pages, report, fingerprint)
         _write_archive_index(connection, settings, slug, counts, pages, report, fingerprint)
         written[slug] = counts
@@ -927,12 +927,13 @@ def _archive_page_of(
     return page if page in pages else None
 
 
-def _remove_pages_past(root: Path, slug: str, last: int) -> int:
-    """Numbered pages of a feed's releases past `last`, whatever the store says was written."""
+def _remove_numbered_pages(root: Path, slug: str) -> int:
+    """The numbered pages of a feed's releases that older versions wrote (`page/<n>/`), whatever
+    the store says was written."""
     folder = root / topic_location(slug, 1)
     removed = 0
     for path in sorted(folder.parent.iterdir()) if folder.parent.is_dir() else []:
-        if path.name.isdigit() and int(path.name) > last:
+        if path.name.isdigit():
             removed += _remove_page(root, topic_location(slug, int(path.name)))
     with contextlib.suppress(OSError):
         folder.parent.rmdir()  # when its last page is gone

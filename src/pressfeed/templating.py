@@ -6,10 +6,13 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeAlias
 
 import jinja2
 from jinja2 import nodes
+
+from pressfeed.errors import TemplateError
 
 Environment: TypeAlias = jinja2.Environment  # so other modules need not import jinja2
 
@@ -42,8 +45,27 @@ def environment(template_dirs: Sequence[Path]) -> Environment:
 
 
 def render(env: Environment, name: str, **values: Any) -> str:
-    """Render template `name` with `values`; a value it uses but is not given raises."""
-    return env.get_template(name).render(**values)
+    """Render template `name` with `values`; TemplateError names the template file and line
+    of what failed, a value it uses but is not given among them."""
+    try:
+        return env.get_template(name).render(**values)
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateError(error.filename or name, error.lineno, error.message or "") from error
+    except jinja2.TemplateError as error:
+        file, line = _template_frame(error.__traceback__, name)
+        raise TemplateError(file, line, str(error)) from error
+
+
+def _template_frame(trace: TracebackType | None, name: str) -> tuple[str, int | None]:
+    """The template file and line where rendering failed: the innermost frame that jinja2
+    gave a template's file name."""
+    found: tuple[str, int | None] = (name, None)
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_filename.endswith((".html", ".txt", ".css", ".xml")):
+            found = (code.co_filename, trace.tb_lineno)
+        trace = trace.tb_next
+    return found
 
 
 def prints_plainly(env: Environment, name: str, names: frozenset[str]) -> bool:
