@@ -257,7 +257,8 @@ def test_a_search_past_its_time_bound_stops(corpus: Engine) -> None:
 def drop_search(connection: Connection) -> None:
     """Take out what searching added to the schema (its tables, triggers and column) and what
     migrations after it added (the table of release links, the outbox's claims, PostgreSQL's
-    own index)."""
+    own index, the index of update times)."""
+    connection.execute(text("DROP INDEX releases_updated"))
     drop_outbox_claims(connection)
     connection.execute(text("DROP TABLE release_links"))
     if connection.dialect.name == "sqlite":
