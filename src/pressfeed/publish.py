@@ -688,20 +688,22 @@ def _remove_stale_archives(
     """Remove the archive files of `months` (of every month when None) that are no page now:
     pages that emptied, and formats no longer archived."""
     folder = settings.output_dir / archive_folder(slug)
-    if not folder.is_dir():
-        return
     wanted = {page + form.suffix for page in pages for form in archive_formats()} | set(pages)
-    for path in sorted(folder.iterdir()):
+    try:
+        with os.scandir(folder) as listing:  # its entries know their kind: no stat each
+            found = sorted((e.name, e.is_dir()) for e in listing if e.name not in wanted)
+    except FileNotFoundError:
+        return
+    for name, is_page in found:
         try:
-            month = page_month(path.name if path.is_dir() else path.stem)[0]
+            month = page_month(name if is_page else Path(name).stem)[0]
         except ValueError:
             continue  # not an archive page: a temporary being written, or no file of ours
-        if (months is None or month in months) and path.name not in wanted:
-            if path.is_dir():  # the page in HTML
-                location = archive_location(slug, path.name)
-                report.removed += _remove_page(settings.output_dir, location)
+        if months is None or month in months:
+            if is_page:  # the page in HTML
+                report.removed += _remove_page(settings.output_dir, archive_location(slug, name))
             else:
-                report.removed += remove_file(path)
+                report.removed += remove_file(folder / name)
 
 
 # --- pages --------------------------------------------------------------------------------------
